@@ -1,0 +1,125 @@
+import Koa, { type Context, type Middleware } from 'koa';
+import mount from 'koa-mount';
+import type Provider from 'oidc-provider';
+import { type AdminDeps, adminRoutes } from './admin/routes.js';
+import type { Config } from './config/schema.js';
+import { HttpError } from './http/errors.js';
+import { securityHeaders } from './http/security-headers.js';
+import type { Logger } from './log.js';
+import { type InteractionDeps, interactionErrorPage, interactionRoutes } from './oidc/interactions.js';
+
+/**
+ * Builds the two Koa apps; never listens (see server.ts).
+ *
+ * - public: security headers → error pages → our interaction pages → oidc-provider (swappable after key rotation)
+ * - admin:  JSON errors → admin API
+ */
+export interface AppDeps extends InteractionDeps, Omit<AdminDeps, keyof InteractionDeps> {
+  config: Config;
+  log: Logger;
+}
+
+/** Refuses a declared body over the limit before anything reads it (oidc-provider has its own 56 KiB cap too). */
+function bodyLimit(limit: number): Middleware {
+  return async (ctx, next) => {
+    const length = ctx.request.length;
+    if (length !== undefined && length > limit) {
+      throw new HttpError(413, 'invalid_request', `request body exceeds ${limit} bytes`);
+    }
+    await next();
+  };
+}
+
+function describe(err: unknown): {
+  status: number;
+  error: string;
+  description: string;
+  expose: boolean;
+  headers: Record<string, string>;
+  field?: string;
+} {
+  if (err instanceof HttpError) {
+    return {
+      status: err.status,
+      error: err.error,
+      description: err.message,
+      expose: err.expose,
+      headers: err.headers,
+      ...(err.field ? { field: err.field } : {}),
+    };
+  }
+  const e = err as { status?: unknown; expose?: unknown; message?: unknown };
+  const status = typeof e.status === 'number' && e.status >= 400 && e.status < 600 ? e.status : 500;
+  const expose = status < 500 && e.expose === true;
+  return {
+    status,
+    error: status < 500 ? 'invalid_request' : 'server_error',
+    description: expose ? String(e.message) : 'internal error',
+    expose,
+    headers: {},
+  };
+}
+
+function errors(log: Logger, render: (ctx: Context, d: ReturnType<typeof describe>) => void): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      const d = describe(err);
+      if (d.status >= 500) log.error('request failed', { method: ctx.method, path: ctx.path, err });
+      ctx.status = d.status;
+      ctx.set(d.headers);
+      render(ctx, d);
+    }
+  };
+}
+
+export function buildPublicApp(deps: AppDeps, provider: () => Provider): Koa {
+  const app = new Koa();
+  app.proxy = deps.config.proxy;
+  app.silent = true;
+  app.use(securityHeaders());
+  app.use(
+    errors(deps.log, (ctx, d) => {
+      if (ctx.accepts('html', 'json') === 'json') {
+        ctx.body = { error: d.error, error_description: d.description };
+      } else {
+        ctx.type = 'html';
+        ctx.body = interactionErrorPage(
+          new HttpError(d.status, d.error, d.expose ? d.description : 'Something went wrong on our side. Try again.'),
+        );
+      }
+    }),
+  );
+  app.use(bodyLimit(deps.config.bodyLimitBytes));
+  const interactions = interactionRoutes(deps);
+  app.use(interactions.routes());
+  app.use(interactions.allowedMethods());
+  // The provider is looked up per request, so a rebuilt provider (new keys) serves the very next request.
+  let mounted: { provider: Provider; mw: Middleware } | undefined;
+  app.use((ctx, next) => {
+    const current = provider();
+    if (mounted?.provider !== current) mounted = { provider: current, mw: mount(current as unknown as Koa) };
+    return mounted.mw(ctx, next);
+  });
+  return app;
+}
+
+export function buildAdminApp(deps: AppDeps): Koa {
+  const app = new Koa();
+  app.silent = true;
+  app.use(
+    errors(deps.log, (ctx, d) => {
+      ctx.body = { error: d.error, error_description: d.description, ...(d.field ? { field: d.field } : {}) };
+    }),
+  );
+  app.use(bodyLimit(deps.config.bodyLimitBytes));
+  const router = adminRoutes(deps);
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  app.use((ctx) => {
+    ctx.status = 404;
+    ctx.body = { error: 'not_found', error_description: `no route for ${ctx.method} ${ctx.path}` };
+  });
+  return app;
+}

@@ -1,0 +1,104 @@
+import { readFileSync } from 'node:fs';
+import { type Config, configSchema } from './schema.js';
+
+/** Environment variables and the top-level setting each one sets. */
+const ENV_KEYS: Record<string, { key: keyof Config; kind: 'string' | 'number' | 'boolean' }> = {
+  NODE_ENV: { key: 'env', kind: 'string' },
+  PORT: { key: 'port', kind: 'number' },
+  ADMIN_PORT: { key: 'adminPort', kind: 'number' },
+  ADMIN_HOST: { key: 'adminHost', kind: 'string' },
+  ISSUER: { key: 'issuer', kind: 'string' },
+  DATABASE_URL: { key: 'databaseUrl', kind: 'string' },
+  DATA_DIR: { key: 'dataDir', kind: 'string' },
+  LOG_LEVEL: { key: 'logLevel', kind: 'string' },
+  PROXY: { key: 'proxy', kind: 'boolean' },
+  DEVICE_CODE_TTL: { key: 'deviceCodeTtl', kind: 'number' },
+};
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+const configDir = new URL('../../../config/', import.meta.url);
+
+function readJson(name: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(new URL(name, configDir), 'utf8');
+  } catch {
+    return {};
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new ConfigError([`config/${name}: must hold a JSON object`]);
+    }
+    return parsed as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError([`config/${name}: not valid JSON (${(err as Error).message})`]);
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const prev = out[k];
+    out[k] = isPlainObject(prev) && isPlainObject(v) ? merge(prev, v) : v;
+  }
+  return out;
+}
+
+function fromEnv(env: NodeJS.ProcessEnv): { values: Record<string, unknown>; names: Map<string, string> } {
+  const values: Record<string, unknown> = {};
+  const names = new Map<string, string>();
+  for (const [name, { key, kind }] of Object.entries(ENV_KEYS)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    names.set(key, name);
+    if (kind === 'number') values[key] = /^\d+$/.test(raw) ? Number(raw) : raw;
+    else if (kind === 'boolean') values[key] = raw === 'true' || raw === '1' ? true : raw === 'false' || raw === '0' ? false : raw;
+    else values[key] = raw;
+  }
+  return { values, names };
+}
+
+/**
+ * Merges `config/default.json`, `config/<NODE_ENV>.json`, the environment and `overrides` (in that order), then
+ * validates the result once. Throws a {@link ConfigError} naming every bad setting.
+ *
+ * @example loadConfig(process.env, { port: 0 })
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = {}): Config {
+  const envName = overrides.env ?? env.NODE_ENV ?? 'development';
+  const { values, names } = fromEnv(env);
+  const merged = merge(
+    merge(merge(merge({ env: 'development' }, readJson('default.json')), readJson(`${envName}.json`)), values),
+    overrides as Record<string, unknown>,
+  );
+  const result = configSchema.safeParse(merged);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => {
+        const top = String(issue.path[0] ?? '');
+        const label = names.get(top) ?? (issue.path.join('.') || '(root)');
+        return `${label}: ${issue.message}`;
+      }),
+    );
+  }
+  return result.data;
+}
+
+/** The issuer a configuration implies: ISSUER, or http://localhost:<port actually bound>. */
+export function issuerFor(config: Config, boundPort: number): string {
+  return (config.issuer ?? `http://localhost:${boundPort}`).replace(/\/$/, '');
+}

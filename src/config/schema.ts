@@ -1,0 +1,53 @@
+import { z } from 'zod';
+
+/**
+ * Every setting Handoff reads, with its meaning. `config/*.json` files and environment variables are merged
+ * into one object that must satisfy this schema before anything starts (see `load.ts`).
+ */
+export const configSchema = z
+  .object({
+    env: z.enum(['development', 'test', 'production']).describe('NODE_ENV: production never creates demo data'),
+    port: z.number().int().min(0).max(65535).describe('PORT: public HTTP port (0 picks a free one)'),
+    adminPort: z.number().int().min(0).max(65535).describe('ADMIN_PORT: admin API port, bound to 127.0.0.1 only'),
+    adminHost: z.string().min(1).describe('ADMIN_HOST: interface of the admin API (default 127.0.0.1)'),
+    issuer: z.url().optional().describe('ISSUER: public issuer URL; default http://localhost:$PORT'),
+    databaseUrl: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+      .optional()
+      .describe('DATABASE_URL: PostgreSQL; unset selects embedded PGlite in DATA_DIR'),
+    dataDir: z.string().min(1).describe('DATA_DIR: where embedded PGlite keeps its files'),
+    logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).describe('LOG_LEVEL'),
+    proxy: z.boolean().describe('PROXY: trust X-Forwarded-* headers from a reverse proxy'),
+    deviceCodeTtl: z.number().int().min(60).max(3600).describe('DEVICE_CODE_TTL: device code lifetime, seconds'),
+    accessTokenTtl: z.number().int().min(60).max(86400).describe('access token lifetime, seconds'),
+    idTokenTtl: z.number().int().min(60).max(86400).describe('ID token lifetime, seconds'),
+    refreshTokenTtl: z.number().int().min(3600).describe('refresh token lifetime, seconds'),
+    sessionTtl: z.number().int().min(300).describe('browser session lifetime, seconds'),
+    interactionTtl: z.number().int().min(60).max(7200).describe('login/consent interaction lifetime, seconds'),
+    bodyLimitBytes: z.number().int().min(1024).max(1048576).describe('largest request body accepted'),
+    purgeIntervalSeconds: z.number().int().min(1).describe('how often expired rows are purged'),
+    purgeBatchSize: z.number().int().min(1).max(100000).describe('rows deleted per purge statement'),
+    login: z
+      .object({
+        maxFailuresPerAccount: z.number().int().min(1),
+        maxFailuresPerIp: z.number().int().min(1),
+        windowSeconds: z.number().int().min(1),
+      })
+      .strict()
+      .describe('failed sign-in throttling'),
+    scrypt: z
+      .object({
+        cost: z
+          .number()
+          .int()
+          .refine((n) => n >= 1024 && (n & (n - 1)) === 0, 'must be a power of two >= 1024'),
+        blockSize: z.number().int().min(1),
+        parallelization: z.number().int().min(1),
+      })
+      .strict()
+      .describe('password hashing parameters for new hashes'),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;

@@ -1,0 +1,48 @@
+import { randomBytes } from 'node:crypto';
+import { createClient, countClients } from '../admin/clients.js';
+import { createUser } from '../accounts/users.js';
+import type { Config } from '../config/schema.js';
+import type { Handoff } from '../server.js';
+
+export const DEMO_CLIENT_ID = 'demo-device';
+export const DEMO_USERNAME = 'demo';
+
+/**
+ * First start outside production: a demo user and a public device client, and a console note on how to try the
+ * device flow. Returns the demo password (shown once) or undefined when nothing was created.
+ */
+export async function seedDemo(config: Config, handoff: Handoff): Promise<string | undefined> {
+  if (config.env === 'production') return undefined;
+  if ((await countClients(handoff.db)) > 0) return undefined;
+  const password = randomBytes(9).toString('base64url');
+  await createUser(handoff.db, { username: DEMO_USERNAME, password, name: 'Demo User', email: 'demo@example.com' }, config.scrypt);
+  await createClient(handoff.db, handoff.provider(), {
+    client_id: DEMO_CLIENT_ID,
+    client_name: 'Handoff demo TV',
+    token_endpoint_auth_method: 'none',
+    grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+    response_types: [],
+    redirect_uris: [],
+  });
+  return password;
+}
+
+export function demoBanner(handoff: Handoff, password: string | undefined): string {
+  const base = handoff.issuer;
+  const gty = 'urn:ietf:params:oauth:grant-type:device_code';
+  return [
+    '',
+    `Handoff is running: ${base} (admin API on ${handoff.adminUrl})`,
+    '',
+    password
+      ? `Demo account created: username "${DEMO_USERNAME}", password "${password}" (shown only now)`
+      : `Demo account: username "${DEMO_USERNAME}" (its password was printed at first start)`,
+    `Demo device client: ${DEMO_CLIENT_ID}`,
+    '',
+    'Try the device flow:',
+    `  1. curl -s -d client_id=${DEMO_CLIENT_ID} -d 'scope=openid profile email offline_access' ${base}/device/auth`,
+    '  2. Open verification_uri_complete from the answer in a browser, sign in as demo and approve.',
+    `  3. curl -s -d client_id=${DEMO_CLIENT_ID} -d grant_type=${gty} -d device_code=<device_code from step 1> ${base}/token`,
+    '',
+  ].join('\n');
+}

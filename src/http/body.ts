@@ -1,0 +1,51 @@
+import type { Context } from 'koa';
+import { badRequest, HttpError } from './errors.js';
+
+/**
+ * Reads a request body with a hard size limit: a declared Content-Length over the limit is refused before any
+ * byte is read, and a stream that grows past it is cut off (413 either way).
+ */
+export async function readRaw(ctx: Context, limit: number): Promise<string> {
+  const declared = ctx.request.length;
+  if (declared !== undefined && declared > limit) throw new HttpError(413, 'invalid_request', `request body exceeds ${limit} bytes`);
+  const chunks: Buffer[] = [];
+  let received = 0;
+  for await (const chunk of ctx.req) {
+    const buf = chunk as Buffer;
+    received += buf.length;
+    if (received > limit) throw new HttpError(413, 'invalid_request', `request body exceeds ${limit} bytes`);
+    chunks.push(buf);
+  }
+  const text = Buffer.concat(chunks, received).toString('utf8');
+  if (text.includes('\uFFFD')) throw badRequest('request body is not valid UTF-8');
+  return text;
+}
+
+/** A JSON object body (`application/json`). */
+export async function readJsonObject(ctx: Context, limit: number): Promise<Record<string, unknown>> {
+  if (!ctx.is('application/json')) throw new HttpError(415, 'invalid_request', 'Content-Type must be application/json');
+  const text = await readRaw(ctx, limit);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw badRequest('body is not valid JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw badRequest('body must be a JSON object');
+  return parsed as Record<string, unknown>;
+}
+
+/**
+ * An `application/x-www-form-urlencoded` body as single-valued fields; a field sent twice is refused, as
+ * oidc-provider refuses duplicated parameters.
+ */
+export async function readForm(ctx: Context, limit: number): Promise<Record<string, string>> {
+  if (!ctx.is('application/x-www-form-urlencoded')) throw new HttpError(415, 'invalid_request', 'expected a form submission');
+  const params = new URLSearchParams(await readRaw(ctx, limit));
+  const out: Record<string, string> = {};
+  for (const [k, v] of params) {
+    if (Object.hasOwn(out, k)) throw badRequest(`${k} was sent more than once`);
+    out[k] = v;
+  }
+  return out;
+}

@@ -1,0 +1,26 @@
+/**
+ * Structured JSON logs, one line per event, on stdout. Callers pass facts, never secrets: codes, tokens,
+ * cookies and passwords are not logged anywhere in Handoff.
+ */
+export type Level = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export function createLogger(level: Level, write: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Logger {
+  const at =
+    (lvl: Exclude<Level, 'silent'>) =>
+    (msg: string, fields: Record<string, unknown> = {}) => {
+      if (ORDER[lvl] < ORDER[level]) return;
+      const out: Record<string, unknown> = { time: new Date().toISOString(), level: lvl, msg, ...fields };
+      const err = fields.err;
+      if (err instanceof Error) out.err = { name: err.name, message: err.message, stack: err.stack };
+      write(JSON.stringify(out));
+    };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}

@@ -1,0 +1,47 @@
+import type { Config } from './config/schema.js';
+import { ConfigError, loadConfig } from './config/load.js';
+import { demoBanner, seedDemo } from './demo/seed.js';
+import { createLogger } from './log.js';
+import { startHandoff } from './server.js';
+
+/** Process entry: load config → start → print the demo → shut down cleanly on SIGTERM/SIGINT. */
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`Handoff cannot start: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+  const handoff = await startHandoff(config, { log });
+  const password = await seedDemo(config, handoff);
+  log.info('listening', { issuer: handoff.issuer, admin: handoff.adminUrl, database: config.databaseUrl ? 'postgres' : 'pglite' });
+  if (config.env !== 'production') process.stdout.write(`${demoBanner(handoff, password)}\n`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('shutting down', { signal });
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    handoff.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error('shutdown failed', { err });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`Handoff failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

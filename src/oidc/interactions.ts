@@ -1,0 +1,186 @@
+import { createHmac } from 'node:crypto';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import { verifyPassword, decoyHash } from '../accounts/password.js';
+import { hit, type Window } from '../accounts/throttle.js';
+import { findCredentials, findUserById } from '../accounts/users.js';
+import type { Config } from '../config/schema.js';
+import { readForm } from '../http/body.js';
+import { HttpError } from '../http/errors.js';
+import type { Db } from '../storage/db.js';
+import { safeEqual } from '../storage/hash.js';
+import { consentPage, loginPage, messagePage } from '../views/sign-in.js';
+
+/**
+ * Our login and consent pages (oidc-provider's interaction routes). Each form carries a CSRF token bound to the
+ * interaction; the interaction itself is bound to this browser by oidc-provider's interaction cookie.
+ */
+export interface InteractionDeps {
+  config: Config;
+  db: Db;
+  provider: () => Provider;
+  /** Secret for CSRF tokens (the newest cookie key). */
+  csrfKey: () => string;
+}
+
+type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+function csrfToken(key: string, uid: string): string {
+  return createHmac('sha256', key).update(`interaction:${uid}`).digest('base64url');
+}
+
+async function clientView(provider: Provider, clientId: unknown) {
+  const client = typeof clientId === 'string' ? await provider.Client.find(clientId) : undefined;
+  return { name: client?.clientName ?? (typeof clientId === 'string' ? clientId : 'an application'), uri: client?.clientUri };
+}
+
+export function interactionRoutes(deps: InteractionDeps): Router {
+  const { config, db } = deps;
+  const router = new Router();
+  let decoy: Promise<string> | undefined;
+
+  async function details(ctx: Context): Promise<Details> {
+    let d: Details;
+    try {
+      d = await deps.provider().interactionDetails(ctx.req, ctx.res);
+    } catch {
+      throw new HttpError(
+        400,
+        'invalid_request',
+        'This sign-in has expired or was opened in another browser. Go back to the app and start again.',
+      );
+    }
+    if (d.uid !== ctx.params.uid) throw new HttpError(400, 'invalid_request', 'This sign-in does not belong to this browser session.');
+    return d;
+  }
+
+  async function checkedForm(ctx: Context, d: Details): Promise<Record<string, string>> {
+    const form = await readForm(ctx, config.bodyLimitBytes);
+    if (!safeEqual(form.csrf ?? '', csrfToken(deps.csrfKey(), d.uid))) {
+      throw new HttpError(403, 'invalid_request', 'This form has expired. Go back and try again.');
+    }
+    return form;
+  }
+
+  function finish(ctx: Context, returnTo: string) {
+    ctx.status = 303;
+    ctx.redirect(returnTo);
+  }
+
+  router.get('/interaction/:uid', async (ctx) => {
+    const d = await details(ctx);
+    const client = await clientView(deps.provider(), d.params.client_id);
+    const csrf = csrfToken(deps.csrfKey(), d.uid);
+    ctx.type = 'html';
+    if (d.prompt.name === 'login') {
+      ctx.body = loginPage({ action: `/interaction/${d.uid}/login`, csrf, client });
+      return;
+    }
+    const user = d.session?.accountId ? await findUserById(db, d.session.accountId) : undefined;
+    const scopes = String(d.params.scope ?? '')
+      .split(' ')
+      .filter(Boolean);
+    ctx.body = consentPage({ action: `/interaction/${d.uid}/confirm`, csrf, client, scopes, account: user?.username ?? 'unknown' });
+  });
+
+  router.post('/interaction/:uid/login', async (ctx) => {
+    const d = await details(ctx);
+    if (d.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'This step is already complete.');
+    const form = await checkedForm(ctx, d);
+    const username = (form.username ?? '').trim().slice(0, 128);
+    const password = (form.password ?? '').slice(0, 1024);
+    const client = await clientView(deps.provider(), d.params.client_id);
+    const csrf = csrfToken(deps.csrfKey(), d.uid);
+
+    // Reserve an attempt before checking, atomically, so parallel guesses cannot exceed the limit.
+    const { windowSeconds, maxFailuresPerAccount, maxFailuresPerIp } = config.login;
+    const account: Window = { bucket: 'login:account', key: username.toLowerCase(), windowSeconds };
+    const ip: Window = { bucket: 'login:ip', key: ctx.ip, windowSeconds };
+    const [a, i] = [await hit(db, account), await hit(db, ip)];
+    if (a.count > maxFailuresPerAccount || i.count > maxFailuresPerIp) {
+      await undo(db, [account, ip]);
+      const retry = Math.max(a.count > maxFailuresPerAccount ? a.retryAfter : 0, i.count > maxFailuresPerIp ? i.retryAfter : 0);
+      ctx.status = 429;
+      ctx.set('Retry-After', String(Math.max(1, retry)));
+      ctx.type = 'html';
+      ctx.body = loginPage({
+        action: `/interaction/${d.uid}/login`,
+        csrf,
+        client,
+        username,
+        error: `Too many failed sign-in attempts. Try again in ${Math.ceil(Math.max(1, retry) / 60)} minute(s).`,
+      });
+      return;
+    }
+
+    const creds = username ? await findCredentials(db, username) : undefined;
+    decoy ??= decoyHash(config.scrypt);
+    const ok = await verifyPassword(password, creds?.password_hash ?? (await decoy));
+    if (!creds || !ok) {
+      ctx.status = 401;
+      ctx.type = 'html';
+      ctx.body = loginPage({ action: `/interaction/${d.uid}/login`, csrf, client, username, error: 'Wrong username or password.' });
+      return;
+    }
+    // A correct password does not spend the budget: give back the reserved attempts.
+    await undo(db, [account, ip]);
+    const returnTo = await deps
+      .provider()
+      .interactionResult(ctx.req, ctx.res, { login: { accountId: creds.id } }, { mergeWithLastSubmission: false });
+    finish(ctx, returnTo);
+  });
+
+  router.post('/interaction/:uid/confirm', async (ctx) => {
+    const d = await details(ctx);
+    if (d.prompt.name !== 'consent') throw new HttpError(400, 'invalid_request', 'This step is not available now.');
+    const form = await checkedForm(ctx, d);
+    const provider = deps.provider();
+    if (form.decision !== 'allow') {
+      const returnTo = await provider.interactionResult(
+        ctx.req,
+        ctx.res,
+        { error: 'access_denied', error_description: 'End-User denied the request' },
+        { mergeWithLastSubmission: false },
+      );
+      finish(ctx, returnTo);
+      return;
+    }
+    const accountId = d.session?.accountId;
+    const clientId = d.params.client_id;
+    if (!accountId || typeof clientId !== 'string') throw new HttpError(400, 'invalid_request', 'This sign-in is incomplete.');
+    const grant = (d.grantId ? await provider.Grant.find(d.grantId) : undefined) ?? new provider.Grant({ accountId, clientId });
+    const missing = d.prompt.details as {
+      missingOIDCScope?: string[];
+      missingOIDCClaims?: string[];
+      missingResourceScopes?: Record<string, string[]>;
+    };
+    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {}))
+      grant.addResourceScope(indicator, scopes.join(' '));
+    const grantId = await grant.save();
+    const returnTo = await provider.interactionResult(
+      ctx.req,
+      ctx.res,
+      { consent: d.grantId ? {} : { grantId } },
+      { mergeWithLastSubmission: true },
+    );
+    finish(ctx, returnTo);
+  });
+
+  return router;
+}
+
+async function undo(db: Db, windows: Window[]): Promise<void> {
+  for (const w of windows) {
+    await db('rate_counters')
+      .where({ bucket: w.bucket, key: w.key })
+      .update({ count: db.raw('GREATEST(count - 1, 0)') });
+  }
+}
+
+/** Renders an {@link HttpError} from the interaction routes as a readable page. */
+export function interactionErrorPage(err: HttpError): string {
+  return messagePage({ title: err.status === 429 ? 'Please wait' : 'Cannot continue', message: err.message, status: 'error' });
+}

@@ -1,0 +1,109 @@
+import type { JWK } from 'jose';
+import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Config } from '../config/schema.js';
+import type { Db } from '../storage/db.js';
+import { createAdapterFactory } from '../storage/oidc-adapter.js';
+import { sha256, safeEqual } from '../storage/hash.js';
+import { messagePage } from '../views/sign-in.js';
+import { findAccount } from './account.js';
+import { deviceFlowPages } from './device-pages.js';
+
+export const SCOPES = ['openid', 'offline_access', 'profile', 'email'];
+
+/** Stored form of a client secret: only its SHA-256 (see admin/clients.ts, which mints it). */
+export const SECRET_HASH_PREFIX = 'sha256:';
+
+export interface ProviderDeps {
+  config: Config;
+  db: Db;
+  issuer: string;
+  signingKeys: JWK[];
+  cookieKeys: string[];
+}
+
+/**
+ * Builds the oidc-provider instance. Everything it persists goes through the knex adapter, so a provider can be
+ * rebuilt at any time (after a key rotation) without losing state.
+ */
+export function createProvider({ config, db, issuer, signingKeys, cookieKeys }: ProviderDeps): Provider {
+  const secure = issuer.startsWith('https:');
+  const configuration: Configuration = {
+    adapter: createAdapterFactory(db),
+    clients: [],
+    findAccount: (ctx, sub) => findAccount(db, ctx, sub),
+    claims: {
+      openid: ['sub'],
+      profile: ['name', 'preferred_username'],
+      email: ['email'],
+    },
+    scopes: SCOPES,
+    jwks: { keys: signingKeys as NonNullable<Configuration['jwks']>['keys'] },
+    cookies: {
+      keys: cookieKeys,
+      long: { signed: true, secure, sameSite: 'lax' },
+      short: { signed: true, secure, sameSite: 'lax' },
+    },
+    // Client secrets are stored hashed, so no algorithm may use a client secret as a key (HS*, client_secret_jwt).
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    enabledJWA: {
+      idTokenSigningAlgValues: ['ES256', 'RS256', 'EdDSA'],
+      userinfoSigningAlgValues: ['ES256', 'RS256', 'EdDSA'],
+      clientAuthSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'],
+      requestObjectSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'],
+      introspectionSigningAlgValues: ['ES256', 'RS256', 'EdDSA'],
+      authorizationSigningAlgValues: ['ES256', 'RS256', 'EdDSA'],
+    },
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      // ES256 signs about ten times cheaper than RS256; RS256 stays available to clients that ask for it.
+      id_token_signed_response_alg: 'ES256',
+    },
+    responseTypes: ['code', 'none'],
+    pkce: { required: () => true },
+    features: {
+      devInteractions: { enabled: false },
+      revocation: { enabled: true },
+      introspection: { enabled: true },
+      deviceFlow: {
+        enabled: true,
+        charset: 'base-20',
+        mask: '****-****',
+        ...deviceFlowPages(),
+      },
+    },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    ttl: {
+      AccessToken: config.accessTokenTtl,
+      AuthorizationCode: 60,
+      IdToken: config.idTokenTtl,
+      DeviceCode: config.deviceCodeTtl,
+      RefreshToken: config.refreshTokenTtl,
+      Grant: config.refreshTokenTtl,
+      Session: config.sessionTtl,
+      Interaction: config.interactionTtl,
+    },
+    async renderError(ctx: KoaContextWithOIDC, out) {
+      ctx.type = 'html';
+      ctx.body = messagePage({
+        title: 'Something went wrong',
+        message: out.error_description ? `${out.error_description} (${out.error})` : String(out.error),
+        status: 'error',
+      });
+    },
+  };
+
+  const provider = new Provider(issuer, configuration);
+  provider.proxy = config.proxy;
+
+  // Secrets minted by the admin API are stored as SHA-256 hashes; compare hashes in constant time.
+  provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
+    const stored = this.clientSecret ?? '';
+    if (!stored.startsWith(SECRET_HASH_PREFIX)) return false;
+    return safeEqual(stored, SECRET_HASH_PREFIX + sha256(actual));
+  };
+  return provider;
+}

@@ -1,0 +1,39 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import ClientPgLite from 'knex-pglite';
+
+export type Db = Knex;
+
+export interface DbTarget {
+  /** A postgres:// URL selects PostgreSQL; otherwise embedded PGlite. */
+  databaseUrl?: string | undefined;
+  /** PGlite's data directory; `null` selects an in-memory database (tests). */
+  dataDir: string | null;
+}
+
+/** Which engine a knex instance talks to, for the few places where PGlite and PostgreSQL differ. */
+export function engineOf(db: Db): 'postgres' | 'pglite' {
+  return (db.client.config as Knex.Config).client === 'pg' ? 'postgres' : 'pglite';
+}
+
+/**
+ * Opens the database. PGlite allows one connection, so knex-pglite pins its pool to one; every statement
+ * Handoff issues is a single atomic statement, so that serialisation never changes a result.
+ */
+export function openDb(target: DbTarget): Db {
+  if (target.databaseUrl) {
+    return knexFactory({
+      client: 'pg',
+      connection: target.databaseUrl,
+      pool: { min: 0, max: 10 },
+    });
+  }
+  let connection: { filename?: string } = {};
+  if (target.dataDir !== null) {
+    const dir = resolve(target.dataDir, 'pglite');
+    mkdirSync(dir, { recursive: true });
+    connection = { filename: dir };
+  }
+  return knexFactory({ client: ClientPgLite, dialect: 'postgres', connection } as Knex.Config);
+}

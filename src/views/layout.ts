@@ -1,0 +1,45 @@
+import { createHash } from 'node:crypto';
+import { html, SafeHtml } from './html.js';
+
+/**
+ * The frame of every user-facing page: self-contained (no external fonts, scripts or images), mobile-first, and
+ * served with a strict Content-Security-Policy (see `http/security-headers.ts`) that allows only this inline style.
+ */
+export const STYLE = `
+:root{color-scheme:light dark;--fg:#15171a;--bg:#f6f7f9;--card:#fff;--muted:#5b6470;--line:#d5d9df;--accent:#1d5bd6;--accent-fg:#fff;--danger:#b3261e;--ok:#1b7f3b}
+@media (prefers-color-scheme:dark){:root{--fg:#eef0f3;--bg:#0f1115;--card:#181b21;--muted:#a3abb7;--line:#2c313a;--accent:#6b9bff;--accent-fg:#0f1115;--danger:#ff8a80;--ok:#7bd88f}}
+*{box-sizing:border-box}html{-webkit-text-size-adjust:100%}
+body{margin:0;font:17px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","PingFang SC","Microsoft YaHei",sans-serif;color:var(--fg);background:var(--bg)}
+main{max-width:28rem;margin:0 auto;padding:1.25rem 1rem 2rem}
+.card{background:var(--card);border:1px solid var(--line);border-radius:14px;padding:1.25rem}
+h1{font-size:1.4rem;line-height:1.25;margin:.25rem 0 1rem}
+p{margin:.5rem 0}.muted{color:var(--muted);font-size:.92rem}
+label{display:block;font-weight:600;margin:.9rem 0 .3rem}
+input[type=text],input[type=password]{width:100%;font:inherit;padding:.75rem .8rem;border:1px solid var(--line);border-radius:10px;background:var(--bg);color:var(--fg)}
+input:focus-visible,button:focus-visible,a:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
+button{font:inherit;font-weight:600;width:100%;min-height:3rem;border-radius:10px;border:2px solid var(--accent);margin-top:1rem;cursor:pointer}
+button.primary{background:var(--accent);color:var(--accent-fg)}
+button.decline{background:transparent;color:var(--danger);border-color:var(--danger)}
+.choices{display:grid;grid-template-columns:1fr 1fr;gap:.75rem}.choices button{margin-top:.5rem}
+.error{color:var(--danger);font-weight:600}.success{color:var(--ok)}
+.code{font:700 1.6rem/1.2 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;letter-spacing:.12em;text-align:center;padding:.6rem;border:1px dashed var(--line);border-radius:10px}
+dl{margin:.5rem 0;display:grid;grid-template-columns:auto 1fr;gap:.3rem .8rem}dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
+ul.scopes{padding-left:1.2rem;margin:.4rem 0}
+`;
+
+export function page(opts: { title: string; lang?: string; body: SafeHtml }): string {
+  return html`<!doctype html>
+<html lang="${opts.lang ?? 'en'}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${opts.title} · Handoff</title>
+<style>${new SafeHtml(STYLE)}</style>
+</head>
+<body><main>${opts.body}</main></body>
+</html>`.value;
+}
+
+/** The CSP source that allows exactly {@link STYLE} and nothing else. */
+export const STYLE_HASH = `'sha256-${createHash('sha256').update(STYLE).digest('base64')}'`;
