@@ -99,7 +99,11 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider): Koa {
   let mounted: { provider: Provider; mw: Middleware } | undefined;
   app.use((ctx, next) => {
     const current = provider();
-    if (mounted?.provider !== current) mounted = { provider: current, mw: mount(current as unknown as Koa) };
+    if (mounted?.provider !== current) {
+      mounted = { provider: current, mw: mount(current as unknown as Koa) };
+      // Cookies are read and written through this app's context, so it signs with the provider's cookie keys.
+      app.keys = current.keys as string[];
+    }
     return mounted.mw(ctx, next);
   });
   return app;

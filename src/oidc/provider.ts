@@ -39,7 +39,6 @@ export function createProvider({ config, db, issuer, signingKeys, cookieKeys }: 
     scopes: SCOPES,
     jwks: { keys: signingKeys as NonNullable<Configuration['jwks']>['keys'] },
     cookies: {
-      keys: cookieKeys,
       long: { signed: true, secure, sameSite: 'lax' },
       short: { signed: true, secure, sameSite: 'lax' },
     },
@@ -98,6 +97,8 @@ export function createProvider({ config, db, issuer, signingKeys, cookieKeys }: 
 
   const provider = new Provider(issuer, configuration);
   provider.proxy = config.proxy;
+  // Cookie signing keys are the Koa app's keys (newest first: signs with the first, verifies with all).
+  provider.keys = cookieKeys;
 
   // Secrets minted by the admin API are stored as SHA-256 hashes; compare hashes in constant time.
   provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {

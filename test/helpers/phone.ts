@@ -1,0 +1,88 @@
+import { PASSWORD } from './server.js';
+
+/**
+ * A browser at the HTTP level: keeps cookies, follows redirects by hand, and submits the forms it is shown.
+ * Enough to drive the phone side of the device flow through our real pages without a real browser.
+ */
+export interface Page {
+  url: string;
+  status: number;
+  html: string;
+  headers: Headers;
+}
+
+const ENTITIES: Record<string, string> = { '&amp;': '&', '&lt;': '<', '&gt;': '>', '&quot;': '"', '&#39;': "'", '&#96;': '`' };
+const unescape = (s: string) => s.replace(/&(amp|lt|gt|quot|#39|#96);/g, (m) => ENTITIES[m] ?? m);
+
+export class Phone {
+  readonly cookies = new Map<string, string>();
+  userAgent = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1';
+
+  private store(headers: Headers) {
+    for (const line of headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const eq = pair?.indexOf('=') ?? -1;
+      if (!pair || eq < 0) continue;
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1).trim();
+      if (/expires=Thu, 01 Jan 1970/i.test(line) || value === '') this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+  }
+
+  async request(url: string, init: { method?: string; form?: Record<string, string> } = {}): Promise<Page> {
+    let current = url;
+    let method = init.method ?? (init.form ? 'POST' : 'GET');
+    let body: URLSearchParams | undefined = init.form ? new URLSearchParams(init.form) : undefined;
+    for (let hops = 0; hops < 20; hops += 1) {
+      const res = await fetch(current, {
+        method,
+        body,
+        redirect: 'manual',
+        headers: {
+          cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '),
+          'user-agent': this.userAgent,
+          accept: 'text/html',
+        },
+      });
+      this.store(res.headers);
+      const location = res.headers.get('location');
+      if (res.status >= 300 && res.status < 400 && location) {
+        await res.text();
+        current = new URL(location, current).toString();
+        method = 'GET';
+        body = undefined;
+        continue;
+      }
+      return { url: current, status: res.status, html: await res.text(), headers: res.headers };
+    }
+    throw new Error('too many redirects');
+  }
+
+  /** Submits the page's first POST form (or the one whose action contains `actionPart`) with extra fields. */
+  async submit(page: Page, fields: Record<string, string> = {}, actionPart?: string): Promise<Page> {
+    const forms = [...page.html.matchAll(/<form[^>]*method="post"[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/g)];
+    const form = forms.find((f) => !actionPart || (f[1] ?? '').includes(actionPart));
+    if (!form) throw new Error(`no form on ${page.url} (status ${page.status}): ${page.html.slice(0, 400)}`);
+    const hidden: Record<string, string> = {};
+    for (const m of (form[2] ?? '').matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)) {
+      hidden[m[1] as string] = unescape(m[2] as string);
+    }
+    return this.request(new URL(unescape(form[1] ?? ''), page.url).toString(), { form: { ...hidden, ...fields } });
+  }
+
+  /**
+   * The whole phone path for a device code: open the verification URI, confirm, sign in, consent.
+   * `decision` 'deny' declines on the confirmation page. Returns the last page shown.
+   */
+  async approveDevice(verificationUriComplete: string, decision: 'approve' | 'deny' = 'approve', password = PASSWORD): Promise<Page> {
+    let page = await this.request(verificationUriComplete);
+    if (page.html.includes('Submitting Callback')) page = await this.submit(page);
+    if (!page.html.includes('name="confirm"')) return page;
+    if (decision === 'deny') return this.submit(page, { abort: 'yes' });
+    page = await this.submit(page, { confirm: 'yes' });
+    if (page.html.includes('name="password"')) page = await this.submit(page, { username: 'alice', password });
+    if (page.html.includes('name="decision"')) page = await this.submit(page, { decision: 'allow' });
+    return page;
+  }
+}
