@@ -98,8 +98,9 @@ export async function countUsers(db: Db): Promise<number> {
 /** Deletes a user and everything the provider stored for them; returns false when there was no such user. */
 export async function deleteUser(db: Db, id: string): Promise<boolean> {
   return db.transaction(async (trx) => {
-    const n = await trx('users').delete().where({ id });
-    if (n === 0) return false;
+    // RETURNING rather than the affected count: knex-pglite reports DELETE counts differently from pg.
+    const gone = await trx('users').delete().where({ id }).returning('id');
+    if (gone.length === 0) return false;
     await trx('oidc_store').delete().whereRaw(`payload->>'accountId' = ?`, [id]);
     return true;
   });

@@ -60,8 +60,9 @@ export async function listClients(db: Db): Promise<Metadata[]> {
 /** Removes a client and everything issued to it (tokens, codes, grants). */
 export async function deleteClient(db: Db, clientId: string): Promise<boolean> {
   return db.transaction(async (trx) => {
-    const n = await trx('clients').delete().where({ client_id: clientId });
-    if (n === 0) return false;
+    // RETURNING rather than the affected count: knex-pglite reports DELETE counts differently from pg.
+    const gone = await trx('clients').delete().where({ client_id: clientId }).returning('client_id');
+    if (gone.length === 0) return false;
     await trx('oidc_store').delete().whereRaw(`payload->>'clientId' = ?`, [clientId]);
     return true;
   });

@@ -3,14 +3,18 @@ import type { Config } from '../../src/config/schema.js';
 import { createUser } from '../../src/accounts/users.js';
 import { createClient } from '../../src/admin/clients.js';
 import { startHandoff, type Handoff } from '../../src/server.js';
+import type { Db } from '../../src/storage/db.js';
 import { resetDb, sharedDb } from './db.js';
 
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const PASSWORD = 'correct horse battery staple';
 
 /** A Handoff on free ports over the shared, freshly emptied database, with a user `alice` and a device client `tv`. */
-export async function startTestServer(overrides: Partial<Config> = {}): Promise<Handoff & { config: Config; userId: string }> {
-  const db = await sharedDb();
+export async function startTestServer(
+  overrides: Partial<Config> = {},
+  database?: Db,
+): Promise<Handoff & { config: Config; userId: string }> {
+  const db = database ?? (await sharedDb());
   await resetDb(db);
   const config = loadConfig({ NODE_ENV: 'test' }, { port: 0, adminPort: 0, ...overrides });
   const handoff = await startHandoff(config, { db });
