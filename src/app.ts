@@ -4,6 +4,7 @@ import type Provider from 'oidc-provider';
 import { type AdminDeps, adminRoutes } from './admin/routes.js';
 import type { Config } from './config/schema.js';
 import { HttpError } from './http/errors.js';
+import { requireDeviceSession } from './device/require-session.js';
 import { securityHeaders } from './http/security-headers.js';
 import type { Logger } from './log.js';
 import { type InteractionDeps, interactionErrorPage, interactionRoutes } from './oidc/interactions.js';
@@ -93,6 +94,7 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider): Koa {
   );
   app.use(bodyLimit(deps.config.bodyLimitBytes));
   const interactions = interactionRoutes(deps);
+  app.use(requireDeviceSession(provider));
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
   // The provider is looked up per request, so a rebuilt provider (new keys) serves the very next request.

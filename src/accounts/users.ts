@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../storage/db.js';
 import { badRequest, conflict } from '../http/errors.js';
+import { isStorableText } from '../storage/hash.js';
 import { hashPassword, type ScryptParams } from './password.js';
 
 export interface User {
@@ -78,6 +79,7 @@ export async function listUsers(db: Db): Promise<User[]> {
 }
 
 export async function findUserById(db: Db, id: string): Promise<User | undefined> {
+  if (!isStorableText(id)) return undefined;
   return db('users')
     .first<User | undefined>([...PUBLIC_COLUMNS])
     .where({ id });
@@ -85,6 +87,7 @@ export async function findUserById(db: Db, id: string): Promise<User | undefined
 
 /** The row used for sign-in, including the hash; never leaves the accounts module. */
 export async function findCredentials(db: Db, username: string): Promise<{ id: string; password_hash: string } | undefined> {
+  if (!isStorableText(username)) return undefined;
   return db('users')
     .first<{ id: string; password_hash: string } | undefined>('id', 'password_hash')
     .whereRaw('lower(username) = lower(?)', [username]);
@@ -97,6 +100,7 @@ export async function countUsers(db: Db): Promise<number> {
 
 /** Deletes a user and everything the provider stored for them; returns false when there was no such user. */
 export async function deleteUser(db: Db, id: string): Promise<boolean> {
+  if (!isStorableText(id)) return false;
   return db.transaction(async (trx) => {
     // RETURNING rather than the affected count: knex-pglite reports DELETE counts differently from pg.
     const gone = await trx('users').delete().where({ id }).returning('id');

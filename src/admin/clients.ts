@@ -3,7 +3,7 @@ import type Provider from 'oidc-provider';
 import { badRequest, conflict, HttpError } from '../http/errors.js';
 import { SECRET_HASH_PREFIX } from '../oidc/provider.js';
 import type { Db } from '../storage/db.js';
-import { sha256 } from '../storage/hash.js';
+import { isStorableText, sha256, toJsonb } from '../storage/hash.js';
 
 type Metadata = Record<string, unknown>;
 
@@ -44,7 +44,7 @@ export async function createClient(db: Db, provider: Provider, input: Metadata):
     throw new HttpError(400, e.error ?? 'invalid_client_metadata', e.error_description ?? 'client metadata is invalid');
   }
   const inserted = await db('clients')
-    .insert({ client_id: clientId, metadata: JSON.stringify(metadata) })
+    .insert({ client_id: clientId, metadata: toJsonb(metadata) })
     .onConflict('client_id')
     .ignore()
     .returning('client_id');
@@ -59,6 +59,7 @@ export async function listClients(db: Db): Promise<Metadata[]> {
 
 /** Removes a client and everything issued to it (tokens, codes, grants). */
 export async function deleteClient(db: Db, clientId: string): Promise<boolean> {
+  if (!isStorableText(clientId)) return false;
   return db.transaction(async (trx) => {
     // RETURNING rather than the affected count: knex-pglite reports DELETE counts differently from pg.
     const gone = await trx('clients').delete().where({ client_id: clientId }).returning('client_id');

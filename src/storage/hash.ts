@@ -15,3 +15,18 @@ export function safeEqual(a: string, b: string): boolean {
   }
   return timingSafeEqual(ab, bb);
 }
+
+/**
+ * PostgreSQL text and jsonb cannot hold U+0000, so a lookup key containing it can match nothing: callers answer
+ * "not found" instead of sending it (which would fail the statement).
+ */
+export function isStorableText(value: string): boolean {
+  return !value.includes('\u0000');
+}
+
+/** JSON for a jsonb column: any U+0000 inside strings becomes U+FFFD (only hostile input carries it). */
+export function toJsonb(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    typeof v === 'string' && v.includes('\u0000') ? v.replaceAll('\u0000', '\uFFFD') : v,
+  );
+}

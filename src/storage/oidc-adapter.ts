@@ -1,6 +1,6 @@
 import Provider, { type Adapter, type AdapterPayload, errors } from 'oidc-provider';
 import type { Db } from './db.js';
-import { sha256 } from './hash.js';
+import { isStorableText, sha256, toJsonb } from './hash.js';
 
 /**
  * oidc-provider's storage contract on knex, one table (`oidc_store`) for every model except clients.
@@ -77,7 +77,7 @@ class StoreAdapter implements Adapter {
       [
         this.#model,
         keyFor(id),
-        JSON.stringify(stored),
+        toJsonb(stored),
         payload.grantId ?? null,
         typeof userCode === 'string' ? sha256(userCode) : null,
         uid,
@@ -140,11 +140,12 @@ class ClientAdapter implements Adapter {
   }
   async upsert(id: string, payload: AdapterPayload): Promise<void> {
     await this.#db('clients')
-      .insert({ client_id: id, metadata: JSON.stringify(payload) })
+      .insert({ client_id: id, metadata: toJsonb(payload) })
       .onConflict('client_id')
       .merge(['metadata']);
   }
   async find(id: string): Promise<AdapterPayload | undefined> {
+    if (!isStorableText(id)) return undefined;
     const row = await this.#db('clients').first<{ metadata: AdapterPayload } | undefined>('metadata').where({ client_id: id });
     return row?.metadata;
   }

@@ -12,7 +12,7 @@ export interface Page {
 }
 
 const ENTITIES: Record<string, string> = { '&amp;': '&', '&lt;': '<', '&gt;': '>', '&quot;': '"', '&#39;': "'", '&#96;': '`' };
-const unescape = (s: string) => s.replace(/&(amp|lt|gt|quot|#39|#96);/g, (m) => ENTITIES[m] ?? m);
+const decodeEntities = (s: string) => s.replace(/&(amp|lt|gt|quot|#39|#96);/g, (m) => ENTITIES[m] ?? m);
 
 export class Phone {
   readonly cookies = new Map<string, string>();
@@ -49,7 +49,10 @@ export class Phone {
       const location = res.headers.get('location');
       if (res.status >= 300 && res.status < 400 && location) {
         await res.text();
-        current = new URL(location, current).toString();
+        const next = new URL(location, current);
+        // Redirects to another origin (a relying party's redirect_uri) are reported, not followed.
+        if (next.origin !== new URL(url).origin) return { url: next.toString(), status: res.status, html: '', headers: res.headers };
+        current = next.toString();
         method = 'GET';
         body = undefined;
         continue;
@@ -66,9 +69,9 @@ export class Phone {
     if (!form) throw new Error(`no form on ${page.url} (status ${page.status}): ${page.html.slice(0, 400)}`);
     const hidden: Record<string, string> = {};
     for (const m of (form[2] ?? '').matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)) {
-      hidden[m[1] as string] = unescape(m[2] as string);
+      hidden[m[1] as string] = decodeEntities(m[2] as string);
     }
-    return this.request(new URL(unescape(form[1] ?? ''), page.url).toString(), { form: { ...hidden, ...fields } });
+    return this.request(new URL(decodeEntities(form[1] ?? ''), page.url).toString(), { form: { ...hidden, ...fields } });
   }
 
   /**

@@ -111,8 +111,9 @@ describe('admin API', () => {
     assert.equal(ok.status, 200);
     const wrong = await postForm(`${server.publicUrl}/device/auth`, { client_id: 'settop', client_secret: `${secret}x`, scope: 'openid' });
     assert.equal(wrong.status, 401);
-    const hash = await server.db('clients').first('metadata').where({ client_id: 'settop' });
-    const stored = String((hash?.metadata as { client_secret: string }).client_secret);
+    const row = (await server.db('clients').first('metadata').where({ client_id: 'settop' })) as { metadata: { client_secret: string } };
+    const stored = row.metadata.client_secret;
+    assert.match(stored, /^sha256:[0-9a-f]{64}$/);
     const withHash = await postForm(`${server.publicUrl}/device/auth`, { client_id: 'settop', client_secret: stored, scope: 'openid' });
     assert.equal(withHash.status, 401, 'the stored hash is not a credential');
   });
