@@ -18,6 +18,7 @@ import { type InteractionDeps, interactionErrorPage, interactionRoutes } from '.
 export interface AppDeps extends InteractionDeps, Omit<AdminDeps, keyof InteractionDeps> {
   config: Config;
   log: Logger;
+  issuer: string;
 }
 
 /** Refuses a declared body over the limit before anything reads it (oidc-provider has its own 56 KiB cap too). */
@@ -80,6 +81,15 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider): Koa {
   app.proxy = deps.config.proxy;
   app.silent = true;
   app.use(securityHeaders());
+  if (deps.issuer.startsWith('https:')) {
+    // The issuer is the URL browsers use: with https, TLS is terminated in front of us even when the hop to this
+    // process is plain HTTP. Koa and oidc-provider (which builds its own cookie jar from the raw request) decide
+    // `Secure` from the socket, so the socket is marked as the encrypted connection it stands for.
+    app.use((ctx, next) => {
+      (ctx.req.socket as { encrypted?: boolean }).encrypted = true;
+      return next();
+    });
+  }
   app.use(
     errors(deps.log, (ctx, d) => {
       if (ctx.accepts('html', 'json') === 'json') {

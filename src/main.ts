@@ -19,8 +19,8 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   const handoff = await startHandoff(config, { log });
   const password = await seedDemo(config, handoff);
-  log.info('listening', { issuer: handoff.issuer, admin: handoff.adminUrl, database: config.databaseUrl ? 'postgres' : 'pglite' });
   if (config.env !== 'production') process.stdout.write(`${demoBanner(handoff, password)}\n`);
+  log.info('listening', { issuer: handoff.issuer, admin: handoff.adminUrl, database: config.databaseUrl ? 'postgres' : 'pglite' });
 
   let stopping = false;
   const stop = (signal: string) => {

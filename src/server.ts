@@ -78,6 +78,7 @@ export async function startHandoff(config: Config, opts: StartOptions = {}): Pro
 
   const deps: AppDeps = {
     config,
+    issuer,
     db,
     log,
     provider: () => provider,

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, spawnHandoff, waitExit } from '../helpers/process.js';
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+
+function run(
+  file: string,
+  args: string[],
+  env: Record<string, string>,
+  input?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [file, ...args], { env: { PATH: process.env.PATH ?? '', ...env } }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+    child.stdin?.end(input ?? '');
+  });
+}
+
+/** Handoff as a user runs it: `node dist/src/main.js` on embedded PGlite in a fresh DATA_DIR, and the CLI. */
+describe('the process, the demo and the CLI', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'handoff-proc-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('refuses to start on bad settings, naming each one', async () => {
+    const r = await run(MAIN, [], { PORT: 'x', DATABASE_URL: 'mysql://h/db', DATA_DIR: dir });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /PORT:/);
+    assert.match(r.stderr, /DATABASE_URL:/);
+  });
+
+  it('creates a demo on first start (development) with a copy-paste command, and the CLI manages it', async () => {
+    const [port, adminPort] = [await freePort(), await freePort()];
+    const env = { DATA_DIR: dir, PORT: String(port), ADMIN_PORT: String(adminPort), NODE_ENV: 'development' };
+    const h = await spawnHandoff(env);
+    try {
+      const out = h.output();
+      const password = /username "demo", password "([^"]+)"/.exec(out)?.[1];
+      assert.ok(password, out);
+      assert.match(out, new RegExp(`curl -s -d client_id=demo-device .* http://localhost:${port}/device/auth`));
+
+      const cliEnv = { ADMIN_PORT: String(adminPort) };
+      const created = await run(
+        CLI,
+        ['users', 'create', '--username', 'carol', '--email', 'carol@example.com'],
+        cliEnv,
+        'a strong password\n',
+      );
+      assert.equal(created.code, 0, created.stderr);
+      assert.equal(JSON.parse(created.stdout).username, 'carol');
+      const list = await run(CLI, ['users', 'list'], cliEnv);
+      assert.deepEqual(
+        JSON.parse(list.stdout)
+          .map((u: { username: string }) => u.username)
+          .sort(),
+        ['carol', 'demo'],
+      );
+      const dup = await run(CLI, ['users', 'create', '--username', 'carol'], cliEnv, 'another password\n');
+      assert.equal(dup.code, 1);
+      assert.equal(JSON.parse(dup.stderr).error, 'conflict');
+
+      const client = await run(
+        CLI,
+        ['clients', 'create', '--metadata', '{"client_id":"app","redirect_uris":["https://app.example/cb"]}'],
+        cliEnv,
+      );
+      assert.equal(JSON.parse(client.stdout).client_id, 'app');
+      assert.ok(JSON.parse(client.stdout).client_secret);
+      const clients = await run(CLI, ['clients', 'list'], cliEnv);
+      assert.deepEqual(
+        JSON.parse(clients.stdout)
+          .map((c: { client_id: string }) => c.client_id)
+          .sort(),
+        ['app', 'demo-device'],
+      );
+      assert.equal((await run(CLI, ['clients', 'delete', '--id', 'app'], cliEnv)).code, 0);
+      const rotated = await run(CLI, ['keys', 'rotate'], cliEnv);
+      assert.equal(JSON.parse(rotated.stdout).retired.length, 3);
+      const migrated = await run(CLI, ['db', 'migrate'], cliEnv);
+      assert.deepEqual(JSON.parse(migrated.stdout), { applied: [] });
+      const usage = await run(CLI, ['frobnicate'], cliEnv);
+      assert.equal(usage.code, 2);
+      assert.match(usage.stderr, /users create/);
+    } finally {
+      h.child.kill('SIGTERM');
+      assert.equal(await waitExit(h.child), 0, 'SIGTERM exits cleanly');
+    }
+    const unreachable = await run(CLI, ['users', 'list'], { ADMIN_PORT: String(adminPort) });
+    assert.equal(unreachable.code, 1);
+    assert.match(unreachable.stderr, /is Handoff running/);
+  });
+
+  it('never creates demo accounts in production, and marks cookies Secure for an https issuer', async () => {
+    const [port, adminPort] = [await freePort(), await freePort()];
+    const h = await spawnHandoff({
+      DATA_DIR: dir,
+      PORT: String(port),
+      ADMIN_PORT: String(adminPort),
+      NODE_ENV: 'production',
+      ISSUER: 'https://id.example.com',
+    });
+    try {
+      assert.doesNotMatch(h.output(), /demo/i);
+      const users = (await (await fetch(`http://127.0.0.1:${adminPort}/admin/users`)).json()) as unknown[];
+      assert.deepEqual(users, []);
+      const res = await fetch(`http://127.0.0.1:${port}/device`);
+      assert.equal(res.status, 200);
+      const cookies = res.headers.getSetCookie();
+      assert.ok(cookies.length > 0);
+      for (const c of cookies) assert.match(c, /;\s*secure/i, c);
+    } finally {
+      h.child.kill('SIGTERM');
+      await waitExit(h.child);
+    }
+  });
+});

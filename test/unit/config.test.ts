@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { ConfigError, issuerFor, loadConfig } from '../../src/config/load.js';
+
+describe('configuration', () => {
+  it('has working defaults', () => {
+    const c = loadConfig({});
+    assert.equal(c.port, 3000);
+    assert.equal(c.adminPort, 3001);
+    assert.equal(c.adminHost, '127.0.0.1');
+    assert.equal(c.dataDir, './data');
+    assert.equal(c.deviceCodeTtl, 600);
+    assert.equal(c.databaseUrl, undefined);
+    assert.equal(issuerFor(c, 3000), 'http://localhost:3000');
+  });
+
+  it('reads the environment', () => {
+    const c = loadConfig({
+      PORT: '8080',
+      ISSUER: 'https://id.example.com/',
+      DATABASE_URL: 'postgres://u@h/db',
+      PROXY: 'true',
+      NODE_ENV: 'production',
+    });
+    assert.equal(c.port, 8080);
+    assert.equal(c.proxy, true);
+    assert.equal(c.env, 'production');
+    assert.equal(issuerFor(c, 8080), 'https://id.example.com');
+  });
+
+  it('refuses to start with a message naming every bad setting', () => {
+    assert.throws(
+      () => loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', ISSUER: 'not a url', LOG_LEVEL: 'loud' }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        const text = err.message;
+        for (const name of ['PORT', 'DATABASE_URL', 'ISSUER', 'LOG_LEVEL']) assert.match(text, new RegExp(`${name}:`));
+        assert.equal(err.problems.length, 4);
+        return true;
+      },
+    );
+  });
+
+  it('names nested file settings by path', () => {
+    assert.throws(
+      () => loadConfig({}, { login: { maxFailuresPerAccount: 0, maxFailuresPerIp: 1, windowSeconds: 1 } }),
+      /login\.maxFailuresPerAccount:/,
+    );
+  });
+});
