@@ -4,7 +4,10 @@ import type Provider from 'oidc-provider';
 import { type AdminDeps, adminRoutes } from './admin/routes.js';
 import type { Config } from './config/schema.js';
 import { HttpError } from './http/errors.js';
+import { accountRoutes } from './accounts/routes.js';
+import type { UserCodeGuard } from './device/limits.js';
 import { requireDeviceSession } from './device/require-session.js';
+import { confirmFromLink, enrichDeviceAuthorization, qrRoutes } from './device/routes.js';
 import { securityHeaders } from './http/security-headers.js';
 import type { Logger } from './log.js';
 import { type InteractionDeps, interactionErrorPage, interactionRoutes } from './oidc/interactions.js';
@@ -19,6 +22,9 @@ export interface AppDeps extends InteractionDeps, Omit<AdminDeps, keyof Interact
   config: Config;
   log: Logger;
   issuer: string;
+  guard: UserCodeGuard;
+  /** Cookie keys, newest first. */
+  secrets: () => string[];
 }
 
 /** Refuses a declared body over the limit before anything reads it (oidc-provider has its own 56 KiB cap too). */
@@ -103,10 +109,13 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider): Koa {
     }),
   );
   app.use(bodyLimit(deps.config.bodyLimitBytes));
-  const interactions = interactionRoutes(deps);
   app.use(requireDeviceSession(provider));
-  app.use(interactions.routes());
-  app.use(interactions.allowedMethods());
+  app.use(enrichDeviceAuthorization(deps));
+  app.use(confirmFromLink(deps));
+  for (const router of [qrRoutes(deps), accountRoutes(deps), interactionRoutes(deps)]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
   // The provider is looked up per request, so a rebuilt provider (new keys) serves the very next request.
   let mounted: { provider: Provider; mw: Middleware } | undefined;
   app.use((ctx, next) => {

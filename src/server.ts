@@ -7,6 +7,7 @@ import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './log.js';
 import { ensureKeys, keySetVersion, loadCookieKeys, loadSigningKeys, rotateSigningKeys } from './oidc/keys.js';
 import { createProvider } from './oidc/provider.js';
+import { UserCodeGuard } from './device/limits.js';
 import { type Db, openDb } from './storage/db.js';
 import { migrateLatest } from './storage/migrate.js';
 import { startPurger } from './storage/purge.js';
@@ -61,10 +62,11 @@ export async function startHandoff(config: Config, opts: StartOptions = {}): Pro
   const adminPort = await listen(adminServer, config.adminPort, config.adminHost);
   const issuer = issuerFor(config, port);
 
+  const guard = new UserCodeGuard(db, config.device);
   let cookieKeys = await loadCookieKeys(db);
   let version = await keySetVersion(db);
   const build = async () => {
-    const provider = createProvider({ config, db, issuer, signingKeys: await loadSigningKeys(db), cookieKeys });
+    const provider = createProvider({ config, db, issuer, guard, signingKeys: await loadSigningKeys(db), cookieKeys });
     provider.on('server_error', (_ctx: unknown, err: Error) => log.error('provider error', { err }));
     return provider;
   };
@@ -79,6 +81,8 @@ export async function startHandoff(config: Config, opts: StartOptions = {}): Pro
   const deps: AppDeps = {
     config,
     issuer,
+    guard,
+    secrets: () => cookieKeys,
     db,
     log,
     provider: () => provider,

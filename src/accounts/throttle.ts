@@ -34,3 +34,10 @@ export async function peek(db: Db, w: Window): Promise<{ count: number; retryAft
   const row = result.rows[0];
   return { count: row?.count ?? 0, retryAfter: row?.retry_after ?? 0 };
 }
+
+/** Gives back one reserved attempt (never below zero): used when a reserved attempt turned out to be legitimate. */
+export async function release(db: Db, w: Window): Promise<void> {
+  await db('rate_counters')
+    .where({ bucket: w.bucket, key: w.key })
+    .update({ count: db.raw('GREATEST(count - 1, 0)') });
+}

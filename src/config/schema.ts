@@ -32,10 +32,24 @@ export const configSchema = z
       .object({
         maxFailuresPerAccount: z.number().int().min(1),
         maxFailuresPerIp: z.number().int().min(1),
-        windowSeconds: z.number().int().min(1),
+        windowSeconds: z.number().int().min(1).max(86400),
       })
       .strict()
       .describe('failed sign-in throttling'),
+    device: z
+      .object({
+        pollInterval: z.number().int().min(1).max(60).describe('seconds a device waits between polls (RFC 8628 3.2 interval)'),
+        maxFailedCodesPerSession: z.number().int().min(1).describe('wrong user codes a browser session may enter per window'),
+        maxFailedCodesPerIp: z.number().int().min(1).describe('wrong user codes an IP address may enter per window'),
+        failedCodeWindowSeconds: z.number().int().min(1).max(86400),
+        maxAuthorizationsPerIp: z.number().int().min(1).describe('device authorizations an IP address may start per window'),
+        maxAuthorizationsPerClient: z.number().int().min(1).describe('device authorizations a client may start per window'),
+        authorizationWindowSeconds: z.number().int().min(1).max(86400),
+        maxUnknownDeviceCodesPerIp: z.number().int().min(1).describe('unknown device_code values an IP address may present per window'),
+        unknownDeviceCodeWindowSeconds: z.number().int().min(1).max(86400),
+      })
+      .strict()
+      .describe('device flow pacing and abuse limits (RFC 8628 3.5, 5.1)'),
     scrypt: z
       .object({
         cost: z

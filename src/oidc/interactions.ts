@@ -3,13 +3,14 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { verifyPassword, decoyHash } from '../accounts/password.js';
-import { hit, type Window } from '../accounts/throttle.js';
+import { hit, release, type Window } from '../accounts/throttle.js';
 import { findCredentials, findUserById } from '../accounts/users.js';
 import type { Config } from '../config/schema.js';
 import { readForm } from '../http/body.js';
 import { HttpError } from '../http/errors.js';
 import type { Db } from '../storage/db.js';
 import { safeEqual } from '../storage/hash.js';
+import { tFor } from '../views/context.js';
 import { consentPage, loginPage, messagePage } from '../views/sign-in.js';
 
 /**
@@ -73,15 +74,16 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const client = await clientView(deps.provider(), d.params.client_id);
     const csrf = csrfToken(deps.csrfKey(), d.uid);
     ctx.type = 'html';
+    const t = tFor(ctx);
     if (d.prompt.name === 'login') {
-      ctx.body = loginPage({ action: `/interaction/${d.uid}/login`, csrf, client });
+      ctx.body = loginPage(t, { action: `/interaction/${d.uid}/login`, csrf, client });
       return;
     }
     const user = d.session?.accountId ? await findUserById(db, d.session.accountId) : undefined;
     const scopes = String(d.params.scope ?? '')
       .split(' ')
       .filter(Boolean);
-    ctx.body = consentPage({ action: `/interaction/${d.uid}/confirm`, csrf, client, scopes, account: user?.username ?? 'unknown' });
+    ctx.body = consentPage(t, { action: `/interaction/${d.uid}/confirm`, csrf, client, scopes, account: user?.username ?? 'unknown' });
   });
 
   router.post('/interaction/:uid/login', async (ctx) => {
@@ -92,6 +94,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const password = (form.password ?? '').slice(0, 1024);
     const client = await clientView(deps.provider(), d.params.client_id);
     const csrf = csrfToken(deps.csrfKey(), d.uid);
+    const t = tFor(ctx);
 
     // Reserve an attempt before checking, atomically, so parallel guesses cannot exceed the limit.
     const { windowSeconds, maxFailuresPerAccount, maxFailuresPerIp } = config.login;
@@ -99,17 +102,17 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const ip: Window = { bucket: 'login:ip', key: ctx.ip, windowSeconds };
     const [a, i] = [await hit(db, account), await hit(db, ip)];
     if (a.count > maxFailuresPerAccount || i.count > maxFailuresPerIp) {
-      await undo(db, [account, ip]);
+      for (const w of [account, ip]) await release(db, w);
       const retry = Math.max(a.count > maxFailuresPerAccount ? a.retryAfter : 0, i.count > maxFailuresPerIp ? i.retryAfter : 0);
       ctx.status = 429;
       ctx.set('Retry-After', String(Math.max(1, retry)));
       ctx.type = 'html';
-      ctx.body = loginPage({
+      ctx.body = loginPage(t, {
         action: `/interaction/${d.uid}/login`,
         csrf,
         client,
         username,
-        error: `Too many failed sign-in attempts. Try again in ${Math.ceil(Math.max(1, retry) / 60)} minute(s).`,
+        error: t('login.throttled', { minutes: Math.ceil(Math.max(1, retry) / 60) }),
       });
       return;
     }
@@ -120,11 +123,11 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (!creds || !ok) {
       ctx.status = 401;
       ctx.type = 'html';
-      ctx.body = loginPage({ action: `/interaction/${d.uid}/login`, csrf, client, username, error: 'Wrong username or password.' });
+      ctx.body = loginPage(t, { action: `/interaction/${d.uid}/login`, csrf, client, username, error: t('login.wrong') });
       return;
     }
     // A correct password does not spend the budget: give back the reserved attempts.
-    await undo(db, [account, ip]);
+    for (const w of [account, ip]) await release(db, w);
     const returnTo = await deps
       .provider()
       .interactionResult(ctx.req, ctx.res, { login: { accountId: creds.id } }, { mergeWithLastSubmission: false });
@@ -170,14 +173,6 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   });
 
   return router;
-}
-
-async function undo(db: Db, windows: Window[]): Promise<void> {
-  for (const w of windows) {
-    await db('rate_counters')
-      .where({ bucket: w.bucket, key: w.key })
-      .update({ count: db.raw('GREATEST(count - 1, 0)') });
-  }
 }
 
 /** Renders an {@link HttpError} from the interaction routes as a readable page. */

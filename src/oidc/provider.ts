@@ -1,9 +1,13 @@
 import type { JWK } from 'jose';
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { ACCOUNT_CLIENT_ID } from '../accounts/routes.js';
 import type { Config } from '../config/schema.js';
 import type { Db } from '../storage/db.js';
+import { DeviceCodeAdapter } from '../device/device-code-adapter.js';
+import type { UserCodeGuard } from '../device/limits.js';
 import { createAdapterFactory } from '../storage/oidc-adapter.js';
 import { sha256, safeEqual } from '../storage/hash.js';
+import { tFor } from '../views/context.js';
 import { messagePage } from '../views/sign-in.js';
 import { findAccount } from './account.js';
 import { deviceFlowPages } from './device-pages.js';
@@ -15,6 +19,7 @@ export const SECRET_HASH_PREFIX = 'sha256:';
 
 export interface ProviderDeps {
   config: Config;
+  guard: UserCodeGuard;
   db: Db;
   issuer: string;
   signingKeys: JWK[];
@@ -25,11 +30,21 @@ export interface ProviderDeps {
  * Builds the oidc-provider instance. Everything it persists goes through the knex adapter, so a provider can be
  * rebuilt at any time (after a key rotation) without losing state.
  */
-export function createProvider({ config, db, issuer, signingKeys, cookieKeys }: ProviderDeps): Provider {
+export function createProvider({ config, db, issuer, signingKeys, cookieKeys, guard }: ProviderDeps): Provider {
   const secure = issuer.startsWith('https:');
   const configuration: Configuration = {
-    adapter: createAdapterFactory(db),
-    clients: [],
+    adapter: createAdapterFactory(db, { DeviceCode: new DeviceCodeAdapter(db, config.device, guard) }),
+    // The one built-in client: our own account pages (accounts/routes.ts). Everything else comes from the admin API.
+    clients: [
+      {
+        client_id: ACCOUNT_CLIENT_ID,
+        client_name: 'Handoff account',
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        redirect_uris: [`${issuer}/account/callback`],
+      },
+    ],
     findAccount: (ctx, sub) => findAccount(db, ctx, sub),
     claims: {
       openid: ['sub'],
@@ -85,10 +100,24 @@ export function createProvider({ config, db, issuer, signingKeys, cookieKeys }: 
       Session: config.sessionTtl,
       Interaction: config.interactionTtl,
     },
+    // The account pages are first-party: signing in to them needs no consent screen.
+    async loadExistingGrant(ctx: KoaContextWithOIDC) {
+      const oidc = ctx.oidc;
+      const clientId = oidc.client?.clientId ?? '';
+      const grantId = oidc.result?.consent?.grantId ?? oidc.session?.grantIdFor(clientId);
+      if (grantId) return oidc.provider.Grant.find(grantId);
+      if (clientId === ACCOUNT_CLIENT_ID && oidc.session?.accountId) {
+        const grant = new oidc.provider.Grant({ clientId, accountId: oidc.session.accountId });
+        grant.addOIDCScope('openid');
+        await grant.save();
+        return grant;
+      }
+      return undefined;
+    },
     async renderError(ctx: KoaContextWithOIDC, out) {
       ctx.type = 'html';
       ctx.body = messagePage({
-        title: 'Something went wrong',
+        title: tFor(ctx)('common.error.title'),
         message: out.error_description ? `${out.error_description} (${out.error})` : String(out.error),
         status: 'error',
       });

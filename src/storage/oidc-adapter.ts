@@ -21,9 +21,9 @@ const GRANT_MODELS = new Set(['AuthorizationCode', 'DeviceCode', 'RefreshToken',
 /** Routes allowed to address a device code by handle (the user-facing verification flow). */
 const HANDLE_ROUTES = new Set(['code_verification', 'device_resume']);
 
-type Row = { payload: AdapterPayload; consumed_at: Date | string | null };
+export type Row = { payload: AdapterPayload; consumed_at: Date | string | null };
 
-function keyFor(id: string): string {
+export function keyFor(id: string): string {
   const handle = HANDLE.exec(id);
   if (handle) {
     const route = Provider.ctx?.oidc?.route;
@@ -40,23 +40,25 @@ function toEpoch(at: Date | string | null): number | undefined {
   return Math.floor(new Date(at).getTime() / 1000);
 }
 
-function hydrate(row: Row | undefined, jti: string): AdapterPayload | undefined {
+export function hydrate(row: Row | undefined, jti: string): AdapterPayload | undefined {
   if (!row) return undefined;
   const consumed = toEpoch(row.consumed_at);
   return { ...row.payload, jti, ...(consumed !== undefined ? { consumed } : {}) };
 }
 
-export function createAdapterFactory(db: Db): (name: string) => Adapter {
-  return (name: string) => (name === 'Client' ? new ClientAdapter(db) : new StoreAdapter(db, name));
+/** The adapter factory oidc-provider calls once per model name. */
+export function createAdapterFactory(db: Db, special: Record<string, Adapter> = {}): (name: string) => Adapter {
+  return (name: string) => special[name] ?? (name === 'Client' ? new ClientAdapter(db) : new StoreAdapter(db, name));
 }
 
-class StoreAdapter implements Adapter {
-  readonly #db: Db;
-  readonly #model: string;
+/** The store for one oidc-provider model; `device/device-code-adapter.ts` extends it for device codes. */
+export class StoreAdapter implements Adapter {
+  protected readonly db: Db;
+  protected readonly model: string;
 
   constructor(db: Db, model: string) {
-    this.#db = db;
-    this.#model = model;
+    this.db = db;
+    this.model = model;
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
@@ -64,8 +66,8 @@ class StoreAdapter implements Adapter {
     const stored: Record<string, unknown> = { ...rest };
     const session = stored.session as { cookie?: string } | undefined;
     if (session?.cookie) stored.session = { ...session, cookie: sha256(session.cookie) };
-    const uid = this.#model === 'Session' && typeof payload.uid === 'string' ? sha256(payload.uid) : null;
-    await this.#db.raw(
+    const uid = this.model === 'Session' && typeof payload.uid === 'string' ? sha256(payload.uid) : null;
+    await this.db.raw(
       `INSERT INTO oidc_store (model, key_hash, payload, grant_id, user_code_hash, uid_hash, expires_at)
        VALUES (?, ?, ?::jsonb, ?, ?, ?, CASE WHEN ?::int > 0 THEN now() + make_interval(secs => ?::int) END)
        ON CONFLICT (model, key_hash) DO UPDATE SET
@@ -75,7 +77,7 @@ class StoreAdapter implements Adapter {
          uid_hash = COALESCE(excluded.uid_hash, oidc_store.uid_hash),
          expires_at = excluded.expires_at`,
       [
-        this.#model,
+        this.model,
         keyFor(id),
         toJsonb(stored),
         payload.grantId ?? null,
@@ -88,52 +90,71 @@ class StoreAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    const row = await this.#db('oidc_store')
+    const row = await this.db('oidc_store')
       .first<Row | undefined>('payload', 'consumed_at')
-      .where({ model: this.#model, key_hash: keyFor(id) });
+      .where({ model: this.model, key_hash: keyFor(id) });
     return hydrate(row, id);
   }
 
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-    const row = await this.#db('oidc_store')
+    const row = await this.db('oidc_store')
       .first<(Row & { key_hash: string }) | undefined>('payload', 'consumed_at', 'key_hash')
-      .where({ model: this.#model, user_code_hash: sha256(userCode) });
+      .where({ model: this.model, user_code_hash: sha256(userCode) });
     const found = hydrate(row, `~${row?.key_hash}`);
     return found && { ...found, userCode };
   }
 
   /** Sessions by uid (read-only uses: interaction and token session binding); addressed by handle. */
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-    const row = await this.#db('oidc_store')
+    const row = await this.db('oidc_store')
       .first<(Row & { key_hash: string }) | undefined>('payload', 'consumed_at', 'key_hash')
-      .where({ model: this.#model, uid_hash: sha256(uid) });
+      .where({ model: this.model, uid_hash: sha256(uid) });
     return hydrate(row, `~${row?.key_hash}`);
   }
 
   /** Single conditional UPDATE: of many concurrent redemptions exactly one succeeds. */
   async consume(id: string): Promise<void> {
-    const updated = await this.#db('oidc_store')
-      .update({ consumed_at: this.#db.fn.now() })
-      .where({ model: this.#model, key_hash: keyFor(id) })
+    const updated = await this.db('oidc_store')
+      .update({ consumed_at: this.db.fn.now() })
+      .where({ model: this.model, key_hash: keyFor(id) })
       .whereNull('consumed_at');
-    if (updated === 0 && GRANT_MODELS.has(this.#model)) {
+    if (updated === 0 && GRANT_MODELS.has(this.model)) {
       throw new errors.InvalidGrant('grant request is invalid');
     }
   }
 
   async destroy(id: string): Promise<void> {
-    await this.#db('oidc_store')
+    await this.db('oidc_store')
       .delete()
-      .where({ model: this.#model, key_hash: keyFor(id) });
+      .where({ model: this.model, key_hash: keyFor(id) });
   }
 
+  /**
+   * Revokes a grant: deletes what grants access (tokens) and marks its codes consumed rather than deleting them, so
+   * a replayed code is still recognised as used (`invalid_grant`) instead of looking unknown.
+   */
   async revokeByGrantId(grantId: string): Promise<void> {
-    await this.#db('oidc_store').delete().where({ grant_id: grantId });
+    await this.db.transaction(async (trx) => {
+      await trx('oidc_store')
+        .update({ consumed_at: trx.raw('COALESCE(consumed_at, now())') })
+        .where({ grant_id: grantId })
+        .whereIn(
+          'model',
+          [...GRANT_MODELS].filter((m) => m !== 'RefreshToken'),
+        );
+      await trx('oidc_store')
+        .delete()
+        .where({ grant_id: grantId })
+        .whereNotIn(
+          'model',
+          [...GRANT_MODELS].filter((m) => m !== 'RefreshToken'),
+        );
+    });
   }
 }
 
 /** Clients live in their own table so the admin API can list them; their ids are public. */
-class ClientAdapter implements Adapter {
+export class ClientAdapter implements Adapter {
   readonly #db: Db;
   constructor(db: Db) {
     this.#db = db;

@@ -1,56 +1,95 @@
+import { describeUserAgent } from '../device/user-agent.js';
 import { html } from './html.js';
+import { type Translator, timeAgo } from './i18n.js';
 import { page } from './layout.js';
-import { scopeWords, type ClientView } from './sign-in.js';
+import { type ClientView, clientHeader, messagePage, scopeList } from './sign-in.js';
 
-/** The pages of the device flow's verification side (RFC 8628 3.3), shown on the user's phone. */
+/** The phone pages of the device flow (RFC 8628 3.3): code entry, confirmation, and the outcomes. */
 
-export function codeEntryPage(opts: { action: string; xsrf: string; error?: string; value?: string }): string {
+export function codeEntryPage(t: Translator, opts: { action: string; xsrf: string; error?: string; value?: string }): string {
   return page({
-    title: 'Connect a device',
+    title: t('entry.title'),
+    lang: t('lang.tag'),
     body: html`<div class="card">
-<h1>Connect a device</h1>
-<p>Enter the code shown on the device you want to sign in.</p>
-${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
+<h1>${t('entry.title')}</h1>
+<p id="entry-lead">${t('entry.lead')}</p>
+${opts.error ? html`<p class="error" role="alert" id="entry-error">${opts.error}</p>` : ''}
 <form method="post" action="${opts.action}" novalidate>
 <input type="hidden" name="xsrf" value="${opts.xsrf}">
-<label for="user_code">Code</label>
-<input type="text" id="user_code" name="user_code" autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" required autofocus value="${opts.value ?? ''}">
-<button type="submit" class="primary">Continue</button>
+<label for="user_code">${t('entry.label')}</label>
+<input type="text" id="user_code" name="user_code" autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" inputmode="text" maxlength="32" required autofocus aria-describedby="${opts.error ? 'entry-error entry-lead' : 'entry-lead'}" value="${opts.value ?? ''}">
+<button type="submit" class="primary">${t('entry.submit')}</button>
 </form>
 </div>`,
   });
 }
 
-export function confirmPage(opts: {
-  action: string;
-  xsrf: string;
-  userCode: string;
-  client: ClientView;
-  scopes: string[];
-  device: { ip?: string | undefined; ua?: string | undefined } | undefined;
-}): string {
-  return page({
-    title: 'Confirm device',
-    body: html`<div class="card">
-<h1>Sign in ${opts.client.name} on your device?</h1>
-${opts.client.uri ? html`<p class="muted">${opts.client.uri}</p>` : ''}
-<p>Check that this code matches the one on your device's screen:</p>
-<p class="code" aria-label="code">${opts.userCode}</p>
-${opts.scopes.length ? html`<p>It asks for:</p><ul class="scopes">${scopeWords(opts.scopes).map((w) => html`<li>${w}</li>`)}</ul>` : ''}
-${
-  opts.device
-    ? html`<dl><dt>Device</dt><dd>${opts.device.ua ?? 'unknown'}</dd><dt>IP address</dt><dd>${opts.device.ip ?? 'unknown'}</dd></dl>`
-    : ''
+export interface RequestingDevice {
+  ip?: string | undefined;
+  ua?: string | undefined;
+  /** When the device asked (the device code's issue time). */
+  at?: Date | undefined;
 }
-<p><strong>Only continue if you started this on a device in front of you.</strong> If someone sent you this code, decline.</p>
+
+export function describeDevice(t: Translator, ua: string | undefined): string {
+  const d = describeUserAgent(ua);
+  if (d.app && d.os) return t('ua.on', { app: d.app, os: d.os });
+  return d.app ?? d.os ?? t('ua.unknown');
+}
+
+export function confirmPage(
+  t: Translator,
+  opts: { action: string; xsrf: string; userCode: string; client: ClientView; scopes: string[]; device: RequestingDevice; now?: Date },
+): string {
+  return page({
+    title: t('confirm.title', { client: opts.client.name }),
+    lang: t('lang.tag'),
+    body: html`<div class="card">
+<h1>${t('confirm.title', { client: opts.client.name })}</h1>
+${clientHeader(opts.client)}
+<p>${t('confirm.compare')}</p>
+<p class="code" aria-label="${t('entry.label')}">${opts.userCode}</p>
+${opts.scopes.length ? html`<p>${t('confirm.asks')}</p>${scopeList(t, opts.scopes)}` : ''}
+<dl>
+<dt>${t('confirm.device')}</dt><dd data-field="device">${describeDevice(t, opts.device.ua)}</dd>
+<dt>${t('confirm.ip')}</dt><dd data-field="ip">${opts.device.ip ?? '—'}</dd>
+${opts.device.at ? html`<dt>${t('confirm.when')}</dt><dd data-field="when">${timeAgo(t, opts.device.at, opts.now)}</dd>` : ''}
+</dl>
+<p><strong>${t('confirm.question')}</strong></p>
+<p class="muted">${t('confirm.warning')}</p>
 <form method="post" action="${opts.action}">
 <input type="hidden" name="xsrf" value="${opts.xsrf}">
 <input type="hidden" name="user_code" value="${opts.userCode}">
 <div class="choices">
-<button type="submit" name="abort" value="yes" class="decline">Decline</button>
-<button type="submit" name="confirm" value="yes" class="primary">Approve</button>
+<button type="submit" name="abort" value="yes" class="decline">${t('confirm.decline')}</button>
+<button type="submit" name="confirm" value="yes" class="primary">${t('confirm.approve')}</button>
 </div>
 </form>
 </div>`,
   });
+}
+
+export type Outcome = 'success' | 'denied' | 'expired' | 'used' | 'throttled' | 'error';
+
+export function outcomePage(t: Translator, outcome: Outcome, vars: { client?: string; minutes?: number } = {}): string {
+  const lang = t('lang.tag');
+  switch (outcome) {
+    case 'success':
+      return messagePage({ lang, title: t('success.title'), message: t('success.body', { client: vars.client ?? '' }), status: 'success' });
+    case 'denied':
+      return messagePage({ lang, title: t('denied.title'), message: t('denied.body') });
+    case 'expired':
+      return messagePage({ lang, title: t('expired.title'), message: t('expired.body'), status: 'error' });
+    case 'used':
+      return messagePage({ lang, title: t('used.title'), message: t('used.body'), status: 'error' });
+    case 'throttled':
+      return messagePage({
+        lang,
+        title: t('throttle.title'),
+        message: t('throttle.body', { minutes: vars.minutes ?? 1 }),
+        status: 'error',
+      });
+    default:
+      return messagePage({ lang, title: t('common.error.title'), message: t('entry.error.generic'), status: 'error' });
+  }
 }

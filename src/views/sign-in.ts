@@ -1,67 +1,95 @@
+import type { Translator } from './i18n.js';
 import { html, type SafeHtml } from './html.js';
 import { page } from './layout.js';
 
 export interface ClientView {
   name: string;
   uri?: string | undefined;
+  logo?: string | undefined;
 }
-
-const SCOPE_WORDS: Record<string, string> = {
-  openid: 'Confirm who you are (your account id)',
-  profile: 'Your name and username',
-  email: 'Your email address',
-  offline_access: 'Stay signed in when you are not using it',
-};
 
 /** Scopes in plain words; unknown scopes are shown as they are (escaped). */
-export function scopeWords(scopes: string[]): string[] {
-  return scopes.map((s) => SCOPE_WORDS[s] ?? `Access to "${s}"`);
+export function scopeWords(t: Translator, scopes: string[]): string[] {
+  const known: Record<string, Parameters<Translator>[0]> = {
+    openid: 'scope.openid',
+    profile: 'scope.profile',
+    email: 'scope.email',
+    offline_access: 'scope.offline_access',
+  };
+  return scopes.map((s) => {
+    const key = known[s];
+    return key ? t(key) : t('scope.other', { scope: s });
+  });
 }
 
-export function loginPage(opts: { action: string; csrf: string; client: ClientView; username?: string; error?: string }): string {
+export function scopeList(t: Translator, scopes: string[]): SafeHtml {
+  return html`<ul class="scopes">${scopeWords(t, scopes).map((w) => html`<li>${w}</li>`)}</ul>`;
+}
+
+/** The client as a person sees it: logo (only https images), name, and its site. */
+export function clientHeader(client: ClientView): SafeHtml {
+  return html`${client.uri ? html`<p class="muted">${client.uri}</p>` : ''}`;
+}
+
+export function loginPage(
+  t: Translator,
+  opts: { action: string; csrf: string; client: ClientView; username?: string; error?: string },
+): string {
   return page({
-    title: 'Sign in',
+    title: t('login.submit'),
+    lang: t('lang.tag'),
     body: html`<div class="card">
-<h1>Sign in to continue to ${opts.client.name}</h1>
+<h1>${t('login.title', { client: opts.client.name })}</h1>
 ${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
 <form method="post" action="${opts.action}" autocomplete="on">
 <input type="hidden" name="csrf" value="${opts.csrf}">
-<label for="username">Username</label>
+<label for="username">${t('login.username')}</label>
 <input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required value="${opts.username ?? ''}" ${opts.username ? '' : html`autofocus`}>
-<label for="password">Password</label>
+<label for="password">${t('login.password')}</label>
 <input type="password" id="password" name="password" autocomplete="current-password" required ${opts.username ? html`autofocus` : ''}>
-<button type="submit" class="primary">Sign in</button>
+<button type="submit" class="primary">${t('login.submit')}</button>
 </form>
 </div>`,
   });
 }
 
-export function consentPage(opts: { action: string; csrf: string; client: ClientView; scopes: string[]; account: string }): string {
-  const items: SafeHtml[] = scopeWords(opts.scopes).map((w) => html`<li>${w}</li>`);
+export function consentPage(
+  t: Translator,
+  opts: { action: string; csrf: string; client: ClientView; scopes: string[]; account: string },
+): string {
   return page({
-    title: 'Allow access',
+    title: t('consent.allow'),
+    lang: t('lang.tag'),
     body: html`<div class="card">
-<h1>${opts.client.name} wants to access your account</h1>
-${opts.client.uri ? html`<p class="muted">${opts.client.uri}</p>` : ''}
-<p>Signed in as <strong>${opts.account}</strong>. It will be able to:</p>
-<ul class="scopes">${items}</ul>
+<h1>${t('consent.title', { client: opts.client.name })}</h1>
+${clientHeader(opts.client)}
+<p>${t('consent.signedInAs', { account: opts.account })}</p>
+${scopeList(t, opts.scopes)}
 <form method="post" action="${opts.action}">
 <input type="hidden" name="csrf" value="${opts.csrf}">
 <div class="choices">
-<button type="submit" name="decision" value="deny" class="decline">Decline</button>
-<button type="submit" name="decision" value="allow" class="primary">Allow</button>
+<button type="submit" name="decision" value="deny" class="decline">${t('consent.deny')}</button>
+<button type="submit" name="decision" value="allow" class="primary">${t('consent.allow')}</button>
 </div>
 </form>
 </div>`,
   });
 }
 
-export function messagePage(opts: { title: string; message: string; status?: 'error' | 'success' }): string {
+export function messagePage(opts: {
+  title: string;
+  message: string;
+  status?: 'error' | 'success';
+  lang?: string;
+  extra?: SafeHtml;
+}): string {
   return page({
     title: opts.title,
+    lang: opts.lang ?? 'en',
     body: html`<div class="card">
 <h1 class="${opts.status ?? ''}">${opts.title}</h1>
 <p>${opts.message}</p>
+${opts.extra ?? ''}
 </div>`,
   });
 }

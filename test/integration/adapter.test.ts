@@ -70,14 +70,17 @@ describe('oidc-provider adapter on knex', () => {
     assert.ok(!JSON.stringify(await db('oidc_store').select()).includes('sess-cookie'));
   });
 
-  it('revokes everything of a grant', async () => {
+  it('revokes a grant: its tokens are deleted, its codes stay as consumed', async () => {
     const rt = factory()('RefreshToken');
+    const codes = factory()('DeviceCode');
     await adapter.upsert('at', { jti: 'at', grantId: 'G' }, 60);
     await rt.upsert('rt', { jti: 'rt', grantId: 'G' }, 60);
+    await codes.upsert('dc-g', { jti: 'dc-g', grantId: 'G', userCode: 'BCDFGHJM' }, 60);
     await adapter.upsert('other', { jti: 'other', grantId: 'H' }, 60);
     await adapter.revokeByGrantId('G');
     assert.equal(await adapter.find('at'), undefined);
     assert.equal(await rt.find('rt'), undefined);
+    assert.equal(typeof (await codes.find('dc-g'))?.consumed, 'number');
     assert.ok(await adapter.find('other'));
   });
 

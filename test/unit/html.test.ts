@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { escapeHtml, html } from '../../src/views/html.js';
 import { confirmPage } from '../../src/views/device.js';
+import { translator } from '../../src/views/i18n.js';
 
 describe('html templates', () => {
   it('escapes every interpolated value unless it is already html', () => {
@@ -12,18 +13,19 @@ describe('html templates', () => {
   });
 
   it('draws the confirmation page with Decline and Approve as equal buttons, escaping client data', () => {
-    const page = confirmPage({
+    const page = confirmPage(translator('en'), {
       action: '/device',
       xsrf: 'x',
       userCode: 'BCDF-GHJK',
       client: { name: '<b>Evil TV</b>' },
       scopes: ['openid', 'email'],
-      device: { ip: '192.0.2.1', ua: 'SmartTV/1.0' },
+      device: { ip: '192.0.2.1', ua: 'Mozilla/5.0 (SMART-TV; Linux; Tizen 6.0) AppleWebKit/537.36 Chrome/85.0 TV Safari/537.36' },
     });
     assert.ok(!page.includes('<b>Evil TV</b>'));
     assert.match(page, /&lt;b&gt;Evil TV&lt;\/b&gt;/);
-    assert.match(page, /<button type="submit" name="abort" value="yes" class="decline">Decline<\/button>/);
-    assert.match(page, /<button type="submit" name="confirm" value="yes" class="primary">Approve<\/button>/);
+    assert.match(page, /<button type="submit" name="abort" value="yes" class="decline">No, decline<\/button>/);
+    assert.match(page, /<button type="submit" name="confirm" value="yes" class="primary">Yes, approve<\/button>/);
+    assert.match(page, /Chrome on Tizen \(Samsung TV\)/);
     assert.match(page, /192\.0\.2\.1/);
   });
 });

@@ -1,0 +1,87 @@
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import type { Config } from '../config/schema.js';
+import { readForm } from '../http/body.js';
+import { HttpError } from '../http/errors.js';
+import type { Db } from '../storage/db.js';
+import { safeEqual } from '../storage/hash.js';
+import { devicesPage } from '../views/account.js';
+import { tFor } from '../views/context.js';
+import { listApprovals, revokeApproval } from './devices.js';
+import { findUserById } from './users.js';
+
+/** The built-in first-party client that signs a browser in to the account pages. */
+export const ACCOUNT_CLIENT_ID = 'handoff-account';
+
+export interface AccountDeps {
+  config: Config;
+  db: Db;
+  issuer: string;
+  provider: () => Provider;
+  csrfKey: () => string;
+}
+
+/**
+ * "Your devices": what this browser's signed-in user approved through the device flow, each revocable. The page
+ * reads oidc-provider's session cookie; without a session it starts a normal sign-in for the account client.
+ */
+export function accountRoutes(deps: AccountDeps): Router {
+  const router = new Router();
+
+  async function signedIn(ctx: Context): Promise<{ accountId: string; sessionUid: string } | undefined> {
+    const provider = deps.provider();
+    const id = ctx.cookies.get(provider.cookieName('session'), { signed: true });
+    const session = id ? await provider.Session.find(id) : undefined;
+    return session?.accountId ? { accountId: session.accountId, sessionUid: session.uid } : undefined;
+  }
+  const csrfFor = (uid: string) => createHmac('sha256', deps.csrfKey()).update(`devices:${uid}`).digest('base64url');
+
+  router.get('/account/devices', async (ctx) => {
+    const who = await signedIn(ctx);
+    if (!who) {
+      ctx.redirect('/account/signin');
+      return;
+    }
+    const user = await findUserById(deps.db, who.accountId);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.type = 'html';
+    ctx.body = devicesPage(tFor(ctx), {
+      account: user?.name ?? user?.username ?? '',
+      approvals: await listApprovals(deps.db, who.accountId),
+      csrf: csrfFor(who.sessionUid),
+    });
+  });
+
+  router.post('/account/devices/:id/revoke', async (ctx) => {
+    const who = await signedIn(ctx);
+    if (!who) throw new HttpError(401, 'login_required', 'Sign in again to manage your devices.');
+    const form = await readForm(ctx, deps.config.bodyLimitBytes);
+    if (!safeEqual(form.csrf ?? '', csrfFor(who.sessionUid)))
+      throw new HttpError(403, 'invalid_request', 'This form has expired. Go back and try again.');
+    await revokeApproval(deps.db, who.accountId, ctx.params.id ?? '');
+    ctx.status = 303;
+    ctx.redirect('/account/devices');
+  });
+
+  // Sign-in for the account pages: a standard authorization request of the built-in client; once oidc-provider's
+  // session exists the callback has nothing more to do (the code is left to expire unused).
+  router.get('/account/signin', (ctx) => {
+    const challenge = createHash('sha256').update(randomBytes(32)).digest('base64url');
+    const url = new URL(`${deps.issuer}/auth`);
+    url.search = new URLSearchParams({
+      client_id: ACCOUNT_CLIENT_ID,
+      response_type: 'code',
+      scope: 'openid',
+      redirect_uri: `${deps.issuer}/account/callback`,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    }).toString();
+    ctx.redirect(url.toString());
+  });
+  router.get('/account/callback', (ctx) => {
+    ctx.redirect('/account/devices');
+  });
+  return router;
+}

@@ -1,0 +1,93 @@
+import Provider, { type AdapterPayload, errors } from 'oidc-provider';
+import type { Db } from '../storage/db.js';
+import { hydrate, keyFor, type Row, StoreAdapter } from '../storage/oidc-adapter.js';
+import { checkMintLimits, countUnknownDeviceCode, type DeviceSettings, RateLimited, type UserCodeGuard } from './limits.js';
+
+/**
+ * Device codes: the generic store plus RFC 8628's pacing and abuse rules, applied where oidc-provider reads and
+ * writes device codes (it exposes the request through `Provider.ctx`).
+ *
+ * Polling (3.5): one statement reads the code *and* decides `slow_down`. A poll is accepted when it is the first,
+ * when at least `interval` seconds (less half a second of network jitter) passed since the last accepted one, or
+ * when the code is already decided (approved codes are released whatever the interval). An accepted poll moves
+ * `last_polled_at`; a refused one leaves it and adds 5 seconds to this code's interval.
+ */
+const POLL_OK = `(payload->>'accountId' IS NOT NULL OR payload->>'error' IS NOT NULL OR consumed_at IS NOT NULL
+  OR last_polled_at IS NULL OR last_polled_at <= now() - make_interval(secs => COALESCE(poll_interval, ?) - 0.5))`;
+const POLL_SQL = `UPDATE oidc_store SET
+    last_polled_at = CASE WHEN ${POLL_OK} THEN now() ELSE last_polled_at END,
+    poll_interval = CASE WHEN ${POLL_OK} THEN poll_interval ELSE COALESCE(poll_interval, ?) + 5 END
+  WHERE model = 'DeviceCode' AND key_hash = ?
+  RETURNING payload, consumed_at, last_polled_at = now() AS accepted`;
+
+export class DeviceCodeAdapter extends StoreAdapter {
+  readonly #settings: DeviceSettings;
+  readonly #guard: UserCodeGuard;
+
+  constructor(db: Db, settings: DeviceSettings, guard: UserCodeGuard) {
+    super(db, 'DeviceCode');
+    this.#settings = settings;
+    this.#guard = guard;
+  }
+
+  override async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+    const ctx = Provider.ctx;
+    if (ctx?.oidc?.route === 'device_authorization') {
+      await checkMintLimits(this.db, this.#settings, ctx.ip, ctx.oidc.client?.clientId ?? '');
+    }
+    await super.upsert(id, payload, expiresIn);
+    if (payload.accountId && payload.grantId && !payload.error) await this.#recordApproval(id, payload);
+  }
+
+  override async find(id: string): Promise<AdapterPayload | undefined> {
+    const ctx = Provider.ctx;
+    if (ctx?.oidc?.route !== 'token') return super.find(id);
+    const interval = this.#settings.pollInterval;
+    const result = await this.db.raw<{ rows: Array<Row & { accepted: boolean }> }>(POLL_SQL, [interval, interval, interval, keyFor(id)]);
+    const row = result.rows[0];
+    if (!row) {
+      await countUnknownDeviceCode(this.db, this.#settings, ctx.ip);
+      return undefined;
+    }
+    const pending = !row.payload.accountId && !row.payload.error && row.consumed_at === null;
+    const sameClient = row.payload.clientId === ctx.oidc.client?.clientId;
+    const expired = typeof row.payload.exp === 'number' && row.payload.exp * 1000 <= Date.now();
+    if (!row.accepted && pending && sameClient && !expired) {
+      throw new errors.SlowDown();
+    }
+    return hydrate(row, id);
+  }
+
+  /** Code entry on the phone: every lookup is an attempt, refunded when the code exists. */
+  override async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    const ctx = Provider.ctx;
+    const who = ctx ? { ip: ctx.ip, session: ctx.oidc?.session?.jti } : undefined;
+    if (who) {
+      try {
+        await this.#guard.reserve(who);
+      } catch (err) {
+        if (err instanceof RateLimited) ctx?.set('Retry-After', String(err.retryAfter));
+        throw err;
+      }
+    }
+    const found = await super.findByUserCode(userCode);
+    if (who && found) await this.#guard.refund(who);
+    return found;
+  }
+
+  async #recordApproval(id: string, payload: AdapterPayload): Promise<void> {
+    const info = (payload.deviceInfo ?? {}) as { ip?: unknown; ua?: unknown };
+    await this.db('device_approvals')
+      .insert({
+        id: keyFor(id),
+        account_id: payload.accountId,
+        client_id: payload.clientId,
+        grant_id: payload.grantId,
+        device_ip: typeof info.ip === 'string' ? info.ip : null,
+        device_ua: typeof info.ua === 'string' ? info.ua.slice(0, 512) : null,
+        requested_at: typeof payload.iat === 'number' ? new Date(payload.iat * 1000) : null,
+      })
+      .onConflict('id')
+      .ignore();
+  }
+}

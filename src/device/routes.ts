@@ -1,0 +1,131 @@
+import Router from '@koa/router';
+import type { Middleware } from 'koa';
+import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { Config } from '../config/schema.js';
+import { renderConfirm } from '../oidc/device-pages.js';
+import type { Db } from '../storage/db.js';
+import { sha256 } from '../storage/hash.js';
+import { tFor } from '../views/context.js';
+import { codeEntryPage, outcomePage } from '../views/device.js';
+import { RateLimited, type UserCodeGuard } from './limits.js';
+import { openUserCode, type QrFormat, renderQr, sealUserCode, verificationUriComplete } from './qr.js';
+import { normalizeUserCode } from './user-code.js';
+
+export interface DeviceRouteDeps {
+  config: Config;
+  db: Db;
+  issuer: string;
+  provider: () => Provider;
+  guard: UserCodeGuard;
+  /** Cookie keys, newest first: they also seal QR handles. */
+  secrets: () => string[];
+}
+
+/**
+ * Adds to the device authorization response (RFC 8628 3.2) what oidc-provider leaves out: `interval`, and
+ * `verification_uri_complete_qr`, an SVG of the QR code (`.png` and `.txt` variants at the same path).
+ */
+export function enrichDeviceAuthorization(deps: DeviceRouteDeps): Middleware {
+  return async (ctx, next) => {
+    await next();
+    if (ctx.method !== 'POST' || ctx.path !== '/device/auth' || ctx.status !== 200) return;
+    const body = ctx.body as Record<string, unknown> | undefined;
+    const code = typeof body?.user_code === 'string' ? normalizeUserCode(body.user_code) : undefined;
+    if (!body || !code) return;
+    body.interval = deps.config.device.pollInterval;
+    body.verification_uri_complete_qr = `${deps.issuer}/device/qr/${sealUserCode(code, deps.secrets()[0] ?? '')}.svg`;
+  };
+}
+
+/**
+ * Opening `verification_uri_complete` (the QR) shows the confirmation page straight away, instead of
+ * oidc-provider's self-submitting form. It never approves anything by itself: the page asks first. Lookups count
+ * against the same guessing limits as typed codes.
+ */
+export function confirmFromLink(deps: DeviceRouteDeps): Middleware {
+  return async (ctx, next) => {
+    await next();
+    const raw = ctx.query.user_code;
+    if (ctx.method !== 'GET' || ctx.path !== '/device' || typeof raw !== 'string' || ctx.status !== 200) return;
+    const octx = ctx as unknown as KoaContextWithOIDC;
+    const session = octx.oidc?.session;
+    const userCode = normalizeUserCode(raw);
+    if (!session || !userCode) return;
+    const t = tFor(ctx);
+    const who = { ip: ctx.ip, session: session.jti };
+    try {
+      await deps.guard.reserve(who);
+    } catch (err) {
+      if (!(err instanceof RateLimited)) throw err;
+      ctx.status = 429;
+      ctx.set('Retry-After', String(err.retryAfter));
+      ctx.body = outcomePage(t, 'throttled', { minutes: Math.ceil(err.retryAfter / 60) });
+      return;
+    }
+    const provider = deps.provider();
+    const code = await provider.DeviceCode.findByUserCode(userCode, { ignoreExpiration: true });
+    ctx.type = 'html';
+    if (!code) {
+      ctx.status = 400;
+      const state = session.state as { secret?: string } | undefined;
+      ctx.body = codeEntryPage(t, {
+        action: octx.oidc.urlFor('code_verification'),
+        xsrf: state?.secret ?? '',
+        error: t('entry.error.notFound'),
+      });
+      return;
+    }
+    await deps.guard.refund(who);
+    if (code.isExpired) {
+      ctx.body = outcomePage(t, 'expired');
+      return;
+    }
+    if (code.error || code.accountId || code.inFlight) {
+      ctx.body = outcomePage(t, 'used');
+      return;
+    }
+    const client = await provider.Client.find(code.clientId ?? '');
+    if (!client) {
+      ctx.status = 400;
+      ctx.body = outcomePage(t, 'error');
+      return;
+    }
+    renderConfirm(octx, {
+      code: code as { params?: { scope?: string }; iat?: number },
+      client,
+      deviceInfo: code.deviceInfo as { ip?: string; ua?: string } | undefined,
+      userCode: raw.toUpperCase().trim(),
+    });
+  };
+}
+
+/** `GET /device/qr/<handle>.(svg|png|txt)`: the QR of a live device code, cacheable for the code's remaining life. */
+export function qrRoutes(deps: DeviceRouteDeps): Router {
+  const router = new Router();
+  router.get('/device/qr/:file', async (ctx) => {
+    const match = /^([\w-]+)\.(svg|png|txt)$/.exec(ctx.params.file ?? '');
+    const userCode = match ? openUserCode(match[1] as string, deps.secrets()) : undefined;
+    const row = userCode
+      ? await deps
+          .db('oidc_store')
+          .first<{ remaining: number } | undefined>(
+            deps.db.raw(`(payload->>'exp')::bigint - extract(epoch from now())::bigint AS remaining`),
+          )
+          .where({ model: 'DeviceCode', user_code_hash: sha256(userCode) })
+          .whereRaw(`payload->>'accountId' IS NULL AND payload->>'error' IS NULL`)
+      : undefined;
+    if (!match || !userCode || !row || row.remaining <= 0) {
+      ctx.status = 404;
+      ctx.type = 'text/plain';
+      ctx.body = 'not found';
+      return;
+    }
+    const { type, body } = await renderQr(verificationUriComplete(deps.issuer, userCode), match[2] as QrFormat);
+    ctx.set('Cache-Control', `private, max-age=${row.remaining}`);
+    ctx.set('Expires', new Date(Date.now() + row.remaining * 1000).toUTCString());
+    ctx.type = type;
+    ctx.body = body;
+  });
+  return router;
+}

@@ -1,0 +1,161 @@
+/**
+ * Page texts in English and Simplified Chinese, chosen by `Accept-Language` (RFC 9110 12.5.4). Every key exists in
+ * both catalogs (the type checker enforces it); `{name}` placeholders are filled by {@link Translator}.
+ */
+const en = {
+  'lang.tag': 'en',
+  'common.error.title': 'Something went wrong',
+  'common.error.generic': 'Something went wrong on our side. Try again.',
+  'entry.title': 'Connect a device',
+  'entry.lead': 'Enter the code shown on the device you want to sign in.',
+  'entry.label': 'Code',
+  'entry.submit': 'Continue',
+  'entry.error.empty': 'Enter the code shown on your device.',
+  'entry.error.notFound': 'That code is not valid. Check the code on your device and try again.',
+  'entry.error.generic': 'Something went wrong. Start again on your device.',
+  'throttle.title': 'Too many attempts',
+  'throttle.body': 'Too many wrong codes were entered. Wait {minutes} minute(s), then try again.',
+  'confirm.title': 'Sign in {client} on your device?',
+  'confirm.compare': 'Check that this code matches the one on your device’s screen:',
+  'confirm.asks': 'It asks for:',
+  'confirm.device': 'Requesting device',
+  'confirm.ip': 'IP address',
+  'confirm.when': 'Requested',
+  'confirm.question': 'Did you start this on a device in front of you?',
+  'confirm.warning':
+    'If someone sent you this code or link, or you are not sure, decline. Approving gives that device access to your account.',
+  'confirm.approve': 'Yes, approve',
+  'confirm.decline': 'No, decline',
+  'success.title': 'Device connected',
+  'success.body': '{client} is now signed in. It will continue by itself in a moment; you can close this page.',
+  'denied.title': 'Sign-in declined',
+  'denied.body': 'Nothing was shared. The device will show that the sign-in was declined. You can close this page.',
+  'expired.title': 'Code expired',
+  'expired.body': 'This code is no longer valid. Start again on your device to get a new code.',
+  'used.title': 'Code already used',
+  'used.body': 'This code has already been used. Start again on your device to get a new code.',
+  'time.justNow': 'just now',
+  'time.minutes': '{n} minute(s) ago',
+  'time.hours': '{n} hour(s) ago',
+  'ua.unknown': 'Unknown device',
+  'ua.on': '{app} on {os}',
+  'scope.openid': 'Confirm who you are (your account id)',
+  'scope.profile': 'Your name and username',
+  'scope.email': 'Your email address',
+  'scope.offline_access': 'Stay signed in when you are not using it',
+  'scope.other': 'Access to “{scope}”',
+  'login.title': 'Sign in to continue to {client}',
+  'login.username': 'Username',
+  'login.password': 'Password',
+  'login.submit': 'Sign in',
+  'login.wrong': 'Wrong username or password.',
+  'login.throttled': 'Too many failed sign-in attempts. Try again in {minutes} minute(s).',
+  'consent.title': '{client} wants to access your account',
+  'consent.signedInAs': 'Signed in as {account}. It will be able to:',
+  'consent.allow': 'Allow',
+  'consent.deny': 'Decline',
+  'devices.title': 'Your devices',
+  'devices.lead': 'Devices you signed in with a code. Revoke any you do not recognise or no longer use.',
+  'devices.none': 'You have not signed in any device yet.',
+  'devices.approved': 'Approved',
+  'devices.revoke': 'Revoke',
+  'devices.revoked': 'Revoked',
+  'devices.signIn': 'Sign in to see your devices',
+} as const;
+
+export type MessageKey = keyof typeof en;
+
+const zh: Record<MessageKey, string> = {
+  'lang.tag': 'zh-CN',
+  'common.error.title': '出错了',
+  'common.error.generic': '我们这边出了点问题，请重试。',
+  'entry.title': '连接设备',
+  'entry.lead': '输入要登录的设备上显示的代码。',
+  'entry.label': '代码',
+  'entry.submit': '继续',
+  'entry.error.empty': '请输入设备上显示的代码。',
+  'entry.error.notFound': '代码无效。请核对设备上的代码后重试。',
+  'entry.error.generic': '出了点问题。请在设备上重新开始。',
+  'throttle.title': '尝试次数过多',
+  'throttle.body': '输入错误代码的次数过多。请等待 {minutes} 分钟后重试。',
+  'confirm.title': '要在你的设备上登录 {client} 吗？',
+  'confirm.compare': '请核对此代码与设备屏幕上显示的是否一致：',
+  'confirm.asks': '它请求：',
+  'confirm.device': '请求的设备',
+  'confirm.ip': 'IP 地址',
+  'confirm.when': '请求时间',
+  'confirm.question': '这是你在面前的设备上发起的吗？',
+  'confirm.warning': '如果是别人发给你的代码或链接，或者你不确定，请拒绝。批准后该设备将可以访问你的账户。',
+  'confirm.approve': '是，批准',
+  'confirm.decline': '否，拒绝',
+  'success.title': '设备已连接',
+  'success.body': '{client} 已登录，稍后会自动继续。你可以关闭此页面。',
+  'denied.title': '已拒绝登录',
+  'denied.body': '没有共享任何信息。设备上会显示登录已被拒绝。你可以关闭此页面。',
+  'expired.title': '代码已过期',
+  'expired.body': '此代码已失效。请在设备上重新开始以获取新代码。',
+  'used.title': '代码已被使用',
+  'used.body': '此代码已被使用。请在设备上重新开始以获取新代码。',
+  'time.justNow': '刚刚',
+  'time.minutes': '{n} 分钟前',
+  'time.hours': '{n} 小时前',
+  'ua.unknown': '未知设备',
+  'ua.on': '{os} 上的 {app}',
+  'scope.openid': '确认你的身份（账户 ID）',
+  'scope.profile': '你的姓名和用户名',
+  'scope.email': '你的电子邮件地址',
+  'scope.offline_access': '在你不使用时保持登录',
+  'scope.other': '访问“{scope}”',
+  'login.title': '登录以继续使用 {client}',
+  'login.username': '用户名',
+  'login.password': '密码',
+  'login.submit': '登录',
+  'login.wrong': '用户名或密码错误。',
+  'login.throttled': '登录失败次数过多。请在 {minutes} 分钟后重试。',
+  'consent.title': '{client} 想要访问你的账户',
+  'consent.signedInAs': '已登录为 {account}。它将能够：',
+  'consent.allow': '允许',
+  'consent.deny': '拒绝',
+  'devices.title': '你的设备',
+  'devices.lead': '你用代码登录过的设备。撤销你不认识或不再使用的设备。',
+  'devices.none': '你还没有登录过任何设备。',
+  'devices.approved': '批准于',
+  'devices.revoke': '撤销',
+  'devices.revoked': '已撤销',
+  'devices.signIn': '登录以查看你的设备',
+};
+
+const CATALOGS = { en: en as Record<MessageKey, string>, zh };
+export type Lang = keyof typeof CATALOGS;
+
+export type Translator = ((key: MessageKey, vars?: Record<string, string | number>) => string) & { lang: Lang };
+
+export function translator(lang: Lang): Translator {
+  const catalog = CATALOGS[lang];
+  const t = (key: MessageKey, vars: Record<string, string | number> = {}) =>
+    catalog[key].replace(/\{(\w+)\}/g, (m, name: string) => (name in vars ? String(vars[name]) : m));
+  return Object.assign(t, { lang });
+}
+
+/** The best of our languages for an `Accept-Language` header; English when nothing matches. */
+export function pickLanguage(header: string | undefined): Lang {
+  let best: { lang: Lang; q: number } = { lang: 'en', q: 0 };
+  for (const part of (header ?? '').split(',').slice(0, 20)) {
+    const [range, ...params] = part.trim().toLowerCase().split(';');
+    const qParam = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    const q = qParam ? Number(qParam.slice(2)) : 1;
+    if (!range || !Number.isFinite(q) || q <= 0) continue;
+    const lang: Lang | undefined =
+      range === 'zh' || range.startsWith('zh-') ? 'zh' : range === 'en' || range.startsWith('en-') ? 'en' : undefined;
+    if (lang && q > best.q) best = { lang, q };
+  }
+  return best.lang;
+}
+
+/** "3 minutes ago" for a past instant. */
+export function timeAgo(t: Translator, then: Date, now = new Date()): string {
+  const seconds = Math.max(0, Math.round((now.getTime() - then.getTime()) / 1000));
+  if (seconds < 60) return t('time.justNow');
+  if (seconds < 3600) return t('time.minutes', { n: Math.floor(seconds / 60) });
+  return t('time.hours', { n: Math.floor(seconds / 3600) });
+}
