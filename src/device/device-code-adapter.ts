@@ -33,7 +33,7 @@ export class DeviceCodeAdapter extends StoreAdapter {
   override async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
     const ctx = Provider.ctx;
     if (ctx?.oidc?.route === 'device_authorization') {
-      await checkMintLimits(this.db, this.#settings, ctx.ip, ctx.oidc.client?.clientId ?? '');
+      await withRetryAfter(ctx, checkMintLimits(this.db, this.#settings, ctx.ip, ctx.oidc.client?.clientId ?? ''));
     }
     await super.upsert(id, payload, expiresIn);
     if (payload.accountId && payload.grantId && !payload.error) await this.#recordApproval(id, payload);
@@ -46,7 +46,7 @@ export class DeviceCodeAdapter extends StoreAdapter {
     const result = await this.db.raw<{ rows: Array<Row & { accepted: boolean }> }>(POLL_SQL, [interval, interval, interval, keyFor(id)]);
     const row = result.rows[0];
     if (!row) {
-      await countUnknownDeviceCode(this.db, this.#settings, ctx.ip);
+      await withRetryAfter(ctx, countUnknownDeviceCode(this.db, this.#settings, ctx.ip));
       return undefined;
     }
     const pending = !row.payload.accountId && !row.payload.error && row.consumed_at === null;
@@ -62,14 +62,7 @@ export class DeviceCodeAdapter extends StoreAdapter {
   override async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
     const ctx = Provider.ctx;
     const who = ctx ? { ip: ctx.ip, session: ctx.oidc?.session?.jti } : undefined;
-    if (who) {
-      try {
-        await this.#guard.reserve(who);
-      } catch (err) {
-        if (err instanceof RateLimited) ctx?.set('Retry-After', String(err.retryAfter));
-        throw err;
-      }
-    }
+    if (ctx && who) await withRetryAfter(ctx, this.#guard.reserve(who));
     const found = await super.findByUserCode(userCode);
     if (who && found) await this.#guard.refund(who);
     return found;
@@ -89,5 +82,15 @@ export class DeviceCodeAdapter extends StoreAdapter {
       })
       .onConflict('id')
       .ignore();
+  }
+}
+
+/** Sets `Retry-After` on the response when a limit refuses the request, then rethrows. */
+async function withRetryAfter(ctx: { set(name: string, value: string): void }, check: Promise<void>): Promise<void> {
+  try {
+    await check;
+  } catch (err) {
+    if (err instanceof RateLimited) ctx.set('Retry-After', String(err.retryAfter));
+    throw err;
   }
 }

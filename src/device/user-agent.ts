@@ -10,8 +10,8 @@ export interface DeviceDescription {
 const OS: Array<[RegExp, string]> = [
   [/\b(iPhone|iPad|iPod)\b|\bCPU (iPhone )?OS \d/i, 'iOS'],
   [/\bAndroid\b/i, 'Android'],
-  [/\b(Tizen)\b/i, 'Tizen (Samsung TV)'],
-  [/\bWeb0S|webOS\b/i, 'webOS (LG TV)'],
+  [/\bTizen\b/i, 'Samsung TV (Tizen)'],
+  [/\bWeb0S\b|\bwebOS\b/i, 'LG TV (webOS)'],
   [/\bCrOS\b/, 'ChromeOS'],
   [/\bWindows NT\b|\bWindows\b/i, 'Windows'],
   [/\bMac OS X\b|\bMacintosh\b|\bDarwin\b/i, 'macOS'],

@@ -57,6 +57,7 @@ export function deviceFlowPages() {
       if (err?.name === 'NoCodeError') error = t('entry.error.empty');
       else if (err?.name === 'NotFoundError') error = t('entry.error.notFound');
       else if (err) error = t('entry.error.generic');
+      if (err) ctx.status = 400;
       ctx.body = codeEntryPage(t, { action: ctx.oidc.urlFor('code_verification'), xsrf: xsrfOf(ctx), ...(error ? { error } : {}) });
     },
     async userCodeConfirmSource(

@@ -5,9 +5,7 @@ import type { Translator } from './i18n.js';
 import { page } from './layout.js';
 
 function when(t: Translator, at: Date | string): string {
-  return (
-    new Date(at).toLocaleString(t.lang === 'zh' ? 'zh-CN' : 'en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }) + ' UTC'
-  );
+  return `${new Date(at).toLocaleString(t.lang === 'zh' ? 'zh-CN' : 'en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' })} UTC`;
 }
 
 export function devicesPage(t: Translator, opts: { account: string; approvals: DeviceApproval[]; csrf: string }): string {

@@ -25,7 +25,7 @@ describe('html templates', () => {
     assert.match(page, /&lt;b&gt;Evil TV&lt;\/b&gt;/);
     assert.match(page, /<button type="submit" name="abort" value="yes" class="decline">No, decline<\/button>/);
     assert.match(page, /<button type="submit" name="confirm" value="yes" class="primary">Yes, approve<\/button>/);
-    assert.match(page, /Chrome on Tizen \(Samsung TV\)/);
+    assert.match(page, /Chrome on Samsung TV \(Tizen\)/);
     assert.match(page, /192\.0\.2\.1/);
   });
 });
