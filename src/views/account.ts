@@ -1,5 +1,5 @@
 import type { DeviceApproval } from '../accounts/devices.js';
-import { describeDevice } from './device.js';
+import { describeDevice, displayIp } from './device.js';
 import { html } from './html.js';
 import type { Translator } from './i18n.js';
 import { page } from './layout.js';
@@ -14,7 +14,7 @@ export function devicesPage(t: Translator, opts: { account: string; approvals: D
 <h2>${a.client_name ?? a.client_id}</h2>
 <dl>
 <dt>${t('confirm.device')}</dt><dd>${describeDevice(t, a.device_ua ?? undefined)}</dd>
-<dt>${t('confirm.ip')}</dt><dd>${a.device_ip ?? '—'}</dd>
+<dt>${t('confirm.ip')}</dt><dd>${displayIp(a.device_ip)}</dd>
 <dt>${t('devices.approved')}</dt><dd>${when(t, a.approved_at)}</dd>
 </dl>
 ${

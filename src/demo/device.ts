@@ -1,0 +1,90 @@
+import { decodeJwt } from 'jose';
+import { issuerFor, loadConfig } from '../config/load.js';
+import { DEMO_CLIENT_ID } from './seed.js';
+
+/**
+ * `npm run demo:device`: a TV in the terminal. It asks the running Handoff for a device code as the demo client,
+ * prints the QR code and the user code, waits for the phone, and prints who signed in. Polls as RFC 8628 3.4
+ * says: every `interval` seconds, 5 more after each `slow_down`.
+ */
+const GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+const UA = 'HandoffDemoTV/1.0 (terminal)';
+
+type Json = Record<string, unknown>;
+
+async function post(url: string, form: Record<string, string>): Promise<{ status: number; body: Json }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    body: new URLSearchParams(form),
+    headers: { 'user-agent': UA, accept: 'application/json' },
+  });
+  return { status: res.status, body: (await res.json()) as Json };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function main(): Promise<number> {
+  const config = loadConfig(process.env);
+  const issuer = issuerFor(config, config.port);
+  let started: { status: number; body: Json };
+  try {
+    started = await post(`${issuer}/device/auth`, { client_id: DEMO_CLIENT_ID, scope: 'openid profile email offline_access' });
+  } catch {
+    process.stderr.write(`Cannot reach Handoff at ${issuer}. Start it first with: npm start\n`);
+    return 1;
+  }
+  if (started.status !== 200) {
+    process.stderr.write(`Handoff refused the device authorization: ${JSON.stringify(started.body)}\n`);
+    return 1;
+  }
+  const s = started.body as {
+    device_code: string;
+    user_code: string;
+    verification_uri: string;
+    verification_uri_complete: string;
+    verification_uri_complete_qr: string;
+    interval?: number;
+    expires_in: number;
+  };
+  const qr = await (await fetch(s.verification_uri_complete_qr.replace(/\.svg$/, '.txt'))).text();
+  process.stdout.write(
+    `\n${qr}\nScan the code with your phone, or open ${s.verification_uri} and enter:\n\n    ${s.user_code}\n\nWaiting for your phone…\n`,
+  );
+
+  let interval = s.interval ?? 5;
+  const deadline = Date.now() + s.expires_in * 1000;
+  while (Date.now() < deadline) {
+    await sleep(interval * 1000);
+    const r = await post(`${issuer}/token`, { grant_type: GRANT, device_code: s.device_code, client_id: DEMO_CLIENT_ID });
+    const error = r.body.error;
+    if (r.status === 200) {
+      const claims = decodeJwt(String(r.body.id_token));
+      const info = (await (await fetch(`${issuer}/me`, { headers: { authorization: `Bearer ${r.body.access_token}` } })).json()) as Json;
+      const who = info.name ? `${info.name} (${info.preferred_username})` : String(info.preferred_username ?? claims.sub);
+      process.stdout.write(`\nSigned in as ${who}.\n`);
+      return 0;
+    }
+    if (error === 'authorization_pending') continue;
+    if (error === 'slow_down') {
+      interval += 5;
+      continue;
+    }
+    if (error === 'access_denied') {
+      process.stdout.write('\nThe sign-in was declined on the phone.\n');
+      return 2;
+    }
+    if (error === 'expired_token') break;
+    process.stderr.write(`\nUnexpected answer: ${JSON.stringify(r.body)}\n`);
+    return 1;
+  }
+  process.stdout.write('\nThe code expired. Run the demo again for a new one.\n');
+  return 2;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

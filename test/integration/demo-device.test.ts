@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createClient } from '../../src/admin/clients.js';
+import { DEMO_CLIENT_ID } from '../../src/demo/seed.js';
+import { Phone } from '../helpers/phone.js';
+import { DEVICE_GRANT, startTestServer } from '../helpers/server.js';
+
+const DEMO = fileURLToPath(new URL('../../src/demo/device.js', import.meta.url));
+
+describe('npm run demo:device', () => {
+  it('prints a text QR and the user code, and who signed in once the phone approves', async () => {
+    const server = await startTestServer({
+      device: {
+        pollInterval: 1,
+        maxFailedCodesPerSession: 5,
+        maxFailedCodesPerIp: 10,
+        failedCodeWindowSeconds: 600,
+        maxAuthorizationsPerIp: 30,
+        maxAuthorizationsPerClient: 600,
+        authorizationWindowSeconds: 60,
+        maxUnknownDeviceCodesPerIp: 20,
+        unknownDeviceCodeWindowSeconds: 600,
+      },
+    });
+    try {
+      await createClient(server.db, server.provider(), {
+        client_id: DEMO_CLIENT_ID,
+        client_name: 'Handoff demo TV',
+        token_endpoint_auth_method: 'none',
+        grant_types: [DEVICE_GRANT, 'refresh_token'],
+        response_types: [],
+      });
+      const port = new URL(server.issuer).port;
+      const child = spawn(process.execPath, [DEMO], {
+        env: { PATH: process.env.PATH ?? '', PORT: port },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      for (let i = 0; i < 100 && !out.includes('Waiting for your phone'); i += 1) await new Promise((r) => setTimeout(r, 100));
+      assert.match(out, /█{10,}/, 'a text QR code');
+      const userCode = /\n {4}([A-Z]{4}-[A-Z]{4})\n/.exec(out)?.[1];
+      assert.ok(userCode, out);
+      const confirm = await new Phone().approveDevice(`${server.issuer}/device?user_code=${userCode}`);
+      assert.match(confirm.html, /Device connected/);
+      assert.equal(await exited, 0, out);
+      assert.match(out, /Signed in as Alice Example \(alice\)\./);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -1,0 +1,69 @@
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { closeSharedDb } from '../test/helpers/db.js';
+import { launchChromium, phoneContext } from '../test/helpers/browser.js';
+import { PASSWORD, startTestServer } from '../test/helpers/server.js';
+
+/** `npm run screenshots`: the phone pages at 360 px in Debian's Chromium, written to docs/screenshots/ for the README. */
+const OUT = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
+
+async function main() {
+  mkdirSync(OUT, { recursive: true });
+  const server = await startTestServer();
+  const browser = await launchChromium();
+  const shoot = async (page: import('playwright-core').Page, name: string) => {
+    await page.screenshot({ path: `${OUT}${name}.png`, fullPage: true });
+    process.stdout.write(`docs/screenshots/${name}.png\n`);
+  };
+  const start = async () => {
+    const res = await fetch(`${server.publicUrl}/device/auth`, {
+      method: 'POST',
+      body: new URLSearchParams({ client_id: 'tv', scope: 'openid profile email offline_access' }),
+      headers: {
+        'user-agent': 'Mozilla/5.0 (SMART-TV; LINUX; Tizen 7.0) AppleWebKit/537.36 (KHTML, like Gecko) 94.0.4606.31/7.0 TV Safari/537.36',
+      },
+    });
+    return (await res.json()) as { verification_uri_complete: string };
+  };
+  try {
+    const ctx = await phoneContext(browser);
+    const page = await ctx.newPage();
+    await page.goto(`${server.publicUrl}/device`);
+    await shoot(page, 'entry');
+    const dc = await start();
+    await page.goto(dc.verification_uri_complete);
+    await shoot(page, 'confirm');
+    await page.getByRole('button', { name: 'Yes, approve' }).click();
+    await page.getByLabel('Username').fill('alice');
+    await shoot(page, 'sign-in');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Allow' }).waitFor();
+    await shoot(page, 'consent');
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.getByRole('heading', { name: 'Device connected' }).waitFor();
+    await shoot(page, 'success');
+    await page.goto(`${server.publicUrl}/account/devices`);
+    await shoot(page, 'your-devices');
+    const declined = await start();
+    await page.goto(declined.verification_uri_complete);
+    await page.getByRole('button', { name: 'No, decline' }).click();
+    await shoot(page, 'declined');
+    const zh = await phoneContext(browser, 'zh-CN');
+    const zhPage = await zh.newPage();
+    await zhPage.goto((await start()).verification_uri_complete);
+    await shoot(zhPage, 'confirm-zh');
+  } finally {
+    await browser.close();
+    await server.close();
+    await closeSharedDb();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);
