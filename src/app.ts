@@ -6,6 +6,9 @@ import type { Config } from './config/schema.js';
 import { HttpError } from './http/errors.js';
 import { accountRoutes } from './accounts/routes.js';
 import type { UserCodeGuard } from './device/limits.js';
+import { statusRoutes } from './device/status-stream.js';
+import type { WaitRegistry } from './device/waits.js';
+import type { EventBus } from './events/bus.js';
 import { requireDeviceSession } from './device/require-session.js';
 import { confirmFromLink, enrichDeviceAuthorization, qrRoutes } from './device/routes.js';
 import { securityHeaders } from './http/security-headers.js';
@@ -23,6 +26,8 @@ export interface AppDeps extends InteractionDeps, Omit<AdminDeps, keyof Interact
   log: Logger;
   issuer: string;
   guard: UserCodeGuard;
+  bus: EventBus;
+  waits: WaitRegistry;
   /** Cookie keys, newest first. */
   secrets: () => string[];
 }
@@ -112,7 +117,7 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider): Koa {
   app.use(requireDeviceSession(provider));
   app.use(enrichDeviceAuthorization(deps));
   app.use(confirmFromLink(deps));
-  for (const router of [qrRoutes(deps), accountRoutes(deps), interactionRoutes(deps)]) {
+  for (const router of [qrRoutes(deps), statusRoutes(deps), accountRoutes(deps), interactionRoutes(deps)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

@@ -8,12 +8,17 @@ import { createLogger, type Logger } from './log.js';
 import { ensureKeys, keySetVersion, loadCookieKeys, loadSigningKeys, rotateSigningKeys } from './oidc/keys.js';
 import { createProvider } from './oidc/provider.js';
 import { UserCodeGuard } from './device/limits.js';
-import { type Db, openDb } from './storage/db.js';
+import { type Db, engineOf, openDb } from './storage/db.js';
+import { type EventBus, InProcessBus } from './events/bus.js';
+import { PgEventBus } from './events/pg-bus.js';
+import { WaitRegistry } from './device/waits.js';
 import { migrateLatest } from './storage/migrate.js';
 import { startPurger } from './storage/purge.js';
 
 /** A running Handoff: both listeners, the provider, and the database it owns (or was given). */
 export interface Handoff {
+  bus: EventBus;
+  waits: WaitRegistry;
   issuer: string;
   publicUrl: string;
   adminUrl: string;
@@ -26,6 +31,16 @@ export interface StartOptions {
   /** Use this database instead of opening one from the config (tests share one PGlite); it is not closed. */
   db?: Db;
   log?: Logger;
+}
+
+/** PostgreSQL gets LISTEN/NOTIFY so instances share events; embedded PGlite is one process, so in-process suffices. */
+async function createBus(db: Db, config: Config, log: Logger): Promise<EventBus> {
+  if (engineOf(db) !== 'postgres') return new InProcessBus();
+  const connection = config.databaseUrl ?? (db.client.config as { connection?: unknown }).connection;
+  if (typeof connection !== 'string') throw new Error('PostgreSQL connection string needed for the event listener');
+  const bus = new PgEventBus(db, connection, log);
+  await bus.start();
+  return bus;
 }
 
 function listen(server: Server, port: number, host?: string): Promise<number> {
@@ -63,10 +78,13 @@ export async function startHandoff(config: Config, opts: StartOptions = {}): Pro
   const issuer = issuerFor(config, port);
 
   const guard = new UserCodeGuard(db, config.device);
+  const bus = await createBus(db, config, log);
+  const waits = new WaitRegistry(config.realtime.maxConcurrentWaits);
+  const realtime = { bus, waits, maxWaitSeconds: config.realtime.maxWaitSeconds };
   let cookieKeys = await loadCookieKeys(db);
   let version = await keySetVersion(db);
   const build = async () => {
-    const provider = createProvider({ config, db, issuer, guard, signingKeys: await loadSigningKeys(db), cookieKeys });
+    const provider = createProvider({ config, db, issuer, guard, realtime, signingKeys: await loadSigningKeys(db), cookieKeys });
     provider.on('server_error', (_ctx: unknown, err: Error) => log.error('provider error', { err }));
     return provider;
   };
@@ -82,6 +100,8 @@ export async function startHandoff(config: Config, opts: StartOptions = {}): Pro
     config,
     issuer,
     guard,
+    bus,
+    waits,
     secrets: () => cookieKeys,
     db,
     log,
@@ -116,10 +136,22 @@ export async function startHandoff(config: Config, opts: StartOptions = {}): Pro
     adminUrl: `http://${config.adminHost.includes(':') ? `[${config.adminHost}]` : config.adminHost}:${adminPort}`,
     db,
     provider: () => provider,
+    bus,
+    waits,
     async close() {
       clearInterval(keyWatch);
       stopPurge();
-      await Promise.all([shut(publicServer), shut(adminServer)]);
+      // Stop accepting, then end every wait: held requests answer authorization_pending, streams get a retry hint.
+      const closing = Promise.all([shut(publicServer), shut(adminServer)]);
+      waits.shutdown();
+      const force = setTimeout(() => {
+        publicServer.closeAllConnections();
+        adminServer.closeAllConnections();
+      }, 8000);
+      force.unref();
+      await closing;
+      clearTimeout(force);
+      await bus.close();
       if (!opts.db) await db.destroy();
     },
   };

@@ -50,6 +50,15 @@ export const configSchema = z
       })
       .strict()
       .describe('device flow pacing and abuse limits (RFC 8628 3.5, 5.1)'),
+    realtime: z
+      .object({
+        maxWaitSeconds: z.number().int().min(1).max(300).describe('cap on Prefer: wait=N for held token requests'),
+        maxConcurrentWaits: z.number().int().min(1).describe('held requests plus status streams one instance holds; beyond: 503'),
+        heartbeatSeconds: z.number().int().min(1).max(120).describe('comment lines on status streams so proxies keep them open'),
+        retryMilliseconds: z.number().int().min(100).max(60000).describe('the reconnect hint sent to status streams'),
+      })
+      .strict()
+      .describe('held requests and status streams'),
     scrypt: z
       .object({
         cost: z

@@ -1,7 +1,11 @@
 import Provider, { type AdapterPayload, errors } from 'oidc-provider';
+import type { EventBus } from '../events/bus.js';
 import type { Db } from '../storage/db.js';
 import { hydrate, keyFor, type Row, StoreAdapter } from '../storage/oidc-adapter.js';
+import { isFinal, markScanned, readHandoff } from './handoff-state.js';
 import { checkMintLimits, countUnknownDeviceCode, type DeviceSettings, RateLimited, type UserCodeGuard } from './limits.js';
+import { preferredWait } from './prefer.js';
+import { type WaitRegistry, waitUntil } from './waits.js';
 
 /**
  * Device codes: the generic store plus RFC 8628's pacing and abuse rules, applied where oidc-provider reads and
@@ -20,14 +24,23 @@ const POLL_SQL = `UPDATE oidc_store SET
   WHERE model = 'DeviceCode' AND key_hash = ?
   RETURNING payload, consumed_at, last_polled_at = now() AS accepted`;
 
+/** What held requests need: the bus that announces changes, the registry that caps waits, and the cap on N. */
+export interface RealtimeDeps {
+  bus: EventBus;
+  waits: WaitRegistry;
+  maxWaitSeconds: number;
+}
+
 export class DeviceCodeAdapter extends StoreAdapter {
   readonly #settings: DeviceSettings;
   readonly #guard: UserCodeGuard;
+  readonly #rt: RealtimeDeps;
 
-  constructor(db: Db, settings: DeviceSettings, guard: UserCodeGuard) {
+  constructor(db: Db, settings: DeviceSettings, guard: UserCodeGuard, realtime: RealtimeDeps) {
     super(db, 'DeviceCode');
     this.#settings = settings;
     this.#guard = guard;
+    this.#rt = realtime;
   }
 
   override async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
@@ -37,6 +50,8 @@ export class DeviceCodeAdapter extends StoreAdapter {
     }
     await super.upsert(id, payload, expiresIn);
     if (payload.accountId && payload.grantId && !payload.error) await this.#recordApproval(id, payload);
+    // approved or denied: wake whoever waits (after the write, outside any transaction)
+    if (payload.accountId || payload.error) await this.#rt.bus.publish(keyFor(id));
   }
 
   override async find(id: string): Promise<AdapterPayload | undefined> {
@@ -55,7 +70,34 @@ export class DeviceCodeAdapter extends StoreAdapter {
     if (!row.accepted && pending && sameClient && !expired) {
       throw new errors.SlowDown();
     }
-    return hydrate(row, id);
+    const wait = preferredWait(ctx.get('prefer'), this.#rt.maxWaitSeconds);
+    if (wait === undefined || !pending || !sameClient || expired) return hydrate(row, id);
+    return this.#hold(ctx, id, wait, row.payload.exp as number);
+  }
+
+  /**
+   * A held token request (RFC 7240 `Prefer: wait=N`): answered as soon as the phone decides, the code expires,
+   * N seconds pass or the instance shuts down; then oidc-provider gives its usual answer from the fresh row.
+   */
+  async #hold(ctx: { set(k: string, v: string): void }, id: string, seconds: number, exp: number): Promise<AdapterPayload | undefined> {
+    const key = keyFor(id);
+    const deadline = Math.min(Date.now() + seconds * 1000, exp * 1000);
+    const outcome = await waitUntil(this.#rt.bus, this.#rt.waits, key, deadline, async () => {
+      const h = await readHandoff(this.db, { key_hash: key });
+      return !h || isFinal(h.state);
+    });
+    if (outcome === 'full') {
+      ctx.set('Retry-After', '5');
+      const err = new errors.CustomOIDCProviderError('temporarily_unavailable', 'too many waiting requests; poll instead');
+      throw Object.assign(err, { status: 503, statusCode: 503, expose: true });
+    }
+    ctx.set('Preference-Applied', `wait=${seconds}`);
+    // The next poll follows a held answer: it is never told slow_down.
+    const result = await this.db.raw<{ rows: Row[] }>(
+      `UPDATE oidc_store SET last_polled_at = NULL WHERE model = 'DeviceCode' AND key_hash = ? RETURNING payload, consumed_at`,
+      [key],
+    );
+    return hydrate(result.rows[0], id);
   }
 
   /** Code entry on the phone: every lookup is an attempt, refunded when the code exists. */
@@ -65,6 +107,9 @@ export class DeviceCodeAdapter extends StoreAdapter {
     if (ctx && who) await withRetryAfter(ctx, this.#guard.reserve(who));
     const found = await super.findByUserCode(userCode);
     if (who && found) await this.#guard.refund(who);
+    // A phone has the code in hand: pending → scanned, announced once.
+    const key = typeof found?.jti === 'string' ? found.jti.slice(1) : undefined;
+    if (key && (await markScanned(this.db, key))) await this.#rt.bus.publish(key);
     return found;
   }
 

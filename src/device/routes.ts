@@ -10,6 +10,7 @@ import { tFor } from '../views/context.js';
 import { codeEntryPage, outcomePage } from '../views/device.js';
 import { RateLimited, type UserCodeGuard } from './limits.js';
 import { openUserCode, type QrFormat, renderQr, sealUserCode, verificationUriComplete } from './qr.js';
+import { assignStatusHandle, newStatusHandle } from './status-stream.js';
 import { normalizeUserCode } from './user-code.js';
 
 export interface DeviceRouteDeps {
@@ -23,8 +24,9 @@ export interface DeviceRouteDeps {
 }
 
 /**
- * Adds to the device authorization response (RFC 8628 3.2) what oidc-provider leaves out: `interval`, and
- * `verification_uri_complete_qr`, an SVG of the QR code (`.png` and `.txt` variants at the same path).
+ * Adds to the device authorization response (RFC 8628 3.2) what oidc-provider leaves out: `interval`,
+ * `verification_uri_complete_qr`, an SVG of the QR code (`.png` and `.txt` variants at the same path), and
+ * `status_uri`, a live status stream for the waiting screen (status-stream.ts).
  */
 export function enrichDeviceAuthorization(deps: DeviceRouteDeps): Middleware {
   return async (ctx, next) => {
@@ -35,6 +37,9 @@ export function enrichDeviceAuthorization(deps: DeviceRouteDeps): Middleware {
     if (!body || !code) return;
     body.interval = deps.config.device.pollInterval;
     body.verification_uri_complete_qr = `${deps.issuer}/device/qr/${sealUserCode(code, deps.secrets()[0] ?? '')}.svg`;
+    const handle = newStatusHandle();
+    await assignStatusHandle(deps.db, sha256(code), handle);
+    body.status_uri = `${deps.issuer}/device/status/${handle}`;
   };
 }
 

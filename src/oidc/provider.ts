@@ -3,7 +3,7 @@ import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-prov
 import { ACCOUNT_CLIENT_ID } from '../accounts/routes.js';
 import type { Config } from '../config/schema.js';
 import type { Db } from '../storage/db.js';
-import { DeviceCodeAdapter } from '../device/device-code-adapter.js';
+import { DeviceCodeAdapter, type RealtimeDeps } from '../device/device-code-adapter.js';
 import type { UserCodeGuard } from '../device/limits.js';
 import { createAdapterFactory } from '../storage/oidc-adapter.js';
 import { sha256, safeEqual } from '../storage/hash.js';
@@ -20,6 +20,7 @@ export const SECRET_HASH_PREFIX = 'sha256:';
 export interface ProviderDeps {
   config: Config;
   guard: UserCodeGuard;
+  realtime: RealtimeDeps;
   db: Db;
   issuer: string;
   signingKeys: JWK[];
@@ -30,10 +31,10 @@ export interface ProviderDeps {
  * Builds the oidc-provider instance. Everything it persists goes through the knex adapter, so a provider can be
  * rebuilt at any time (after a key rotation) without losing state.
  */
-export function createProvider({ config, db, issuer, signingKeys, cookieKeys, guard }: ProviderDeps): Provider {
+export function createProvider({ config, db, issuer, signingKeys, cookieKeys, guard, realtime }: ProviderDeps): Provider {
   const secure = issuer.startsWith('https:');
   const configuration: Configuration = {
-    adapter: createAdapterFactory(db, { DeviceCode: new DeviceCodeAdapter(db, config.device, guard) }),
+    adapter: createAdapterFactory(db, { DeviceCode: new DeviceCodeAdapter(db, config.device, guard, realtime) }),
     // The one built-in client: our own account pages (accounts/routes.ts). Everything else comes from the admin API.
     clients: [
       {
@@ -75,6 +76,8 @@ export function createProvider({ config, db, issuer, signingKeys, cookieKeys, gu
       id_token_signed_response_alg: 'ES256',
     },
     responseTypes: ['code', 'none'],
+    // Documented in the README: the largest N honoured in `Prefer: wait=N` on the device_code grant.
+    discovery: { token_endpoint_prefer_wait_max: config.realtime.maxWaitSeconds },
     pkce: { required: () => true },
     features: {
       devInteractions: { enabled: false },

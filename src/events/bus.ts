@@ -1,0 +1,64 @@
+/**
+ * The event bus for handoff state changes (pending → scanned → approved | denied | expired).
+ *
+ * A notification is only a wake-up naming the handoff (the device code's key hash, never a secret): listeners
+ * re-read the state from the database. So a lost notification delays nothing that a re-read would not fix, and a
+ * duplicated one changes nothing.
+ */
+export interface EventBus {
+  /** Announces that handoff `key` changed. Called after the change is committed, never inside a transaction. */
+  publish(key: string): Promise<void>;
+  /** Calls `wake` whenever `key` may have changed (and after a reconnect, when anything may have); returns unsubscribe. */
+  subscribe(key: string, wake: () => void): () => void;
+  /** Whether notifications from other instances are being received right now. */
+  readonly listening: boolean;
+  close(): Promise<void>;
+}
+
+/** Subscribers by key, shared by both implementations. */
+export class Subscribers {
+  readonly #byKey = new Map<string, Set<() => void>>();
+
+  add(key: string, wake: () => void): () => void {
+    let set = this.#byKey.get(key);
+    if (!set) {
+      set = new Set();
+      this.#byKey.set(key, set);
+    }
+    set.add(wake);
+    return () => {
+      const s = this.#byKey.get(key);
+      if (!s) return;
+      s.delete(wake);
+      if (s.size === 0) this.#byKey.delete(key);
+    };
+  }
+
+  wake(key: string): void {
+    for (const fn of this.#byKey.get(key) ?? []) fn();
+  }
+
+  wakeAll(): void {
+    for (const set of this.#byKey.values()) for (const fn of set) fn();
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const s of this.#byKey.values()) n += s.size;
+    return n;
+  }
+}
+
+/** One instance (and embedded PGlite, which is one process by nature). */
+export class InProcessBus implements EventBus {
+  readonly #subs = new Subscribers();
+  readonly listening = true;
+
+  async publish(key: string): Promise<void> {
+    queueMicrotask(() => this.#subs.wake(key));
+  }
+  subscribe(key: string, wake: () => void): () => void {
+    return this.#subs.add(key, wake);
+  }
+  async close(): Promise<void> {}
+}
