@@ -8,7 +8,7 @@ import { createLogger, type Logger } from './log.js';
 import { ensureKeys, keySetVersion, loadCookieKeys, loadSigningKeys, rotateSigningKeys } from './oidc/keys.js';
 import { createProvider } from './oidc/provider.js';
 import { UserCodeGuard } from './device/limits.js';
-import { type Db, engineOf, openDb } from './storage/db.js';
+import { type Db, databaseUrlOf, engineOf, openDb } from './storage/db.js';
 import { type EventBus, InProcessBus } from './events/bus.js';
 import { PgEventBus } from './events/pg-bus.js';
 import { WaitRegistry } from './device/waits.js';
@@ -36,8 +36,8 @@ export interface StartOptions {
 /** PostgreSQL gets LISTEN/NOTIFY so instances share events; embedded PGlite is one process, so in-process suffices. */
 async function createBus(db: Db, config: Config, log: Logger): Promise<EventBus> {
   if (engineOf(db) !== 'postgres') return new InProcessBus();
-  const connection = config.databaseUrl ?? (db.client.config as { connection?: unknown }).connection;
-  if (typeof connection !== 'string') throw new Error('PostgreSQL connection string needed for the event listener');
+  const connection = databaseUrlOf(db) ?? config.databaseUrl;
+  if (!connection) throw new Error('PostgreSQL connection string needed for the event listener');
   const bus = new PgEventBus(db, connection, log);
   await bus.start();
   return bus;

@@ -21,13 +21,22 @@ export function engineOf(db: Db): 'postgres' | 'pglite' {
  * Opens the database. PGlite allows one connection, so knex-pglite pins its pool to one; every statement
  * Handoff issues is a single atomic statement, so that serialisation never changes a result.
  */
+const urls = new WeakMap<Db, string>();
+
+/** The postgres:// URL a PostgreSQL knex was opened with (the event listener opens its own connection with it). */
+export function databaseUrlOf(db: Db): string | undefined {
+  return urls.get(db);
+}
+
 export function openDb(target: DbTarget): Db {
   if (target.databaseUrl) {
-    return knexFactory({
+    const db = knexFactory({
       client: 'pg',
       connection: target.databaseUrl,
       pool: { min: 0, max: 10 },
     });
+    urls.set(db, target.databaseUrl);
+    return db;
   }
   let connection: { filename?: string } = {};
   if (target.dataDir !== null) {

@@ -61,3 +61,8 @@ export async function deviceAuthorization(base: string, clientId = 'tv', scope =
 export function redeem(base: string, deviceCode: string, clientId = 'tv') {
   return postForm(`${base}/token`, { grant_type: DEVICE_GRANT, device_code: deviceCode, client_id: clientId });
 }
+
+/** A token request held with `Prefer: wait=N` (RFC 7240). */
+export function heldRedeem(base: string, deviceCode: string, wait: number | string, clientId = 'tv') {
+  return postForm(`${base}/token`, { grant_type: DEVICE_GRANT, device_code: deviceCode, client_id: clientId }, { prefer: `wait=${wait}` });
+}

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, spawnHandoff, waitExit } from '../helpers/process.js';
+import { SseClient } from '../helpers/sse.js';
+import { DEVICE_GRANT, PASSWORD, heldRedeem } from '../helpers/server.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
@@ -121,5 +123,37 @@ describe('the process, the demo and the CLI', () => {
       h.child.kill('SIGTERM');
       await waitExit(h.child);
     }
+  });
+
+  it('on SIGTERM answers held requests with authorization_pending, closes streams with a retry hint, and exits', async () => {
+    const [port, adminPort] = [await freePort(), await freePort()];
+    const h = await spawnHandoff({ DATA_DIR: dir, PORT: String(port), ADMIN_PORT: String(adminPort), NODE_ENV: 'production' });
+    const admin = (path: string, body: unknown) =>
+      fetch(`http://127.0.0.1:${adminPort}${path}`, {
+        method: 'POST',
+        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json' },
+      });
+    assert.equal((await admin('/admin/users', { username: 'alice', password: PASSWORD })).status, 201);
+    await admin('/admin/clients', { client_id: 'tv', token_endpoint_auth_method: 'none', grant_types: [DEVICE_GRANT], response_types: [] });
+    const dc = (await (
+      await fetch(`http://localhost:${port}/device/auth`, {
+        method: 'POST',
+        body: new URLSearchParams({ client_id: 'tv', scope: 'openid' }),
+      })
+    ).json()) as { device_code: string; status_uri: string };
+    const stream = new SseClient(dc.status_uri);
+    await stream.until(() => stream.events.length === 1);
+    const held = heldRedeem(`http://localhost:${port}`, dc.device_code, 30);
+    await new Promise((r) => setTimeout(r, 200));
+
+    const t0 = Date.now();
+    h.child.kill('SIGTERM');
+    const answer = await held;
+    assert.equal(answer.json.error, 'authorization_pending');
+    await stream.until(() => stream.ended, 5000);
+    assert.deepEqual(stream.retries.at(-1), 1000, 'the stream ends with a retry hint');
+    assert.equal(await waitExit(h.child), 0);
+    assert.ok(Date.now() - t0 < 10_000, 'exits within 10 seconds');
   });
 });

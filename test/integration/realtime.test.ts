@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
 import { Phone } from '../helpers/phone.js';
 import { SseClient } from '../helpers/sse.js';
-import { DEVICE_GRANT, deviceAuthorization, postForm, startTestServer } from '../helpers/server.js';
+import { DEVICE_GRANT, deviceAuthorization, heldRedeem, postForm, startTestServer } from '../helpers/server.js';
 
 type Auth = Awaited<ReturnType<typeof deviceAuthorization>> & { status_uri: string; interval: number };
-
-export function heldRedeem(base: string, deviceCode: string, wait: number | string, clientId = 'tv') {
-  return postForm(`${base}/token`, { grant_type: DEVICE_GRANT, device_code: deviceCode, client_id: clientId }, { prefer: `wait=${wait}` });
-}
 
 describe('real-time handoff on one instance', () => {
   let server: Awaited<ReturnType<typeof startTestServer>>;
