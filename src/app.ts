@@ -5,6 +5,7 @@ import { type AdminDeps, adminRoutes } from './admin/routes.js';
 import type { Config } from './config/schema.js';
 import { HttpError } from './http/errors.js';
 import { accountRoutes } from './accounts/routes.js';
+import { demoTvRoutes } from './demo/tv.js';
 import type { UserCodeGuard } from './device/limits.js';
 import { statusRoutes } from './device/status-stream.js';
 import type { WaitRegistry } from './device/waits.js';
@@ -117,7 +118,9 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider): Koa {
   app.use(requireDeviceSession(provider));
   app.use(enrichDeviceAuthorization(deps));
   app.use(confirmFromLink(deps));
-  for (const router of [qrRoutes(deps), statusRoutes(deps), accountRoutes(deps), interactionRoutes(deps)]) {
+  const routers = [qrRoutes(deps), statusRoutes(deps), accountRoutes(deps), interactionRoutes(deps)];
+  if (deps.config.env !== 'production') routers.push(demoTvRoutes());
+  for (const router of routers) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

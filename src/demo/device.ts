@@ -4,21 +4,26 @@ import { DEMO_CLIENT_ID } from './seed.js';
 
 /**
  * `npm run demo:device`: a TV in the terminal. It asks the running Handoff for a device code as the demo client,
- * prints the QR code and the user code, waits for the phone, and prints who signed in. Polls as RFC 8628 3.4
- * says: every `interval` seconds, 5 more after each `slow_down`.
+ * prints the QR code and the user code, waits for the phone, and prints who signed in. It waits with held token
+ * requests (`Prefer: wait=N`, answered the moment the phone decides); should the server not hold them, it falls
+ * back to RFC 8628 polling: every `interval` seconds, 5 more after each `slow_down`.
  */
 const GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const UA = 'HandoffDemoTV/1.0 (terminal)';
 
 type Json = Record<string, unknown>;
 
-async function post(url: string, form: Record<string, string>): Promise<{ status: number; body: Json }> {
+async function post(
+  url: string,
+  form: Record<string, string>,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Json; held: boolean }> {
   const res = await fetch(url, {
     method: 'POST',
     body: new URLSearchParams(form),
-    headers: { 'user-agent': UA, accept: 'application/json' },
+    headers: { 'user-agent': UA, accept: 'application/json', ...headers },
   });
-  return { status: res.status, body: (await res.json()) as Json };
+  return { status: res.status, body: (await res.json()) as Json, held: res.headers.has('preference-applied') };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -52,10 +57,16 @@ async function main(): Promise<number> {
   );
 
   let interval = s.interval ?? 5;
+  let held = true;
   const deadline = Date.now() + s.expires_in * 1000;
   while (Date.now() < deadline) {
-    await sleep(interval * 1000);
-    const r = await post(`${issuer}/token`, { grant_type: GRANT, device_code: s.device_code, client_id: DEMO_CLIENT_ID });
+    if (!held) await sleep(interval * 1000);
+    const r = await post(
+      `${issuer}/token`,
+      { grant_type: GRANT, device_code: s.device_code, client_id: DEMO_CLIENT_ID },
+      { prefer: 'wait=30' },
+    );
+    held = r.held;
     const error = r.body.error;
     if (r.status === 200) {
       const claims = decodeJwt(String(r.body.id_token));

@@ -75,6 +75,12 @@ export function createProvider({ config, db, issuer, signingKeys, cookieKeys, gu
       // ES256 signs about ten times cheaper than RS256; RS256 stays available to clients that ask for it.
       id_token_signed_response_alg: 'ES256',
     },
+    // Browser calls are allowed from Handoff's own pages (the demo TV) and from the origins of a client's
+    // registered redirect URIs (single-page apps); anything else is refused.
+    clientBasedCORS(_ctx, origin, client) {
+      if (origin === new URL(issuer).origin) return true;
+      return (client.redirectUris ?? []).some((uri) => URL.canParse(uri) && new URL(uri).origin === origin);
+    },
     responseTypes: ['code', 'none'],
     // Documented in the README: the largest N honoured in `Prefer: wait=N` on the device_code grant.
     discovery: { token_endpoint_prefer_wait_max: config.realtime.maxWaitSeconds },

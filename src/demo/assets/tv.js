@@ -1,0 +1,62 @@
+// The demo TV's waiting screen: starts a device authorization, shows the QR code, follows the status stream
+// (pushed, never polled), and redeems its tokens once the phone approves. Served by Handoff itself (CSP 'self').
+const $ = (id) => document.getElementById(id);
+const CLIENT = document.querySelector('[data-client]').dataset.client;
+const GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+function show(id) {
+  for (const el of document.querySelectorAll('[data-step]')) el.hidden = el.dataset.step !== id;
+}
+
+async function start() {
+  show('loading');
+  const res = await fetch('/device/auth', {
+    method: 'POST',
+    body: new URLSearchParams({ client_id: CLIENT, scope: 'openid profile email offline_access' }),
+  });
+  const auth = await res.json();
+  if (!res.ok) {
+    $('error').textContent = auth.error_description || auth.error;
+    show('failed');
+    return;
+  }
+  $('qr').src = auth.verification_uri_complete_qr;
+  $('code').textContent = auth.user_code;
+  $('uri').textContent = auth.verification_uri;
+  show('waiting');
+  const events = new EventSource(auth.status_uri);
+  events.onmessage = async (e) => {
+    const { state, account } = JSON.parse(e.data);
+    if (state === 'scanned') {
+      show('scanned');
+    } else if (state === 'approved') {
+      events.close();
+      $('approver').textContent = account || '';
+      show('redeeming');
+      await redeem(auth.device_code);
+    } else if (state === 'denied' || state === 'expired') {
+      events.close();
+      $('ended').textContent = state === 'denied' ? 'The sign-in was declined on the phone.' : 'The code expired.';
+      show('ended');
+    }
+  };
+}
+
+async function redeem(deviceCode) {
+  const res = await fetch('/token', {
+    method: 'POST',
+    body: new URLSearchParams({ grant_type: GRANT, device_code: deviceCode, client_id: CLIENT }),
+  });
+  const tokens = await res.json();
+  if (!res.ok) {
+    $('error').textContent = tokens.error_description || tokens.error;
+    show('failed');
+    return;
+  }
+  const me = await (await fetch('/me', { headers: { authorization: `Bearer ${tokens.access_token}` } })).json();
+  $('who').textContent = me.name ? `${me.name} (${me.preferred_username})` : me.preferred_username || me.sub;
+  show('signed-in');
+}
+
+for (const b of document.querySelectorAll('button[data-restart]')) b.addEventListener('click', start);
+start();

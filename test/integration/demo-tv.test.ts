@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import type { Browser } from 'playwright-core';
+import { createClient } from '../../src/admin/clients.js';
+import { DEMO_CLIENT_ID } from '../../src/demo/seed.js';
+import { launchChromium } from '../helpers/browser.js';
+import { Phone } from '../helpers/phone.js';
+import { DEVICE_GRANT, startTestServer } from '../helpers/server.js';
+
+describe('/demo/tv in Chromium', () => {
+  let server: Awaited<ReturnType<typeof startTestServer>>;
+  let browser: Browser;
+  before(async () => {
+    server = await startTestServer();
+    await createClient(server.db, server.provider(), {
+      client_id: DEMO_CLIENT_ID,
+      client_name: 'Handoff demo TV',
+      token_endpoint_auth_method: 'none',
+      grant_types: [DEVICE_GRANT, 'refresh_token'],
+      response_types: [],
+    });
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser.close();
+    await server.close();
+  });
+
+  it('shows the QR and code, hears "scanned" then the approval pushed, and signs in by itself', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+    const problems: string[] = [];
+    const page = await context.newPage();
+    page.on('console', (m) => {
+      if (/Content Security Policy|Uncaught/i.test(m.text())) problems.push(m.text());
+    });
+    page.on('response', (r) => {
+      if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) problems.push(`${r.status()} ${r.url()}`);
+    });
+    const polls: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes('/device/status/')) polls.push(r.url());
+    });
+    await page.goto(`${server.publicUrl}/demo/tv`);
+    const code = page.locator('#code');
+    await code.waitFor();
+    await page.getByRole('heading', { name: 'Sign in to the demo TV' }).waitFor();
+    const userCode = String(await code.textContent());
+    assert.match(userCode, /^[A-Z]{4}-[A-Z]{4}$/);
+    assert.ok(Number(await page.evaluate("document.getElementById('qr').naturalWidth")) > 0, 'the QR image loaded');
+
+    const phone = new Phone();
+    const confirm = await phone.request(`${server.publicUrl}/device?user_code=${userCode}`);
+    await page.getByRole('heading', { name: 'Scanned on a phone' }).waitFor({ timeout: 3000 });
+    let next = await phone.submit(confirm, { confirm: 'yes' });
+    next = await phone.submit(next, { username: 'alice', password: 'correct horse battery staple' });
+    await phone.submit(next, { decision: 'allow' });
+    await page.getByRole('heading', { name: 'Signed in' }).waitFor({ timeout: 3000 });
+    assert.equal(await page.locator('#who').textContent(), 'Alice Example (alice)');
+    assert.equal(polls.length, 1, 'one stream, no polling of the status URL');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
