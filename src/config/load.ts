@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { type Config, configSchema } from './schema.js';
 
 /** Environment variables and the top-level setting each one sets. */
@@ -26,22 +28,23 @@ export class ConfigError extends Error {
 
 const configDir = new URL('../../../config/', import.meta.url);
 
-function readJson(name: string): Record<string, unknown> {
+function readJson(name: string | URL, required = false): Record<string, unknown> {
   let text: string;
   try {
-    text = readFileSync(new URL(name, configDir), 'utf8');
+    text = readFileSync(typeof name === 'string' ? new URL(name, configDir) : name, 'utf8');
   } catch {
+    if (required) throw new ConfigError([`CONFIG_FILE: cannot read ${String(name)}`]);
     return {};
   }
   try {
     const parsed: unknown = JSON.parse(text);
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      throw new ConfigError([`config/${name}: must hold a JSON object`]);
+      throw new ConfigError([`${String(name)}: must hold a JSON object`]);
     }
     return parsed as Record<string, unknown>;
   } catch (err) {
     if (err instanceof ConfigError) throw err;
-    throw new ConfigError([`config/${name}: not valid JSON (${(err as Error).message})`]);
+    throw new ConfigError([`${String(name)}: not valid JSON (${(err as Error).message})`]);
   }
 }
 
@@ -73,7 +76,7 @@ function fromEnv(env: NodeJS.ProcessEnv): { values: Record<string, unknown>; nam
 }
 
 /**
- * Merges `config/default.json`, `config/<NODE_ENV>.json`, the environment and `overrides` (in that order), then
+ * Merges `config/default.json`, `config/<NODE_ENV>.json`, `CONFIG_FILE`, the environment and `overrides` (in that order), then
  * validates the result once. Throws a {@link ConfigError} naming every bad setting.
  *
  * @example loadConfig(process.env, { port: 0 })
@@ -81,10 +84,10 @@ function fromEnv(env: NodeJS.ProcessEnv): { values: Record<string, unknown>; nam
 export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = {}): Config {
   const envName = overrides.env ?? env.NODE_ENV ?? 'development';
   const { values, names } = fromEnv(env);
-  const merged = merge(
-    merge(merge(merge({ env: 'development' }, readJson('default.json')), readJson(`${envName}.json`)), values),
-    overrides as Record<string, unknown>,
-  );
+  // CONFIG_FILE: one more JSON file (any setting, nested ones too), merged after config/<NODE_ENV>.json.
+  const extra = env.CONFIG_FILE ? readJson(pathToFileURL(resolve(env.CONFIG_FILE)), true) : {};
+  const files = merge(merge(merge({ env: 'development' }, readJson('default.json')), readJson(`${envName}.json`)), extra);
+  const merged = merge(merge(files, values), overrides as Record<string, unknown>);
   const result = configSchema.safeParse(merged);
   if (!result.success) {
     throw new ConfigError(

@@ -81,6 +81,12 @@ export function createProvider({ config, db, issuer, signingKeys, cookieKeys, gu
       if (origin === new URL(issuer).origin) return true;
       return (client.redirectUris ?? []).some((uri) => URL.canParse(uri) && new URL(uri).origin === origin);
     },
+    // A device's sign-in stands on its own: it must not end when the phone's browser session does. (Binding it to
+    // that session, oidc-provider's default without offline_access, also let a poll landing between the code's save
+    // and the session's save see a mismatch and fail for good.)
+    expiresWithSession(_ctx, code) {
+      return code.kind !== 'DeviceCode' && !code.scopes.has('offline_access');
+    },
     responseTypes: ['code', 'none'],
     // Documented in the README: the largest N honoured in `Prefer: wait=N` on the device_code grant.
     discovery: { token_endpoint_prefer_wait_max: config.realtime.maxWaitSeconds },

@@ -16,6 +16,8 @@ const decodeEntities = (s: string) => s.replace(/&(amp|lt|gt|quot|#39|#96);/g, (
 
 export class Phone {
   readonly cookies = new Map<string, string>();
+  /** When the last request of the last redirect chain was sent (ms since the epoch): benchmarks time approvals by it. */
+  lastHopStartedAt = 0;
   userAgent = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1';
 
   private store(headers: Headers) {
@@ -35,6 +37,7 @@ export class Phone {
     let method = init.method ?? (init.form ? 'POST' : 'GET');
     let body: URLSearchParams | undefined = init.form ? new URLSearchParams(init.form) : undefined;
     for (let hops = 0; hops < 20; hops += 1) {
+      this.lastHopStartedAt = Date.now();
       const res = await fetch(current, {
         method,
         body,

@@ -35,6 +35,18 @@ describe('real-time handoff on one instance', () => {
     assert.ok(latency < 2000, `answered ${latency} ms after approval began, not at the end of the wait`);
   });
 
+  it('never loses the race with the phone saving its session (codes without offline_access)', async () => {
+    // oidc-provider would bind such a code to the phone's session, saved after the code: a poll in between failed.
+    for (let i = 0; i < 8; i += 1) {
+      const dc = await deviceAuthorization(server.publicUrl, 'tv', 'openid');
+      const held = heldRedeem(server.publicUrl, dc.device_code, 3);
+      await new Promise((r) => setTimeout(r, 50));
+      await new Phone().approveDevice(dc.verification_uri_complete);
+      const r = await held;
+      assert.equal(r.status, 200, `round ${i}: ${JSON.stringify(r.json)}`);
+    }
+  });
+
   it('answers access_denied when the phone declines', async () => {
     const dc = await start();
     const held = heldRedeem(server.publicUrl, dc.device_code, 3);

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError, issuerFor, loadConfig } from '../../src/config/load.js';
 
 describe('configuration', () => {
@@ -38,6 +41,18 @@ describe('configuration', () => {
         return true;
       },
     );
+  });
+
+  it('merges CONFIG_FILE, nested settings included, and refuses one it cannot read', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'handoff-config-'));
+    const file = join(dir, 'extra.json');
+    writeFileSync(file, JSON.stringify({ device: { pollInterval: 7 }, port: 4000 }));
+    const c = loadConfig({ CONFIG_FILE: file, PORT: '4100' });
+    assert.equal(c.device.pollInterval, 7);
+    assert.equal(c.device.maxFailedCodesPerIp, 10, 'the rest of the nested object keeps its defaults');
+    assert.equal(c.port, 4100, 'the environment wins over files');
+    assert.throws(() => loadConfig({ CONFIG_FILE: join(dir, 'missing.json') }), /CONFIG_FILE: cannot read/);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('names nested file settings by path', () => {

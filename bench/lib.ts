@@ -1,0 +1,117 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createPostgresDatabase } from '../test/helpers/db.js';
+import { freePort } from '../test/helpers/process.js';
+
+/** Shared by the benchmarks: a real Handoff process on loopback, its memory, and latency statistics. */
+const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
+export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+export const PASSWORD = 'benchmark password';
+
+/** Limits high enough that a benchmark from one address is never throttled (it measures work, not refusals). */
+export const BENCH_CONFIG = {
+  device: {
+    pollInterval: 5,
+    maxFailedCodesPerSession: 5,
+    maxFailedCodesPerIp: 10,
+    failedCodeWindowSeconds: 600,
+    maxAuthorizationsPerIp: 10_000_000,
+    maxAuthorizationsPerClient: 10_000_000,
+    authorizationWindowSeconds: 60,
+    maxUnknownDeviceCodesPerIp: 10_000_000,
+    unknownDeviceCodeWindowSeconds: 600,
+  },
+  realtime: { maxWaitSeconds: 300, maxConcurrentWaits: 20_000, heartbeatSeconds: 15, retryMilliseconds: 3000 },
+  login: { maxFailuresPerAccount: 5, maxFailuresPerIp: 10_000_000, windowSeconds: 900 },
+  logLevel: 'warn',
+};
+
+export interface Instance {
+  base: string;
+  admin: string;
+  child: ChildProcess;
+  rssKiB(): number;
+  stop(): Promise<void>;
+}
+
+export async function startInstance(env: Record<string, string>, extraConfig: Record<string, unknown> = {}): Promise<Instance> {
+  const dir = mkdtempSync(join(tmpdir(), 'handoff-bench-'));
+  const configFile = join(dir, 'bench.json');
+  writeFileSync(configFile, JSON.stringify({ ...BENCH_CONFIG, ...extraConfig }));
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const child = spawn(process.execPath, [MAIN], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'production',
+      DATA_DIR: dir,
+      CONFIG_FILE: configFile,
+      PORT: String(port),
+      ADMIN_PORT: String(adminPort),
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('"msg":"listening"')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`Handoff exited (${code}): ${out}`)));
+  });
+  child.stdout?.resume();
+  return {
+    base: `http://localhost:${port}`,
+    admin: `http://127.0.0.1:${adminPort}`,
+    child,
+    rssKiB: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0),
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A fresh PostgreSQL database when BENCH_DATABASE_URL or DATABASE_URL names a server; undefined otherwise. */
+export async function freshPostgres(): Promise<{ url: string; drop: () => Promise<void> } | undefined> {
+  const base = process.env.BENCH_DATABASE_URL || process.env.DATABASE_URL;
+  return base ? createPostgresDatabase(base) : undefined;
+}
+
+export async function adminPost(instance: Instance, path: string, body: unknown): Promise<Record<string, unknown>> {
+  const res = await fetch(`${instance.admin}${path}`, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json' },
+  });
+  if (res.status >= 300) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as Record<string, unknown>;
+}
+
+export async function seed(instance: Instance): Promise<void> {
+  await adminPost(instance, '/admin/users', { username: 'alice', password: PASSWORD, name: 'Alice Bench' });
+  await adminPost(instance, '/admin/clients', {
+    client_id: 'tv',
+    client_name: 'Bench TV',
+    token_endpoint_auth_method: 'none',
+    grant_types: [DEVICE_GRANT, 'refresh_token'],
+    response_types: [],
+  });
+}
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
+}
+
+export const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+export async function settle(ms: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+}

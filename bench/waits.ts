@@ -1,0 +1,148 @@
+import http from 'node:http';
+import { Phone } from '../test/helpers/phone.js';
+import { DEVICE_GRANT, PASSWORD, freshPostgres, percentile, round, seed, settle, startInstance } from './lib.js';
+
+/**
+ * 10,000 concurrent waits on one instance: 5,000 held token requests (`Prefer: wait=300`, one per device code, as a
+ * device would) and 5,000 status streams. Reports the instance's resident memory per wait, then approves sample
+ * codes one at a time and reports approval-to-answer latency for held requests and streams.
+ *
+ * Latency is measured from the moment the phone sends its approving request (the last hop of the approval), so it
+ * includes that request's own processing: an upper bound on the push latency itself.
+ */
+const WAITS = Number(process.env.BENCH_WAITS ?? 10_000);
+const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 200);
+
+const agent = new http.Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
+
+function held(base: string, deviceCode: string): Promise<{ at: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const body = new URLSearchParams({ grant_type: DEVICE_GRANT, device_code: deviceCode, client_id: 'tv' }).toString();
+    const req = http.request(
+      `${base}/token`,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', prefer: 'wait=300', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          text += d;
+        });
+        res.on('end', () => resolve({ at: Date.now(), body: text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function stream(url: string, onState: (state: string, at: number) => void): http.ClientRequest {
+  const req = http.get(url, { agent, headers: { accept: 'text/event-stream' } }, (res) => {
+    res.setEncoding('utf8');
+    let buf = '';
+    res.on('data', (d: string) => {
+      buf += d;
+      for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (data) onState((JSON.parse(data) as { state: string }).state, Date.now());
+      }
+    });
+  });
+  req.on('error', () => {});
+  return req;
+}
+
+async function main() {
+  const pg = await freshPostgres();
+  const engine = pg ? 'PostgreSQL' : 'PGlite';
+  const instance = await startInstance(pg ? { DATABASE_URL: pg.url } : {});
+  try {
+    await seed(instance);
+    const codes: Array<{ device_code: string; verification_uri_complete: string; status_uri: string }> = [];
+    const perCode = 2;
+    const n = Math.ceil(WAITS / perCode);
+    for (let i = 0; i < n; i += 50) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(50, n - i) }, async () => {
+          const res = await fetch(`${instance.base}/device/auth`, {
+            method: 'POST',
+            body: new URLSearchParams({ client_id: 'tv', scope: 'openid' }),
+          });
+          return (await res.json()) as (typeof codes)[number];
+        }),
+      );
+      codes.push(...batch);
+    }
+    await settle(2000);
+    const idle = instance.rssKiB();
+
+    const heldAnswers = new Map<string, Promise<{ at: number; body: string }>>();
+    const streamApproved = new Map<string, number>();
+    let streamsOpen = 0;
+    const requests: http.ClientRequest[] = [];
+    for (const code of codes) {
+      heldAnswers.set(code.device_code, held(instance.base, code.device_code));
+      requests.push(
+        stream(code.status_uri, (state, at) => {
+          if (state === 'pending') streamsOpen += 1;
+          if (state === 'approved') streamApproved.set(code.device_code, at);
+        }),
+      );
+    }
+    for (let i = 0; i < 600 && streamsOpen < codes.length; i += 1) await settle(100);
+    await settle(3000);
+    const loaded = instance.rssKiB();
+    const perWaitKiB = (loaded - idle) / (codes.length * perCode);
+
+    const phone = new Phone();
+    const sample = codes.slice(0, Math.min(SAMPLES, codes.length));
+    const heldLatency: number[] = [];
+    const streamLatency: number[] = [];
+    let first = true;
+    for (const code of sample) {
+      let page = await phone.request(code.verification_uri_complete);
+      page = await phone.submit(page, { confirm: 'yes' });
+      if (first && page.html.includes('name="password"')) page = await phone.submit(page, { username: 'alice', password: PASSWORD });
+      if (page.html.includes('name="decision"')) page = await phone.submit(page, { decision: 'allow' });
+      first = false;
+      const approvedFrom = phone.lastHopStartedAt;
+      const answer = await (heldAnswers.get(code.device_code) as Promise<{ at: number; body: string }>);
+      if (!answer.body.includes('access_token')) throw new Error(`held request answered ${answer.body}`);
+      heldLatency.push(answer.at - approvedFrom);
+      for (let i = 0; i < 100 && !streamApproved.has(code.device_code); i += 1) await settle(5);
+      streamLatency.push((streamApproved.get(code.device_code) ?? Number.NaN) - approvedFrom);
+    }
+    for (const r of requests) r.destroy();
+
+    const result = {
+      scenario: 'held waits',
+      engine,
+      waits: codes.length * perCode,
+      rssIdleMiB: round(idle / 1024),
+      rssLoadedMiB: round(loaded / 1024),
+      memoryPerWaitKiB: round(perWaitKiB, 2),
+      heldP50ms: percentile(heldLatency, 50),
+      heldP99ms: percentile(heldLatency, 99),
+      streamP50ms: percentile(streamLatency, 50),
+      streamP99ms: percentile(streamLatency, 99),
+      samples: sample.length,
+    };
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    await instance.stop();
+    await pg?.drop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);
