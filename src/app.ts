@@ -6,6 +6,9 @@ import type { Config } from './config/schema.js';
 import { HttpError } from './http/errors.js';
 import { accountRoutes } from './accounts/routes.js';
 import { demoTvRoutes } from './demo/tv.js';
+import { assetRoutes } from './http/assets.js';
+import { qrDesktop } from './qr-login/desktop.js';
+import { qrPhoneRoutes } from './qr-login/phone.js';
 import type { UserCodeGuard } from './device/limits.js';
 import { statusRoutes } from './device/status-stream.js';
 import type { WaitRegistry } from './device/waits.js';
@@ -118,7 +121,16 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider): Koa {
   app.use(requireDeviceSession(provider));
   app.use(enrichDeviceAuthorization(deps));
   app.use(confirmFromLink(deps));
-  const routers = [qrRoutes(deps), statusRoutes(deps), accountRoutes(deps), interactionRoutes(deps)];
+  const qrLogin = qrDesktop(deps);
+  const routers = [
+    qrRoutes(deps),
+    statusRoutes(deps),
+    accountRoutes(deps),
+    qrLogin.router,
+    qrPhoneRoutes(deps),
+    interactionRoutes({ ...deps, qrSection: qrLogin.section }),
+    assetRoutes(),
+  ];
   if (deps.config.env !== 'production') routers.push(demoTvRoutes());
   for (const router of routers) {
     app.use(router.routes());

@@ -27,15 +27,23 @@ export interface AccountDeps {
  * "Your devices": what this browser's signed-in user approved through the device flow, each revocable. The page
  * reads oidc-provider's session cookie; without a session it starts a normal sign-in for the account client.
  */
+/** The signed-in user of this browser, from oidc-provider's session cookie. */
+export async function sessionOf(
+  ctx: Context,
+  provider: Provider,
+): Promise<{ accountId: string; sessionUid: string; sessionId: string } | undefined> {
+  const id = ctx.cookies.get(provider.cookieName('session'), { signed: true });
+  const session = id ? await provider.Session.find(id) : undefined;
+  return session?.accountId && id ? { accountId: session.accountId, sessionUid: session.uid, sessionId: id } : undefined;
+}
+
+/** Where to go after signing in (set by pages that need a session first, e.g. a scanned desktop QR code). */
+export const RETURN_COOKIE = 'handoff_return';
+const RETURNABLE = /^\/q\/[\w-]{43}$/;
+
 export function accountRoutes(deps: AccountDeps): Router {
   const router = new Router();
-
-  async function signedIn(ctx: Context): Promise<{ accountId: string; sessionUid: string } | undefined> {
-    const provider = deps.provider();
-    const id = ctx.cookies.get(provider.cookieName('session'), { signed: true });
-    const session = id ? await provider.Session.find(id) : undefined;
-    return session?.accountId ? { accountId: session.accountId, sessionUid: session.uid } : undefined;
-  }
+  const signedIn = (ctx: Context) => sessionOf(ctx, deps.provider());
   const csrfFor = (uid: string) => createHmac('sha256', deps.csrfKey()).update(`devices:${uid}`).digest('base64url');
 
   router.get('/account/devices', async (ctx) => {
@@ -81,7 +89,9 @@ export function accountRoutes(deps: AccountDeps): Router {
     ctx.redirect(url.toString());
   });
   router.get('/account/callback', (ctx) => {
-    ctx.redirect('/account/devices');
+    const back = ctx.cookies.get(RETURN_COOKIE, { signed: true });
+    ctx.cookies.set(RETURN_COOKIE, null, { signed: true });
+    ctx.redirect(back && RETURNABLE.test(back) ? back : '/account/devices');
   });
   return router;
 }

@@ -59,6 +59,17 @@ export const configSchema = z
       })
       .strict()
       .describe('held requests and status streams'),
+    qrLogin: z
+      .object({
+        ticketSeconds: z.number().int().min(5).max(600).describe('life of a desktop QR ticket before it is scanned'),
+        rotateSeconds: z.number().int().min(2).max(600).describe('how often an open login page shows a fresh QR code'),
+        maxRotations: z.number().int().min(1).max(100).describe('fresh codes before the page asks for a click'),
+        confirmSeconds: z.number().int().min(10).max(900).describe('time the phone has to decide once it scanned'),
+        maxTicketsPerIp: z.number().int().min(1).describe('tickets one address may create per minute'),
+        maxScansPerIp: z.number().int().min(1).describe('ticket scans (valid or not) one address may make per minute'),
+      })
+      .strict()
+      .describe('desktop scan-to-sign-in'),
     scrypt: z
       .object({
         cost: z

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { PassThrough } from 'node:stream';
 import Router from '@koa/router';
 import { findUserById } from '../accounts/users.js';
 import type { Config } from '../config/schema.js';
@@ -7,7 +6,8 @@ import type { EventBus } from '../events/bus.js';
 import type { Db } from '../storage/db.js';
 import { sha256 } from '../storage/hash.js';
 import { type Handoff, isFinal, maskName, readHandoff } from './handoff-state.js';
-import { type WaitRegistry, Wakeup } from './waits.js';
+import { openEventStream } from '../http/event-stream.js';
+import type { WaitRegistry } from './waits.js';
 
 /**
  * `status_uri`: a waiting screen follows its handoff without polling. The URL holds a random handle (stored hashed,
@@ -58,70 +58,11 @@ export function statusRoutes(deps: StatusDeps): Router {
       return;
     }
 
-    const signal = new Wakeup();
-    let closed = false;
-    const release = waits.acquire(signal.wake);
-    if (!release) {
-      ctx.status = 503;
-      ctx.set('Retry-After', '5');
-      ctx.body = { error: 'temporarily_unavailable', error_description: 'too many open streams; try again shortly' };
-      return;
-    }
-    const unsubscribe = bus.subscribe(first.key, signal.wake);
-    const stream = new PassThrough();
-    const stop = () => {
-      if (closed) return;
-      closed = true;
-      unsubscribe();
-      release();
-      signal.wake();
-      stream.end();
-    };
-    ctx.req.on('close', stop);
-    stream.on('error', stop);
-
-    ctx.status = 200;
-    ctx.type = 'text/event-stream';
-    ctx.set('X-Accel-Buffering', 'no');
-    ctx.body = stream;
-
-    let id = 0;
-    const send = (data: unknown) => {
-      id += 1;
-      stream.write(`id: ${id}\ndata: ${JSON.stringify(data)}\n\n`);
-    };
-    stream.write(`retry: ${config.realtime.retryMilliseconds}\n\n`);
-
-    // Runs after this handler returns; Koa streams what it writes.
-    void (async () => {
-      let current: Handoff | undefined = first;
-      let sent = '';
-      try {
-        while (!closed && current) {
-          const shown = await view(db, current);
-          if (shown.state !== sent) {
-            send(shown);
-            sent = shown.state;
-          }
-          if (isFinal(current.state)) break;
-          const heartbeat = Date.now() + config.realtime.heartbeatSeconds * 1000;
-          const deadline = Math.min(heartbeat, current.exp * 1000 + 50);
-          await signal.wait(deadline);
-          if (closed) break;
-          if (waits.stopping) {
-            // Shutting down: tell the client to come back soon (to another instance), then close.
-            stream.write('retry: 1000\n\n');
-            break;
-          }
-          if (Date.now() >= heartbeat) stream.write(': keep-alive\n\n');
-          current = await readHandoff(db, { key_hash: first.key });
-        }
-      } catch {
-        // The database went away mid-stream: close, and the client reconnects after `retry`.
-      } finally {
-        stop();
-      }
-    })();
+    openEventStream(ctx, { bus, waits, ...config.realtime }, first.key, async () => {
+      const h = await readHandoff(db, { key_hash: first.key });
+      if (!h) return undefined;
+      return { data: await view(db, h), final: isFinal(h.state), changesAt: h.exp * 1000 + 50 };
+    });
   });
   return router;
 }

@@ -11,6 +11,7 @@ import { HttpError } from '../http/errors.js';
 import type { Db } from '../storage/db.js';
 import { safeEqual } from '../storage/hash.js';
 import { tFor } from '../views/context.js';
+import type { SafeHtml } from '../views/html.js';
 import { consentPage, loginPage, messagePage } from '../views/sign-in.js';
 
 /**
@@ -23,11 +24,29 @@ export interface InteractionDeps {
   provider: () => Provider;
   /** Secret for CSRF tokens (the newest cookie key). */
   csrfKey: () => string;
+  /** The "sign in with your phone" section for a login page, when the client allows it (qr-login/desktop.ts). */
+  qrSection?: (ctx: Context, d: Details, csrf: string) => Promise<SafeHtml | undefined>;
 }
 
-type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+export type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
-function csrfToken(key: string, uid: string): string {
+/** The interaction of this browser (oidc-provider checks its cookie) for route `:uid`, or a readable 400. */
+export async function loadInteraction(ctx: Context, provider: Provider): Promise<Details> {
+  let d: Details;
+  try {
+    d = await provider.interactionDetails(ctx.req, ctx.res);
+  } catch {
+    throw new HttpError(
+      400,
+      'invalid_request',
+      'This sign-in has expired or was opened in another browser. Go back to the app and start again.',
+    );
+  }
+  if (d.uid !== ctx.params.uid) throw new HttpError(400, 'invalid_request', 'This sign-in does not belong to this browser session.');
+  return d;
+}
+
+export function csrfToken(key: string, uid: string): string {
   return createHmac('sha256', key).update(`interaction:${uid}`).digest('base64url');
 }
 
@@ -76,7 +95,8 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     ctx.type = 'html';
     const t = tFor(ctx);
     if (d.prompt.name === 'login') {
-      ctx.body = loginPage(t, { action: `/interaction/${d.uid}/login`, csrf, client });
+      const qr = await deps.qrSection?.(ctx, d, csrf);
+      ctx.body = loginPage(t, { action: `/interaction/${d.uid}/login`, csrf, client, ...(qr ? { qr } : {}) });
       return;
     }
     const user = d.session?.accountId ? await findUserById(db, d.session.accountId) : undefined;

@@ -1,5 +1,5 @@
 import type { JWK } from 'jose';
-import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
 import { ACCOUNT_CLIENT_ID } from '../accounts/routes.js';
 import type { Config } from '../config/schema.js';
 import type { Db } from '../storage/db.js';
@@ -86,6 +86,15 @@ export function createProvider({ config, db, issuer, signingKeys, cookieKeys, gu
     // and the session's save see a mismatch and fail for good.)
     expiresWithSession(_ctx, code) {
       return code.kind !== 'DeviceCode' && !code.scopes.has('offline_access');
+    },
+    // `qr_login: false` turns desktop scan-to-sign-in off for a client (on by default).
+    extraClientMetadata: {
+      properties: ['qr_login'],
+      validator(_ctx, key, value) {
+        if (key === 'qr_login' && value !== undefined && typeof value !== 'boolean') {
+          throw new errors.InvalidClientMetadata('qr_login must be a boolean');
+        }
+      },
     },
     responseTypes: ['code', 'none'],
     // Documented in the README: the largest N honoured in `Prefer: wait=N` on the device_code grant.

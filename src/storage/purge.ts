@@ -18,6 +18,7 @@ export async function purgeExpired(db: Db, { batchSize, graceSeconds }: { batchS
     if (n < batchSize) break;
   }
   await db.raw(`DELETE FROM rate_counters WHERE window_start < now() - interval '1 day'`);
+  await db.raw(`DELETE FROM qr_tickets WHERE expires_at < now() - interval '1 hour'`);
   return total;
 }
 

@@ -25,7 +25,7 @@ button.decline{background:transparent;color:var(--danger);border-color:var(--dan
 .code{font:700 1.6rem/1.2 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;letter-spacing:.12em;text-align:center;padding:.6rem;border:1px dashed var(--line);border-radius:10px}
 dl{margin:.5rem 0;display:grid;grid-template-columns:auto 1fr;gap:.3rem .8rem}dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
 ul.scopes{padding-left:1.2rem;margin:.4rem 0}
-[hidden]{display:none!important}.tv{max-width:40rem;margin:0 auto;text-align:center}.tv img{display:block;margin:1rem auto;background:#fff;width:min(320px,80vw);height:auto}
+[hidden]{display:none!important}.qr-login{text-align:center;margin:1.25rem 0 0;padding-top:1rem;border-top:1px solid var(--line)}.qr-login img{display:block;margin:.5rem auto;background:#fff;width:240px;height:240px}.or{color:var(--muted);font-size:.9rem;margin-top:1rem}.tv{max-width:40rem;margin:0 auto;text-align:center}.tv img{display:block;margin:1rem auto;background:#fff;width:min(320px,80vw);height:auto}
 ul.devices{list-style:none;padding:0;margin:0}ul.devices li{margin:.75rem 0}h2{font-size:1.1rem;margin:0 0 .5rem}
 `;
 

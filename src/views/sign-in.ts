@@ -33,7 +33,7 @@ export function clientHeader(client: ClientView): SafeHtml {
 
 export function loginPage(
   t: Translator,
-  opts: { action: string; csrf: string; client: ClientView; username?: string; error?: string },
+  opts: { action: string; csrf: string; client: ClientView; username?: string; error?: string; qr?: SafeHtml },
 ): string {
   return page({
     title: t('login.submit'),
@@ -41,6 +41,7 @@ export function loginPage(
     body: html`<div class="card">
 <h1>${t('login.title', { client: opts.client.name })}</h1>
 ${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
+${opts.qr ?? ''}
 <form method="post" action="${opts.action}" autocomplete="on">
 <input type="hidden" name="csrf" value="${opts.csrf}">
 <label for="username">${t('login.username')}</label>

@@ -67,7 +67,10 @@ export class Phone {
 
   /** Submits the page's first POST form (or the one whose action contains `actionPart`) with extra fields. */
   async submit(page: Page, fields: Record<string, string> = {}, actionPart?: string): Promise<Page> {
-    const forms = [...page.html.matchAll(/<form[^>]*method="post"[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/g)];
+    // Hidden forms (the login page's QR completion form) are not something a person can submit.
+    const forms = [...page.html.matchAll(/<form([^>]*)method="post"[^>]*action="([^"]*)"([^>]*)>([\s\S]*?)<\/form>/g)]
+      .filter((f) => !/\bhidden\b/.test(`${f[1]} ${f[3]}`))
+      .map((f) => [f[0], f[2], f[4]] as const);
     const form = forms.find((f) => !actionPart || (f[1] ?? '').includes(actionPart));
     if (!form) throw new Error(`no form on ${page.url} (status ${page.status}): ${page.html.slice(0, 400)}`);
     const hidden: Record<string, string> = {};

@@ -1,0 +1,88 @@
+import { displayIp, describeDevice } from './device.js';
+import { html, type SafeHtml } from './html.js';
+import { type Translator, timeAgo } from './i18n.js';
+import { page } from './layout.js';
+import { type ClientView, clientHeader, messagePage, scopeList } from './sign-in.js';
+
+/** Desktop scan-to-sign-in: the QR section of the login page, and the phone's pages. */
+
+export interface QrSection {
+  qr: string;
+  ticket: string;
+  events: string;
+  rotate: string;
+  complete: string;
+  csrf: string;
+  rotateSeconds: number;
+  maxRotations: number;
+}
+
+export function qrSection(t: Translator, q: QrSection): SafeHtml {
+  return html`<section class="qr-login" data-qr data-ticket="${q.ticket}" data-events="${q.events}" data-rotate="${q.rotate}" data-csrf="${q.csrf}" data-rotate-seconds="${q.rotateSeconds}" data-max-rotations="${q.maxRotations}" aria-labelledby="qr-title">
+<h2 id="qr-title">${t('qr.title')}</h2>
+<div data-view="waiting"><img id="qr-image" src="${q.qr}" alt="${t('qr.alt')}" width="240" height="240"><p class="muted">${t('qr.lead')}</p></div>
+<div data-view="scanned" hidden><p class="success" role="status" data-text-template="${t('qr.scanned', { account: '{account}' })}"></p></div>
+<div data-view="denied" hidden><p class="error" role="status">${t('qr.denied')}</p><button type="button" class="primary" data-fresh>${t('qr.fresh')}</button></div>
+<div data-view="paused" hidden><p class="muted">${t('qr.paused')}</p><button type="button" class="primary" data-fresh>${t('qr.fresh')}</button></div>
+<form method="post" action="${q.complete}" data-complete hidden><input type="hidden" name="csrf" value="${q.csrf}"><input type="hidden" name="ticket" value="${q.ticket}"></form>
+<p class="or">${t('qr.or')}</p>
+</section>
+<script src="/assets/qr-login.js"></script>`;
+}
+
+export function phoneConfirmPage(
+  t: Translator,
+  opts: {
+    action: string;
+    csrf: string;
+    ticket: string;
+    client: ClientView;
+    scopes: string[];
+    desktop: { ip: string | null; ua: string | null; at: Date };
+    otherNetwork: boolean;
+  },
+): string {
+  return page({
+    title: t('qrPhone.title', { client: opts.client.name }),
+    lang: t('lang.tag'),
+    body: html`<div class="card">
+<h1>${t('qrPhone.title', { client: opts.client.name })}</h1>
+${clientHeader(opts.client)}
+<p>${t('qrPhone.lead', { client: opts.client.name })}</p>
+${opts.scopes.length ? html`<p>${t('confirm.asks')}</p>${scopeList(t, opts.scopes)}` : ''}
+<dl>
+<dt>${t('qrPhone.computer')}</dt><dd data-field="device">${describeDevice(t, opts.desktop.ua ?? undefined)}</dd>
+<dt>${t('confirm.ip')}</dt><dd data-field="ip">${displayIp(opts.desktop.ip)}</dd>
+<dt>${t('confirm.when')}</dt><dd data-field="when">${timeAgo(t, opts.desktop.at)}</dd>
+</dl>
+${opts.otherNetwork ? html`<p class="error" role="alert" data-field="network">${t('qrPhone.otherNetwork')}</p>` : ''}
+<p><strong>${t('qrPhone.question')}</strong></p>
+<form method="post" action="${opts.action}">
+<input type="hidden" name="csrf" value="${opts.csrf}">
+<input type="hidden" name="ticket" value="${opts.ticket}">
+<div class="choices">
+<button type="submit" name="decision" value="deny" class="decline">${t('confirm.decline')}</button>
+<button type="submit" name="decision" value="approve" class="primary">${t('confirm.approve')}</button>
+</div>
+</form>
+</div>`,
+  });
+}
+
+export type PhoneOutcome = 'approved' | 'denied' | 'claimed' | 'expired' | 'unknown';
+
+export function phoneOutcomePage(t: Translator, outcome: PhoneOutcome, client = ''): string {
+  const lang = t('lang.tag');
+  switch (outcome) {
+    case 'approved':
+      return messagePage({ lang, title: t('qrPhone.approved.title'), message: t('qrPhone.approved.body', { client }), status: 'success' });
+    case 'denied':
+      return messagePage({ lang, title: t('denied.title'), message: t('qrPhone.denied.body') });
+    case 'claimed':
+      return messagePage({ lang, title: t('qrPhone.claimed.title'), message: t('qrPhone.claimed.body'), status: 'error' });
+    case 'expired':
+      return messagePage({ lang, title: t('qrPhone.expired.title'), message: t('qrPhone.expired.body'), status: 'error' });
+    default:
+      return messagePage({ lang, title: t('qrPhone.unknown.title'), message: t('qrPhone.unknown.body'), status: 'error' });
+  }
+}
