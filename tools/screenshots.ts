@@ -2,6 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { closeSharedDb } from '../test/helpers/db.js';
 import { launchChromium, phoneContext } from '../test/helpers/browser.js';
+import { createClient } from '../src/admin/clients.js';
+import { decodePng } from '../test/helpers/qr.js';
 import { PASSWORD, startTestServer } from '../test/helpers/server.js';
 
 /** `npm run screenshots`: the phone pages at 360 px in Debian's Chromium, written to docs/screenshots/ for the README. */
@@ -53,6 +55,32 @@ async function main() {
     const zhPage = await zh.newPage();
     await zhPage.goto((await start()).verification_uri_complete);
     await shoot(zhPage, 'confirm-zh');
+
+    // Desktop scan-to-sign-in: a relying party's sign-in on a desktop, confirmed on the (signed-in) phone.
+    await createClient(server.db, server.provider(), {
+      client_id: 'rp',
+      client_name: 'Photo App',
+      redirect_uris: ['https://rp.example.com/cb'],
+    });
+    const desk = await (await browser.newContext({ viewport: { width: 1000, height: 760 } })).newPage();
+    const auth = new URL(`${server.publicUrl}/auth`);
+    auth.search = new URLSearchParams({
+      client_id: 'rp',
+      response_type: 'code',
+      scope: 'openid profile',
+      redirect_uri: 'https://rp.example.com/cb',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+    }).toString();
+    await desk.goto(auth.toString());
+    await desk.locator('#qr-image').waitFor();
+    await shoot(desk, 'desktop-qr');
+    const ticketUrl = decodePng(await desk.locator('#qr-image').screenshot());
+    if (!ticketUrl) throw new Error('could not read the desktop QR code');
+    await page.goto(ticketUrl);
+    await shoot(page, 'phone-qr-confirm');
+    await desk.getByText(/Scanned by/).waitFor();
+    await shoot(desk, 'desktop-scanned');
   } finally {
     await browser.close();
     await server.close();

@@ -30,7 +30,7 @@ const APPS: Array<[RegExp, string]> = [
   [/\bOPR\/\d|\bOpera\b/, 'Opera'],
   [/\bSamsungBrowser\/\d/, 'Samsung Internet'],
   [/\bFirefox\/\d|\bFxiOS\/\d/, 'Firefox'],
-  [/\bCriOS\/\d|\bChrome\/\d|\bChromium\/\d/, 'Chrome'],
+  [/\bCriOS\/\d|Chrome\/\d|\bChromium\/\d/, 'Chrome'],
   [/\bVersion\/[\d.]+.*\bSafari\/\d|\bMobile\/\w+ Safari\b|\bAppleWebKit\b.*\bMobile\//, 'Safari'],
 ];
 

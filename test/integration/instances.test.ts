@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config/load.js';
 import { startHandoff } from '../../src/server.js';
+import { ticketKey } from '../../src/qr-login/tickets.js';
 import { openDb } from '../../src/storage/db.js';
 import { serverUrl, sharedDb, sharedDbUrl } from '../helpers/db.js';
 import { Phone } from '../helpers/phone.js';
@@ -50,6 +51,20 @@ if (pgServer)
         stream.events.map((e) => e.state),
         ['pending', 'scanned', 'approved'],
       );
+    });
+
+    it('a desktop ticket event published on one instance wakes its listener on the other', async () => {
+      const key = ticketKey('any-ticket-id');
+      const woke = new Promise<number>((resolve) => {
+        const off = b.bus.subscribe(key, () => {
+          off();
+          resolve(Date.now());
+        });
+      });
+      const sentAt = Date.now();
+      await a.bus.publish(key);
+      const latency = (await woke) - sentAt;
+      assert.ok(latency < 1000, `${latency} ms`);
     });
 
     it('the listening connection comes back after the database drops it, and waits resume', async () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { describeUserAgent } from '../../src/device/user-agent.js';
 import { formatUserCode, normalizeUserCode } from '../../src/device/user-code.js';
 
 describe('user codes', () => {
@@ -14,4 +15,32 @@ describe('user codes', () => {
   it('formats for display', () => {
     assert.equal(formatUserCode('BCDFGHJK'), 'BCDF-GHJK');
   });
+});
+
+describe('user agents as a person reads them', () => {
+  const cases: Array<[string, { app?: string; os?: string }]> = [
+    [
+      'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+      { app: 'Chrome', os: 'Windows' },
+    ],
+    [
+      'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36',
+      { app: 'Chrome', os: 'Linux' },
+    ],
+    [
+      'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0',
+      { app: 'Edge', os: 'Windows' },
+    ],
+    [
+      'Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1',
+      { app: 'Safari', os: 'iOS' },
+    ],
+    ['Mozilla/5.0 (Macintosh; Intel Mac OS X 14.5; rv:128.0) Gecko/20100101 Firefox/128.0', { app: 'Firefox', os: 'macOS' }],
+    ['curl/8.5.0', { app: 'curl' }],
+    ['python-requests/2.32.3', { app: 'Python' }],
+    ['', {}],
+  ];
+  for (const [ua, expected] of cases) {
+    it(`${ua.slice(0, 50) || '(none)'} → ${JSON.stringify(expected)}`, () => assert.deepEqual(describeUserAgent(ua), expected));
+  }
 });

@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import * as oidc from 'openid-client';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { createUser } from '../../src/accounts/users.js';
+import { createClient } from '../../src/admin/clients.js';
+import { launchChromium, phoneContext } from '../helpers/browser.js';
+import { decodePng } from '../helpers/qr.js';
+import { PASSWORD, startTestServer } from '../helpers/server.js';
+
+const REDIRECT = 'https://rp.example.com/callback';
+const DESKTOP_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+
+/** Desktop scan-to-sign-in with two Chromium contexts: a desktop browser at a relying party's sign-in, and a phone. */
+describe('scan to sign in (desktop + phone in Chromium)', () => {
+  let server: Awaited<ReturnType<typeof startTestServer>>;
+  let browser: Browser;
+  let rp: oidc.Configuration;
+  const open: BrowserContext[] = [];
+
+  before(async () => {
+    server = await startTestServer({
+      qrLogin: { ticketSeconds: 5, rotateSeconds: 3, maxRotations: 2, confirmSeconds: 60, maxTicketsPerIp: 1000, maxScansPerIp: 1000 },
+    });
+    await createUser(server.db, { username: 'bob', password: PASSWORD, name: 'Bob Other' }, server.config.scrypt);
+    const c = await createClient(server.db, server.provider(), { client_id: 'rp', client_name: 'Photo App', redirect_uris: [REDIRECT] });
+    await createClient(server.db, server.provider(), {
+      client_id: 'no-qr',
+      client_name: 'Bank',
+      redirect_uris: [REDIRECT],
+      qr_login: false,
+    });
+    const meta = (await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json()) as oidc.ServerMetadata;
+    rp = new oidc.Configuration(meta, 'rp', String(c.client_secret));
+    oidc.allowInsecureRequests(rp);
+    browser = await launchChromium();
+  });
+  beforeEach(() => server.db('rate_counters').delete());
+  afterEach(async () => {
+    for (const c of open.splice(0)) await c.close();
+  });
+  after(async () => {
+    await browser.close();
+    await server.close();
+  });
+
+  async function desktop(clientId = 'rp'): Promise<{ page: Page; verifier: string }> {
+    const ctx = await browser.newContext({ viewport: { width: 1100, height: 900 }, userAgent: DESKTOP_UA });
+    open.push(ctx);
+    await ctx.route('https://rp.example.com/**', (route) =>
+      route.fulfill({ status: 200, contentType: 'text/html', body: '<h1>Photo App</h1>' }),
+    );
+    const page = await ctx.newPage();
+    const verifier = oidc.randomPKCECodeVerifier();
+    const url = oidc.buildAuthorizationUrl(rp, {
+      client_id: clientId,
+      redirect_uri: REDIRECT,
+      scope: 'openid profile',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state: 's',
+    });
+    await page.goto(url.toString());
+    return { page, verifier };
+  }
+
+  async function phone(username = 'alice'): Promise<Page> {
+    const ctx = await phoneContext(browser);
+    open.push(ctx);
+    const page = await ctx.newPage();
+    await page.goto(`${server.publicUrl}/account/devices`);
+    await page.getByLabel('Username').fill(username);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Your devices' }).waitFor();
+    return page;
+  }
+
+  /** Reads the desktop's QR code the way a phone camera would: from pixels. */
+  async function scanQr(page: Page): Promise<string> {
+    const img = page.locator('#qr-image');
+    await img.waitFor();
+    const url = decodePng(await img.screenshot());
+    assert.ok(url?.startsWith(`${server.issuer}/q/`), `decoded ${url}`);
+    return url as string;
+  }
+
+  it('scan, approve, and the desktop continues to the relying party by itself, signed in as the phone', async () => {
+    const { page: desk, verifier } = await desktop();
+    await desk.getByRole('heading', { name: 'Sign in with your phone' }).waitFor();
+    assert.ok(await desk.getByLabel('Password').isVisible(), 'the password form is offered too');
+    const ticketUrl = await scanQr(desk);
+
+    const ph = await phone();
+    await ph.goto(ticketUrl);
+    await ph.getByRole('heading', { name: 'Sign in to Photo App on your computer?' }).waitFor();
+    assert.equal(await ph.locator('[data-field="device"]').textContent(), 'Chrome on Windows');
+    assert.match(String(await ph.locator('[data-field="ip"]').textContent()), /^(127\.0\.0\.1|::1)$/);
+    assert.equal(await ph.locator('[data-field="network"]').count(), 0, 'same network: no warning');
+    assert.match(String(await ph.textContent('main')), /Your name and username/);
+    const [a, d] = [
+      await ph.getByRole('button', { name: 'Yes, approve' }).boundingBox(),
+      await ph.getByRole('button', { name: 'No, decline' }).boundingBox(),
+    ];
+    assert.ok(a && d && Math.abs(a.width - d.width) < 1 && Math.abs(a.height - d.height) < 1, 'equally prominent');
+
+    await desk.getByText('Scanned by A***e. Confirm on your phone.').waitFor({ timeout: 3000 });
+    await ph.getByRole('button', { name: 'Yes, approve' }).click();
+    await ph.getByRole('heading', { name: 'Computer signed in' }).waitFor();
+
+    // No click and no reload on the desktop: it moves on to consent (which still applies) by itself.
+    await desk.getByRole('heading', { name: 'Photo App wants to access your account' }).waitFor({ timeout: 5000 });
+    assert.match(String(await desk.textContent('main')), /Signed in as alice/);
+    await desk.getByRole('button', { name: 'Allow' }).click();
+    await desk.waitForURL(/^https:\/\/rp\.example\.com\/callback\?/);
+    const tokens = await oidc.authorizationCodeGrant(rp, new URL(desk.url()), { pkceCodeVerifier: verifier, expectedState: 's' });
+    assert.equal(tokens.claims()?.sub, server.userId, 'the relying party gets the phone account, through the normal code exchange');
+
+    // The ticket was used once: scanning it again shows nothing to approve.
+    await ph.goto(ticketUrl);
+    await ph.getByRole('heading', { name: /Code not valid|Code expired/ }).waitFor();
+  });
+
+  it('decline: the desktop says so and offers a fresh code', async () => {
+    const { page: desk } = await desktop();
+    const ticketUrl = await scanQr(desk);
+    const ph = await phone();
+    await ph.goto(ticketUrl);
+    await ph.getByRole('button', { name: 'No, decline' }).click();
+    await ph.getByText('Nothing was shared').waitFor();
+    await desk.getByText('The sign-in was declined on the phone.').waitFor({ timeout: 3000 });
+    const before = await desk.locator('#qr-image').getAttribute('src');
+    await desk.getByRole('button', { name: 'Show a new code' }).first().click();
+    await desk.getByRole('heading', { name: 'Sign in with your phone' }).waitFor();
+    await desk.locator('#qr-image').waitFor();
+    assert.notEqual(await desk.locator('#qr-image').getAttribute('src'), before);
+  });
+
+  it('rotates the code while the page is open (the old one stops working), then pauses for a click', async () => {
+    const { page: desk } = await desktop();
+    const first = await scanQr(desk);
+    const shown = await desk.locator('#qr-image').getAttribute('src');
+    // (the page's CSP forbids evaluating strings, so the test watches from outside)
+    for (let i = 0; i < 60 && (await desk.locator('#qr-image').getAttribute('src')) === shown; i += 1) await desk.waitForTimeout(100);
+    const second = await scanQr(desk);
+    assert.notEqual(second, first);
+    const ph = await phone();
+    await ph.goto(first);
+    await ph.getByRole('heading', { name: 'Code expired' }).waitFor();
+    await desk.getByText('The code is paused.').waitFor({ timeout: 10_000 });
+    await desk.getByRole('button', { name: 'Show a new code' }).last().click();
+    await desk.locator('#qr-image').waitFor();
+    assert.ok(await scanQr(desk));
+  });
+
+  it('the first phone claims the code: a second phone sees it is already in use', async () => {
+    const { page: desk } = await desktop();
+    const ticketUrl = await scanQr(desk);
+    const first = await phone('alice');
+    await first.goto(ticketUrl);
+    await first.getByRole('button', { name: 'Yes, approve' }).waitFor();
+    const second = await phone('bob');
+    const res = await second.goto(ticketUrl);
+    assert.equal(res?.status(), 409);
+    await second.getByRole('heading', { name: 'Already in use' }).waitFor();
+  });
+
+  it('a phone that is not signed in signs in first and comes back to the code; another network is called out', async () => {
+    const { page: desk } = await desktop();
+    const ticketUrl = await scanQr(desk);
+    await server.db('qr_tickets').update({ desktop_ip: '203.0.113.7' }).where({ state: 'issued' });
+    const ctx = await phoneContext(browser);
+    open.push(ctx);
+    const ph = await ctx.newPage();
+    await ph.goto(ticketUrl);
+    await ph.getByLabel('Username').fill('alice');
+    await ph.getByLabel('Password').fill(PASSWORD);
+    await ph.getByRole('button', { name: 'Sign in' }).click();
+    await ph.getByRole('heading', { name: 'Sign in to Photo App on your computer?' }).waitFor();
+    assert.match(String(await ph.locator('[data-field="network"]').textContent()), /different network/);
+    assert.equal(await ph.locator('[data-field="ip"]').textContent(), '203.0.113.7');
+  });
+
+  it('a client can turn it off', async () => {
+    const { page: desk } = await desktop('no-qr');
+    await desk.getByLabel('Password').waitFor();
+    assert.equal(await desk.locator('[data-qr]').count(), 0);
+  });
+});
