@@ -16,6 +16,9 @@ import type { EventBus } from './events/bus.js';
 import { requireDeviceSession } from './device/require-session.js';
 import { confirmFromLink, enrichDeviceAuthorization, qrRoutes } from './device/routes.js';
 import { securityHeaders } from './http/security-headers.js';
+import { opsRoutes } from './ops/health.js';
+import type { Metrics } from './ops/metrics.js';
+import { routeOf, telemetry } from './ops/telemetry.js';
 import type { Logger } from './log.js';
 import { type InteractionDeps, interactionErrorPage, interactionRoutes } from './oidc/interactions.js';
 
@@ -28,6 +31,8 @@ import { type InteractionDeps, interactionErrorPage, interactionRoutes } from '.
 export interface AppDeps extends InteractionDeps, Omit<AdminDeps, keyof InteractionDeps> {
   config: Config;
   log: Logger;
+  metrics: Metrics;
+  onOutcome: (kind: 'device' | 'desktop', outcome: 'approved' | 'denied' | 'revoked') => void;
   issuer: string;
   guard: UserCodeGuard;
   bus: EventBus;
@@ -83,7 +88,7 @@ function errors(log: Logger, render: (ctx: Context, d: ReturnType<typeof describ
       await next();
     } catch (err) {
       const d = describe(err);
-      if (d.status >= 500) log.error('request failed', { method: ctx.method, path: ctx.path, err });
+      if (d.status >= 500) log.error('request failed', { method: ctx.method, route: routeOf(ctx), err });
       ctx.status = d.status;
       ctx.set(d.headers);
       render(ctx, d);
@@ -93,8 +98,11 @@ function errors(log: Logger, render: (ctx: Context, d: ReturnType<typeof describ
 
 export function buildPublicApp(deps: AppDeps, provider: () => Provider): Koa {
   const app = new Koa();
+  // X-Forwarded-For is trusted only behind a configured proxy, and then only as many hops as configured.
   app.proxy = deps.config.proxy;
+  app.maxIpsCount = deps.config.proxyHops;
   app.silent = true;
+  app.use(telemetry(deps.log, deps.metrics));
   app.use(securityHeaders());
   if (deps.issuer.startsWith('https:')) {
     // The issuer is the URL browsers use: with https, TLS is terminated in front of us even when the hop to this
@@ -159,9 +167,10 @@ export function buildAdminApp(deps: AppDeps): Koa {
     }),
   );
   app.use(bodyLimit(deps.config.bodyLimitBytes));
-  const router = adminRoutes(deps);
-  app.use(router.routes());
-  app.use(router.allowedMethods());
+  for (const router of [adminRoutes(deps), opsRoutes(deps)]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
   app.use((ctx) => {
     ctx.status = 404;
     ctx.body = { error: 'not_found', error_description: `no route for ${ctx.method} ${ctx.path}` };

@@ -1,6 +1,8 @@
+import { requestContext } from './ops/request-context.js';
+
 /**
  * Structured JSON logs, one line per event, on stdout. Callers pass facts, never secrets: codes, tokens,
- * cookies and passwords are not logged anywhere in Handoff.
+ * cookies and passwords are not logged anywhere in Handoff. Lines written while serving a request carry its id.
  */
 export type Level = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
@@ -17,7 +19,14 @@ export function createLogger(level: Level, write: (line: string) => void = (l) =
     (lvl: Exclude<Level, 'silent'>) =>
     (msg: string, fields: Record<string, unknown> = {}) => {
       if (ORDER[lvl] < ORDER[level]) return;
-      const out: Record<string, unknown> = { time: new Date().toISOString(), level: lvl, msg, ...fields };
+      const requestId = requestContext.getStore()?.requestId;
+      const out: Record<string, unknown> = {
+        time: new Date().toISOString(),
+        level: lvl,
+        ...(requestId ? { requestId } : {}),
+        msg,
+        ...fields,
+      };
       const err = fields.err;
       if (err instanceof Error) out.err = { name: err.name, message: err.message, stack: err.stack };
       write(JSON.stringify(out));

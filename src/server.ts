@@ -12,11 +12,13 @@ import { type Db, databaseUrlOf, engineOf, openDb } from './storage/db.js';
 import { type EventBus, InProcessBus } from './events/bus.js';
 import { PgEventBus } from './events/pg-bus.js';
 import { WaitRegistry } from './device/waits.js';
+import { Metrics } from './ops/metrics.js';
 import { migrateLatest } from './storage/migrate.js';
 import { startPurger } from './storage/purge.js';
 
 /** A running Handoff: both listeners, the provider, and the database it owns (or was given). */
 export interface Handoff {
+  metrics: Metrics;
   bus: EventBus;
   waits: WaitRegistry;
   issuer: string;
@@ -80,7 +82,9 @@ export async function startHandoff(config: Config, opts: StartOptions = {}): Pro
   const guard = new UserCodeGuard(db, config.device);
   const bus = await createBus(db, config, log);
   const waits = new WaitRegistry(config.realtime.maxConcurrentWaits);
-  const realtime = { bus, waits, maxWaitSeconds: config.realtime.maxWaitSeconds };
+  const metrics = new Metrics(() => waits.byKind);
+  const onOutcome = (kind: 'device' | 'desktop', outcome: 'approved' | 'denied' | 'revoked') => metrics.handoffs.inc({ kind, outcome });
+  const realtime = { bus, waits, maxWaitSeconds: config.realtime.maxWaitSeconds, onOutcome };
   let cookieKeys = await loadCookieKeys(db);
   let version = await keySetVersion(db);
   const build = async () => {
@@ -98,6 +102,8 @@ export async function startHandoff(config: Config, opts: StartOptions = {}): Pro
 
   const deps: AppDeps = {
     config,
+    metrics,
+    onOutcome,
     issuer,
     guard,
     bus,
@@ -127,7 +133,14 @@ export async function startHandoff(config: Config, opts: StartOptions = {}): Pro
   const stopPurge = startPurger(
     db,
     { batchSize: config.purgeBatchSize, graceSeconds: 3600, intervalSeconds: config.purgeIntervalSeconds },
-    (deleted, err) => (err ? log.warn('purge failed', { err }) : log.debug('purge ran', { deleted })),
+    (deleted, err) => {
+      metrics.purges.inc({ result: err ? 'failed' : 'ok' });
+      if (err) log.warn('purge failed', { err });
+      else {
+        metrics.purged.inc(deleted);
+        log.debug('purge ran', { deleted });
+      }
+    },
   );
 
   return {
@@ -138,6 +151,7 @@ export async function startHandoff(config: Config, opts: StartOptions = {}): Pro
     provider: () => provider,
     bus,
     waits,
+    metrics,
     async close() {
       clearInterval(keyWatch);
       stopPurge();

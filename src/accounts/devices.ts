@@ -1,3 +1,4 @@
+import { audit } from '../ops/audit.js';
 import type { Db } from '../storage/db.js';
 import { isStorableText, sha256 } from '../storage/hash.js';
 
@@ -35,16 +36,30 @@ export async function listApprovals(db: Db, accountId: string): Promise<DeviceAp
  * Revokes one approval of this account: marks it and deletes its grant with every token issued under it, in one
  * transaction, so its access and refresh tokens stop working at once. False when there was nothing to revoke.
  */
-export async function revokeApproval(db: Db, accountId: string, id: string): Promise<boolean> {
+export async function revokeApproval(db: Db, accountId: string, id: string, actorIp: string): Promise<boolean> {
   if (!isStorableText(id)) return false;
   return db.transaction(async (trx) => {
     const rows = await trx('device_approvals')
       .update({ revoked_at: trx.fn.now() })
       .where({ id, account_id: accountId })
       .whereNull('revoked_at')
-      .returning<{ grant_id: string }[]>('grant_id');
-    const grantId = rows[0]?.grant_id;
-    if (!grantId) return false;
+      .returning<{ grant_id: string; client_id: string; device_ip: string | null; device_ua: string | null }[]>([
+        'grant_id',
+        'client_id',
+        'device_ip',
+        'device_ua',
+      ]);
+    const row = rows[0];
+    const grantId = row?.grant_id;
+    if (!row || !grantId) return false;
+    await audit(trx, {
+      action: 'device.revoked',
+      accountId,
+      clientId: row.client_id,
+      deviceIp: row.device_ip,
+      deviceUa: row.device_ua,
+      actorIp,
+    });
     await trx('oidc_store').delete().where({ grant_id: grantId }).whereNot({ model: 'DeviceCode' });
     await trx('oidc_store')
       .update({ consumed_at: trx.raw('COALESCE(consumed_at, now())') })

@@ -21,6 +21,7 @@ export interface AccountDeps {
   issuer: string;
   provider: () => Provider;
   csrfKey: () => string;
+  onOutcome?: (kind: 'device' | 'desktop', outcome: 'approved' | 'denied' | 'revoked') => void;
 }
 
 /**
@@ -68,7 +69,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     const form = await readForm(ctx, deps.config.bodyLimitBytes);
     if (!safeEqual(form.csrf ?? '', csrfFor(who.sessionUid)))
       throw new HttpError(403, 'invalid_request', 'This form has expired. Go back and try again.');
-    await revokeApproval(deps.db, who.accountId, ctx.params.id ?? '');
+    if (await revokeApproval(deps.db, who.accountId, ctx.params.id ?? '', ctx.ip)) deps.onOutcome?.('device', 'revoked');
     ctx.status = 303;
     ctx.redirect('/account/devices');
   });

@@ -6,6 +6,7 @@ import { readJsonObject } from '../http/body.js';
 import { notFound } from '../http/errors.js';
 import type { Db } from '../storage/db.js';
 import { migrateLatest } from '../storage/migrate.js';
+import { listAudit } from '../ops/audit.js';
 import { createClient, deleteClient, listClients } from './clients.js';
 
 export interface AdminDeps {
@@ -49,6 +50,12 @@ export function adminRoutes(deps: AdminDeps): Router {
 
   router.post('/keys/rotate', async (ctx) => {
     ctx.body = await deps.rotateKeys();
+  });
+  router.get('/audit', async (ctx) => {
+    const limit = Math.min(Math.max(Number(ctx.query.limit ?? 100) || 100, 1), 1000);
+    const before = Number(ctx.query.before) || undefined;
+    const accountId = typeof ctx.query.account === 'string' ? ctx.query.account : undefined;
+    ctx.body = await listAudit(db, { limit, before, accountId });
   });
   router.post('/db/migrate', async (ctx) => {
     ctx.body = { applied: await migrateLatest(db) };

@@ -14,6 +14,7 @@ const ENV_KEYS: Record<string, { key: keyof Config; kind: 'string' | 'number' | 
   DATA_DIR: { key: 'dataDir', kind: 'string' },
   LOG_LEVEL: { key: 'logLevel', kind: 'string' },
   PROXY: { key: 'proxy', kind: 'boolean' },
+  PROXY_HOPS: { key: 'proxyHops', kind: 'number' },
   DEVICE_CODE_TTL: { key: 'deviceCodeTtl', kind: 'number' },
 };
 

@@ -19,6 +19,12 @@ export const configSchema = z
     dataDir: z.string().min(1).describe('DATA_DIR: where embedded PGlite keeps its files'),
     logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).describe('LOG_LEVEL'),
     proxy: z.boolean().describe('PROXY: trust X-Forwarded-* headers from a reverse proxy'),
+    proxyHops: z
+      .number()
+      .int()
+      .min(1)
+      .max(10)
+      .describe('PROXY_HOPS: trusted proxies in front; the client IP is the entry that many from the right of X-Forwarded-For'),
     deviceCodeTtl: z.number().int().min(60).max(3600).describe('DEVICE_CODE_TTL: device code lifetime, seconds'),
     accessTokenTtl: z.number().int().min(60).max(86400).describe('access token lifetime, seconds'),
     idTokenTtl: z.number().int().min(60).max(86400).describe('ID token lifetime, seconds'),

@@ -1,5 +1,6 @@
 import Provider, { type AdapterPayload, errors } from 'oidc-provider';
 import type { EventBus } from '../events/bus.js';
+import { audit } from '../ops/audit.js';
 import type { Db } from '../storage/db.js';
 import { hydrate, keyFor, type Row, StoreAdapter } from '../storage/oidc-adapter.js';
 import { isFinal, markScanned, readHandoff } from './handoff-state.js';
@@ -29,6 +30,8 @@ export interface RealtimeDeps {
   bus: EventBus;
   waits: WaitRegistry;
   maxWaitSeconds: number;
+  /** Counts decided handoffs (metrics). */
+  onOutcome?: (kind: 'device' | 'desktop', outcome: 'approved' | 'denied' | 'revoked') => void;
 }
 
 export class DeviceCodeAdapter extends StoreAdapter {
@@ -49,7 +52,8 @@ export class DeviceCodeAdapter extends StoreAdapter {
       await withRetryAfter(ctx, checkMintLimits(this.db, this.#settings, ctx.ip, ctx.oidc.client?.clientId ?? ''));
     }
     await super.upsert(id, payload, expiresIn);
-    if (payload.accountId && payload.grantId && !payload.error) await this.#recordApproval(id, payload);
+    if (payload.accountId && payload.grantId && !payload.error) await this.#recordApproval(id, payload, ctx?.ip);
+    if (payload.error === 'access_denied') await this.#record('device.denied', payload, ctx?.ip);
     // approved or denied: wake whoever waits (after the write, outside any transaction)
     if (payload.accountId || payload.error) await this.#rt.bus.publish(keyFor(id));
   }
@@ -113,9 +117,23 @@ export class DeviceCodeAdapter extends StoreAdapter {
     return found;
   }
 
-  async #recordApproval(id: string, payload: AdapterPayload): Promise<void> {
+  async #record(action: 'device.approved' | 'device.denied', payload: AdapterPayload, actorIp: string | undefined): Promise<void> {
     const info = (payload.deviceInfo ?? {}) as { ip?: unknown; ua?: unknown };
-    await this.db('device_approvals')
+    await audit(this.db, {
+      action,
+      accountId: payload.accountId,
+      clientId: payload.clientId,
+      deviceIp: typeof info.ip === 'string' ? info.ip : null,
+      deviceUa: typeof info.ua === 'string' ? info.ua : null,
+      actorIp,
+    });
+    this.#rt.onOutcome?.('device', action === 'device.approved' ? 'approved' : 'denied');
+  }
+
+  /** First approval of a code: the durable record for "Your devices", and the audit trail (once). */
+  async #recordApproval(id: string, payload: AdapterPayload, actorIp: string | undefined): Promise<void> {
+    const info = (payload.deviceInfo ?? {}) as { ip?: unknown; ua?: unknown };
+    const inserted = await this.db('device_approvals')
       .insert({
         id: keyFor(id),
         account_id: payload.accountId,
@@ -126,7 +144,9 @@ export class DeviceCodeAdapter extends StoreAdapter {
         requested_at: typeof payload.iat === 'number' ? new Date(payload.iat * 1000) : null,
       })
       .onConflict('id')
-      .ignore();
+      .ignore()
+      .returning('id');
+    if (inserted.length > 0) await this.#record('device.approved', payload, actorIp);
   }
 }
 

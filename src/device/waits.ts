@@ -7,6 +7,7 @@ import type { EventBus } from '../events/bus.js';
 export class WaitRegistry {
   readonly #max: number;
   readonly #onShutdown = new Set<() => void>();
+  readonly #byKind = { held: 0, stream: 0 };
   #active = 0;
   #stopping = false;
 
@@ -18,20 +19,27 @@ export class WaitRegistry {
     return this.#active;
   }
 
+  /** Open waits by kind (for metrics). */
+  get byKind(): { held: number; stream: number } {
+    return { ...this.#byKind };
+  }
+
   get stopping(): boolean {
     return this.#stopping;
   }
 
   /** Takes a slot; undefined when full or shutting down. The returned function gives it back (idempotent). */
-  acquire(onShutdown: () => void): (() => void) | undefined {
+  acquire(onShutdown: () => void, kind: 'held' | 'stream' = 'held'): (() => void) | undefined {
     if (this.#stopping || this.#active >= this.#max) return undefined;
     this.#active += 1;
+    this.#byKind[kind] += 1;
     this.#onShutdown.add(onShutdown);
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.#active -= 1;
+      this.#byKind[kind] -= 1;
       this.#onShutdown.delete(onShutdown);
     };
   }
@@ -87,7 +95,7 @@ export async function waitUntil(
   check: () => Promise<boolean>,
 ): Promise<'done' | 'full'> {
   const signal = new Wakeup();
-  const release = registry.acquire(signal.wake);
+  const release = registry.acquire(signal.wake, 'held');
   if (!release) return 'full';
   const unsubscribe = bus.subscribe(key, signal.wake);
   try {

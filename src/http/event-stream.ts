@@ -26,7 +26,7 @@ export interface StreamDeps {
 
 export function openEventStream(ctx: Context, deps: StreamDeps, key: string, read: () => Promise<Snapshot | undefined>): void {
   const signal = new Wakeup();
-  const release = deps.waits.acquire(signal.wake);
+  const release = deps.waits.acquire(signal.wake, 'stream');
   if (!release) {
     ctx.status = 503;
     ctx.set('Retry-After', '5');

@@ -150,6 +150,7 @@ export function createProvider({ config, db, issuer, signingKeys, cookieKeys, gu
 
   const provider = new Provider(issuer, configuration);
   provider.proxy = config.proxy;
+  provider.maxIpsCount = config.proxyHops;
   // Cookie signing keys are the Koa app's keys (newest first: signs with the first, verifies with all).
   provider.keys = cookieKeys;
 

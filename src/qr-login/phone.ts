@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.js';
 import type { EventBus } from '../events/bus.js';
 import { readForm } from '../http/body.js';
 import { HttpError } from '../http/errors.js';
+import { audit } from '../ops/audit.js';
 import type { Db } from '../storage/db.js';
 import { safeEqual } from '../storage/hash.js';
 import { tFor } from '../views/context.js';
@@ -26,6 +27,7 @@ export interface QrPhoneDeps {
   provider: () => Provider;
   csrfKey: () => string;
   bus: EventBus;
+  onOutcome?: (kind: 'device' | 'desktop', outcome: 'approved' | 'denied' | 'revoked') => void;
 }
 
 const TICKET = /^[\w-]{43}$/;
@@ -105,6 +107,15 @@ export function qrPhoneRoutes(deps: QrPhoneDeps): Router {
       return;
     }
     await deps.bus.publish(ticketKey(decided.id));
+    await audit(db, {
+      action: approve ? 'desktop.approved' : 'desktop.denied',
+      accountId: decided.account_id,
+      clientId: decided.client_id,
+      deviceIp: decided.desktop_ip,
+      deviceUa: decided.desktop_ua,
+      actorIp: ctx.ip,
+    });
+    deps.onOutcome?.('desktop', approve ? 'approved' : 'denied');
     const client = await provider.Client.find(decided.client_id);
     ctx.body = phoneOutcomePage(t, approve ? 'approved' : 'denied', client?.clientName ?? decided.client_id);
   });

@@ -52,7 +52,17 @@ export function sharedEngine(): 'postgres' | 'pglite' {
   return shared && engineOf(shared.db) === 'postgres' ? 'postgres' : 'pglite';
 }
 
-const TABLES = ['oidc_store', 'clients', 'users', 'signing_keys', 'cookie_keys', 'rate_counters', 'device_approvals', 'qr_tickets'];
+const TABLES = [
+  'oidc_store',
+  'clients',
+  'users',
+  'signing_keys',
+  'cookie_keys',
+  'rate_counters',
+  'device_approvals',
+  'qr_tickets',
+  'audit_events',
+];
 
 export async function resetDb(db: Db): Promise<void> {
   await db.raw(`TRUNCATE ${TABLES.join(', ')} RESTART IDENTITY`);

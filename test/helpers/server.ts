@@ -3,6 +3,7 @@ import type { Config } from '../../src/config/schema.js';
 import { createUser } from '../../src/accounts/users.js';
 import { createClient } from '../../src/admin/clients.js';
 import { startHandoff, type Handoff } from '../../src/server.js';
+import type { Logger } from '../../src/log.js';
 import type { Db } from '../../src/storage/db.js';
 import { resetDb, sharedDb } from './db.js';
 
@@ -13,11 +14,12 @@ export const PASSWORD = 'correct horse battery staple';
 export async function startTestServer(
   overrides: Partial<Config> = {},
   database?: Db,
+  log?: Logger,
 ): Promise<Handoff & { config: Config; userId: string }> {
   const db = database ?? (await sharedDb());
   await resetDb(db);
   const config = loadConfig({ NODE_ENV: 'test' }, { port: 0, adminPort: 0, ...overrides });
-  const handoff = await startHandoff(config, { db });
+  const handoff = await startHandoff(config, { db, ...(log ? { log } : {}) });
   const user = await createUser(
     db,
     { username: 'alice', password: PASSWORD, name: 'Alice Example', email: 'alice@example.com' },

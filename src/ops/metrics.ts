@@ -1,0 +1,58 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * Prometheus metrics, one registry per Handoff instance (served at /metrics on the admin port). Labels are route
+ * templates and outcomes, never values taken from a request.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'route' | 'method' | 'status'>;
+  readonly latency: Histogram<'route'>;
+  readonly handoffs: Counter<'kind' | 'outcome'>;
+  readonly refusals: Counter<'limit'>;
+  readonly purges: Counter<'result'>;
+  readonly purged: Counter;
+
+  constructor(currentWaits: () => { held: number; stream: number }) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.requests = new Counter({
+      name: 'handoff_http_requests_total',
+      help: 'HTTP requests by route, method and status',
+      labelNames: ['route', 'method', 'status'],
+      registers,
+    });
+    this.latency = new Histogram({
+      name: 'handoff_http_request_duration_seconds',
+      help: 'Time to the response head by route (a held request counts its hold; a stream its setup)',
+      labelNames: ['route'],
+      buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30],
+      registers,
+    });
+    this.handoffs = new Counter({
+      name: 'handoff_outcomes_total',
+      help: 'Handoffs by kind (device, desktop) and outcome (approved, denied, revoked)',
+      labelNames: ['kind', 'outcome'],
+      registers,
+    });
+    this.refusals = new Counter({
+      name: 'handoff_throttle_refusals_total',
+      help: 'Requests refused by a limit (HTTP 429)',
+      labelNames: ['limit'],
+      registers,
+    });
+    this.purges = new Counter({ name: 'handoff_purge_runs_total', help: 'Purge runs by result', labelNames: ['result'], registers });
+    this.purged = new Counter({ name: 'handoff_purged_rows_total', help: 'Expired rows deleted by the purge', registers });
+    new Gauge({
+      name: 'handoff_waits_current',
+      help: 'Open held token requests and status streams on this instance',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const w = currentWaits();
+        this.set({ kind: 'held' }, w.held);
+        this.set({ kind: 'stream' }, w.stream);
+      },
+    });
+  }
+}

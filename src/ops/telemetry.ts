@@ -1,0 +1,41 @@
+import { randomUUID } from 'node:crypto';
+import type { Context, Middleware } from 'koa';
+import type { Logger } from '../log.js';
+import type { Metrics } from './metrics.js';
+import { requestContext } from './request-context.js';
+
+const REQUEST_ID = /^[\w.-]{8,64}$/;
+
+/**
+ * The route a request took, as a template: the router pattern (ours, `/q/:ticket`, or oidc-provider's, `/token`),
+ * else oidc-provider's route name, else `unmatched`. Logs and metrics use it instead of the path, which can carry codes and tickets.
+ */
+export function routeOf(ctx: Context): string {
+  const matched = (ctx as { _matchedRoute?: unknown })._matchedRoute;
+  if (typeof matched === 'string') return matched;
+  const oidc = Object.getOwnPropertyDescriptor(ctx, 'oidc') ? (ctx as { oidc?: { route?: string } }).oidc : undefined;
+  if (oidc?.route) return `oidc:${oidc.route}`;
+  return 'unmatched';
+}
+
+/** One JSON log line and metrics per request, with a request id (a valid incoming X-Request-Id, else a new one). */
+export function telemetry(log: Logger, metrics: Metrics): Middleware {
+  return (ctx, next) => {
+    const incoming = ctx.get('x-request-id');
+    const requestId = REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    ctx.set('X-Request-Id', requestId);
+    const started = performance.now();
+    return requestContext.run({ requestId }, async () => {
+      try {
+        await next();
+      } finally {
+        const route = routeOf(ctx);
+        const seconds = (performance.now() - started) / 1000;
+        metrics.requests.inc({ route, method: ctx.method, status: String(ctx.status) });
+        metrics.latency.observe({ route }, seconds);
+        if (ctx.status === 429) metrics.refusals.inc({ limit: route });
+        log.info('request', { method: ctx.method, route, status: ctx.status, ms: Math.round(seconds * 10000) / 10 });
+      }
+    });
+  };
+}
