@@ -8,6 +8,7 @@ import { freePort } from '../test/helpers/process.js';
 
 /** Shared by the benchmarks: a real Handoff process on loopback, its memory, and latency statistics. */
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
+const BASELINE = fileURLToPath(new URL('./baseline-server.js', import.meta.url));
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const PASSWORD = 'benchmark password';
 
@@ -25,7 +26,15 @@ export const BENCH_CONFIG = {
     unknownDeviceCodeWindowSeconds: 600,
   },
   realtime: { maxWaitSeconds: 300, maxConcurrentWaits: 20_000, heartbeatSeconds: 15, retryMilliseconds: 3000 },
-  login: { maxFailuresPerAccount: 5, maxFailuresPerIp: 10_000_000, windowSeconds: 900 },
+  login: { maxFailuresPerAccount: 10_000_000, maxFailuresPerIp: 10_000_000, windowSeconds: 900 },
+  qrLogin: {
+    ticketSeconds: 75,
+    rotateSeconds: 60,
+    maxRotations: 5,
+    confirmSeconds: 120,
+    maxTicketsPerIp: 10_000_000,
+    maxScansPerIp: 10_000_000,
+  },
   logLevel: 'warn',
 };
 
@@ -37,12 +46,16 @@ export interface Instance {
   stop(): Promise<void>;
 }
 
-export async function startInstance(env: Record<string, string>, extraConfig: Record<string, unknown> = {}): Promise<Instance> {
+export async function startInstance(
+  env: Record<string, string>,
+  extraConfig: Record<string, unknown> = {},
+  script: 'handoff' | 'baseline' = 'handoff',
+): Promise<Instance> {
   const dir = mkdtempSync(join(tmpdir(), 'handoff-bench-'));
   const configFile = join(dir, 'bench.json');
   writeFileSync(configFile, JSON.stringify({ ...BENCH_CONFIG, ...extraConfig }));
   const [port, adminPort] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, [MAIN], {
+  const child = spawn(process.execPath, [script === 'handoff' ? MAIN : BASELINE], {
     env: {
       PATH: process.env.PATH ?? '',
       NODE_ENV: 'production',
@@ -50,19 +63,23 @@ export async function startInstance(env: Record<string, string>, extraConfig: Re
       CONFIG_FILE: configFile,
       PORT: String(port),
       ADMIN_PORT: String(adminPort),
-      LOG_LEVEL: 'info',
+      LOG_LEVEL: 'warn',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('"msg":"listening"')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`Handoff exited (${code}): ${out}`)));
-  });
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`server exited (${code})`))));
+  const ready = (async () => {
+    for (;;) {
+      try {
+        if ((await fetch(`http://localhost:${port}/.well-known/openid-configuration`)).ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  await Promise.race([ready, exited]);
   child.stdout?.resume();
   return {
     base: `http://localhost:${port}`,
@@ -114,4 +131,33 @@ export const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 1
 
 export async function settle(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Runs `op` in `concurrency` parallel loops for `seconds`; returns completed operations per second (those for which
+ * `op` returned true) and the count of the others.
+ */
+export async function measure(
+  seconds: number,
+  concurrency: number,
+  op: (worker: number) => Promise<boolean>,
+): Promise<{ perSecond: number; ok: number; other: number }> {
+  const end = performance.now() + seconds * 1000;
+  let ok = 0;
+  let other = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, w) => {
+      while (performance.now() < end) {
+        if (await op(w)) ok += 1;
+        else other += 1;
+      }
+    }),
+  );
+  return { perSecond: round(ok / ((performance.now() - started) / 1000), 0), ok, other };
+}
+
+export async function postForm(url: string, form: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url, { method: 'POST', body: new URLSearchParams(form) });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }

@@ -12,6 +12,8 @@ import { DEVICE_GRANT, PASSWORD, freshPostgres, percentile, round, seed, settle,
  */
 const WAITS = Number(process.env.BENCH_WAITS ?? 10_000);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 200);
+/** With BENCH_INSTANCES=2 (PostgreSQL only): the waits are held by a second instance, approvals go to the first. */
+const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 1);
 
 const agent = new http.Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
 
@@ -57,10 +59,18 @@ function stream(url: string, onState: (state: string, at: number) => void): http
   return req;
 }
 
+/** V8 heap in use, from the instance's own /metrics (after its last GC, so mostly live objects). */
+async function heapUsedKiB(admin: string): Promise<number> {
+  const text = await (await fetch(`${admin}/metrics`)).text();
+  return Number(/^nodejs_heap_size_used_bytes (\d+(?:\.\d+)?)/m.exec(text)?.[1] ?? 0) / 1024;
+}
+
 async function main() {
   const pg = await freshPostgres();
+  if (INSTANCES > 1 && !pg) throw new Error('two instances need PostgreSQL: set BENCH_DATABASE_URL');
   const engine = pg ? 'PostgreSQL' : 'PGlite';
   const instance = await startInstance(pg ? { DATABASE_URL: pg.url } : {});
+  const holder = INSTANCES > 1 && pg ? await startInstance({ DATABASE_URL: pg.url }) : instance;
   try {
     await seed(instance);
     const codes: Array<{ device_code: string; verification_uri_complete: string; status_uri: string }> = [];
@@ -79,16 +89,17 @@ async function main() {
       codes.push(...batch);
     }
     await settle(2000);
-    const idle = instance.rssKiB();
+    const idle = holder.rssKiB();
+    const idleHeap = await heapUsedKiB(holder.admin);
 
     const heldAnswers = new Map<string, Promise<{ at: number; body: string }>>();
     const streamApproved = new Map<string, number>();
     let streamsOpen = 0;
     const requests: http.ClientRequest[] = [];
     for (const code of codes) {
-      heldAnswers.set(code.device_code, held(instance.base, code.device_code));
+      heldAnswers.set(code.device_code, held(holder.base, code.device_code));
       requests.push(
-        stream(code.status_uri, (state, at) => {
+        stream(code.status_uri.replace(instance.base, holder.base), (state, at) => {
           if (state === 'pending') streamsOpen += 1;
           if (state === 'approved') streamApproved.set(code.device_code, at);
         }),
@@ -96,8 +107,9 @@ async function main() {
     }
     for (let i = 0; i < 600 && streamsOpen < codes.length; i += 1) await settle(100);
     await settle(3000);
-    const loaded = instance.rssKiB();
+    const loaded = holder.rssKiB();
     const perWaitKiB = (loaded - idle) / (codes.length * perCode);
+    const heapPerWaitKiB = ((await heapUsedKiB(holder.admin)) - idleHeap) / (codes.length * perCode);
 
     const phone = new Phone();
     const sample = codes.slice(0, Math.min(SAMPLES, codes.length));
@@ -120,12 +132,13 @@ async function main() {
     for (const r of requests) r.destroy();
 
     const result = {
-      scenario: 'held waits',
+      scenario: INSTANCES > 1 ? 'held waits, answered across instances' : 'held waits',
       engine,
       waits: codes.length * perCode,
       rssIdleMiB: round(idle / 1024),
       rssLoadedMiB: round(loaded / 1024),
       memoryPerWaitKiB: round(perWaitKiB, 2),
+      heapPerWaitKiB: round(heapPerWaitKiB, 2),
       heldP50ms: percentile(heldLatency, 50),
       heldP99ms: percentile(heldLatency, 99),
       streamP50ms: percentile(streamLatency, 50),
@@ -134,6 +147,7 @@ async function main() {
     };
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
+    if (holder !== instance) await holder.stop();
     await instance.stop();
     await pg?.drop();
   }

@@ -1,4 +1,5 @@
 import Koa, { type Context, type Middleware } from 'koa';
+import compose from 'koa-compose';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
 import { type AdminDeps, adminRoutes } from './admin/routes.js';
@@ -126,9 +127,8 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider): Koa {
     }),
   );
   app.use(bodyLimit(deps.config.bodyLimitBytes));
-  app.use(requireDeviceSession(provider));
-  app.use(enrichDeviceAuthorization(deps));
-  app.use(confirmFromLink(deps));
+  // Our pages and endpoints; everything else (the protocol endpoints) goes straight to oidc-provider without
+  // walking them, which keeps the hot path (polls, token and device authorization requests) short.
   const qrLogin = qrDesktop(deps);
   const routers = [
     qrRoutes(deps),
@@ -140,10 +140,14 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider): Koa {
     assetRoutes(),
   ];
   if (deps.config.env !== 'production') routers.push(demoTvRoutes());
-  for (const router of routers) {
-    app.use(router.routes());
-    app.use(router.allowedMethods());
-  }
+  const ours = compose(routers.flatMap((r) => [r.routes(), r.allowedMethods()]) as Middleware[]);
+  const OURS = /^\/(interaction|account|q|assets|demo|device\/qr|device\/status)(\/|$)/;
+  const device = compose([requireDeviceSession(provider), enrichDeviceAuthorization(deps), confirmFromLink(deps)]);
+  app.use((ctx, next) => {
+    if (OURS.test(ctx.path)) return ours(ctx, next);
+    if (ctx.path === '/device' || ctx.path === '/device/auth') return device(ctx, next);
+    return next();
+  });
   // The provider is looked up per request, so a rebuilt provider (new keys) serves the very next request.
   let mounted: { provider: Provider; mw: Middleware } | undefined;
   app.use((ctx, next) => {

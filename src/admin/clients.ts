@@ -4,6 +4,7 @@ import { badRequest, conflict, HttpError } from '../http/errors.js';
 import { SECRET_HASH_PREFIX } from '../oidc/provider.js';
 import type { Db } from '../storage/db.js';
 import { isStorableText, sha256, toJsonb } from '../storage/hash.js';
+import { forgetClient } from '../storage/oidc-adapter.js';
 
 type Metadata = Record<string, unknown>;
 
@@ -49,6 +50,7 @@ export async function createClient(db: Db, provider: Provider, input: Metadata):
     .ignore()
     .returning('client_id');
   if (inserted.length === 0) throw conflict(`client_id ${clientId} already exists`, 'client_id');
+  forgetClient(clientId);
   return { ...publicView(metadata), ...(secret ? { client_secret: secret } : {}) };
 }
 
@@ -63,6 +65,7 @@ export async function deleteClient(db: Db, clientId: string): Promise<boolean> {
   return db.transaction(async (trx) => {
     // RETURNING rather than the affected count: knex-pglite reports DELETE counts differently from pg.
     const gone = await trx('clients').delete().where({ client_id: clientId }).returning('client_id');
+    forgetClient(clientId);
     if (gone.length === 0) return false;
     await trx('oidc_store').delete().whereRaw(`payload->>'clientId' = ?`, [clientId]);
     return true;

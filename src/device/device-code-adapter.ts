@@ -6,6 +6,8 @@ import { hydrate, keyFor, type Row, StoreAdapter } from '../storage/oidc-adapter
 import { isFinal, markScanned, readHandoff } from './handoff-state.js';
 import { checkMintLimits, countUnknownDeviceCode, type DeviceSettings, RateLimited, type UserCodeGuard } from './limits.js';
 import { preferredWait } from './prefer.js';
+import { newStatusHandle } from './status-stream.js';
+import { sha256 } from '../storage/hash.js';
 import { type WaitRegistry, waitUntil } from './waits.js';
 
 /**
@@ -56,6 +58,18 @@ export class DeviceCodeAdapter extends StoreAdapter {
     if (payload.error === 'access_denied') await this.#record('device.denied', payload, ctx?.ip);
     // approved or denied: wake whoever waits (after the write, outside any transaction)
     if (payload.accountId || payload.error) await this.#rt.bus.publish(keyFor(id));
+  }
+
+  /**
+   * A new device code gets its status_uri handle in the same INSERT (no second statement); the handle itself goes
+   * to the response through the request's state (device/routes.ts adds `status_uri`).
+   */
+  protected override statusHashFor(payload: AdapterPayload): string | null {
+    const ctx = Provider.ctx;
+    if (ctx?.oidc?.route !== 'device_authorization' || payload.accountId || payload.error) return null;
+    const handle = newStatusHandle();
+    ctx.state.statusHandle = handle;
+    return sha256(handle);
   }
 
   override async find(id: string): Promise<AdapterPayload | undefined> {

@@ -1,5 +1,5 @@
 import { errors } from 'oidc-provider';
-import { hit, release, type Window } from '../accounts/throttle.js';
+import { hit, hitMany, releaseMany, type Window } from '../accounts/throttle.js';
 import type { Config } from '../config/schema.js';
 import type { Db } from '../storage/db.js';
 import { sha256 } from '../storage/hash.js';
@@ -42,34 +42,44 @@ export class UserCodeGuard {
 
   /** Reserves one attempt; throws {@link RateLimited} when the session or the IP address has no attempts left. */
   async reserve(who: { ip: string; session?: string | undefined }): Promise<void> {
-    let retry = 0;
     const windows = this.#windows(who);
-    const counts = [];
-    for (const [w, max] of windows) {
-      const { count, retryAfter } = await hit(this.#db, w);
-      counts.push(count);
-      if (count > max) retry = Math.max(retry, retryAfter);
-    }
+    const results = await hitMany(
+      this.#db,
+      windows.map(([w]) => w),
+    );
+    let retry = 0;
+    results.forEach((r, i) => {
+      if (r.count > (windows[i]?.[1] ?? 0)) retry = Math.max(retry, r.retryAfter);
+    });
     if (retry > 0) {
       // A refused attempt is not a guess: it does not stretch the block.
-      for (const [w] of windows) await release(this.#db, w);
+      await releaseMany(
+        this.#db,
+        windows.map(([w]) => w),
+      );
       throw new RateLimited('too many wrong codes; wait before trying again', retry);
     }
   }
 
   /** The code existed: the reserved attempt was not a failure. */
   async refund(who: { ip: string; session?: string | undefined }): Promise<void> {
-    for (const [w] of this.#windows(who)) await release(this.#db, w);
+    await releaseMany(
+      this.#db,
+      this.#windows(who).map(([w]) => w),
+    );
   }
 }
 
 /** Device authorizations per IP address and per client, and unknown device codes per IP address (RFC 8628 5.2). */
 export async function checkMintLimits(db: Db, s: DeviceSettings, ip: string, clientId: string): Promise<void> {
   const windowSeconds = s.authorizationWindowSeconds;
-  const byIp = await hit(db, { bucket: 'device-auth:ip', key: ip, windowSeconds });
-  if (byIp.count > s.maxAuthorizationsPerIp) throw new RateLimited('too many device authorizations from this address', byIp.retryAfter);
-  const byClient = await hit(db, { bucket: 'device-auth:client', key: clientId, windowSeconds });
-  if (byClient.count > s.maxAuthorizationsPerClient)
+  const [byIp, byClient] = await hitMany(db, [
+    { bucket: 'device-auth:ip', key: ip, windowSeconds },
+    { bucket: 'device-auth:client', key: clientId, windowSeconds },
+  ]);
+  if (byIp && byIp.count > s.maxAuthorizationsPerIp)
+    throw new RateLimited('too many device authorizations from this address', byIp.retryAfter);
+  if (byClient && byClient.count > s.maxAuthorizationsPerClient)
     throw new RateLimited('too many device authorizations for this client', byClient.retryAfter);
 }
 

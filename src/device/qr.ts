@@ -12,8 +12,15 @@ import { formatUserCode, normalizeUserCode } from './user-code.js';
  */
 export type QrFormat = 'svg' | 'png' | 'txt';
 
+const keys = new Map<string, Buffer>();
 function keyFrom(secret: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', secret, 'handoff', 'qr-handle', 32));
+  let key = keys.get(secret);
+  if (!key) {
+    key = Buffer.from(hkdfSync('sha256', secret, 'handoff', 'qr-handle', 32));
+    if (keys.size > 16) keys.clear();
+    keys.set(secret, key);
+  }
+  return key;
 }
 
 export function sealUserCode(userCode: string, secret: string): string {

@@ -10,7 +10,6 @@ import { tFor } from '../views/context.js';
 import { codeEntryPage, outcomePage } from '../views/device.js';
 import { RateLimited, type UserCodeGuard } from './limits.js';
 import { openUserCode, type QrFormat, renderQr, sealUserCode, verificationUriComplete } from './qr.js';
-import { assignStatusHandle, newStatusHandle } from './status-stream.js';
 import { normalizeUserCode } from './user-code.js';
 
 export interface DeviceRouteDeps {
@@ -37,9 +36,8 @@ export function enrichDeviceAuthorization(deps: DeviceRouteDeps): Middleware {
     if (!body || !code) return;
     body.interval = deps.config.device.pollInterval;
     body.verification_uri_complete_qr = `${deps.issuer}/device/qr/${sealUserCode(code, deps.secrets()[0] ?? '')}.svg`;
-    const handle = newStatusHandle();
-    await assignStatusHandle(deps.db, sha256(code), handle);
-    body.status_uri = `${deps.issuer}/device/status/${handle}`;
+    const handle = ctx.state.statusHandle as string | undefined;
+    if (handle) body.status_uri = `${deps.issuer}/device/status/${handle}`;
   };
 }
 

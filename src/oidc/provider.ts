@@ -31,7 +31,30 @@ export interface ProviderDeps {
  * Builds the oidc-provider instance. Everything it persists goes through the knex adapter, so a provider can be
  * rebuilt at any time (after a key rotation) without losing state.
  */
-export function createProvider({ config, db, issuer, signingKeys, cookieKeys, guard, realtime }: ProviderDeps): Provider {
+export function createProvider(deps: ProviderDeps): Provider {
+  const provider = new Provider(deps.issuer, providerConfiguration(deps));
+  provider.proxy = deps.config.proxy;
+  provider.maxIpsCount = deps.config.proxyHops;
+  // Cookie signing keys are the Koa app's keys (newest first: signs with the first, verifies with all).
+  provider.keys = deps.cookieKeys;
+  // Secrets minted by the admin API are stored as SHA-256 hashes; compare hashes in constant time.
+  provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
+    const stored = this.clientSecret ?? '';
+    if (!stored.startsWith(SECRET_HASH_PREFIX)) return false;
+    return safeEqual(stored, SECRET_HASH_PREFIX + sha256(actual));
+  };
+  return provider;
+}
+
+/** The whole oidc-provider configuration (the benchmark's baseline reuses it with the in-memory adapter). */
+export function providerConfiguration({
+  config,
+  db,
+  issuer,
+  signingKeys,
+  guard,
+  realtime,
+}: Omit<ProviderDeps, 'cookieKeys'>): Configuration {
   const secure = issuer.startsWith('https:');
   const configuration: Configuration = {
     adapter: createAdapterFactory(db, { DeviceCode: new DeviceCodeAdapter(db, config.device, guard, realtime) }),
@@ -148,17 +171,5 @@ export function createProvider({ config, db, issuer, signingKeys, cookieKeys, gu
     },
   };
 
-  const provider = new Provider(issuer, configuration);
-  provider.proxy = config.proxy;
-  provider.maxIpsCount = config.proxyHops;
-  // Cookie signing keys are the Koa app's keys (newest first: signs with the first, verifies with all).
-  provider.keys = cookieKeys;
-
-  // Secrets minted by the admin API are stored as SHA-256 hashes; compare hashes in constant time.
-  provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
-    const stored = this.clientSecret ?? '';
-    if (!stored.startsWith(SECRET_HASH_PREFIX)) return false;
-    return safeEqual(stored, SECRET_HASH_PREFIX + sha256(actual));
-  };
-  return provider;
+  return configuration;
 }

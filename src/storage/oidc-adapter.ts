@@ -68,13 +68,14 @@ export class StoreAdapter implements Adapter {
     if (session?.cookie) stored.session = { ...session, cookie: sha256(session.cookie) };
     const uid = this.model === 'Session' && typeof payload.uid === 'string' ? sha256(payload.uid) : null;
     await this.db.raw(
-      `INSERT INTO oidc_store (model, key_hash, payload, grant_id, user_code_hash, uid_hash, expires_at)
-       VALUES (?, ?, ?::jsonb, ?, ?, ?, CASE WHEN ?::int > 0 THEN now() + make_interval(secs => ?::int) END)
+      `INSERT INTO oidc_store (model, key_hash, payload, grant_id, user_code_hash, uid_hash, status_hash, expires_at)
+       VALUES (?, ?, ?::jsonb, ?, ?, ?, ?, CASE WHEN ?::int > 0 THEN now() + make_interval(secs => ?::int) END)
        ON CONFLICT (model, key_hash) DO UPDATE SET
          payload = excluded.payload,
          grant_id = excluded.grant_id,
          user_code_hash = COALESCE(excluded.user_code_hash, oidc_store.user_code_hash),
          uid_hash = COALESCE(excluded.uid_hash, oidc_store.uid_hash),
+         status_hash = COALESCE(excluded.status_hash, oidc_store.status_hash),
          expires_at = excluded.expires_at`,
       [
         this.model,
@@ -83,10 +84,16 @@ export class StoreAdapter implements Adapter {
         payload.grantId ?? null,
         typeof userCode === 'string' ? sha256(userCode) : null,
         uid,
+        this.statusHashFor(payload),
         expiresIn,
         expiresIn,
       ],
     );
+  }
+
+  /** A column only device codes fill (the hash of their status_uri handle); see DeviceCodeAdapter. */
+  protected statusHashFor(_payload: AdapterPayload): string | null {
+    return null;
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
@@ -153,7 +160,20 @@ export class StoreAdapter implements Adapter {
   }
 }
 
-/** Clients live in their own table so the admin API can list them; their ids are public. */
+/**
+ * Clients live in their own table so the admin API can list them; their ids are public. oidc-provider looks the
+ * client up on every request, so rows are cached for {@link CLIENT_CACHE_MS}: a change made here applies at once,
+ * one made on another instance within that time.
+ */
+export const CLIENT_CACHE_MS = 2000;
+const clientCache = new Map<string, { at: number; row: AdapterPayload | undefined }>();
+
+/** Drops cached clients (after a change through the admin API on this instance). */
+export function forgetClient(id?: string): void {
+  if (id === undefined) clientCache.clear();
+  else clientCache.delete(id);
+}
+
 export class ClientAdapter implements Adapter {
   readonly #db: Db;
   constructor(db: Db) {
@@ -164,11 +184,17 @@ export class ClientAdapter implements Adapter {
       .insert({ client_id: id, metadata: toJsonb(payload) })
       .onConflict('client_id')
       .merge(['metadata']);
+    forgetClient(id);
   }
   async find(id: string): Promise<AdapterPayload | undefined> {
     if (!isStorableText(id)) return undefined;
-    const row = await this.#db('clients').first<{ metadata: AdapterPayload } | undefined>('metadata').where({ client_id: id });
-    return row?.metadata;
+    const cached = clientCache.get(id);
+    if (cached && Date.now() - cached.at < CLIENT_CACHE_MS) return cached.row;
+    const result = await this.#db.raw<{ rows: { metadata: AdapterPayload }[] }>('SELECT metadata FROM clients WHERE client_id = ?', [id]);
+    const row = result.rows[0]?.metadata;
+    if (clientCache.size > 10_000) clientCache.clear();
+    clientCache.set(id, { at: Date.now(), row });
+    return row;
   }
   async findByUserCode(): Promise<undefined> {
     return undefined;
@@ -179,6 +205,7 @@ export class ClientAdapter implements Adapter {
   async consume(): Promise<void> {}
   async destroy(id: string): Promise<void> {
     await this.#db('clients').delete().where({ client_id: id });
+    forgetClient(id);
   }
   async revokeByGrantId(): Promise<void> {}
 }

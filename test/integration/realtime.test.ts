@@ -32,7 +32,7 @@ describe('real-time handoff on one instance', () => {
     assert.equal(r.status, 200);
     assert.ok(r.json.access_token);
     assert.equal(r.headers.get('preference-applied'), 'wait=3');
-    assert.ok(latency < 2000, `answered ${latency} ms after approval began, not at the end of the wait`);
+    assert.ok(latency < 2500, `answered ${latency} ms after approval began, before the 3 s hold would have ended`);
   });
 
   it('never loses the race with the phone saving its session (codes without offline_access)', async () => {
@@ -75,7 +75,7 @@ describe('real-time handoff on one instance', () => {
     const took = Date.now() - t0;
     assert.equal(r.json.error, 'authorization_pending');
     assert.equal(r.headers.get('preference-applied'), 'wait=3', 'N is capped by the setting');
-    assert.ok(took >= 2900 && took < 4500, `held ${took} ms`);
+    assert.ok(took >= 2900 && took < 9000, `held ${took} ms: the capped wait (3 s), not the 999 s asked for`);
     const next = await postForm(`${server.publicUrl}/token`, { grant_type: DEVICE_GRANT, device_code: dc.device_code, client_id: 'tv' });
     assert.equal(next.json.error, 'authorization_pending');
     const heldAgain = await heldRedeem(server.publicUrl, dc.device_code, 1);

@@ -1,0 +1,33 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * `npm run bench`: every scenario, one after another, in one invocation (so figures come from the same machine at
+ * about the same time). Each scenario prints JSON lines; they are collected and echoed at the end.
+ */
+const dir = fileURLToPath(new URL('.', import.meta.url));
+const runs: Array<{ script: string; env?: Record<string, string> }> = [
+  { script: 'throughput.js' },
+  { script: 'waits.js' },
+  { script: 'waits.js', env: { BENCH_INSTANCES: '2', BENCH_WAITS: '2000' } },
+];
+const results: string[] = [];
+const pg = process.env.BENCH_DATABASE_URL || process.env.DATABASE_URL;
+for (const run of runs) {
+  if (run.env?.BENCH_INSTANCES && !pg) {
+    process.stderr.write('skipping the two-instance scenario: set BENCH_DATABASE_URL to a PostgreSQL server\n');
+    continue;
+  }
+  process.stderr.write(`running ${run.script} ${JSON.stringify(run.env ?? {})}\n`);
+  const r = spawnSync(process.execPath, [`${dir}${run.script}`], {
+    env: { ...process.env, ...run.env },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  if (r.status !== 0) {
+    process.stderr.write(r.stdout);
+    process.exit(r.status ?? 1);
+  }
+  results.push(...r.stdout.split('\n').filter((l) => l.startsWith('{')));
+}
+process.stdout.write(`${results.join('\n')}\n`);
