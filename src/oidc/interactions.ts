@@ -60,20 +60,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   const router = new Router();
   let decoy: Promise<string> | undefined;
 
-  async function details(ctx: Context): Promise<Details> {
-    let d: Details;
-    try {
-      d = await deps.provider().interactionDetails(ctx.req, ctx.res);
-    } catch {
-      throw new HttpError(
-        400,
-        'invalid_request',
-        'This sign-in has expired or was opened in another browser. Go back to the app and start again.',
-      );
-    }
-    if (d.uid !== ctx.params.uid) throw new HttpError(400, 'invalid_request', 'This sign-in does not belong to this browser session.');
-    return d;
-  }
+  const details = (ctx: Context) => loadInteraction(ctx, deps.provider());
 
   async function checkedForm(ctx: Context, d: Details): Promise<Record<string, string>> {
     const form = await readForm(ctx, config.bodyLimitBytes);
