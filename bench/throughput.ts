@@ -1,5 +1,17 @@
 import { Phone } from '../test/helpers/phone.js';
-import { DEVICE_GRANT, freshPostgres, type Instance, measure, PASSWORD, postForm, round, seed, settle, startInstance } from './lib.js';
+import {
+  BENCH_CONFIG,
+  DEVICE_GRANT,
+  freshPostgres,
+  type Instance,
+  measure,
+  PASSWORD,
+  postForm,
+  round,
+  seed,
+  settle,
+  startInstance,
+} from './lib.js';
 
 /**
  * Scenarios 1, 2, 3 and 6, each measured side by side in one invocation on three servers: the baseline
@@ -113,7 +125,7 @@ async function main() {
     await baseline.stop();
   }
   const cheap = {
-    device: { ...(await import('./lib.js')).BENCH_CONFIG.device, pollInterval: 1 },
+    device: { ...BENCH_CONFIG.device, pollInterval: 1 },
     scrypt: { cost: 1024, blockSize: 8, parallelization: 1 },
   };
   const pg = await freshPostgres();

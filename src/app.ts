@@ -137,7 +137,7 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider): Koa {
     qrLogin.router,
     qrPhoneRoutes(deps),
     interactionRoutes({ ...deps, qrSection: qrLogin.section }),
-    assetRoutes(),
+    assetRoutes({ demo: deps.config.env !== 'production' }),
   ];
   if (deps.config.env !== 'production') routers.push(demoTvRoutes());
   const ours = compose(routers.flatMap((r) => [r.routes(), r.allowedMethods()]) as Middleware[]);

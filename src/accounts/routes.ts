@@ -28,14 +28,21 @@ export interface AccountDeps {
  * "Your devices": what this browser's signed-in user approved through the device flow, each revocable. The page
  * reads oidc-provider's session cookie; without a session it starts a normal sign-in for the account client.
  */
-/** The signed-in user of this browser, from oidc-provider's session cookie. */
+/** This browser's oidc-provider session (signed in or not), from its signed session cookie. */
+export async function findSession(ctx: Pick<Context, 'cookies'>, provider: Provider) {
+  const id = ctx.cookies.get(provider.cookieName('session'), { signed: true });
+  const session = id ? await provider.Session.find(id) : undefined;
+  return session && id ? { session, id } : undefined;
+}
+
+/** The signed-in user of this browser. */
 export async function sessionOf(
   ctx: Context,
   provider: Provider,
 ): Promise<{ accountId: string; sessionUid: string; sessionId: string } | undefined> {
-  const id = ctx.cookies.get(provider.cookieName('session'), { signed: true });
-  const session = id ? await provider.Session.find(id) : undefined;
-  return session?.accountId && id ? { accountId: session.accountId, sessionUid: session.uid, sessionId: id } : undefined;
+  const found = await findSession(ctx, provider);
+  const accountId = found?.session.accountId;
+  return found && accountId ? { accountId, sessionUid: found.session.uid, sessionId: found.id } : undefined;
 }
 
 /** Where to go after signing in (set by pages that need a session first, e.g. a scanned desktop QR code). */

@@ -24,24 +24,6 @@ export async function hit(db: Db, w: Window): Promise<{ count: number; retryAfte
   return { count: row?.count ?? 1, retryAfter: row?.retry_after ?? w.windowSeconds };
 }
 
-/** The current count in a live window (0 when none), without adding to it. */
-export async function peek(db: Db, w: Window): Promise<{ count: number; retryAfter: number }> {
-  const result = await db.raw<{ rows: { count: number; retry_after: number }[] }>(
-    `SELECT count, CEIL(EXTRACT(EPOCH FROM (window_start + make_interval(secs => ?::int) - now())))::int AS retry_after
-       FROM rate_counters WHERE bucket = ? AND key = ? AND window_start > now() - make_interval(secs => ?::int)`,
-    [w.windowSeconds, w.bucket, w.key, w.windowSeconds],
-  );
-  const row = result.rows[0];
-  return { count: row?.count ?? 0, retryAfter: row?.retry_after ?? 0 };
-}
-
-/** Gives back one reserved attempt (never below zero): used when a reserved attempt turned out to be legitimate. */
-export async function release(db: Db, w: Window): Promise<void> {
-  await db('rate_counters')
-    .where({ bucket: w.bucket, key: w.key })
-    .update({ count: db.raw('GREATEST(count - 1, 0)') });
-}
-
 /**
  * {@link hit} for several windows in one statement (one round trip, one commit). Rows are locked in a fixed order
  * (bucket, key), so concurrent calls cannot deadlock. Returns the results in the order given.
@@ -67,7 +49,8 @@ export async function hitMany(db: Db, windows: Window[]): Promise<Array<{ count:
   });
 }
 
-/** {@link release} for several windows in one statement. */
+/** Gives back one reserved attempt per window (never below zero), in one statement: a reserved attempt that turned
+ * out to be legitimate. */
 export async function releaseMany(db: Db, windows: Window[]): Promise<void> {
   if (windows.length === 0) return;
   const q = db('rate_counters').update({ count: db.raw('GREATEST(count - 1, 0)') });

@@ -93,11 +93,6 @@ export async function findCredentials(db: Db, username: string): Promise<{ id: s
     .whereRaw('lower(username) = lower(?)', [username]);
 }
 
-export async function countUsers(db: Db): Promise<number> {
-  const r = await db('users').count<{ n: string }[]>({ n: '*' });
-  return Number(r[0]?.n ?? 0);
-}
-
 /** Deletes a user and everything the provider stored for them; returns false when there was no such user. */
 export async function deleteUser(db: Db, id: string): Promise<boolean> {
   if (!isStorableText(id)) return false;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type Config, configSchema } from './schema.js';
+import { type Config, type ConfigOverrides, configSchema } from './schema.js';
 
 /** Environment variables and the top-level setting each one sets. */
 const ENV_KEYS: Record<string, { key: keyof Config; kind: 'string' | 'number' | 'boolean' }> = {
@@ -82,7 +82,7 @@ function fromEnv(env: NodeJS.ProcessEnv): { values: Record<string, unknown>; nam
  *
  * @example loadConfig(process.env, { port: 0 })
  */
-export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = {}): Config {
+export function loadConfig(env: NodeJS.ProcessEnv, overrides: ConfigOverrides = {}): Config {
   const envName = overrides.env ?? env.NODE_ENV ?? 'development';
   const { values, names } = fromEnv(env);
   // CONFIG_FILE: one more JSON file (any setting, nested ones too), merged after config/<NODE_ENV>.json.

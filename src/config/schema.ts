@@ -91,3 +91,6 @@ export const configSchema = z
   .strict();
 
 export type Config = z.infer<typeof configSchema>;
+
+/** Settings to override, nested objects partially (`{ device: { pollInterval: 1 } }`). */
+export type ConfigOverrides = { [K in keyof Config]?: Config[K] extends object ? Partial<Config[K]> : Config[K] };

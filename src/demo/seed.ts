@@ -7,6 +7,16 @@ import type { Handoff } from '../server.js';
 export const DEMO_CLIENT_ID = 'demo-device';
 export const DEMO_USERNAME = 'demo';
 
+/** The demo TV: a public client of the device grant (also used by /demo/tv and the terminal demo device). */
+export const DEMO_CLIENT = {
+  client_id: DEMO_CLIENT_ID,
+  client_name: 'Handoff demo TV',
+  token_endpoint_auth_method: 'none',
+  grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+  response_types: [],
+  redirect_uris: [],
+};
+
 /**
  * First start outside production: a demo user and a public device client, and a console note on how to try the
  * device flow. Returns the demo password (shown once) or undefined when nothing was created.
@@ -16,14 +26,7 @@ export async function seedDemo(config: Config, handoff: Handoff): Promise<string
   if ((await countClients(handoff.db)) > 0) return undefined;
   const password = randomBytes(9).toString('base64url');
   await createUser(handoff.db, { username: DEMO_USERNAME, password, name: 'Demo User', email: 'demo@example.com' }, config.scrypt);
-  await createClient(handoff.db, handoff.provider(), {
-    client_id: DEMO_CLIENT_ID,
-    client_name: 'Handoff demo TV',
-    token_endpoint_auth_method: 'none',
-    grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
-    response_types: [],
-    redirect_uris: [],
-  });
+  await createClient(handoff.db, handoff.provider(), { ...DEMO_CLIENT });
   return password;
 }
 

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import Router from '@koa/router';
 import { html } from '../views/html.js';
 import { page } from '../views/layout.js';
@@ -6,10 +5,8 @@ import { DEMO_CLIENT_ID } from './seed.js';
 
 /**
  * `/demo/tv` (outside production): a TV-style waiting screen for the demo client. The page follows the status
- * stream and redeems its own tokens; its script is a file served from this origin, so the strict CSP holds.
+ * stream and redeems its own tokens; its script is served from this origin (`/assets/tv.js`), so the strict CSP holds.
  */
-const SCRIPT = readFileSync(new URL('../../../src/demo/assets/tv.js', import.meta.url), 'utf8');
-
 function tvPage(): string {
   return page({
     title: 'Demo TV',
@@ -27,7 +24,7 @@ function tvPage(): string {
 <div data-step="ended" hidden><h1>Not signed in</h1><p id="ended"></p><button type="button" class="primary" data-restart>Show a new code</button></div>
 <div data-step="failed" hidden><h1 class="error">Something went wrong</h1><p id="error"></p><button type="button" class="primary" data-restart>Try again</button></div>
 </div>
-<script src="/demo/tv.js"></script>`,
+<script src="/assets/tv.js"></script>`,
   });
 }
 
@@ -37,11 +34,6 @@ export function demoTvRoutes(): Router {
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
     ctx.body = tvPage();
-  });
-  router.get('/demo/tv.js', (ctx) => {
-    ctx.type = 'application/javascript';
-    ctx.set('Cache-Control', 'no-cache');
-    ctx.body = SCRIPT;
   });
   return router;
 }

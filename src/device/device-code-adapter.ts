@@ -2,12 +2,12 @@ import Provider, { type AdapterPayload, errors } from 'oidc-provider';
 import type { EventBus } from '../events/bus.js';
 import { audit } from '../ops/audit.js';
 import type { Db } from '../storage/db.js';
+import { sha256 } from '../storage/hash.js';
 import { hydrate, keyFor, type Row, StoreAdapter } from '../storage/oidc-adapter.js';
 import { isFinal, markScanned, readHandoff } from './handoff-state.js';
 import { checkMintLimits, countUnknownDeviceCode, type DeviceSettings, RateLimited, type UserCodeGuard } from './limits.js';
 import { preferredWait } from './prefer.js';
 import { newStatusHandle } from './status-stream.js';
-import { sha256 } from '../storage/hash.js';
 import { type WaitRegistry, waitUntil } from './waits.js';
 
 /**
@@ -132,13 +132,13 @@ export class DeviceCodeAdapter extends StoreAdapter {
   }
 
   async #record(action: 'device.approved' | 'device.denied', payload: AdapterPayload, actorIp: string | undefined): Promise<void> {
-    const info = (payload.deviceInfo ?? {}) as { ip?: unknown; ua?: unknown };
+    const device = deviceOf(payload);
     await audit(this.db, {
       action,
       accountId: payload.accountId,
       clientId: payload.clientId,
-      deviceIp: typeof info.ip === 'string' ? info.ip : null,
-      deviceUa: typeof info.ua === 'string' ? info.ua : null,
+      deviceIp: device.ip,
+      deviceUa: device.ua,
       actorIp,
     });
     this.#rt.onOutcome?.('device', action === 'device.approved' ? 'approved' : 'denied');
@@ -146,15 +146,15 @@ export class DeviceCodeAdapter extends StoreAdapter {
 
   /** First approval of a code: the durable record for "Your devices", and the audit trail (once). */
   async #recordApproval(id: string, payload: AdapterPayload, actorIp: string | undefined): Promise<void> {
-    const info = (payload.deviceInfo ?? {}) as { ip?: unknown; ua?: unknown };
+    const device = deviceOf(payload);
     const inserted = await this.db('device_approvals')
       .insert({
         id: keyFor(id),
         account_id: payload.accountId,
         client_id: payload.clientId,
         grant_id: payload.grantId,
-        device_ip: typeof info.ip === 'string' ? info.ip : null,
-        device_ua: typeof info.ua === 'string' ? info.ua.slice(0, 512) : null,
+        device_ip: device.ip,
+        device_ua: device.ua?.slice(0, 512) ?? null,
         requested_at: typeof payload.iat === 'number' ? new Date(payload.iat * 1000) : null,
       })
       .onConflict('id')
@@ -162,6 +162,12 @@ export class DeviceCodeAdapter extends StoreAdapter {
       .returning('id');
     if (inserted.length > 0) await this.#record('device.approved', payload, actorIp);
   }
+}
+
+/** The requesting device as oidc-provider recorded it at device authorization (`deviceInfo`). */
+function deviceOf(payload: AdapterPayload): { ip: string | null; ua: string | null } {
+  const info = (payload.deviceInfo ?? {}) as { ip?: unknown; ua?: unknown };
+  return { ip: typeof info.ip === 'string' ? info.ip : null, ua: typeof info.ua === 'string' ? info.ua : null };
 }
 
 /** Sets `Retry-After` on the response when a limit refuses the request, then rethrows. */

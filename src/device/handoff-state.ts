@@ -1,3 +1,4 @@
+import { findUserById } from '../accounts/users.js';
 import type { Db } from '../storage/db.js';
 
 /**
@@ -48,6 +49,13 @@ export async function markScanned(db: Db, key: string): Promise<boolean> {
     .whereRaw(`payload->>'accountId' IS NULL AND payload->>'error' IS NULL`)
     .returning('key_hash');
   return rows.length > 0;
+}
+
+/** The masked display name of an account (its name, else its username), for waiting screens. */
+export async function maskedAccountName(db: Db, accountId: string): Promise<string | undefined> {
+  const user = await findUserById(db, accountId);
+  const name = user?.name ?? user?.username;
+  return name ? maskName(name) : undefined;
 }
 
 /** "A***e": enough for the person who approved to recognise themselves, not enough to identify them. */

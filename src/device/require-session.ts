@@ -1,5 +1,6 @@
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
+import { findSession } from '../accounts/routes.js';
 import { normalizeUserCode } from './user-code.js';
 
 /**
@@ -21,10 +22,7 @@ export function requireDeviceSession(provider: () => Provider): Middleware {
       }
     }
     if (ctx.method === 'POST' && ctx.path === '/device') {
-      const p = provider();
-      const id = ctx.cookies.get(p.cookieName('session'), { signed: true });
-      const session = id ? await p.Session.find(id) : undefined;
-      if (!session) {
+      if (!(await findSession(ctx, provider()))) {
         ctx.status = 303;
         ctx.redirect('/device');
         return;

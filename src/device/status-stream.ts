@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import Router from '@koa/router';
-import { findUserById } from '../accounts/users.js';
 import type { Config } from '../config/schema.js';
 import type { EventBus } from '../events/bus.js';
 import type { Db } from '../storage/db.js';
 import { sha256 } from '../storage/hash.js';
-import { type Handoff, isFinal, maskName, readHandoff } from './handoff-state.js';
+import { type Handoff, isFinal, maskedAccountName, readHandoff } from './handoff-state.js';
 import { openEventStream } from '../http/event-stream.js';
 import type { WaitRegistry } from './waits.js';
 
@@ -35,9 +34,8 @@ export interface StatusDeps {
 
 async function view(db: Db, h: Handoff): Promise<{ state: string; account?: string }> {
   if (h.state !== 'approved' || !h.accountId) return { state: h.state };
-  const user = await findUserById(db, h.accountId);
-  const name = user?.name ?? user?.username;
-  return name ? { state: h.state, account: maskName(name) } : { state: h.state };
+  const account = await maskedAccountName(db, h.accountId);
+  return account ? { state: h.state, account } : { state: h.state };
 }
 
 export function statusRoutes(deps: StatusDeps): Router {

@@ -26,5 +26,3 @@ export const badRequest = (description: string, field?: string) =>
 export const notFound = (description = 'not found') => new HttpError(404, 'not_found', description);
 export const conflict = (description: string, field?: string) =>
   new HttpError(409, 'conflict', description, field === undefined ? {} : { field });
-export const tooManyRequests = (retryAfterSeconds: number, description = 'too many attempts; try again later') =>
-  new HttpError(429, 'too_many_requests', description, { headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) } });

@@ -3,7 +3,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { verifyPassword, decoyHash } from '../accounts/password.js';
-import { hit, release, type Window } from '../accounts/throttle.js';
+import { hitMany, releaseMany, type Window } from '../accounts/throttle.js';
 import { findCredentials, findUserById } from '../accounts/users.js';
 import type { Config } from '../config/schema.js';
 import { readForm } from '../http/body.js';
@@ -107,9 +107,9 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const { windowSeconds, maxFailuresPerAccount, maxFailuresPerIp } = config.login;
     const account: Window = { bucket: 'login:account', key: username.toLowerCase(), windowSeconds };
     const ip: Window = { bucket: 'login:ip', key: ctx.ip, windowSeconds };
-    const [a, i] = [await hit(db, account), await hit(db, ip)];
+    const [a = { count: 0, retryAfter: 0 }, i = { count: 0, retryAfter: 0 }] = await hitMany(db, [account, ip]);
     if (a.count > maxFailuresPerAccount || i.count > maxFailuresPerIp) {
-      for (const w of [account, ip]) await release(db, w);
+      await releaseMany(db, [account, ip]);
       const retry = Math.max(a.count > maxFailuresPerAccount ? a.retryAfter : 0, i.count > maxFailuresPerIp ? i.retryAfter : 0);
       ctx.status = 429;
       ctx.set('Retry-After', String(Math.max(1, retry)));
@@ -134,7 +134,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       return;
     }
     // A correct password does not spend the budget: give back the reserved attempts.
-    for (const w of [account, ip]) await release(db, w);
+    await releaseMany(db, [account, ip]);
     const returnTo = await deps
       .provider()
       .interactionResult(ctx.req, ctx.res, { login: { accountId: creds.id } }, { mergeWithLastSubmission: false });

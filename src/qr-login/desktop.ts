@@ -3,9 +3,8 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import QRCode from 'qrcode';
 import { hit } from '../accounts/throttle.js';
-import { findUserById } from '../accounts/users.js';
 import type { Config } from '../config/schema.js';
-import { maskName } from '../device/handoff-state.js';
+import { maskedAccountName } from '../device/handoff-state.js';
 import type { WaitRegistry } from '../device/waits.js';
 import type { EventBus } from '../events/bus.js';
 import { readForm } from '../http/body.js';
@@ -89,9 +88,8 @@ export function qrDesktop(deps: QrDesktopDeps) {
     const state = effectiveState(t);
     if (state === 'issued') return { state: 'pending' };
     if (state === 'scanned' && t.account_id) {
-      const user = await findUserById(db, t.account_id);
-      const name = user?.name ?? user?.username;
-      return name ? { state, account: maskName(name) } : { state };
+      const account = await maskedAccountName(db, t.account_id);
+      return account ? { state, account } : { state };
     }
     return { state };
   }

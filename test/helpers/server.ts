@@ -1,5 +1,5 @@
 import { loadConfig } from '../../src/config/load.js';
-import type { Config } from '../../src/config/schema.js';
+import type { Config, ConfigOverrides } from '../../src/config/schema.js';
 import { createUser } from '../../src/accounts/users.js';
 import { createClient } from '../../src/admin/clients.js';
 import { startHandoff, type Handoff } from '../../src/server.js';
@@ -12,7 +12,7 @@ export const PASSWORD = 'correct horse battery staple';
 
 /** A Handoff on free ports over the shared, freshly emptied database, with a user `alice` and a device client `tv`. */
 export async function startTestServer(
-  overrides: Partial<Config> = {},
+  overrides: ConfigOverrides = {},
   database?: Db,
   log?: Logger,
 ): Promise<Handoff & { config: Config; userId: string }> {

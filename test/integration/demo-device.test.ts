@@ -2,35 +2,19 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createClient } from '../../src/admin/clients.js';
-import { DEMO_CLIENT_ID } from '../../src/demo/seed.js';
+import { DEMO_CLIENT } from '../../src/demo/seed.js';
 import { Phone } from '../helpers/phone.js';
-import { DEVICE_GRANT, startTestServer } from '../helpers/server.js';
+import { startTestServer } from '../helpers/server.js';
 
 const DEMO = fileURLToPath(new URL('../../src/demo/device.js', import.meta.url));
 
 describe('npm run demo:device', () => {
   it('prints a text QR and the user code, and who signed in once the phone approves', async () => {
     const server = await startTestServer({
-      device: {
-        pollInterval: 1,
-        maxFailedCodesPerSession: 5,
-        maxFailedCodesPerIp: 10,
-        failedCodeWindowSeconds: 600,
-        maxAuthorizationsPerIp: 30,
-        maxAuthorizationsPerClient: 600,
-        authorizationWindowSeconds: 60,
-        maxUnknownDeviceCodesPerIp: 20,
-        unknownDeviceCodeWindowSeconds: 600,
-      },
+      device: { pollInterval: 1 },
     });
     try {
-      await createClient(server.db, server.provider(), {
-        client_id: DEMO_CLIENT_ID,
-        client_name: 'Handoff demo TV',
-        token_endpoint_auth_method: 'none',
-        grant_types: [DEVICE_GRANT, 'refresh_token'],
-        response_types: [],
-      });
+      await createClient(server.db, server.provider(), { ...DEMO_CLIENT });
       const port = new URL(server.issuer).port;
       const child = spawn(process.execPath, [DEMO], {
         env: { PATH: process.env.PATH ?? '', PORT: port },

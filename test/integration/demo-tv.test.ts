@@ -1,23 +1,17 @@
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import { createClient } from '../../src/admin/clients.js';
-import { DEMO_CLIENT_ID } from '../../src/demo/seed.js';
+import { DEMO_CLIENT } from '../../src/demo/seed.js';
 import { launchChromium } from '../helpers/browser.js';
 import { Phone } from '../helpers/phone.js';
-import { DEVICE_GRANT, startTestServer } from '../helpers/server.js';
+import { startTestServer } from '../helpers/server.js';
 
 describe('/demo/tv in Chromium', () => {
   let server: Awaited<ReturnType<typeof startTestServer>>;
   let browser: Browser;
   before(async () => {
     server = await startTestServer();
-    await createClient(server.db, server.provider(), {
-      client_id: DEMO_CLIENT_ID,
-      client_name: 'Handoff demo TV',
-      token_endpoint_auth_method: 'none',
-      grant_types: [DEVICE_GRANT, 'refresh_token'],
-      response_types: [],
-    });
+    await createClient(server.db, server.provider(), { ...DEMO_CLIENT });
     browser = await launchChromium();
   });
   after(async () => {

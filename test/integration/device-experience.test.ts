@@ -10,17 +10,7 @@ describe('device experience', () => {
   let server: Awaited<ReturnType<typeof startTestServer>>;
   before(async () => {
     server = await startTestServer({
-      device: {
-        pollInterval: 5,
-        maxFailedCodesPerSession: 5,
-        maxFailedCodesPerIp: 10,
-        failedCodeWindowSeconds: 600,
-        maxAuthorizationsPerIp: 1000,
-        maxAuthorizationsPerClient: 1000,
-        authorizationWindowSeconds: 60,
-        maxUnknownDeviceCodesPerIp: 1000,
-        unknownDeviceCodeWindowSeconds: 600,
-      },
+      device: { maxAuthorizationsPerIp: 1000, maxAuthorizationsPerClient: 1000, maxUnknownDeviceCodesPerIp: 1000 },
     });
   });
   beforeEach(() => server.db('rate_counters').delete());
@@ -228,17 +218,7 @@ describe('device experience', () => {
 
 describe('device minting limits', () => {
   let server: Awaited<ReturnType<typeof startTestServer>>;
-  const limits = {
-    pollInterval: 5,
-    maxFailedCodesPerSession: 5,
-    maxFailedCodesPerIp: 10,
-    failedCodeWindowSeconds: 600,
-    maxAuthorizationsPerIp: 3,
-    maxAuthorizationsPerClient: 1000,
-    authorizationWindowSeconds: 60,
-    maxUnknownDeviceCodesPerIp: 3,
-    unknownDeviceCodeWindowSeconds: 600,
-  };
+  const limits = { maxAuthorizationsPerIp: 3, maxAuthorizationsPerClient: 1000, maxUnknownDeviceCodesPerIp: 3 };
   before(async () => {
     server = await startTestServer({ device: limits });
   });
@@ -269,17 +249,7 @@ describe('device minting limits', () => {
 describe('device minting limits per client', () => {
   it('limits device authorizations per client', async () => {
     const server = await startTestServer({
-      device: {
-        pollInterval: 5,
-        maxFailedCodesPerSession: 5,
-        maxFailedCodesPerIp: 10,
-        failedCodeWindowSeconds: 600,
-        maxAuthorizationsPerIp: 1000,
-        maxAuthorizationsPerClient: 2,
-        authorizationWindowSeconds: 60,
-        maxUnknownDeviceCodesPerIp: 10,
-        unknownDeviceCodeWindowSeconds: 600,
-      },
+      device: { maxAuthorizationsPerIp: 1000, maxAuthorizationsPerClient: 2, maxUnknownDeviceCodesPerIp: 10 },
     });
     try {
       const statuses = [];

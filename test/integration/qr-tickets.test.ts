@@ -7,7 +7,7 @@ describe('scan-to-sign-in tickets', () => {
   let server: Awaited<ReturnType<typeof startTestServer>>;
   before(async () => {
     server = await startTestServer({
-      qrLogin: { ticketSeconds: 60, rotateSeconds: 60, maxRotations: 5, confirmSeconds: 60, maxTicketsPerIp: 1000, maxScansPerIp: 3 },
+      qrLogin: { ticketSeconds: 60, confirmSeconds: 60, maxTicketsPerIp: 1000, maxScansPerIp: 3 },
     });
   });
   beforeEach(() => server.db('rate_counters').delete());
