@@ -6,7 +6,7 @@ import mount from 'koa-mount';
 import Provider, { type Configuration } from 'oidc-provider';
 import { loadConfig } from '../src/config/load.js';
 import { UserCodeGuard } from '../src/device/limits.js';
-import { WaitRegistry } from '../src/device/waits.js';
+import { WaitRegistry } from '../src/events/waits.js';
 import { InProcessBus } from '../src/events/bus.js';
 import { providerConfiguration } from '../src/oidc/provider.js';
 import type { Db } from '../src/storage/db.js';
@@ -35,7 +35,7 @@ async function main() {
       db: unused,
       issuer,
       guard: new UserCodeGuard(unused, config.device),
-      realtime: { bus: new InProcessBus(), waits: new WaitRegistry(1), maxWaitSeconds: 1 },
+      realtime: { bus: new InProcessBus(), waits: new WaitRegistry({ max: 1, perAddress: 1, perHandoff: 1 }), maxWaitSeconds: 1 },
       signingKeys: [await key('ES256'), await key('RS256'), await key('EdDSA')],
     }),
     clients: [

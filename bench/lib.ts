@@ -64,6 +64,7 @@ export async function startInstance(
       PORT: String(port),
       ADMIN_PORT: String(adminPort),
       LOG_LEVEL: 'warn',
+      ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -100,11 +101,14 @@ export async function freshPostgres(): Promise<{ url: string; drop: () => Promis
   return base ? createPostgresDatabase(base) : undefined;
 }
 
+/** The admin token of benchmark servers (ADMIN_TOKEN). */
+export const BENCH_ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef0123456789';
+
 export async function adminPost(instance: Instance, path: string, body: unknown): Promise<Record<string, unknown>> {
   const res = await fetch(`${instance.admin}${path}`, {
     method: 'POST',
     body: JSON.stringify(body),
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${BENCH_ADMIN_TOKEN}` },
   });
   if (res.status >= 300) throw new Error(`${path}: ${res.status} ${await res.text()}`);
   return (await res.json()) as Record<string, unknown>;

@@ -3,16 +3,20 @@ import compose from 'koa-compose';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
 import { type AdminDeps, adminRoutes } from './admin/routes.js';
+import { requireAdminToken } from './admin/token.js';
 import type { Config } from './config/schema.js';
 import { HttpError } from './http/errors.js';
 import { accountRoutes } from './accounts/routes.js';
 import { demoTvRoutes } from './demo/tv.js';
 import { assetRoutes } from './http/assets.js';
+import { adminOnly, issuerHost } from './http/host.js';
+import { canonicalPath, protocolMethods } from './http/protocol-routes.js';
 import { qrDesktop } from './qr-login/desktop.js';
 import { qrPhoneRoutes } from './qr-login/phone.js';
 import type { UserCodeGuard } from './device/limits.js';
+import { markAnswered } from './device/device-code-adapter.js';
 import { statusRoutes } from './device/status-stream.js';
-import type { WaitRegistry } from './device/waits.js';
+import type { WaitRegistry } from './events/waits.js';
 import type { EventBus } from './events/bus.js';
 import { requireDeviceSession } from './device/require-session.js';
 import { confirmFromLink, enrichDeviceAuthorization, qrRoutes } from './device/routes.js';
@@ -26,8 +30,9 @@ import { type InteractionDeps, interactionErrorPage, interactionRoutes } from '.
 /**
  * Builds the two Koa apps; never listens (see server.ts).
  *
- * - public: security headers → error pages → our interaction pages → oidc-provider (swappable after key rotation)
- * - admin:  JSON errors → admin API
+ * - public: telemetry → security headers → error pages → Host from ISSUER → body limit → methods of protocol
+ *   endpoints → our pages and endpoints | guards around oidc-provider's → oidc-provider (swappable after key rotation)
+ * - admin:  JSON errors → own Host only, no Origin → bearer token → admin API (JSON only) and ops routes
  */
 export interface AppDeps extends InteractionDeps, Omit<AdminDeps, keyof InteractionDeps> {
   config: Config;
@@ -38,8 +43,10 @@ export interface AppDeps extends InteractionDeps, Omit<AdminDeps, keyof Interact
   guard: UserCodeGuard;
   bus: EventBus;
   waits: WaitRegistry;
-  /** Cookie keys, newest first. */
-  secrets: () => string[];
+  /** The admin API's own `Host` values (its address and port under every name it answers to). */
+  adminHosts: () => Set<string>;
+  /** ADMIN_TOKEN when set; otherwise tokens are checked against their stored hashes. */
+  adminToken: string | undefined;
 }
 
 /** Refuses a declared body over the limit before anything reads it (oidc-provider has its own 56 KiB cap too). */
@@ -97,6 +104,37 @@ function errors(log: Logger, render: (ctx: Context, d: ReturnType<typeof describ
   };
 }
 
+/** oidc-provider's context of a request it served (defined on the Koa context by the provider's router). */
+function oidcOf(ctx: Context): { result?: unknown; session?: { destroyed?: boolean; destroy(): Promise<void> } } | undefined {
+  return Object.getOwnPropertyDescriptor(ctx, 'oidc') ? (ctx as unknown as { oidc: ReturnType<typeof oidcOf> }).oidc : undefined;
+}
+
+/**
+ * After the authorization request a desktop scan finished has been answered (the relying party has its code),
+ * the desktop's Handoff session ends: a scan grants a sign-in to that relying party and nothing else.
+ */
+function endScanSessions(provider: () => Provider): Middleware {
+  return async (ctx, next) => {
+    await next();
+    const oidc = oidcOf(ctx);
+    const result = oidc?.result as { handoff?: { scan?: unknown } } | undefined;
+    if (typeof result?.handoff?.scan !== 'string') return;
+    if (oidc?.session && !oidc.session.destroyed) await oidc.session.destroy();
+    ctx.cookies.set(provider().cookieName('session'), null, { signed: true, overwrite: true, path: '/' });
+  };
+}
+
+/** Records when a device code's tokens were answered (a later presentation is a replay; see markAnswered). */
+function recordAnswers(deps: AppDeps): Middleware {
+  return async (ctx, next) => {
+    await next();
+    if (ctx.method !== 'POST' || ctx.status !== 200) return;
+    const entities = (oidcOf(ctx) as { entities?: { DeviceCode?: { jti?: unknown } } } | undefined)?.entities;
+    const id = entities?.DeviceCode?.jti;
+    if (typeof id === 'string') await markAnswered(deps.db, id);
+  };
+}
+
 export function buildPublicApp(deps: AppDeps, provider: () => Provider): Koa {
   const app = new Koa();
   // X-Forwarded-For is trusted only behind a configured proxy, and then only as many hops as configured.
@@ -126,7 +164,9 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider): Koa {
       }
     }),
   );
+  app.use(issuerHost(deps.issuer));
   app.use(bodyLimit(deps.config.bodyLimitBytes));
+  app.use(protocolMethods());
   // Our pages and endpoints; everything else (the protocol endpoints) goes straight to oidc-provider without
   // walking them, which keeps the hot path (polls, token and device authorization requests) short.
   const qrLogin = qrDesktop(deps);
@@ -143,9 +183,14 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider): Koa {
   const ours = compose(routers.flatMap((r) => [r.routes(), r.allowedMethods()]) as Middleware[]);
   const OURS = /^\/(interaction|account|q|assets|demo|device\/qr|device\/status)(\/|$)/;
   const device = compose([requireDeviceSession(provider), enrichDeviceAuthorization(deps), confirmFromLink(deps)]);
+  const token = recordAnswers(deps);
+  const resume = endScanSessions(provider);
   app.use((ctx, next) => {
     if (OURS.test(ctx.path)) return ours(ctx, next);
-    if (ctx.path === '/device' || ctx.path === '/device/auth') return device(ctx, next);
+    const path = canonicalPath(ctx.path);
+    if (path === '/device' || path.startsWith('/device/')) return device(ctx, next);
+    if (path === '/token') return token(ctx, next);
+    if (path.startsWith('/auth/')) return resume(ctx, next);
     return next();
   });
   // The provider is looked up per request, so a rebuilt provider (new keys) serves the very next request.
@@ -170,6 +215,8 @@ export function buildAdminApp(deps: AppDeps): Koa {
       ctx.body = { error: d.error, error_description: d.description, ...(d.field ? { field: d.field } : {}) };
     }),
   );
+  app.use(adminOnly(deps.adminHosts));
+  app.use(requireAdminToken(deps.db, deps.adminToken));
   app.use(bodyLimit(deps.config.bodyLimitBytes));
   for (const router of [adminRoutes(deps), opsRoutes(deps)]) {
     app.use(router.routes());
@@ -177,7 +224,7 @@ export function buildAdminApp(deps: AppDeps): Koa {
   }
   app.use((ctx) => {
     ctx.status = 404;
-    ctx.body = { error: 'not_found', error_description: `no route for ${ctx.method} ${ctx.path}` };
+    ctx.body = { error: 'not_found', error_description: 'no such route' };
   });
   return app;
 }

@@ -1,17 +1,19 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname, networkInterfaces } from 'node:os';
 import type Provider from 'oidc-provider';
 import { type AppDeps, buildAdminApp, buildPublicApp } from './app.js';
 import { issuerFor } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './log.js';
-import { ensureKeys, keySetVersion, loadCookieKeys, loadSigningKeys, rotateSigningKeys } from './oidc/keys.js';
+import { ensureAdminToken } from './admin/token.js';
+import { ensureKeys, keySetVersion, loadCookieKeys, loadSigningKeys, rotateCookieKeys, rotateSigningKeys } from './oidc/keys.js';
 import { createProvider } from './oidc/provider.js';
 import { UserCodeGuard } from './device/limits.js';
-import { type Db, databaseUrlOf, engineOf, openDb } from './storage/db.js';
+import { closeDb, type Db, databaseUrlOf, engineOf, openDb } from './storage/db.js';
 import { type EventBus, InProcessBus } from './events/bus.js';
 import { PgEventBus } from './events/pg-bus.js';
-import { WaitRegistry } from './device/waits.js';
+import { WaitRegistry } from './events/waits.js';
 import { Metrics } from './ops/metrics.js';
 import { migrateLatest } from './storage/migrate.js';
 import { startPurger } from './storage/purge.js';
@@ -24,6 +26,8 @@ export interface Handoff {
   issuer: string;
   publicUrl: string;
   adminUrl: string;
+  /** The bearer token of this instance's admin API (ADMIN_TOKEN, or the generated one in DATA_DIR/admin-token). */
+  adminToken: string;
   db: Db;
   provider(): Provider;
   close(): Promise<void>;
@@ -55,6 +59,19 @@ function listen(server: Server, port: number, host?: string): Promise<number> {
   });
 }
 
+/** Every `Host` value that names the admin listener: its address and port under each name of this machine. */
+function adminHostsFor(adminHost: string, port: number): Set<string> {
+  const names = new Set(['127.0.0.1', 'localhost', '[::1]']);
+  const wildcard = adminHost === '0.0.0.0' || adminHost === '::' || adminHost === '[::]';
+  if (!wildcard) names.add(adminHost.includes(':') ? `[${adminHost}]` : adminHost);
+  else {
+    names.add(hostname());
+    for (const list of Object.values(networkInterfaces()))
+      for (const a of list ?? []) names.add(a.family === 'IPv6' ? `[${a.address}]` : a.address);
+  }
+  return new Set([...names].map((n) => `${n.toLowerCase()}:${port}`));
+}
+
 function shut(server: Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
@@ -69,9 +86,19 @@ function shut(server: Server): Promise<void> {
 export async function startHandoff(config: Config, opts: StartOptions = {}): Promise<Handoff> {
   const log = opts.log ?? createLogger(config.logLevel);
   const db = opts.db ?? openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  try {
+    return await start(config, db, log, opts);
+  } catch (err) {
+    if (!opts.db) await closeDb(db).catch(() => {});
+    throw err;
+  }
+}
+
+async function start(config: Config, db: Db, log: Logger, opts: StartOptions): Promise<Handoff> {
   const applied = await migrateLatest(db);
   if (applied.length) log.info('migrations applied', { applied });
   await ensureKeys(db);
+  const adminToken = await ensureAdminToken(db, { adminToken: config.adminToken, dataDir: config.dataDir });
 
   const publicServer = createServer();
   const adminServer = createServer();
@@ -81,7 +108,11 @@ export async function startHandoff(config: Config, opts: StartOptions = {}): Pro
 
   const guard = new UserCodeGuard(db, config.device);
   const bus = await createBus(db, config, log);
-  const waits = new WaitRegistry(config.realtime.maxConcurrentWaits);
+  const waits = new WaitRegistry({
+    max: config.realtime.maxConcurrentWaits,
+    perAddress: config.realtime.maxWaitsPerAddress,
+    perHandoff: config.realtime.maxWaitsPerHandoff,
+  });
   const metrics = new Metrics(() => waits.byKind);
   const onOutcome = (kind: 'device' | 'desktop', outcome: 'approved' | 'denied' | 'revoked') => metrics.handoffs.inc({ kind, outcome });
   const realtime = { bus, waits, maxWaitSeconds: config.realtime.maxWaitSeconds, onOutcome };
@@ -112,14 +143,23 @@ export async function startHandoff(config: Config, opts: StartOptions = {}): Pro
     db,
     log,
     provider: () => provider,
-    csrfKey: () => cookieKeys[0] ?? '',
+    adminHosts: () => adminHosts,
+    adminToken: config.adminToken,
     rotateKeys: async () => {
       const rotated = await rotateSigningKeys(db, config.idTokenTtl + 300);
       await reload();
       log.info('signing keys rotated', rotated);
       return rotated;
     },
+    rotateCookieKeys: async () => {
+      // Old keys verify as long as anything they signed can live: a session, and an interaction begun just before.
+      const rotated = await rotateCookieKeys(db, config.sessionTtl + config.interactionTtl);
+      await reload();
+      log.info('cookie keys rotated', rotated);
+      return rotated;
+    },
   };
+  const adminHosts = adminHostsFor(config.adminHost, adminPort);
   publicServer.on('request', buildPublicApp(deps, () => provider).callback());
   adminServer.on('request', buildAdminApp(deps).callback());
 
@@ -147,6 +187,7 @@ export async function startHandoff(config: Config, opts: StartOptions = {}): Pro
     issuer,
     publicUrl: `http://localhost:${port}`,
     adminUrl: `http://${config.adminHost.includes(':') ? `[${config.adminHost}]` : config.adminHost}:${adminPort}`,
+    adminToken,
     db,
     provider: () => provider,
     bus,
@@ -166,7 +207,7 @@ export async function startHandoff(config: Config, opts: StartOptions = {}): Pro
       await closing;
       clearTimeout(force);
       await bus.close();
-      if (!opts.db) await db.destroy();
+      if (!opts.db) await closeDb(db);
     },
   };
 }

@@ -1,12 +1,13 @@
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Config } from '../config/schema.js';
 import { readForm } from '../http/body.js';
+import { checkCsrf, csrfToken } from '../http/csrf.js';
 import { HttpError } from '../http/errors.js';
+import { signedInUser } from '../http/session.js';
 import type { Db } from '../storage/db.js';
-import { safeEqual } from '../storage/hash.js';
 import { devicesPage } from '../views/account.js';
 import { tFor } from '../views/context.js';
 import { listApprovals, revokeApproval } from './devices.js';
@@ -20,39 +21,22 @@ export interface AccountDeps {
   db: Db;
   issuer: string;
   provider: () => Provider;
-  csrfKey: () => string;
+  secrets: () => string[];
   onOutcome?: (kind: 'device' | 'desktop', outcome: 'approved' | 'denied' | 'revoked') => void;
 }
 
 /**
- * "Your devices": what this browser's signed-in user approved through the device flow, each revocable. The page
- * reads oidc-provider's session cookie; without a session it starts a normal sign-in for the account client.
+ * "Your devices": what this browser's signed-in user signed in on other devices (device approvals and desktop
+ * scans), each revocable on its own. Without a session it starts a normal sign-in for the account client.
  */
-/** This browser's oidc-provider session (signed in or not), from its signed session cookie. */
-export async function findSession(ctx: Pick<Context, 'cookies'>, provider: Provider) {
-  const id = ctx.cookies.get(provider.cookieName('session'), { signed: true });
-  const session = id ? await provider.Session.find(id) : undefined;
-  return session && id ? { session, id } : undefined;
-}
-
-/** The signed-in user of this browser. */
-export async function sessionOf(
-  ctx: Context,
-  provider: Provider,
-): Promise<{ accountId: string; sessionUid: string; sessionId: string } | undefined> {
-  const found = await findSession(ctx, provider);
-  const accountId = found?.session.accountId;
-  return found && accountId ? { accountId, sessionUid: found.session.uid, sessionId: found.id } : undefined;
-}
-
 /** Where to go after signing in (set by pages that need a session first, e.g. a scanned desktop QR code). */
 export const RETURN_COOKIE = 'handoff_return';
 const RETURNABLE = /^\/q\/[\w-]{43}$/;
 
 export function accountRoutes(deps: AccountDeps): Router {
   const router = new Router();
-  const signedIn = (ctx: Context) => sessionOf(ctx, deps.provider());
-  const csrfFor = (uid: string) => createHmac('sha256', deps.csrfKey()).update(`devices:${uid}`).digest('base64url');
+  const signedIn = (ctx: Context) => signedInUser(ctx, deps.provider());
+  const csrfFor = (uid: string) => csrfToken(deps.secrets(), 'devices', uid);
 
   router.get('/account/devices', async (ctx) => {
     const who = await signedIn(ctx);
@@ -74,9 +58,9 @@ export function accountRoutes(deps: AccountDeps): Router {
     const who = await signedIn(ctx);
     if (!who) throw new HttpError(401, 'login_required', 'Sign in again to manage your devices.');
     const form = await readForm(ctx, deps.config.bodyLimitBytes);
-    if (!safeEqual(form.csrf ?? '', csrfFor(who.sessionUid)))
-      throw new HttpError(403, 'invalid_request', 'This form has expired. Go back and try again.');
-    if (await revokeApproval(deps.db, who.accountId, ctx.params.id ?? '', ctx.ip)) deps.onOutcome?.('device', 'revoked');
+    checkCsrf(deps.secrets(), form.csrf, ['devices', who.sessionUid]);
+    const kind = await revokeApproval(deps.db, who.accountId, ctx.params.id ?? '', ctx.ip);
+    if (kind) deps.onOutcome?.(kind, 'revoked');
     ctx.status = 303;
     ctx.redirect('/account/devices');
   });

@@ -85,12 +85,16 @@ export async function findUserById(db: Db, id: string): Promise<User | undefined
     .where({ id });
 }
 
-/** The row used for sign-in, including the hash; never leaves the accounts module. */
-export async function findCredentials(db: Db, username: string): Promise<{ id: string; password_hash: string } | undefined> {
-  if (!isStorableText(username)) return undefined;
+/**
+ * The row used for sign-in, including the hash; never leaves the accounts module. `canonical` is the form of
+ * `canonicalUsername` (ASCII lower case), compared with the ASCII lower case of the stored username, so JavaScript
+ * and SQL agree on every input.
+ */
+export async function findCredentials(db: Db, canonical: string): Promise<{ id: string; password_hash: string } | undefined> {
+  if (!/^[\x21-\x7e]{1,128}$/.test(canonical) || canonical !== canonical.toLowerCase()) return undefined;
   return db('users')
     .first<{ id: string; password_hash: string } | undefined>('id', 'password_hash')
-    .whereRaw('lower(username) = lower(?)', [username]);
+    .whereRaw('lower(username) = ?', [canonical]);
 }
 
 /** Deletes a user and everything the provider stored for them; returns false when there was no such user. */

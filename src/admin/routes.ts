@@ -1,12 +1,14 @@
 import Router from '@koa/router';
+import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { createUser, deleteUser, listUsers, parseNewUser } from '../accounts/users.js';
 import type { Config } from '../config/schema.js';
 import { readJsonObject } from '../http/body.js';
-import { notFound } from '../http/errors.js';
+import { badRequest, HttpError, notFound } from '../http/errors.js';
 import type { Db } from '../storage/db.js';
+import { isStorableText } from '../storage/hash.js';
 import { migrateLatest } from '../storage/migrate.js';
-import { listAudit } from '../ops/audit.js';
+import { audit, listAudit } from '../ops/audit.js';
 import { createClient, deleteClient, listClients } from './clients.js';
 
 export interface AdminDeps {
@@ -15,50 +17,94 @@ export interface AdminDeps {
   provider: () => Provider;
   /** Rotates signing keys and makes this instance sign with the new ones. */
   rotateKeys: () => Promise<{ active: string[]; retired: string[] }>;
+  /** Adds a cookie key that signs from now on; older ones keep verifying for a grace period. */
+  rotateCookieKeys: () => Promise<{ keys: number; graceSeconds: number }>;
 }
 
-/** The admin API: JSON in, JSON out, on ADMIN_PORT (127.0.0.1 by default). */
+/** One query parameter: absent, or a single printable string (`?a=1&a=2` and NUL bytes are refused). */
+function queryText(ctx: Context, name: string, max = 200): string | undefined {
+  const v = ctx.query[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v.length > max || !isStorableText(v)) throw badRequest(`${name} must be a single short value`, name);
+  return v;
+}
+
+function queryInt(ctx: Context, name: string, min: number, max: number): number | undefined {
+  const v = queryText(ctx, name, 20);
+  if (v === undefined) return undefined;
+  if (!/^\d{1,16}$/.test(v) || Number(v) < min || Number(v) > max)
+    throw badRequest(`${name} must be an integer from ${min} to ${max}`, name);
+  return Number(v);
+}
+
+/** Every admin change is a JSON request, even one without a body: a web form (or `fetch` without a CORS preflight)
+ * cannot send one, so no page in a browser on this machine can reach these routes. */
+const jsonOnly: Middleware = (ctx, next) => {
+  if (!ctx.is('application/json')) throw new HttpError(415, 'invalid_request', 'Content-Type must be application/json');
+  return next();
+};
+
+/** The admin API: JSON in, JSON out, on ADMIN_PORT (127.0.0.1 by default); every change is audited. */
 export function adminRoutes(deps: AdminDeps): Router {
   const { db, config } = deps;
   const router = new Router({ prefix: '/admin' });
+  const record = (ctx: Context, e: Omit<Parameters<typeof audit>[1], 'actorIp'>) => audit(db, { ...e, actorIp: ctx.ip });
 
-  router.post('/users', async (ctx) => {
+  router.post('/users', jsonOnly, async (ctx) => {
     const input = parseNewUser(await readJsonObject(ctx, config.bodyLimitBytes));
+    const user = await createUser(db, input, config.scrypt);
+    await record(ctx, { action: 'admin.user.created', accountId: user.id, detail: { username: user.username } });
     ctx.status = 201;
-    ctx.body = await createUser(db, input, config.scrypt);
+    ctx.body = user;
   });
   router.get('/users', async (ctx) => {
     ctx.body = await listUsers(db);
   });
   router.delete('/users/:id', async (ctx) => {
-    if (!(await deleteUser(db, ctx.params.id ?? ''))) throw notFound('no such user');
+    const id = ctx.params.id ?? '';
+    if (!(await deleteUser(db, id))) throw notFound('no such user');
+    await record(ctx, { action: 'admin.user.deleted', accountId: id });
     ctx.status = 204;
   });
 
-  router.post('/clients', async (ctx) => {
+  router.post('/clients', jsonOnly, async (ctx) => {
     const input = await readJsonObject(ctx, config.bodyLimitBytes);
+    const client = await createClient(db, deps.provider(), input);
+    await record(ctx, { action: 'admin.client.created', clientId: String(client.client_id) });
     ctx.status = 201;
-    ctx.body = await createClient(db, deps.provider(), input);
+    ctx.body = client;
   });
   router.get('/clients', async (ctx) => {
     ctx.body = await listClients(db);
   });
   router.delete('/clients/:id', async (ctx) => {
-    if (!(await deleteClient(db, ctx.params.id ?? ''))) throw notFound('no such client');
+    const id = ctx.params.id ?? '';
+    if (!(await deleteClient(db, id))) throw notFound('no such client');
+    await record(ctx, { action: 'admin.client.deleted', clientId: id });
     ctx.status = 204;
   });
 
-  router.post('/keys/rotate', async (ctx) => {
-    ctx.body = await deps.rotateKeys();
+  router.post('/keys/rotate', jsonOnly, async (ctx) => {
+    const rotated = await deps.rotateKeys();
+    await record(ctx, { action: 'admin.keys.rotated', detail: rotated });
+    ctx.body = rotated;
+  });
+  router.post('/cookie-keys/rotate', jsonOnly, async (ctx) => {
+    const rotated = await deps.rotateCookieKeys();
+    await record(ctx, { action: 'admin.cookie_keys.rotated', detail: rotated });
+    ctx.body = rotated;
   });
   router.get('/audit', async (ctx) => {
-    const limit = Math.min(Math.max(Number(ctx.query.limit ?? 100) || 100, 1), 1000);
-    const before = Number(ctx.query.before) || undefined;
-    const accountId = typeof ctx.query.account === 'string' ? ctx.query.account : undefined;
-    ctx.body = await listAudit(db, { limit, before, accountId });
+    const limit = queryInt(ctx, 'limit', 1, 1000) ?? 100;
+    const before = queryInt(ctx, 'before', 1, Number.MAX_SAFE_INTEGER);
+    const accountId = queryText(ctx, 'account');
+    const action = queryText(ctx, 'type', 64);
+    ctx.body = await listAudit(db, { limit, before, accountId, action });
   });
-  router.post('/db/migrate', async (ctx) => {
-    ctx.body = { applied: await migrateLatest(db) };
+  router.post('/db/migrate', jsonOnly, async (ctx) => {
+    const applied = await migrateLatest(db);
+    await record(ctx, { action: 'admin.db.migrated', detail: { applied } });
+    ctx.body = { applied };
   });
   return router;
 }

@@ -10,12 +10,24 @@ export class AdminError extends Error {
   }
 }
 
-export async function adminRequest(base: string, method: string, path: string, body?: unknown): Promise<unknown> {
+/** Where the CLI sends its requests, and the bearer token it proves itself with. */
+export interface AdminTarget {
+  base: string;
+  token: string;
+}
+
+export async function adminRequest(target: AdminTarget, method: string, path: string, body?: unknown): Promise<unknown> {
   let res: Response;
+  const base = target.base;
+  const send = body ?? (method === 'POST' ? {} : undefined);
   try {
     res = await fetch(`${base}${path}`, {
       method,
-      ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+      headers: {
+        authorization: `Bearer ${target.token}`,
+        ...(send === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(send === undefined ? {} : { body: JSON.stringify(send) }),
     });
   } catch {
     throw new AdminError(0, { error: 'unreachable', error_description: `cannot reach the admin API at ${base}; is Handoff running?` });

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { adminRequest } from './admin-client.js';
+import { type AdminTarget, adminRequest } from './admin-client.js';
 
 /**
  * The CLI's commands, one row each: `<noun> <verb>` → what it sends to the admin API. Options are `--name value`.
  */
 export type Options = Record<string, string>;
-type Command = { usage: string; run: (base: string, opts: Options) => Promise<unknown> };
+type Command = { usage: string; run: (base: AdminTarget, opts: Options) => Promise<unknown> };
 
 function readStdin(): string {
   try {
@@ -66,6 +66,10 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
   'keys rotate': { usage: 'keys rotate', run: (base) => adminRequest(base, 'POST', '/admin/keys/rotate') },
+  'keys rotate-cookies': {
+    usage: 'keys rotate-cookies   (new cookie key; old ones keep verifying through a grace period)',
+    run: (base) => adminRequest(base, 'POST', '/admin/cookie-keys/rotate'),
+  },
   'db migrate': { usage: 'db migrate', run: (base) => adminRequest(base, 'POST', '/admin/db/migrate') },
 };
 

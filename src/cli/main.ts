@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { tokenFile } from '../admin/token.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { AdminError } from './admin-client.js';
 import { COMMANDS, parseArgs } from './commands.js';
@@ -17,14 +19,25 @@ async function main(): Promise<number> {
     );
     return 2;
   }
-  let base = opts['admin-url'];
-  if (!base) {
-    const config = loadConfig(process.env);
-    base = `http://${config.adminHost.includes(':') ? `[${config.adminHost}]` : config.adminHost}:${config.adminPort}`;
-  }
-  const result = await cmd.run(base, opts);
+  const config = loadConfig(process.env);
+  const base =
+    opts['admin-url'] || `http://${config.adminHost.includes(':') ? `[${config.adminHost}]` : config.adminHost}:${config.adminPort}`;
+  const result = await cmd.run({ base, token: adminToken(config) }, opts);
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   return 0;
+}
+
+/** ADMIN_TOKEN, or the token Handoff wrote to its data directory on first start (DATA_DIR/admin-token). */
+function adminToken(config: ReturnType<typeof loadConfig>): string {
+  if (config.adminToken) return config.adminToken;
+  const file = tokenFile(config.dataDir);
+  try {
+    const token = readFileSync(file, 'utf8').trim();
+    if (token) return token;
+  } catch {
+    // reported below
+  }
+  throw new Error(`no admin token: set ADMIN_TOKEN, or run the CLI with the DATA_DIR of the running Handoff (${file} not readable)`);
 }
 
 main().then(

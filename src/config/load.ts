@@ -16,6 +16,7 @@ const ENV_KEYS: Record<string, { key: keyof Config; kind: 'string' | 'number' | 
   PROXY: { key: 'proxy', kind: 'boolean' },
   PROXY_HOPS: { key: 'proxyHops', kind: 'number' },
   DEVICE_CODE_TTL: { key: 'deviceCodeTtl', kind: 'number' },
+  ADMIN_TOKEN: { key: 'adminToken', kind: 'string' },
 };
 
 export class ConfigError extends Error {

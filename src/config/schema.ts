@@ -34,11 +34,24 @@ export const configSchema = z
     bodyLimitBytes: z.number().int().min(1024).max(1048576).describe('largest request body accepted'),
     purgeIntervalSeconds: z.number().int().min(1).describe('how often expired rows are purged'),
     purgeBatchSize: z.number().int().min(1).max(100000).describe('rows deleted per purge statement'),
+    adminToken: z
+      .string()
+      .min(32, 'must be at least 32 characters')
+      .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+      .optional()
+      .describe('ADMIN_TOKEN: bearer token of the admin API; unset: one is generated and written to DATA_DIR/admin-token'),
     login: z
       .object({
-        maxFailuresPerAccount: z.number().int().min(1),
-        maxFailuresPerIp: z.number().int().min(1),
+        maxFailuresPerAccountAndAddress: z.number().int().min(1).describe('wrong passwords for one account from one address'),
+        maxFailuresPerAddress: z.number().int().min(1).describe('wrong passwords from one address, all accounts'),
+        maxFailuresPerAccount: z
+          .number()
+          .int()
+          .min(1)
+          .describe('wrong passwords for one account from browsers it never signed in from, all addresses together'),
+        maxFailuresPerKnownBrowser: z.number().int().min(1).describe('wrong passwords from a browser that signed in to the account before'),
         windowSeconds: z.number().int().min(1).max(86400),
+        knownBrowserDays: z.number().int().min(1).max(730).describe('how long a browser is remembered after a sign-in'),
       })
       .strict()
       .describe('failed sign-in throttling'),
@@ -49,10 +62,16 @@ export const configSchema = z
         maxFailedCodesPerIp: z.number().int().min(1).describe('wrong user codes an IP address may enter per window'),
         failedCodeWindowSeconds: z.number().int().min(1).max(86400),
         maxAuthorizationsPerIp: z.number().int().min(1).describe('device authorizations an IP address may start per window'),
-        maxAuthorizationsPerClient: z.number().int().min(1).describe('device authorizations a client may start per window'),
+        maxAuthorizationsPerClient: z
+          .number()
+          .int()
+          .min(1)
+          .nullable()
+          .describe('circuit breaker: device authorizations one client may start per window, all addresses together (null: off)'),
         authorizationWindowSeconds: z.number().int().min(1).max(86400),
         maxUnknownDeviceCodesPerIp: z.number().int().min(1).describe('unknown device_code values an IP address may present per window'),
         unknownDeviceCodeWindowSeconds: z.number().int().min(1).max(86400),
+        maxQrImagesPerIp: z.number().int().min(1).describe('QR images one address may fetch per minute'),
       })
       .strict()
       .describe('device flow pacing and abuse limits (RFC 8628 3.5, 5.1)'),
@@ -60,6 +79,12 @@ export const configSchema = z
       .object({
         maxWaitSeconds: z.number().int().min(1).max(300).describe('cap on Prefer: wait=N for held token requests'),
         maxConcurrentWaits: z.number().int().min(1).describe('held requests plus status streams one instance holds; beyond: 503'),
+        maxWaitsPerAddress: z
+          .number()
+          .int()
+          .min(1)
+          .describe('held requests plus streams one address may hold on one instance; beyond: 429'),
+        maxWaitsPerHandoff: z.number().int().min(1).describe('held requests plus streams on one device code or desktop code; beyond: 429'),
         heartbeatSeconds: z.number().int().min(1).max(120).describe('comment lines on status streams so proxies keep them open'),
         retryMilliseconds: z.number().int().min(100).max(60000).describe('the reconnect hint sent to status streams'),
       })
@@ -71,6 +96,7 @@ export const configSchema = z
         rotateSeconds: z.number().int().min(2).max(600).describe('how often an open login page shows a fresh QR code'),
         maxRotations: z.number().int().min(1).max(100).describe('fresh codes before the page asks for a click'),
         confirmSeconds: z.number().int().min(10).max(900).describe('time the phone has to decide once it scanned'),
+        approvedSeconds: z.number().int().min(2).max(120).describe('time the desktop has to finish once the phone approved'),
         maxTicketsPerIp: z.number().int().min(1).describe('tickets one address may create per minute'),
         maxScansPerIp: z.number().int().min(1).describe('ticket scans (valid or not) one address may make per minute'),
       })

@@ -1,5 +1,7 @@
 import Provider, { type AdapterPayload, errors } from 'oidc-provider';
+import { recordApproval } from '../accounts/devices.js';
 import type { EventBus } from '../events/bus.js';
+import { addressKey } from '../http/address.js';
 import { audit } from '../ops/audit.js';
 import type { Db } from '../storage/db.js';
 import { sha256 } from '../storage/hash.js';
@@ -8,7 +10,7 @@ import { isFinal, markScanned, readHandoff } from './handoff-state.js';
 import { checkMintLimits, countUnknownDeviceCode, type DeviceSettings, RateLimited, type UserCodeGuard } from './limits.js';
 import { preferredWait } from './prefer.js';
 import { newStatusHandle } from './status-stream.js';
-import { type WaitRegistry, waitUntil } from './waits.js';
+import { type WaitRegistry, waitUntil } from '../events/waits.js';
 
 /**
  * Device codes: the generic store plus RFC 8628's pacing and abuse rules, applied where oidc-provider reads and
@@ -25,7 +27,18 @@ const POLL_SQL = `UPDATE oidc_store SET
     last_polled_at = CASE WHEN ${POLL_OK} THEN now() ELSE last_polled_at END,
     poll_interval = CASE WHEN ${POLL_OK} THEN poll_interval ELSE COALESCE(poll_interval, ?) + 5 END
   WHERE model = 'DeviceCode' AND key_hash = ?
-  RETURNING payload, consumed_at, last_polled_at = now() AS accepted`;
+  RETURNING payload, consumed_at, last_polled_at = now() AS accepted,
+    (answered_at IS NOT NULL AND answered_at < to_timestamp(?::double precision / 1000)) AS replay`;
+
+/**
+ * A consumed code is answered in one of two ways. Presented again after its tokens were answered, it is a replay:
+ * oidc-provider revokes everything it issued (RFC 6749 4.1.2). Presented by a request that arrived before that
+ * answer (many redemptions racing), it is a lost race: it gets `invalid_grant` and must not revoke the winner's
+ * tokens, so the code is handed over as not yet consumed and its single-use UPDATE refuses it.
+ */
+export async function markAnswered(db: Db, deviceCode: string): Promise<void> {
+  await db.raw(`UPDATE oidc_store SET answered_at = clock_timestamp() WHERE model = 'DeviceCode' AND key_hash = ?`, [keyFor(deviceCode)]);
+}
 
 /** What held requests need: the bus that announces changes, the registry that caps waits, and the cap on N. */
 export interface RealtimeDeps {
@@ -76,12 +89,20 @@ export class DeviceCodeAdapter extends StoreAdapter {
     const ctx = Provider.ctx;
     if (ctx?.oidc?.route !== 'token') return super.find(id);
     const interval = this.#settings.pollInterval;
-    const result = await this.db.raw<{ rows: Array<Row & { accepted: boolean }> }>(POLL_SQL, [interval, interval, interval, keyFor(id)]);
+    const arrived = typeof ctx.state.arrivedAt === 'number' ? ctx.state.arrivedAt : Date.now();
+    const result = await this.db.raw<{ rows: Array<Row & { accepted: boolean; replay: boolean }> }>(POLL_SQL, [
+      interval,
+      interval,
+      interval,
+      keyFor(id),
+      arrived,
+    ]);
     const row = result.rows[0];
     if (!row) {
       await withRetryAfter(ctx, countUnknownDeviceCode(this.db, this.#settings, ctx.ip));
       return undefined;
     }
+    if (row.consumed_at !== null && !row.replay) return hydrate({ ...row, consumed_at: null }, id);
     const pending = !row.payload.accountId && !row.payload.error && row.consumed_at === null;
     const sameClient = row.payload.clientId === ctx.oidc.client?.clientId;
     const expired = typeof row.payload.exp === 'number' && row.payload.exp * 1000 <= Date.now();
@@ -97,17 +118,32 @@ export class DeviceCodeAdapter extends StoreAdapter {
    * A held token request (RFC 7240 `Prefer: wait=N`): answered as soon as the phone decides, the code expires,
    * N seconds pass or the instance shuts down; then oidc-provider gives its usual answer from the fresh row.
    */
-  async #hold(ctx: { set(k: string, v: string): void }, id: string, seconds: number, exp: number): Promise<AdapterPayload | undefined> {
+  async #hold(
+    ctx: { set(k: string, v: string): void; ip: string; res: { once(e: 'close', fn: () => void): unknown } },
+    id: string,
+    seconds: number,
+    exp: number,
+  ): Promise<AdapterPayload | undefined> {
     const key = keyFor(id);
     const deadline = Math.min(Date.now() + seconds * 1000, exp * 1000);
-    const outcome = await waitUntil(this.#rt.bus, this.#rt.waits, key, deadline, async () => {
-      const h = await readHandoff(this.db, { key_hash: key });
-      return !h || isFinal(h.state);
+    const outcome = await waitUntil(this.#rt.bus, this.#rt.waits, {
+      key,
+      address: addressKey(ctx.ip),
+      deadline,
+      check: async () => {
+        const h = await readHandoff(this.db, { key_hash: key });
+        return !h || isFinal(h.state);
+      },
+      onGone: (fn) => ctx.res.once('close', fn),
     });
-    if (outcome === 'full') {
+    if (outcome === 'instance') {
       ctx.set('Retry-After', '5');
       const err = new errors.CustomOIDCProviderError('temporarily_unavailable', 'too many waiting requests; poll instead');
       throw Object.assign(err, { status: 503, statusCode: 503, expose: true });
+    }
+    if (outcome === 'address' || outcome === 'handoff') {
+      ctx.set('Retry-After', String(this.#settings.pollInterval));
+      throw new RateLimited('too many waiting requests from this address or for this code; poll instead', this.#settings.pollInterval);
     }
     ctx.set('Preference-Applied', `wait=${seconds}`);
     // The next poll follows a held answer: it is never told slow_down.
@@ -147,20 +183,17 @@ export class DeviceCodeAdapter extends StoreAdapter {
   /** First approval of a code: the durable record for "Your devices", and the audit trail (once). */
   async #recordApproval(id: string, payload: AdapterPayload, actorIp: string | undefined): Promise<void> {
     const device = deviceOf(payload);
-    const inserted = await this.db('device_approvals')
-      .insert({
-        id: keyFor(id),
-        account_id: payload.accountId,
-        client_id: payload.clientId,
-        grant_id: payload.grantId,
-        device_ip: device.ip,
-        device_ua: device.ua?.slice(0, 512) ?? null,
-        requested_at: typeof payload.iat === 'number' ? new Date(payload.iat * 1000) : null,
-      })
-      .onConflict('id')
-      .ignore()
-      .returning('id');
-    if (inserted.length > 0) await this.#record('device.approved', payload, actorIp);
+    const inserted = await recordApproval(this.db, {
+      id: keyFor(id),
+      kind: 'device',
+      accountId: String(payload.accountId),
+      clientId: String(payload.clientId),
+      grantId: String(payload.grantId),
+      deviceIp: device.ip,
+      deviceUa: device.ua,
+      requestedAt: typeof payload.iat === 'number' ? new Date(payload.iat * 1000) : null,
+    });
+    if (inserted) await this.#record('device.approved', payload, actorIp);
   }
 }
 

@@ -1,8 +1,10 @@
 import { errors } from 'oidc-provider';
-import { hit, hitMany, releaseMany, type Window } from '../accounts/throttle.js';
 import type { Config } from '../config/schema.js';
+import { addressKey } from '../http/address.js';
+import { LimitExceeded, giveBack, take } from '../http/limits.js';
 import type { Db } from '../storage/db.js';
 import { sha256 } from '../storage/hash.js';
+import type { Counter } from '../store/counters.js';
 
 export type DeviceSettings = Config['device'];
 
@@ -20,10 +22,21 @@ export class RateLimited extends errors.CustomOIDCProviderError {
   }
 }
 
+/** Runs {@link take}, turning a refusal into the protocol's {@link RateLimited}. */
+async function takeOrSlowDown(db: Db, counters: Counter[], description: string): Promise<void> {
+  try {
+    await take(db, counters);
+  } catch (err) {
+    if (err instanceof LimitExceeded) throw new RateLimited(description, err.retryAfter);
+    throw err;
+  }
+}
+
 /**
- * Counts wrong user codes per browser session and per IP address (RFC 8628 5.1). An attempt is reserved before
+ * Counts wrong user codes per IP address and per browser session (RFC 8628 5.1). An attempt is reserved before
  * the lookup (atomically, so parallel guesses cannot overrun the limit) and given back when the code exists; a
- * correct code never resets earlier failures.
+ * correct code never resets earlier failures. The address is checked first: an address past its limit spends
+ * nothing of the session's budget.
  */
 export class UserCodeGuard {
   readonly #db: Db;
@@ -33,57 +46,52 @@ export class UserCodeGuard {
     this.#s = settings;
   }
 
-  #windows(who: { ip: string; session?: string | undefined }): Array<[Window, number]> {
+  #counters(who: { ip: string; session?: string | undefined }): Counter[] {
     const windowSeconds = this.#s.failedCodeWindowSeconds;
-    const out: Array<[Window, number]> = [[{ bucket: 'user-code:ip', key: who.ip, windowSeconds }, this.#s.maxFailedCodesPerIp]];
-    if (who.session) out.push([{ bucket: 'user-code:session', key: sha256(who.session), windowSeconds }, this.#s.maxFailedCodesPerSession]);
+    const out: Counter[] = [{ bucket: 'user-code:ip', key: addressKey(who.ip), windowSeconds, max: this.#s.maxFailedCodesPerIp }];
+    if (who.session) {
+      out.push({ bucket: 'user-code:session', key: sha256(who.session), windowSeconds, max: this.#s.maxFailedCodesPerSession });
+    }
     return out;
   }
 
-  /** Reserves one attempt; throws {@link RateLimited} when the session or the IP address has no attempts left. */
-  async reserve(who: { ip: string; session?: string | undefined }): Promise<void> {
-    const windows = this.#windows(who);
-    const results = await hitMany(
-      this.#db,
-      windows.map(([w]) => w),
-    );
-    let retry = 0;
-    results.forEach((r, i) => {
-      if (r.count > (windows[i]?.[1] ?? 0)) retry = Math.max(retry, r.retryAfter);
-    });
-    if (retry > 0) {
-      // A refused attempt is not a guess: it does not stretch the block.
-      await releaseMany(
-        this.#db,
-        windows.map(([w]) => w),
-      );
-      throw new RateLimited('too many wrong codes; wait before trying again', retry);
-    }
+  /** Reserves one attempt; throws {@link RateLimited} when the address or the session has no attempts left. */
+  reserve(who: { ip: string; session?: string | undefined }): Promise<void> {
+    return takeOrSlowDown(this.#db, this.#counters(who), 'too many wrong codes; wait before trying again');
   }
 
   /** The code existed: the reserved attempt was not a failure. */
-  async refund(who: { ip: string; session?: string | undefined }): Promise<void> {
-    await releaseMany(
-      this.#db,
-      this.#windows(who).map(([w]) => w),
-    );
+  refund(who: { ip: string; session?: string | undefined }): Promise<void> {
+    return giveBack(this.#db, this.#counters(who));
   }
 }
 
-/** Device authorizations per IP address and per client, and unknown device codes per IP address (RFC 8628 5.2). */
-export async function checkMintLimits(db: Db, s: DeviceSettings, ip: string, clientId: string): Promise<void> {
+/**
+ * Device authorizations per IP address (RFC 8628 5.2), and per client only when an operator set a ceiling: a
+ * per-client budget is shared by every TV of that client, so it is a circuit breaker, off by default. The address
+ * comes first, so a flood from one address is refused before it can touch the client's budget.
+ */
+export function checkMintLimits(db: Db, s: DeviceSettings, ip: string, clientId: string): Promise<void> {
   const windowSeconds = s.authorizationWindowSeconds;
-  const [byIp, byClient] = await hitMany(db, [
-    { bucket: 'device-auth:ip', key: ip, windowSeconds },
-    { bucket: 'device-auth:client', key: clientId, windowSeconds },
-  ]);
-  if (byIp && byIp.count > s.maxAuthorizationsPerIp)
-    throw new RateLimited('too many device authorizations from this address', byIp.retryAfter);
-  if (byClient && byClient.count > s.maxAuthorizationsPerClient)
-    throw new RateLimited('too many device authorizations for this client', byClient.retryAfter);
+  const counters: Counter[] = [{ bucket: 'device-auth:ip', key: addressKey(ip), windowSeconds, max: s.maxAuthorizationsPerIp }];
+  if (s.maxAuthorizationsPerClient !== null) {
+    counters.push({ bucket: 'device-auth:client', key: clientId, windowSeconds, max: s.maxAuthorizationsPerClient });
+  }
+  return takeOrSlowDown(db, counters, 'too many device authorizations; wait before starting another');
 }
 
-export async function countUnknownDeviceCode(db: Db, s: DeviceSettings, ip: string): Promise<void> {
-  const r = await hit(db, { bucket: 'device-code:unknown', key: ip, windowSeconds: s.unknownDeviceCodeWindowSeconds });
-  if (r.count > s.maxUnknownDeviceCodesPerIp) throw new RateLimited('too many unknown device codes from this address', r.retryAfter);
+/** Unknown `device_code` values presented per IP address: a guesser is stopped, nobody else. */
+export function countUnknownDeviceCode(db: Db, s: DeviceSettings, ip: string): Promise<void> {
+  return takeOrSlowDown(
+    db,
+    [
+      {
+        bucket: 'device-code:unknown',
+        key: addressKey(ip),
+        windowSeconds: s.unknownDeviceCodeWindowSeconds,
+        max: s.maxUnknownDeviceCodesPerIp,
+      },
+    ],
+    'too many unknown device codes from this address',
+  );
 }

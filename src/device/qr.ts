@@ -1,5 +1,6 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import QRCode from 'qrcode';
+import { purposeKey } from '../http/secrets.js';
 import { formatUserCode, normalizeUserCode } from './user-code.js';
 
 /**
@@ -12,16 +13,7 @@ import { formatUserCode, normalizeUserCode } from './user-code.js';
  */
 export type QrFormat = 'svg' | 'png' | 'txt';
 
-const keys = new Map<string, Buffer>();
-function keyFrom(secret: string): Buffer {
-  let key = keys.get(secret);
-  if (!key) {
-    key = Buffer.from(hkdfSync('sha256', secret, 'handoff', 'qr-handle', 32));
-    if (keys.size > 16) keys.clear();
-    keys.set(secret, key);
-  }
-  return key;
-}
+const keyFrom = (secret: string) => purposeKey(secret, 'qr-handle');
 
 export function sealUserCode(userCode: string, secret: string): string {
   const iv = randomBytes(12);

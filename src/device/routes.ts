@@ -8,6 +8,9 @@ import type { Db } from '../storage/db.js';
 import { sha256 } from '../storage/hash.js';
 import { tFor } from '../views/context.js';
 import { codeEntryPage, outcomePage } from '../views/device.js';
+import { addressKey } from '../http/address.js';
+import { LimitExceeded, take } from '../http/limits.js';
+import { canonicalPath } from '../http/protocol-routes.js';
 import { RateLimited, type UserCodeGuard } from './limits.js';
 import { openUserCode, type QrFormat, renderQr, sealUserCode, verificationUriComplete } from './qr.js';
 import { normalizeUserCode } from './user-code.js';
@@ -18,7 +21,7 @@ export interface DeviceRouteDeps {
   issuer: string;
   provider: () => Provider;
   guard: UserCodeGuard;
-  /** Cookie keys, newest first: they also seal QR handles. */
+  /** Cookie keys, newest first: roots of the key that seals QR handles. */
   secrets: () => string[];
 }
 
@@ -30,7 +33,7 @@ export interface DeviceRouteDeps {
 export function enrichDeviceAuthorization(deps: DeviceRouteDeps): Middleware {
   return async (ctx, next) => {
     await next();
-    if (ctx.method !== 'POST' || ctx.path !== '/device/auth' || ctx.status !== 200) return;
+    if (ctx.method !== 'POST' || canonicalPath(ctx.path) !== '/device/auth' || ctx.status !== 200) return;
     const body = ctx.body as Record<string, unknown> | undefined;
     const code = typeof body?.user_code === 'string' ? normalizeUserCode(body.user_code) : undefined;
     if (!body || !code) return;
@@ -50,7 +53,7 @@ export function confirmFromLink(deps: DeviceRouteDeps): Middleware {
   return async (ctx, next) => {
     await next();
     const raw = ctx.query.user_code;
-    if (ctx.method !== 'GET' || ctx.path !== '/device' || typeof raw !== 'string' || ctx.status !== 200) return;
+    if (ctx.method !== 'GET' || canonicalPath(ctx.path) !== '/device' || typeof raw !== 'string' || ctx.status !== 200) return;
     const octx = ctx as unknown as KoaContextWithOIDC;
     const session = octx.oidc?.session;
     const userCode = normalizeUserCode(raw);
@@ -103,10 +106,49 @@ export function confirmFromLink(deps: DeviceRouteDeps): Middleware {
   };
 }
 
-/** `GET /device/qr/<handle>.(svg|png|txt)`: the QR of a live device code, cacheable for the code's remaining life. */
+/**
+ * Rendered QR images by code and format. Rendering a PNG costs milliseconds of CPU, so each image is rendered once
+ * per code; the cache is bounded (oldest out first) and entries die with the instance.
+ */
+class QrCache {
+  readonly #max: number;
+  readonly #entries = new Map<string, { type: string; body: string | Buffer }>();
+  constructor(max: number) {
+    this.#max = max;
+  }
+  async get(key: string, render: () => Promise<{ type: string; body: string | Buffer }>) {
+    const hit = this.#entries.get(key);
+    if (hit) return hit;
+    const made = await render();
+    if (this.#entries.size >= this.#max) {
+      const oldest = this.#entries.keys().next();
+      if (!oldest.done) this.#entries.delete(oldest.value);
+    }
+    this.#entries.set(key, made);
+    return made;
+  }
+}
+
+/**
+ * `GET /device/qr/<handle>.(svg|png|txt)`: the QR of a live device code, cacheable for the code's remaining life.
+ * Requests are limited per address (`device.maxQrImagesPerIp` a minute), and each image is rendered once.
+ */
 export function qrRoutes(deps: DeviceRouteDeps): Router {
   const router = new Router();
+  const cache = new QrCache(1024);
   router.get('/device/qr/:file', async (ctx) => {
+    try {
+      await take(deps.db, [
+        { bucket: 'qr-image:ip', key: addressKey(ctx.ip), windowSeconds: 60, max: deps.config.device.maxQrImagesPerIp },
+      ]);
+    } catch (err) {
+      if (!(err instanceof LimitExceeded)) throw err;
+      ctx.status = 429;
+      ctx.set('Retry-After', String(err.retryAfter));
+      ctx.type = 'text/plain';
+      ctx.body = 'too many requests';
+      return;
+    }
     const match = /^([\w-]+)\.(svg|png|txt)$/.exec(ctx.params.file ?? '');
     const userCode = match ? openUserCode(match[1] as string, deps.secrets()) : undefined;
     const row = userCode
@@ -124,7 +166,8 @@ export function qrRoutes(deps: DeviceRouteDeps): Router {
       ctx.body = 'not found';
       return;
     }
-    const { type, body } = await renderQr(verificationUriComplete(deps.issuer, userCode), match[2] as QrFormat);
+    const format = match[2] as QrFormat;
+    const { type, body } = await cache.get(`${userCode}.${format}`, () => renderQr(verificationUriComplete(deps.issuer, userCode), format));
     ctx.set('Cache-Control', `private, max-age=${row.remaining}`);
     ctx.set('Expires', new Date(Date.now() + row.remaining * 1000).toUTCString());
     ctx.type = type;

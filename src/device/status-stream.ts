@@ -6,7 +6,7 @@ import type { Db } from '../storage/db.js';
 import { sha256 } from '../storage/hash.js';
 import { type Handoff, isFinal, maskedAccountName, readHandoff } from './handoff-state.js';
 import { openEventStream } from '../http/event-stream.js';
-import type { WaitRegistry } from './waits.js';
+import type { WaitRegistry } from '../events/waits.js';
 
 /**
  * `status_uri`: a waiting screen follows its handoff without polling. The URL holds a random handle (stored hashed,

@@ -6,14 +6,18 @@ import Router from '@koa/router';
  * demo TV's script only outside production.
  */
 const read = (path: string) => readFileSync(new URL(`../../../src/${path}`, import.meta.url), 'utf8');
-const ASSETS: Record<string, string> = { 'qr-login.js': read('qr-login/assets/qr-login.js') };
+const ASSETS: Record<string, string> = {
+  'qr-login.js': read('qr-login/assets/qr-login.js'),
+  'qr-phone.js': read('qr-login/assets/qr-phone.js'),
+};
 const DEMO_ASSETS: Record<string, string> = { 'tv.js': read('demo/assets/tv.js') };
 
 export function assetRoutes(opts: { demo: boolean }): Router {
   const assets = opts.demo ? { ...ASSETS, ...DEMO_ASSETS } : ASSETS;
   const router = new Router();
   router.get('/assets/:name', (ctx) => {
-    const body = assets[ctx.params.name ?? ''];
+    const name = ctx.params.name ?? '';
+    const body = Object.hasOwn(assets, name) ? assets[name] : undefined;
     if (body === undefined) return;
     ctx.type = 'application/javascript';
     ctx.set('Cache-Control', 'public, max-age=300');

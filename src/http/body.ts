@@ -32,7 +32,26 @@ export async function readJsonObject(ctx: Context, limit: number): Promise<Recor
     throw badRequest('body is not valid JSON');
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw badRequest('body must be a JSON object');
+  assertStorable(parsed, 0);
   return parsed as Record<string, unknown>;
+}
+
+/**
+ * PostgreSQL's text and jsonb hold neither U+0000 nor unpaired surrogates (`"\ud800"` is valid JSON): such input
+ * is refused up front, in keys and values alike, instead of failing a statement later.
+ */
+function assertStorable(value: unknown, depth: number): void {
+  if (depth > 32) throw badRequest('body is nested too deeply');
+  const bad = (s: string) => s.includes('\u0000') || !s.isWellFormed();
+  if (typeof value === 'string') {
+    if (bad(value)) throw badRequest('body contains a NUL character or an unpaired surrogate');
+    return;
+  }
+  if (typeof value !== 'object' || value === null) return;
+  for (const [k, v] of Object.entries(value)) {
+    if (bad(k)) throw badRequest('body contains a NUL character or an unpaired surrogate');
+    assertStorable(v, depth + 1);
+  }
 }
 
 /**

@@ -1,14 +1,15 @@
 import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
-import type { WaitRegistry } from '../device/waits.js';
-import { Wakeup } from '../device/waits.js';
 import type { EventBus } from '../events/bus.js';
+import { type WaitRegistry, Wakeup } from '../events/waits.js';
+import { addressKey } from './address.js';
 
 /**
  * A server-sent event stream that follows one subject on the event bus: `retry` first, then `read()`'s view at
  * once and after every wake-up (sent only when it changed), `: keep-alive` comments between, and the end after a
  * final view. On shutdown it sends `retry: 1000` and closes, so the client reconnects (to another instance).
- * Counts against the instance's wait cap: 503 with `Retry-After` when full.
+ * Counts against the instance's wait caps: 503 with `Retry-After` when the instance is full, 429 with `Retry-After`
+ * when this address or this handoff already holds its share.
  */
 export interface Snapshot {
   data: unknown;
@@ -26,13 +27,18 @@ export interface StreamDeps {
 
 export function openEventStream(ctx: Context, deps: StreamDeps, key: string, read: () => Promise<Snapshot | undefined>): void {
   const signal = new Wakeup();
-  const release = deps.waits.acquire(signal.wake, 'stream');
-  if (!release) {
-    ctx.status = 503;
-    ctx.set('Retry-After', '5');
-    ctx.body = { error: 'temporarily_unavailable', error_description: 'too many open streams; try again shortly' };
+  const ticket = deps.waits.acquire({ kind: 'stream', address: addressKey(ctx.ip), handoff: key, onShutdown: signal.wake });
+  if (typeof ticket === 'string') {
+    const full = ticket === 'instance';
+    ctx.status = full ? 503 : 429;
+    ctx.set('Retry-After', full ? '5' : '10');
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = full
+      ? { error: 'temporarily_unavailable', error_description: 'too many open streams; try again shortly' }
+      : { error: 'slow_down', error_description: 'too many open streams from this address or for this code; try again shortly' };
     return;
   }
+  const release = () => ticket.release();
   const unsubscribe = deps.bus.subscribe(key, signal.wake);
   const stream = new PassThrough();
   let closed = false;
@@ -44,7 +50,8 @@ export function openEventStream(ctx: Context, deps: StreamDeps, key: string, rea
     signal.wake();
     stream.end();
   };
-  ctx.req.on('close', stop);
+  // The response closes when the client hangs up (or when we end it): the slot is given back at once.
+  ctx.res.once('close', stop);
   stream.on('error', stop);
   ctx.status = 200;
   ctx.type = 'text/event-stream';

@@ -1,15 +1,15 @@
-import { createHmac } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { verifyPassword, decoyHash } from '../accounts/password.js';
-import { hitMany, releaseMany, type Window } from '../accounts/throttle.js';
+import { canonicalUsername, knownBrowserFor, rememberBrowser, signInCounters } from '../accounts/sign-in-limits.js';
 import { findCredentials, findUserById } from '../accounts/users.js';
 import type { Config } from '../config/schema.js';
 import { readForm } from '../http/body.js';
+import { checkCsrf, csrfToken as csrfFor } from '../http/csrf.js';
 import { HttpError } from '../http/errors.js';
+import { giveBack, LimitExceeded, take } from '../http/limits.js';
 import type { Db } from '../storage/db.js';
-import { safeEqual } from '../storage/hash.js';
 import { tFor } from '../views/context.js';
 import type { SafeHtml } from '../views/html.js';
 import { consentPage, loginPage, messagePage } from '../views/sign-in.js';
@@ -22,8 +22,9 @@ export interface InteractionDeps {
   config: Config;
   db: Db;
   provider: () => Provider;
-  /** Secret for CSRF tokens (the newest cookie key). */
-  csrfKey: () => string;
+  issuer: string;
+  /** Cookie keys, newest first: roots of the CSRF and known-browser keys (http/secrets.ts). */
+  secrets: () => string[];
   /** The "sign in with your phone" section for a login page, when the client allows it (qr-login/desktop.ts). */
   qrSection?: (ctx: Context, d: Details, csrf: string) => Promise<SafeHtml | undefined>;
 }
@@ -46,8 +47,9 @@ export async function loadInteraction(ctx: Context, provider: Provider): Promise
   return d;
 }
 
-export function csrfToken(key: string, uid: string): string {
-  return createHmac('sha256', key).update(`interaction:${uid}`).digest('base64url');
+/** The CSRF token of the forms of one interaction (login, consent, the desktop QR's rotate and complete). */
+export function csrfToken(roots: string[], uid: string): string {
+  return csrfFor(roots, 'interaction', uid);
 }
 
 async function clientView(provider: Provider, clientId: unknown) {
@@ -64,9 +66,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 
   async function checkedForm(ctx: Context, d: Details): Promise<Record<string, string>> {
     const form = await readForm(ctx, config.bodyLimitBytes);
-    if (!safeEqual(form.csrf ?? '', csrfToken(deps.csrfKey(), d.uid))) {
-      throw new HttpError(403, 'invalid_request', 'This form has expired. Go back and try again.');
-    }
+    checkCsrf(deps.secrets(), form.csrf, ['interaction', d.uid]);
     return form;
   }
 
@@ -78,8 +78,9 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   router.get('/interaction/:uid', async (ctx) => {
     const d = await details(ctx);
     const client = await clientView(deps.provider(), d.params.client_id);
-    const csrf = csrfToken(deps.csrfKey(), d.uid);
+    const csrf = csrfToken(deps.secrets(), d.uid);
     ctx.type = 'html';
+    ctx.set('Cache-Control', 'no-store');
     const t = tFor(ctx);
     if (d.prompt.name === 'login') {
       const qr = await deps.qrSection?.(ctx, d, csrf);
@@ -97,47 +98,50 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const d = await details(ctx);
     if (d.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'This step is already complete.');
     const form = await checkedForm(ctx, d);
-    const username = (form.username ?? '').trim().slice(0, 128);
+    const typed = (form.username ?? '').trim().slice(0, 128);
     const password = (form.password ?? '').slice(0, 1024);
     const client = await clientView(deps.provider(), d.params.client_id);
-    const csrf = csrfToken(deps.csrfKey(), d.uid);
+    const csrf = csrfToken(deps.secrets(), d.uid);
     const t = tFor(ctx);
-
-    // Reserve an attempt before checking, atomically, so parallel guesses cannot exceed the limit.
-    const { windowSeconds, maxFailuresPerAccount, maxFailuresPerIp } = config.login;
-    const account: Window = { bucket: 'login:account', key: username.toLowerCase(), windowSeconds };
-    const ip: Window = { bucket: 'login:ip', key: ctx.ip, windowSeconds };
-    const [a = { count: 0, retryAfter: 0 }, i = { count: 0, retryAfter: 0 }] = await hitMany(db, [account, ip]);
-    if (a.count > maxFailuresPerAccount || i.count > maxFailuresPerIp) {
-      await releaseMany(db, [account, ip]);
-      const retry = Math.max(a.count > maxFailuresPerAccount ? a.retryAfter : 0, i.count > maxFailuresPerIp ? i.retryAfter : 0);
-      ctx.status = 429;
-      ctx.set('Retry-After', String(Math.max(1, retry)));
-      ctx.type = 'html';
+    ctx.type = 'html';
+    ctx.set('Cache-Control', 'no-store');
+    const again = (status: number, error: string) => {
+      ctx.status = status;
       ctx.body = loginPage(t, {
         action: `/interaction/${d.uid}/login`,
         csrf,
         client,
-        username,
-        error: t('login.throttled', { minutes: Math.ceil(Math.max(1, retry) / 60) }),
+        username: typed.replace(/[\u0000-\u001f]/g, ''),
+        error,
       });
+    };
+
+    // Reserve an attempt before checking, atomically, so parallel guesses cannot exceed the limit.
+    const username = canonicalUsername(typed);
+    const creds = username ? await findCredentials(db, username) : undefined;
+    const knownBrowser = knownBrowserFor(ctx, deps.secrets(), creds?.id);
+    const counters = signInCounters(config.login, { username, ip: ctx.ip, knownBrowser });
+    try {
+      await take(db, counters);
+    } catch (err) {
+      if (!(err instanceof LimitExceeded)) throw err;
+      ctx.set('Retry-After', String(err.retryAfter));
+      again(429, t('login.throttled', { minutes: Math.ceil(err.retryAfter / 60) }));
       return;
     }
 
-    const creds = username ? await findCredentials(db, username) : undefined;
     decoy ??= decoyHash(config.scrypt);
     const ok = await verifyPassword(password, creds?.password_hash ?? (await decoy));
     if (!creds || !ok) {
-      ctx.status = 401;
-      ctx.type = 'html';
-      ctx.body = loginPage(t, { action: `/interaction/${d.uid}/login`, csrf, client, username, error: t('login.wrong') });
+      again(401, t('login.wrong'));
       return;
     }
     // A correct password does not spend the budget: give back the reserved attempts.
-    await releaseMany(db, [account, ip]);
+    await giveBack(db, counters);
+    rememberBrowser(ctx, deps.secrets(), creds.id, config.login, deps.issuer.startsWith('https:'));
     const returnTo = await deps
       .provider()
-      .interactionResult(ctx.req, ctx.res, { login: { accountId: creds.id } }, { mergeWithLastSubmission: false });
+      .interactionResult(ctx.req, ctx.res, { login: { accountId: creds.id, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
     finish(ctx, returnTo);
   });
 

@@ -49,19 +49,45 @@ export async function loadSigningKeys(db: Db): Promise<JWK[]> {
   return rows.map((r) => r.private_jwk);
 }
 
-/** Cookie signing keys, newest first (oidc-provider signs with the first and verifies with all). */
+/**
+ * Cookie keys, newest first: oidc-provider and Koa sign cookies with the first and verify with all, and every
+ * other secret is derived from them per purpose (http/secrets.ts). Keys past their grace period are left out.
+ */
 export async function loadCookieKeys(db: Db): Promise<string[]> {
-  const rows = await db('cookie_keys').select<{ secret: string }[]>('secret').orderBy('id', 'desc');
+  const rows = await db('cookie_keys')
+    .select<{ secret: string }[]>('secret')
+    .where((q) => q.whereNull('retire_after').orWhere('retire_after', '>', db.fn.now()))
+    .orderBy('id', 'desc');
   return rows.map((r) => r.secret);
 }
 
-/** A fingerprint of the key set, so an instance notices rotations made elsewhere. */
+/**
+ * Adds a cookie key that signs from now on. The keys it replaces keep verifying for `graceSeconds` (the longest a
+ * session can live), so nobody is signed out by a rotation; after that they are dropped.
+ */
+export async function rotateCookieKeys(db: Db, graceSeconds: number): Promise<{ keys: number; graceSeconds: number }> {
+  return db.transaction(async (trx) => {
+    await trx.raw('SELECT pg_advisory_xact_lock(?)', [KEY_LOCK]);
+    await trx('cookie_keys')
+      .update({ retire_after: trx.raw(`now() + make_interval(secs => ?::int)`, [graceSeconds]) })
+      .whereNull('retire_after');
+    await trx('cookie_keys').insert({ secret: randomBytes(32).toString('base64url') });
+    await trx('cookie_keys').delete().where('retire_after', '<=', trx.fn.now());
+    const kept = await trx('cookie_keys').count<{ n: string }[]>({ n: '*' });
+    return { keys: Number(kept[0]?.n ?? 0), graceSeconds };
+  });
+}
+
+/** A fingerprint of the key set (signing and cookie keys), so an instance notices rotations made elsewhere. */
 export async function keySetVersion(db: Db): Promise<string> {
   const row = await db('signing_keys')
     .first<{ v: string | null } | undefined>(db.raw(`string_agg(kid || coalesce(retired_at::text, ''), ',' ORDER BY kid) AS v`))
     .whereNull('retired_at')
     .orWhere('publish_until', '>', db.fn.now());
-  return row?.v ?? '';
+  const cookies = await db('cookie_keys')
+    .first<{ v: string | null } | undefined>(db.raw(`string_agg(id::text || coalesce(retire_after::text, ''), ',' ORDER BY id) AS v`))
+    .where((q) => q.whereNull('retire_after').orWhere('retire_after', '>', db.fn.now()));
+  return `${row?.v ?? ''};${cookies?.v ?? ''}`;
 }
 
 /**

@@ -12,7 +12,9 @@ import { messagePage } from '../views/sign-in.js';
 import { findAccount } from './account.js';
 import { deviceFlowPages } from './device-pages.js';
 
-export const SCOPES = ['openid', 'offline_access', 'profile', 'email'];
+import { SCOPES } from './scopes.js';
+
+export { SCOPES };
 
 /** Stored form of a client secret: only its SHA-256 (see admin/clients.ts, which mints it). */
 export const SECRET_HASH_PREFIX = 'sha256:';
@@ -100,22 +102,28 @@ export function providerConfiguration({
     },
     // Browser calls are allowed from Handoff's own pages (the demo TV) and from the origins of a client's
     // registered redirect URIs (single-page apps); anything else is refused.
+    // An opaque origin (`null`: sandboxed frames, file pages, and the origin of custom-scheme redirect URIs) is
+    // never allowed: it would match every such page at once.
     clientBasedCORS(_ctx, origin, client) {
+      if (!/^https?:\/\//.test(origin)) return false;
       if (origin === new URL(issuer).origin) return true;
-      return (client.redirectUris ?? []).some((uri) => URL.canParse(uri) && new URL(uri).origin === origin);
+      return (client.redirectUris ?? []).some((uri) => /^https?:\/\//.test(uri) && URL.canParse(uri) && new URL(uri).origin === origin);
     },
     // A device's sign-in stands on its own: it must not end when the phone's browser session does. (Binding it to
     // that session, oidc-provider's default without offline_access, also let a poll landing between the code's save
     // and the session's save see a mismatch and fail for good.)
-    expiresWithSession(_ctx, code) {
-      return code.kind !== 'DeviceCode' && !code.scopes.has('offline_access');
+    // A desktop scan leaves the desktop no session (app.ts ends it), so what the scan issued stands on its own too.
+    expiresWithSession(ctx, code) {
+      const scanned = (ctx.oidc.result as { handoff?: { scan?: unknown } } | undefined)?.handoff?.scan !== undefined;
+      return code.kind !== 'DeviceCode' && !scanned && !code.scopes.has('offline_access');
     },
-    // `qr_login: false` turns desktop scan-to-sign-in off for a client (on by default).
+    // `qr_login: false` turns desktop scan-to-sign-in off for a client (on by default); `resource_server: true`
+    // lets a confidential client introspect tokens issued to other clients (an API that accepts them).
     extraClientMetadata: {
-      properties: ['qr_login'],
+      properties: ['qr_login', 'resource_server'],
       validator(_ctx, key, value) {
-        if (key === 'qr_login' && value !== undefined && typeof value !== 'boolean') {
-          throw new errors.InvalidClientMetadata('qr_login must be a boolean');
+        if ((key === 'qr_login' || key === 'resource_server') && value !== undefined && typeof value !== 'boolean') {
+          throw new errors.InvalidClientMetadata(`${key} must be a boolean`);
         }
       },
     },
@@ -125,8 +133,17 @@ export function providerConfiguration({
     pkce: { required: () => true },
     features: {
       devInteractions: { enabled: false },
-      revocation: { enabled: true },
-      introspection: { enabled: true },
+      // A client revokes only its own tokens: revoking ends the whole grant, so another client must never be able to.
+      revocation: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
+      },
+      // A client introspects its own tokens; a client marked as a resource server (an API) introspects any.
+      introspection: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) =>
+          token.clientId === client.clientId || (client.clientAuthMethod !== 'none' && client.metadata().resource_server === true),
+      },
       deviceFlow: {
         enabled: true,
         charset: 'base-20',
@@ -144,13 +161,24 @@ export function providerConfiguration({
       DeviceCode: config.deviceCodeTtl,
       RefreshToken: config.refreshTokenTtl,
       Grant: config.refreshTokenTtl,
-      Session: config.sessionTtl,
+      // A session nobody signed in to (a phone that opened the code-entry page) lives as long as a sign-in may
+      // take, not for days.
+      Session: (_ctx, session) => (session.accountId ? config.sessionTtl : config.interactionTtl),
       Interaction: config.interactionTtl,
     },
-    // The account pages are first-party: signing in to them needs no consent screen.
+    // The account pages are first-party: signing in to them needs no consent screen. Each device approval gets a
+    // grant of its own with exactly the scopes its decision page showed (approving is the consent), so revoking one
+    // device never revokes another approved from the same phone.
     async loadExistingGrant(ctx: KoaContextWithOIDC) {
       const oidc = ctx.oidc;
       const clientId = oidc.client?.clientId ?? '';
+      if ((oidc.route === 'code_verification' || oidc.route === 'device_resume') && oidc.session?.accountId) {
+        const grant = new oidc.provider.Grant({ clientId, accountId: oidc.session.accountId });
+        const scopes = [...oidc.requestParamOIDCScopes];
+        if (scopes.length) grant.addOIDCScope(scopes.join(' '));
+        await grant.save();
+        return grant;
+      }
       const grantId = oidc.result?.consent?.grantId ?? oidc.session?.grantIdFor(clientId);
       if (grantId) return oidc.provider.Grant.find(grantId);
       if (clientId === ACCOUNT_CLIENT_ID && oidc.session?.accountId) {

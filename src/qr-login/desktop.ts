@@ -2,17 +2,20 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import QRCode from 'qrcode';
-import { hit } from '../accounts/throttle.js';
+import { ACCOUNT_CLIENT_ID } from '../accounts/routes.js';
+import { recordApproval } from '../accounts/devices.js';
 import type { Config } from '../config/schema.js';
-import { maskedAccountName } from '../device/handoff-state.js';
-import type { WaitRegistry } from '../device/waits.js';
 import type { EventBus } from '../events/bus.js';
+import type { WaitRegistry } from '../events/waits.js';
+import { addressKey } from '../http/address.js';
 import { readForm } from '../http/body.js';
+import { checkCsrf } from '../http/csrf.js';
 import { HttpError } from '../http/errors.js';
 import { openEventStream } from '../http/event-stream.js';
-import { csrfToken, type Details, loadInteraction } from '../oidc/interactions.js';
+import { LimitExceeded, take } from '../http/limits.js';
+import { type Details, loadInteraction } from '../oidc/interactions.js';
+import { SCOPES } from '../oidc/scopes.js';
 import type { Db } from '../storage/db.js';
-import { safeEqual } from '../storage/hash.js';
 import { tFor } from '../views/context.js';
 import type { SafeHtml } from '../views/html.js';
 import { qrSection } from '../views/qr-login.js';
@@ -23,29 +26,57 @@ import { effectiveState, issueTicket, retire, type Ticket, ticketForDesktop, tic
  * oidc-provider's interaction cookie): the QR section of the login page, rotation, the ticket's event stream, and
  * completion, where the desktop's own request (CSRF-protected, cookie-bound) finishes the login. Nothing that grants
  * access passes through the phone or the stream.
+ *
+ * What a scan grants is exactly what the phone showed: a sign-in to this relying party with these scopes (the
+ * phone's approval is the consent), carrying the phone's own authentication (`auth_time`, `amr`). The desktop is
+ * left with no Handoff session of its own (app.ts ends it once the relying party has its answer), so it cannot
+ * sign in silently anywhere else, open the account pages or approve other codes.
  */
 export interface QrDesktopDeps {
   config: Config;
   db: Db;
   issuer: string;
   provider: () => Provider;
-  csrfKey: () => string;
+  secrets: () => string[];
   bus: EventBus;
   waits: WaitRegistry;
 }
 
-/** Clients opt out with the metadata `qr_login: false`; on by default. */
-async function enabledFor(provider: Provider, clientId: unknown): Promise<boolean> {
-  const client = typeof clientId === 'string' ? await provider.Client.find(clientId) : undefined;
+/**
+ * Whether desktop scan-to-sign-in is on for a client: on by default, off with the metadata `qr_login: false`, and
+ * never for Handoff's own account pages (a scan leaves no session there to use).
+ */
+export async function qrLoginEnabled(provider: Provider, clientId: unknown): Promise<boolean> {
+  if (typeof clientId !== 'string' || clientId === ACCOUNT_CLIENT_ID) return false;
+  const client = await provider.Client.find(clientId);
   return !!client && client.metadata().qr_login !== false;
 }
+
+/** `prompt=login` asks for a fresh sign-in on this browser: a phone's earlier sign-in cannot stand in for it. */
+function wantsFreshLogin(d: Details): boolean {
+  return String(d.params.prompt ?? '')
+    .split(' ')
+    .includes('login');
+}
+
+/** The scan result that finishes the desktop's sign-in; `handoff.scan` tells app.ts to end the desktop session. */
+export type ScanResult = {
+  login: { accountId: string; ts: number; amr: string[]; remember: false };
+  consent: { grantId: string };
+  handoff: { scan: string };
+  [key: string]: unknown;
+};
 
 export function qrDesktop(deps: QrDesktopDeps) {
   const { db, config } = deps;
 
   async function newTicket(ctx: Context, d: Details) {
-    const limit = await hit(db, { bucket: 'qr-ticket:ip', key: ctx.ip, windowSeconds: 60 });
-    if (limit.count > config.qrLogin.maxTicketsPerIp) return undefined;
+    try {
+      await take(db, [{ bucket: 'qr-ticket:ip', key: addressKey(ctx.ip), windowSeconds: 60, max: config.qrLogin.maxTicketsPerIp }]);
+    } catch (err) {
+      if (err instanceof LimitExceeded) return undefined;
+      throw err;
+    }
     const ticket = await issueTicket(db, {
       interactionUid: d.uid,
       clientId: String(d.params.client_id),
@@ -59,7 +90,7 @@ export function qrDesktop(deps: QrDesktopDeps) {
   }
 
   async function section(ctx: Context, d: Details, csrf: string): Promise<SafeHtml | undefined> {
-    if (!(await enabledFor(deps.provider(), d.params.client_id))) return undefined;
+    if (wantsFreshLogin(d) || !(await qrLoginEnabled(deps.provider(), d.params.client_id))) return undefined;
     const ticket = await newTicket(ctx, d);
     if (!ticket) return undefined;
     const base = `/interaction/${d.uid}/qr`;
@@ -75,23 +106,26 @@ export function qrDesktop(deps: QrDesktopDeps) {
     });
   }
 
-  async function checked(ctx: Context): Promise<{ d: Details; form: Record<string, string> }> {
+  /** The interaction of this browser at its login step, for a client with scan-to-sign-in on. */
+  async function loginStep(ctx: Context): Promise<Details> {
     const d = await loadInteraction(ctx, deps.provider());
     if (d.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'This sign-in is already past the login step.');
+    if (!(await qrLoginEnabled(deps.provider(), d.params.client_id)))
+      throw new HttpError(403, 'access_denied', 'Signing in with a phone is turned off for this application. Use your password.');
+    return d;
+  }
+
+  async function checked(ctx: Context): Promise<{ d: Details; form: Record<string, string> }> {
+    const d = await loginStep(ctx);
     const form = await readForm(ctx, config.bodyLimitBytes);
-    if (!safeEqual(form.csrf ?? '', csrfToken(deps.csrfKey(), d.uid)))
-      throw new HttpError(403, 'invalid_request', 'This form has expired. Reload the page.');
+    checkCsrf(deps.secrets(), form.csrf, ['interaction', d.uid], 'This form has expired. Reload the page.');
     return { d, form };
   }
 
-  async function view(t: Ticket): Promise<{ state: string; account?: string }> {
+  /** What the desktop is told: the state only. No name is shown before the phone approves (and then it moves on). */
+  function view(t: Ticket): { state: string } {
     const state = effectiveState(t);
-    if (state === 'issued') return { state: 'pending' };
-    if (state === 'scanned' && t.account_id) {
-      const account = await maskedAccountName(db, t.account_id);
-      return account ? { state, account } : { state };
-    }
-    return { state };
+    return { state: state === 'issued' ? 'pending' : state };
   }
 
   const router = new Router();
@@ -107,15 +141,21 @@ export function qrDesktop(deps: QrDesktopDeps) {
     ctx.body = { ticket: ticket.id, qr: ticket.qr };
   });
 
+  // The ticket's state: a stream (text/event-stream), or once as JSON for a page recovering from a refused stream.
   router.get('/interaction/:uid/qr/events', async (ctx) => {
-    const d = await loadInteraction(ctx, deps.provider());
+    const d = await loginStep(ctx);
     const id = typeof ctx.query.ticket === 'string' ? ctx.query.ticket : '';
     const first = await ticketForDesktop(db, id, d.uid);
     if (!first) throw new HttpError(404, 'not_found', 'no such code for this sign-in');
+    ctx.set('Cache-Control', 'no-store');
+    if (ctx.accepts('text/event-stream', 'application/json') !== 'text/event-stream') {
+      ctx.body = view(first);
+      return;
+    }
     openEventStream(ctx, { bus: deps.bus, waits: deps.waits, ...config.realtime }, ticketKey(id), async () => {
       const t = await ticketForDesktop(db, id, d.uid);
       if (!t) return undefined;
-      const shown = await view(t);
+      const shown = view(t);
       const final = !['pending', 'scanned'].includes(shown.state);
       return { data: shown, final, changesAt: new Date(t.expires_at).getTime() + 50 };
     });
@@ -123,13 +163,39 @@ export function qrDesktop(deps: QrDesktopDeps) {
 
   router.post('/interaction/:uid/qr/complete', async (ctx) => {
     const { d, form } = await checked(ctx);
+    if (wantsFreshLogin(d))
+      throw new HttpError(400, 'login_required', 'This application asks you to sign in again here. Use your password.');
     const used = await use(db, form.ticket ?? '', d.uid);
     if (!used?.account_id)
       throw new HttpError(400, 'invalid_request', 'This code was not approved, or was already used. Reload the page for a new one.');
     await deps.bus.publish(ticketKey(used.id));
-    const returnTo = await deps
-      .provider()
-      .interactionResult(ctx.req, ctx.res, { login: { accountId: used.account_id } }, { mergeWithLastSubmission: false });
+    const authTime = Number(used.auth_time ?? Math.floor(Date.now() / 1000));
+    const maxAge = d.params.max_age === undefined ? undefined : Number(d.params.max_age);
+    if (maxAge !== undefined && Number.isFinite(maxAge) && Math.floor(Date.now() / 1000) - authTime > maxAge) {
+      throw new HttpError(400, 'login_required', 'This application needs a more recent sign-in than your phone’s. Use your password.');
+    }
+    // The phone's approval is the consent: a grant of its own, with exactly the scopes the phone showed.
+    const provider = deps.provider();
+    const grant = new provider.Grant({ accountId: used.account_id, clientId: used.client_id });
+    const shown = (used.scope ?? '').split(' ').filter((s) => SCOPES.includes(s));
+    if (shown.length) grant.addOIDCScope(shown.join(' '));
+    const grantId = await grant.save();
+    await recordApproval(db, {
+      id: used.id,
+      kind: 'desktop',
+      accountId: used.account_id,
+      clientId: used.client_id,
+      grantId,
+      deviceIp: used.desktop_ip,
+      deviceUa: used.desktop_ua,
+      requestedAt: new Date(used.created_at),
+    });
+    const result: ScanResult = {
+      login: { accountId: used.account_id, ts: authTime, amr: used.amr ?? [], remember: false },
+      consent: { grantId },
+      handoff: { scan: used.id },
+    };
+    const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
     ctx.status = 303;
     ctx.redirect(returnTo);
   });

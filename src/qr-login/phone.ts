@@ -1,31 +1,35 @@
-import { createHmac } from 'node:crypto';
 import Router from '@koa/router';
+import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
-import { RETURN_COOKIE, sessionOf } from '../accounts/routes.js';
-import { hit } from '../accounts/throttle.js';
+import { RETURN_COOKIE } from '../accounts/routes.js';
 import type { Config } from '../config/schema.js';
 import type { EventBus } from '../events/bus.js';
+import { addressKey, sameNetwork } from '../http/address.js';
 import { readForm } from '../http/body.js';
+import { checkCsrf, csrfToken } from '../http/csrf.js';
 import { HttpError } from '../http/errors.js';
+import { LimitExceeded, take } from '../http/limits.js';
+import { signedInUser } from '../http/session.js';
 import { audit } from '../ops/audit.js';
 import type { Db } from '../storage/db.js';
-import { safeEqual } from '../storage/hash.js';
 import { tFor } from '../views/context.js';
 import { outcomePage } from '../views/device.js';
 import { phoneConfirmPage, phoneOutcomePage } from '../views/qr-login.js';
-import { sameNetwork } from './network.js';
-import { decide, scan, ticketById, ticketKey } from './tickets.js';
+import { qrLoginEnabled } from './desktop.js';
+import { claim, decide, phoneView, ticketById, ticketBySecret, ticketKey } from './tickets.js';
 
 /**
  * The phone side of scan-to-sign-in. `GET /q/<ticket>` (the QR code's URL) needs a signed-in phone (otherwise it
- * signs in first and comes back), claims the ticket for this phone session, and shows who is asking; `POST
- * /q/decide` approves or declines, only from the session that claimed the ticket, with a CSRF token bound to both.
+ * signs in first and comes back) and only *reads*: it shows who is asking and the one decision. The page's script
+ * then claims the ticket (`POST /q/claim`, so the desktop shows "confirm on your phone"); `POST /q/decide`
+ * approves or declines, only from this phone session, with a CSRF token bound to session and ticket. Link
+ * previewers and prefetchers that open the URL change nothing.
  */
 export interface QrPhoneDeps {
   config: Config;
   db: Db;
   provider: () => Provider;
-  csrfKey: () => string;
+  secrets: () => string[];
   bus: EventBus;
   onOutcome?: (kind: 'device' | 'desktop', outcome: 'approved' | 'denied' | 'revoked') => void;
 }
@@ -35,18 +39,28 @@ const TICKET = /^[\w-]{43}$/;
 export function qrPhoneRoutes(deps: QrPhoneDeps): Router {
   const { db, config } = deps;
   const router = new Router();
-  const csrfFor = (sessionUid: string, ticketId: string) =>
-    createHmac('sha256', deps.csrfKey()).update(`qr:${sessionUid}:${ticketId}`).digest('base64url');
+  const csrfFor = (sessionUid: string, ticketId: string) => csrfToken(deps.secrets(), 'qr', sessionUid, ticketId);
+
+  async function phoneForm(ctx: Context) {
+    const phone = await signedInUser(ctx, deps.provider());
+    if (!phone) throw new HttpError(401, 'login_required', 'Sign in on this phone again, then scan the code again.');
+    const form = await readForm(ctx, config.bodyLimitBytes);
+    const id = form.ticket ?? '';
+    checkCsrf(deps.secrets(), form.csrf, ['qr', phone.sessionUid, id], 'This form has expired. Scan the code again.');
+    return { phone, form, id };
+  }
 
   router.get('/q/:ticket', async (ctx) => {
     const t = tFor(ctx);
     const secret = ctx.params.ticket ?? '';
     ctx.set('Cache-Control', 'no-store');
     ctx.type = 'html';
-    const limit = await hit(db, { bucket: 'qr-scan:ip', key: ctx.ip, windowSeconds: 60 });
-    if (limit.count > config.qrLogin.maxScansPerIp) {
+    try {
+      await take(db, [{ bucket: 'qr-scan:ip', key: addressKey(ctx.ip), windowSeconds: 60, max: config.qrLogin.maxScansPerIp }]);
+    } catch (err) {
+      if (!(err instanceof LimitExceeded)) throw err;
       ctx.status = 429;
-      ctx.set('Retry-After', String(Math.max(1, limit.retryAfter)));
+      ctx.set('Retry-After', String(err.retryAfter));
       ctx.body = outcomePage(t, 'throttled', { minutes: 1 });
       return;
     }
@@ -56,28 +70,24 @@ export function qrPhoneRoutes(deps: QrPhoneDeps): Router {
       return;
     }
     const provider = deps.provider();
-    const phone = await sessionOf(ctx, provider);
+    const phone = await signedInUser(ctx, provider);
     if (!phone) {
       ctx.cookies.set(RETURN_COOKIE, `/q/${secret}`, { signed: true, httpOnly: true, sameSite: 'lax', maxAge: 10 * 60 * 1000 });
       ctx.redirect('/account/signin');
       return;
     }
-    const result = await scan(
-      db,
-      secret,
-      { sessionId: phone.sessionId, accountId: phone.accountId, ip: ctx.ip },
-      config.qrLogin.confirmSeconds,
-    );
-    if (!result.ok) {
-      ctx.status = result.reason === 'unknown' ? 404 : 409;
-      ctx.body = phoneOutcomePage(t, result.reason === 'claimed' ? 'claimed' : result.reason === 'expired' ? 'expired' : 'unknown');
+    const found = phoneView(await ticketBySecret(db, secret), phone.sessionId);
+    if (!found.ok || !(await qrLoginEnabled(provider, found.ticket.client_id))) {
+      const reason = found.ok ? 'unknown' : found.reason;
+      ctx.status = reason === 'unknown' ? 404 : 409;
+      ctx.body = phoneOutcomePage(t, reason === 'claimed' ? 'claimed' : reason === 'expired' ? 'expired' : 'unknown');
       return;
     }
-    const ticket = result.ticket;
-    await deps.bus.publish(ticketKey(ticket.id));
+    const ticket = found.ticket;
     const client = await provider.Client.find(ticket.client_id);
     ctx.body = phoneConfirmPage(t, {
       action: '/q/decide',
+      claim: '/q/claim',
       csrf: csrfFor(phone.sessionUid, ticket.id),
       ticket: ticket.id,
       client: { name: client?.clientName ?? ticket.client_id, uri: client?.clientUri },
@@ -87,23 +97,45 @@ export function qrPhoneRoutes(deps: QrPhoneDeps): Router {
     });
   });
 
+  // The decision page's script: this phone has the code in hand (issued → scanned), the desktop says so.
+  router.post('/q/claim', async (ctx) => {
+    const { phone, id } = await phoneForm(ctx);
+    const claimed = await claim(
+      db,
+      id,
+      { sessionId: phone.sessionId, accountId: phone.accountId, ip: ctx.ip },
+      config.qrLogin.confirmSeconds,
+    );
+    ctx.set('Cache-Control', 'no-store');
+    if (!claimed)
+      throw new HttpError(409, 'invalid_request', 'This code is already being confirmed on another phone, or is no longer valid.');
+    await deps.bus.publish(ticketKey(claimed.id));
+    ctx.status = 204;
+  });
+
   router.post('/q/decide', async (ctx) => {
     const t = tFor(ctx);
+    const { phone, form, id } = await phoneForm(ctx);
     const provider = deps.provider();
-    const phone = await sessionOf(ctx, provider);
-    if (!phone) throw new HttpError(401, 'login_required', 'Sign in on this phone again, then scan the code again.');
-    const form = await readForm(ctx, config.bodyLimitBytes);
-    const id = form.ticket ?? '';
-    if (!safeEqual(form.csrf ?? '', csrfFor(phone.sessionUid, id)))
-      throw new HttpError(403, 'invalid_request', 'This form has expired. Scan the code again.');
     const approve = form.decision === 'approve';
-    const decided = await decide(db, id, phone.sessionId, approve);
     ctx.set('Cache-Control', 'no-store');
     ctx.type = 'html';
-    if (!decided) {
-      const now = await ticketById(db, id);
+    const before = await ticketById(db, id);
+    if (approve && before && !(await qrLoginEnabled(provider, before.client_id))) {
       ctx.status = 409;
-      ctx.body = phoneOutcomePage(t, now ? 'expired' : 'unknown');
+      ctx.body = phoneOutcomePage(t, 'unknown');
+      return;
+    }
+    const decided = await decide(
+      db,
+      id,
+      { sessionId: phone.sessionId, accountId: phone.accountId, ip: ctx.ip, authTime: phone.loginTs, amr: phone.amr },
+      approve,
+      config.qrLogin.approvedSeconds,
+    );
+    if (!decided) {
+      ctx.status = 409;
+      ctx.body = phoneOutcomePage(t, before ? 'expired' : 'unknown');
       return;
     }
     await deps.bus.publish(ticketKey(decided.id));

@@ -5,10 +5,12 @@ import { isStorableText, sha256 } from '../storage/hash.js';
 /**
  * The desktop ticket's life, one guarded statement per transition (none reads then writes):
  *
- *   issued ──scan (first phone claims)──▶ scanned ──approve──▶ approved ──use (the desktop's own request)──▶ used
- *     │                                     └──────deny──────▶ denied
+ *   issued ──claim (a phone's explicit POST)──▶ scanned ──decide──▶ approved ──use (the desktop's request)──▶ used
+ *     │   └────────────────decide (claims and decides in one step)─────▶ approved | denied
  *     └─(rotation, or expires_at passes while issued/scanned)─▶ expired
  *
+ * Opening the ticket's link only reads. `scanned` belongs to one phone session; `approved` lives
+ * `approvedSeconds` and is usable only while the approving phone's session (and so its account) still exists.
  * A transition that finds the ticket in any other state changes nothing and reports why, so a second phone, a
  * replayed ticket, or a late click each get a clear answer.
  */
@@ -24,6 +26,8 @@ export interface Ticket {
   phone_ip: string | null;
   phone_session_hash: string | null;
   account_id: string | null;
+  auth_time: number | string | null;
+  amr: string[] | null;
   created_at: Date | string;
   expires_at: Date | string;
 }
@@ -38,13 +42,16 @@ const COLUMNS = [
   'phone_ip',
   'phone_session_hash',
   'account_id',
+  'auth_time',
+  'amr',
   'created_at',
   'expires_at',
 ];
 
-/** The state a reader should act on: issued/scanned tickets past `expires_at` are expired. */
+/** The state a reader should act on: issued, scanned or approved tickets past `expires_at` are expired. */
 export function effectiveState(t: Pick<Ticket, 'state' | 'expires_at'>, now = Date.now()): TicketState {
-  if ((t.state === 'issued' || t.state === 'scanned') && new Date(t.expires_at).getTime() <= now) return 'expired';
+  if ((t.state === 'issued' || t.state === 'scanned' || t.state === 'approved') && new Date(t.expires_at).getTime() <= now)
+    return 'expired';
   return t.state;
 }
 
@@ -102,22 +109,39 @@ async function transition(
   return rows[0];
 }
 
+/** Why a phone cannot act on a ticket it opened. */
+export type Refusal = 'unknown' | 'claimed' | 'expired' | 'used' | 'decided';
+
+/**
+ * What a phone session may do with the ticket behind a secret, read-only: decide it (issued, or scanned by this
+ * session), or a refusal saying why not.
+ */
+export function phoneView(t: Ticket | undefined, phoneSessionId: string): { ok: true; ticket: Ticket } | { ok: false; reason: Refusal } {
+  if (!t) return { ok: false, reason: 'unknown' };
+  const mine = t.phone_session_hash === sha256(phoneSessionId);
+  const state = effectiveState(t);
+  if (state === 'issued' || (state === 'scanned' && mine)) return { ok: true, ticket: t };
+  if (state === 'scanned') return { ok: false, reason: 'claimed' };
+  if (state === 'used') return { ok: false, reason: 'used' };
+  if (state === 'approved' || state === 'denied') return { ok: false, reason: mine ? 'decided' : 'claimed' };
+  return { ok: false, reason: 'expired' };
+}
+
 /**
  * issued → scanned by this phone session, which claims the ticket; the phone then has `confirmSeconds` to decide.
- * Scanning again from the same session is harmless (it answers with the ticket as it is).
+ * Claiming again from the same session is harmless.
  */
-export async function scan(
+export async function claim(
   db: Db,
-  secret: string,
+  id: string,
   phone: { sessionId: string; accountId: string; ip: string },
   confirmSeconds: number,
-): Promise<{ ok: true; ticket: Ticket } | { ok: false; reason: 'unknown' | 'claimed' | 'expired' | 'used' | 'decided'; ticket?: Ticket }> {
-  const found = await ticketBySecret(db, secret);
-  if (!found) return { ok: false, reason: 'unknown' };
+): Promise<Ticket | undefined> {
+  if (!isStorableText(id)) return undefined;
   const mine = sha256(phone.sessionId);
   const claimed = await transition(
     db,
-    found.id,
+    id,
     {
       state: 'scanned',
       phone_session_hash: mine,
@@ -127,29 +151,63 @@ export async function scan(
     },
     (q) => q.where({ state: 'issued' }).where('expires_at', '>', db.fn.now()),
   );
-  if (claimed) return { ok: true, ticket: claimed };
-  const now = (await ticketById(db, found.id)) ?? found;
-  const state = effectiveState(now);
-  if (state === 'scanned' && now.phone_session_hash === mine) return { ok: true, ticket: now };
-  if (state === 'scanned') return { ok: false, reason: 'claimed', ticket: now };
-  if (state === 'used') return { ok: false, reason: 'used', ticket: now };
-  if (state === 'approved' || state === 'denied')
-    return { ok: false, reason: now.phone_session_hash === mine ? 'decided' : 'claimed', ticket: now };
-  return { ok: false, reason: 'expired', ticket: now };
+  if (claimed) return claimed;
+  const now = await ticketById(db, id);
+  return now && effectiveState(now) === 'scanned' && now.phone_session_hash === mine ? now : undefined;
 }
 
-/** scanned → approved | denied, only by the phone session that claimed it, only before it expires. */
-export async function decide(db: Db, id: string, phoneSessionId: string, approve: boolean): Promise<Ticket | undefined> {
+/**
+ * issued | scanned-by-this-session → approved | denied, before it expires. An approval records the phone's account
+ * and how it signed in, and leaves the desktop `approvedSeconds` to finish.
+ */
+export async function decide(
+  db: Db,
+  id: string,
+  phone: { sessionId: string; accountId: string; ip: string; authTime: number; amr: string[] },
+  approve: boolean,
+  approvedSeconds: number,
+): Promise<Ticket | undefined> {
   if (!isStorableText(id)) return undefined;
-  return transition(db, id, { state: approve ? 'approved' : 'denied' }, (q) =>
-    q.where({ state: 'scanned', phone_session_hash: sha256(phoneSessionId) }).where('expires_at', '>', db.fn.now()),
+  const mine = sha256(phone.sessionId);
+  return transition(
+    db,
+    id,
+    {
+      state: approve ? 'approved' : 'denied',
+      phone_session_hash: mine,
+      account_id: phone.accountId,
+      phone_ip: phone.ip,
+      auth_time: phone.authTime,
+      amr: JSON.stringify(phone.amr),
+      ...(approve ? { expires_at: db.raw(`now() + make_interval(secs => ?::int)`, [approvedSeconds]) } : {}),
+    },
+    (q) =>
+      q
+        .where((w) => w.where({ state: 'issued' }).orWhere({ state: 'scanned', phone_session_hash: mine }))
+        .where('expires_at', '>', db.fn.now()),
   );
 }
 
-/** approved → used, only for the sign-in (interaction) the ticket was issued to: the desktop's own request. */
+/**
+ * approved → used, only for the sign-in (interaction) the ticket was issued to, only before it expires, and only
+ * while the approving phone's session still exists for the approving account.
+ */
 export async function use(db: Db, id: string, interactionUid: string): Promise<Ticket | undefined> {
   if (!isStorableText(id)) return undefined;
-  return transition(db, id, { state: 'used' }, (q) => q.where({ state: 'approved', interaction_hash: sha256(interactionUid) }));
+  return transition(db, id, { state: 'used' }, (q) =>
+    q
+      .where({ state: 'approved', interaction_hash: sha256(interactionUid) })
+      .where('expires_at', '>', db.fn.now())
+      .whereExists((s) =>
+        s
+          .select(db.raw('1'))
+          .from('oidc_store')
+          .where('oidc_store.model', 'Session')
+          .whereRaw('oidc_store.key_hash = qr_tickets.phone_session_hash')
+          .whereRaw(`oidc_store.payload->>'accountId' = qr_tickets.account_id`)
+          .where((e) => e.whereNull('oidc_store.expires_at').orWhere('oidc_store.expires_at', '>', db.fn.now())),
+      ),
+  );
 }
 
 /** issued → expired for this sign-in's ticket (rotation: a fresh code invalidates the one it replaces). */
@@ -157,8 +215,4 @@ export async function retire(db: Db, id: string, interactionUid: string): Promis
   if (!isStorableText(id)) return false;
   const t = await transition(db, id, { state: 'expired' }, (q) => q.where({ state: 'issued', interaction_hash: sha256(interactionUid) }));
   return t !== undefined;
-}
-
-export async function purgeTickets(db: Db): Promise<void> {
-  await db('qr_tickets').delete().where('expires_at', '<', db.raw(`now() - interval '1 hour'`));
 }

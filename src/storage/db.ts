@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
+import { lockDataDir } from './data-dir-lock.js';
 
 export type Db = Knex;
 
@@ -39,10 +40,27 @@ export function openDb(target: DbTarget): Db {
     return db;
   }
   let connection: { filename?: string } = {};
+  let unlock: (() => void) | undefined;
   if (target.dataDir !== null) {
     const dir = resolve(target.dataDir, 'pglite');
     mkdirSync(dir, { recursive: true });
+    // One process per embedded data directory (see data-dir-lock.ts); refused before PGlite opens its files.
+    unlock = lockDataDir(resolve(target.dataDir));
     connection = { filename: dir };
   }
-  return knexFactory({ client: ClientPgLite, dialect: 'postgres', connection } as Knex.Config);
+  const db = knexFactory({ client: ClientPgLite, dialect: 'postgres', connection } as Knex.Config);
+  if (unlock) locks.set(db, unlock);
+  return db;
+}
+
+const locks = new WeakMap<Db, () => void>();
+
+/** Closes a database opened by {@link openDb} and gives up its data directory. */
+export async function closeDb(db: Db): Promise<void> {
+  try {
+    await db.destroy();
+  } finally {
+    locks.get(db)?.();
+    locks.delete(db);
+  }
 }

@@ -1,6 +1,7 @@
 import Provider, { type Adapter, type AdapterPayload, errors } from 'oidc-provider';
 import type { Db } from './db.js';
 import { isStorableText, sha256, toJsonb } from './hash.js';
+import { revokeGrant } from '../store/grants.js';
 
 /**
  * oidc-provider's storage contract on knex, one table (`oidc_store`) for every model except clients.
@@ -21,13 +22,16 @@ const GRANT_MODELS = new Set(['AuthorizationCode', 'DeviceCode', 'RefreshToken',
 /** Routes allowed to address a device code by handle (the user-facing verification flow). */
 const HANDLE_ROUTES = new Set(['code_verification', 'device_resume']);
 
+/** Models that hand out handles (found by user code or by uid); for every other model a handle is just an unknown id. */
+const HANDLE_MODELS = new Set(['DeviceCode', 'Session']);
+
 export type Row = { payload: AdapterPayload; consumed_at: Date | string | null };
 
-export function keyFor(id: string): string {
-  const handle = HANDLE.exec(id);
+export function keyFor(id: string, model = 'DeviceCode'): string {
+  const handle = HANDLE_MODELS.has(model) ? HANDLE.exec(id) : null;
   if (handle) {
     const route = Provider.ctx?.oidc?.route;
-    if (route !== undefined && !HANDLE_ROUTES.has(route)) {
+    if (model === 'DeviceCode' && route !== undefined && !HANDLE_ROUTES.has(route)) {
       throw new errors.InvalidGrant('grant request is invalid');
     }
     return handle[1] as string;
@@ -79,7 +83,7 @@ export class StoreAdapter implements Adapter {
          expires_at = excluded.expires_at`,
       [
         this.model,
-        keyFor(id),
+        keyFor(id, this.model),
         toJsonb(stored),
         payload.grantId ?? null,
         typeof userCode === 'string' ? sha256(userCode) : null,
@@ -99,7 +103,7 @@ export class StoreAdapter implements Adapter {
   async find(id: string): Promise<AdapterPayload | undefined> {
     const row = await this.db('oidc_store')
       .first<Row | undefined>('payload', 'consumed_at')
-      .where({ model: this.model, key_hash: keyFor(id) });
+      .where({ model: this.model, key_hash: keyFor(id, this.model) });
     return hydrate(row, id);
   }
 
@@ -123,7 +127,7 @@ export class StoreAdapter implements Adapter {
   async consume(id: string): Promise<void> {
     const updated = await this.db('oidc_store')
       .update({ consumed_at: this.db.fn.now() })
-      .where({ model: this.model, key_hash: keyFor(id) })
+      .where({ model: this.model, key_hash: keyFor(id, this.model) })
       .whereNull('consumed_at');
     if (updated === 0 && GRANT_MODELS.has(this.model)) {
       throw new errors.InvalidGrant('grant request is invalid');
@@ -133,30 +137,12 @@ export class StoreAdapter implements Adapter {
   async destroy(id: string): Promise<void> {
     await this.db('oidc_store')
       .delete()
-      .where({ model: this.model, key_hash: keyFor(id) });
+      .where({ model: this.model, key_hash: keyFor(id, this.model) });
   }
 
-  /**
-   * Revokes a grant: deletes what grants access (tokens) and marks its codes consumed rather than deleting them, so
-   * a replayed code is still recognised as used (`invalid_grant`) instead of looking unknown.
-   */
+  /** Revokes a grant with everything issued under it (store/grants.ts, the one revoke-by-grant). */
   async revokeByGrantId(grantId: string): Promise<void> {
-    await this.db.transaction(async (trx) => {
-      await trx('oidc_store')
-        .update({ consumed_at: trx.raw('COALESCE(consumed_at, now())') })
-        .where({ grant_id: grantId })
-        .whereIn(
-          'model',
-          [...GRANT_MODELS].filter((m) => m !== 'RefreshToken'),
-        );
-      await trx('oidc_store')
-        .delete()
-        .where({ grant_id: grantId })
-        .whereNotIn(
-          'model',
-          [...GRANT_MODELS].filter((m) => m !== 'RefreshToken'),
-        );
-    });
+    await this.db.transaction((trx) => revokeGrant(trx, grantId));
   }
 }
 

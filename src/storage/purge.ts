@@ -1,3 +1,4 @@
+import { purgeCounters } from '../store/counters.js';
 import type { Db } from './db.js';
 
 /**
@@ -17,8 +18,9 @@ export async function purgeExpired(db: Db, { batchSize, graceSeconds }: { batchS
     total += n;
     if (n < batchSize) break;
   }
-  await db.raw(`DELETE FROM rate_counters WHERE window_start < now() - interval '1 day'`);
+  await purgeCounters(db);
   await db.raw(`DELETE FROM qr_tickets WHERE expires_at < now() - interval '1 hour'`);
+  await db.raw(`DELETE FROM cookie_keys WHERE retire_after <= now()`);
   return total;
 }
 

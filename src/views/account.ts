@@ -1,5 +1,6 @@
 import type { DeviceApproval } from '../accounts/devices.js';
-import { describeDevice, displayIp } from './device.js';
+import { displayAddress } from '../http/address.js';
+import { describeDevice } from './device.js';
 import { html } from './html.js';
 import type { Translator } from './i18n.js';
 import { page } from './layout.js';
@@ -8,23 +9,20 @@ function when(t: Translator, at: Date | string): string {
   return `${new Date(at).toLocaleString(t.lang === 'zh' ? 'zh-CN' : 'en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' })} UTC`;
 }
 
+/** "Your devices": each device approval and desktop sign-in, by app and device, each ended on its own. */
 export function devicesPage(t: Translator, opts: { account: string; approvals: DeviceApproval[]; csrf: string }): string {
   const items = opts.approvals.map(
-    (a) => html`<li class="card device" data-approval="${a.id}">
-<h2>${a.client_name ?? a.client_id}</h2>
+    (a) => html`<li class="card device" data-approval="${a.id}" data-kind="${a.kind}">
+<h2>${a.client_name ?? a.client_id} — ${describeDevice(t, a.device_ua ?? undefined)}</h2>
 <dl>
-<dt>${t('confirm.device')}</dt><dd>${describeDevice(t, a.device_ua ?? undefined)}</dd>
-<dt>${t('confirm.ip')}</dt><dd>${displayIp(a.device_ip)}</dd>
+<dt>${t('devices.kind')}</dt><dd>${t(a.kind === 'desktop' ? 'devices.kind.desktop' : 'devices.kind.device')}</dd>
+<dt>${t('confirm.ip')}</dt><dd>${displayAddress(a.device_ip)}</dd>
 <dt>${t('devices.approved')}</dt><dd>${when(t, a.approved_at)}</dd>
 </dl>
-${
-  a.revoked_at
-    ? html`<p class="muted">${t('devices.revoked')}</p>`
-    : html`<form method="post" action="/account/devices/${a.id}/revoke">
+<form method="post" action="/account/devices/${a.id}/revoke">
 <input type="hidden" name="csrf" value="${opts.csrf}">
 <button type="submit" class="decline">${t('devices.revoke')}</button>
-</form>`
-}
+</form>
 </li>`,
   );
   return page({

@@ -1,4 +1,5 @@
 import { describeUserAgent } from '../device/user-agent.js';
+import { displayAddress } from '../http/address.js';
 import { html } from './html.js';
 import { type Translator, timeAgo } from './i18n.js';
 import { page } from './layout.js';
@@ -31,12 +32,6 @@ export interface RequestingDevice {
   at?: Date | undefined;
 }
 
-/** An address as a person reads it: IPv4-mapped IPv6 (`::ffff:192.0.2.1`) shown as plain IPv4. */
-export function displayIp(ip: string | null | undefined): string {
-  if (!ip) return '—';
-  return ip.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1');
-}
-
 export function describeDevice(t: Translator, ua: string | undefined): string {
   const d = describeUserAgent(ua);
   if (d.app && d.os) return t('ua.on', { app: d.app, os: d.os });
@@ -58,7 +53,7 @@ ${clientHeader(opts.client)}
 ${opts.scopes.length ? html`<p>${t('confirm.asks')}</p>${scopeList(t, opts.scopes)}` : ''}
 <dl>
 <dt>${t('confirm.device')}</dt><dd data-field="device">${describeDevice(t, opts.device.ua)}</dd>
-<dt>${t('confirm.ip')}</dt><dd data-field="ip">${displayIp(opts.device.ip)}</dd>
+<dt>${t('confirm.ip')}</dt><dd data-field="ip">${displayAddress(opts.device.ip)}</dd>
 ${opts.device.at ? html`<dt>${t('confirm.when')}</dt><dd data-field="when">${timeAgo(t, opts.device.at, opts.now)}</dd>` : ''}
 </dl>
 <p><strong>${t('confirm.question')}</strong></p>

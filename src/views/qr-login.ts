@@ -1,4 +1,5 @@
-import { displayIp, describeDevice } from './device.js';
+import { displayAddress } from '../http/address.js';
+import { describeDevice } from './device.js';
 import { html, type SafeHtml } from './html.js';
 import { type Translator, timeAgo } from './i18n.js';
 import { page } from './layout.js';
@@ -21,7 +22,7 @@ export function qrSection(t: Translator, q: QrSection): SafeHtml {
   return html`<section class="qr-login" data-qr data-ticket="${q.ticket}" data-events="${q.events}" data-rotate="${q.rotate}" data-csrf="${q.csrf}" data-rotate-seconds="${q.rotateSeconds}" data-max-rotations="${q.maxRotations}" aria-labelledby="qr-title">
 <h2 id="qr-title">${t('qr.title')}</h2>
 <div data-view="waiting"><img id="qr-image" src="${q.qr}" alt="${t('qr.alt')}" width="240" height="240"><p class="muted">${t('qr.lead')}</p></div>
-<div data-view="scanned" hidden><p class="success" role="status" data-text-template="${t('qr.scanned', { account: '{account}' })}"></p></div>
+<div data-view="scanned" hidden><p class="success" role="status">${t('qr.scanned')}</p></div>
 <div data-view="denied" hidden><p class="error" role="status">${t('qr.denied')}</p><button type="button" class="primary" data-fresh>${t('qr.fresh')}</button></div>
 <div data-view="paused" hidden><p class="muted">${t('qr.paused')}</p><button type="button" class="primary" data-fresh>${t('qr.fresh')}</button></div>
 <form method="post" action="${q.complete}" data-complete hidden><input type="hidden" name="csrf" value="${q.csrf}"><input type="hidden" name="ticket" value="${q.ticket}"></form>
@@ -34,6 +35,8 @@ export function phoneConfirmPage(
   t: Translator,
   opts: {
     action: string;
+    /** Where the page's script claims the ticket for this phone (opening the page only reads it). */
+    claim: string;
     csrf: string;
     ticket: string;
     client: ClientView;
@@ -52,12 +55,12 @@ ${clientHeader(opts.client)}
 ${opts.scopes.length ? html`<p>${t('confirm.asks')}</p>${scopeList(t, opts.scopes)}` : ''}
 <dl>
 <dt>${t('qrPhone.computer')}</dt><dd data-field="device">${describeDevice(t, opts.desktop.ua ?? undefined)}</dd>
-<dt>${t('confirm.ip')}</dt><dd data-field="ip">${displayIp(opts.desktop.ip)}</dd>
+<dt>${t('confirm.ip')}</dt><dd data-field="ip">${displayAddress(opts.desktop.ip)}</dd>
 <dt>${t('confirm.when')}</dt><dd data-field="when">${timeAgo(t, opts.desktop.at)}</dd>
 </dl>
 ${opts.otherNetwork ? html`<p class="error" role="alert" data-field="network">${t('qrPhone.otherNetwork')}</p>` : ''}
 <p><strong>${t('qrPhone.question')}</strong></p>
-<form method="post" action="${opts.action}">
+<form method="post" action="${opts.action}" data-claim="${opts.claim}">
 <input type="hidden" name="csrf" value="${opts.csrf}">
 <input type="hidden" name="ticket" value="${opts.ticket}">
 <div class="choices">
@@ -65,7 +68,8 @@ ${opts.otherNetwork ? html`<p class="error" role="alert" data-field="network">${
 <button type="submit" name="decision" value="approve" class="primary">${t('confirm.approve')}</button>
 </div>
 </form>
-</div>`,
+</div>
+<script src="/assets/qr-phone.js"></script>`,
   });
 }
 

@@ -81,7 +81,8 @@ export class Phone {
   }
 
   /**
-   * The whole phone path for a device code: open the verification URI, confirm, sign in, consent.
+   * The whole phone path for a device code: open the verification URI, confirm, sign in (the confirmation is the
+   * only decision; a consent page would be a second one, so it is not expected).
    * `decision` 'deny' declines on the confirmation page. Returns the last page shown.
    */
   async approveDevice(verificationUriComplete: string, decision: 'approve' | 'deny' = 'approve', password = PASSWORD): Promise<Page> {
@@ -91,7 +92,6 @@ export class Phone {
     if (decision === 'deny') return this.submit(page, { abort: 'yes' });
     page = await this.submit(page, { confirm: 'yes' });
     if (page.html.includes('name="password"')) page = await this.submit(page, { username: 'alice', password });
-    if (page.html.includes('name="decision"')) page = await this.submit(page, { decision: 'allow' });
     return page;
   }
 }

@@ -9,6 +9,8 @@ import { resetDb, sharedDb } from './db.js';
 
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const PASSWORD = 'correct horse battery staple';
+/** The admin API token of test servers (ADMIN_TOKEN), so no token file is written during tests. */
+export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdef0123456789';
 
 /** A Handoff on free ports over the shared, freshly emptied database, with a user `alice` and a device client `tv`. */
 export async function startTestServer(
@@ -18,7 +20,7 @@ export async function startTestServer(
 ): Promise<Handoff & { config: Config; userId: string }> {
   const db = database ?? (await sharedDb());
   await resetDb(db);
-  const config = loadConfig({ NODE_ENV: 'test' }, { port: 0, adminPort: 0, ...overrides });
+  const config = loadConfig({ NODE_ENV: 'test' }, { port: 0, adminPort: 0, adminToken: TEST_ADMIN_TOKEN, ...overrides });
   const handoff = await startHandoff(config, { db, ...(log ? { log } : {}) });
   const user = await createUser(
     db,
@@ -67,4 +69,15 @@ export function redeem(base: string, deviceCode: string, clientId = 'tv') {
 /** A token request held with `Prefer: wait=N` (RFC 7240). */
 export function heldRedeem(base: string, deviceCode: string, wait: number | string, clientId = 'tv') {
   return postForm(`${base}/token`, { grant_type: DEVICE_GRANT, device_code: deviceCode, client_id: clientId }, { prefer: `wait=${wait}` });
+}
+
+/** A request to a test server's admin API with its bearer token (JSON body when given). */
+export function adminFetch(server: { adminUrl: string; adminToken: string }, method: string, path: string, body?: unknown, raw?: string) {
+  const headers: Record<string, string> = { authorization: `Bearer ${server.adminToken}` };
+  if (body !== undefined || raw !== undefined || method === 'POST') headers['content-type'] = 'application/json';
+  return fetch(`${server.adminUrl}${path}`, {
+    method,
+    headers,
+    ...(raw !== undefined ? { body: raw } : body !== undefined ? { body: JSON.stringify(body) } : method === 'POST' ? { body: '{}' } : {}),
+  });
 }

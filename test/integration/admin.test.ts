@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { deviceAuthorization, postForm, startTestServer } from '../helpers/server.js';
+import { deviceAuthorization, postForm, startTestServer, TEST_ADMIN_TOKEN } from '../helpers/server.js';
 
 async function call(base: string, method: string, path: string, body?: unknown, raw?: string) {
+  const auth = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
   const res = await fetch(`${base}${path}`, {
     method,
     ...(body !== undefined || raw !== undefined
-      ? { body: raw ?? JSON.stringify(body), headers: { 'content-type': 'application/json' } }
-      : {}),
+      ? { body: raw ?? JSON.stringify(body), headers: { 'content-type': 'application/json', ...auth } }
+      : { headers: auth }),
   });
   const text = await res.text();
   return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown> & Array<Record<string, unknown>>) : undefined };
@@ -123,7 +124,11 @@ describe('admin API', () => {
     assert.equal((await call(server.adminUrl, 'POST', '/admin/users', undefined, '[1,2]')).status, 400);
     const big = await call(server.adminUrl, 'POST', '/admin/clients', undefined, JSON.stringify({ client_name: 'x'.repeat(70_000) }));
     assert.equal(big.status, 413);
-    const form = await fetch(`${server.adminUrl}/admin/users`, { method: 'POST', body: 'username=x' });
+    const form = await fetch(`${server.adminUrl}/admin/users`, {
+      method: 'POST',
+      body: 'username=x',
+      headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/x-www-form-urlencoded' },
+    });
     assert.equal(form.status, 415);
     assert.equal((await call(server.adminUrl, 'GET', '/admin/nope')).status, 404);
     assert.equal((await call(server.adminUrl, 'PUT', '/admin/users')).status, 405);

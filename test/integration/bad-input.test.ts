@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { sha256 } from '../../src/storage/hash.js';
 import { Phone } from '../helpers/phone.js';
-import { DEVICE_GRANT, deviceAuthorization, postForm, startTestServer } from '../helpers/server.js';
+import { adminFetch, DEVICE_GRANT, deviceAuthorization, postForm, startTestServer } from '../helpers/server.js';
 
 const HOSTILE = [
   '<script>alert(1)</script>',
@@ -117,15 +117,7 @@ describe('hostile input', () => {
 
   it('keeps what is stored intact after a storm of bad requests', async () => {
     const before = await server.db('users').select('id', 'username', 'password_hash').orderBy('id');
-    await Promise.all(
-      HOSTILE.map((v) =>
-        fetch(`${server.adminUrl}/admin/users`, {
-          method: 'POST',
-          body: JSON.stringify({ username: v, password: v }),
-          headers: { 'content-type': 'application/json' },
-        }),
-      ),
-    );
+    await Promise.all(HOSTILE.map((v) => adminFetch(server, 'POST', '/admin/users', { username: v, password: v })));
     assert.deepEqual(await server.db('users').select('id', 'username', 'password_hash').orderBy('id'), before);
   });
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { PNG } from 'pngjs';
+import { sha256 } from '../../src/storage/hash.js';
 import { Phone } from '../helpers/phone.js';
 import { decodePng } from '../helpers/qr.js';
 import { DEVICE_GRANT, deviceAuthorization, postForm, redeem, startTestServer } from '../helpers/server.js';
@@ -194,8 +195,10 @@ describe('device experience', () => {
       assert.equal(devices.status, 200);
       assert.match(devices.html, /Living Room TV/);
       assert.match(devices.html, /Node\.js/);
-      const revoked = await phone.submit(devices, {}, '/revoke');
-      assert.match(revoked.html, /Revoked/);
+      const entry = `data-approval="${sha256(dc.device_code)}"`;
+      assert.ok(devices.html.includes(entry));
+      const revoked = await phone.submit(devices, {}, `/account/devices/${sha256(dc.device_code)}/revoke`);
+      assert.ok(!revoked.html.includes(entry), 'the ended sign-in is no longer listed');
       assert.equal((await me()).status, 401, 'the access token stopped working');
       const refresh = await postForm(`${server.publicUrl}/token`, {
         grant_type: 'refresh_token',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from 'jose';
 import { Phone } from '../helpers/phone.js';
-import { deviceAuthorization, redeem, startTestServer } from '../helpers/server.js';
+import { adminFetch, deviceAuthorization, redeem, startTestServer } from '../helpers/server.js';
 
 describe('signing keys', () => {
   let server: Awaited<ReturnType<typeof startTestServer>>;
@@ -26,7 +26,7 @@ describe('signing keys', () => {
   it('rotates: the new key signs, the old one stays published and old ID tokens still verify', async () => {
     const before = await idToken();
     const oldKid = decodeProtectedHeader(before).kid;
-    const res = await fetch(`${server.adminUrl}/admin/keys/rotate`, { method: 'POST' });
+    const res = await adminFetch(server, 'POST', '/admin/keys/rotate');
     assert.equal(res.status, 200);
     const rotated = (await res.json()) as { active: string[]; retired: string[] };
     assert.ok(rotated.retired.includes(String(oldKid)));

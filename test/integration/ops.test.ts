@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createLogger } from '../../src/log.js';
 import { Phone } from '../helpers/phone.js';
-import { deviceAuthorization, PASSWORD, redeem, startTestServer } from '../helpers/server.js';
+import { adminFetch, deviceAuthorization, PASSWORD, redeem, startTestServer } from '../helpers/server.js';
 
 describe('operations: health, metrics, logs, audit, proxy', () => {
   let server: Awaited<ReturnType<typeof startTestServer>>;
@@ -70,7 +70,7 @@ describe('operations: health, metrics, logs, audit, proxy', () => {
     assert.equal((await redeem(server.publicUrl, dc.device_code)).status, 200);
     const devices = await phone.request(`${server.publicUrl}/account/devices`);
     await phone.submit(devices, {}, '/revoke');
-    const events = (await (await fetch(`${server.adminUrl}/admin/audit?limit=10`)).json()) as Array<Record<string, unknown>>;
+    const events = (await (await adminFetch(server, 'GET', '/admin/audit?limit=10')).json()) as Array<Record<string, unknown>>;
     const actions = events.map((e) => e.action);
     assert.deepEqual(actions.slice(0, 2), ['device.revoked', 'device.approved']);
     assert.ok(actions.includes('device.denied'));

@@ -56,7 +56,7 @@ describe('phone pages in Chromium', () => {
     assert.ok(widths.scroll <= widths.client, `no horizontal scrolling at 360 px (${widths.scroll} > ${widths.client})`);
   }
 
-  it('entry → confirmation with device details → sign in → consent → success; the device gets tokens', async () => {
+  it('entry → confirmation with device details → sign in → success (one decision); the device gets tokens', async () => {
     const dc = await startDevice();
     await page.goto(`${server.publicUrl}/device`);
     await fitsWidth();
@@ -81,7 +81,6 @@ describe('phone pages in Chromium', () => {
     await page.getByLabel('Username').fill('alice');
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('button', { name: 'Allow' }).click();
     await page.getByRole('heading', { name: 'Device connected' }).waitFor();
     assert.match(String(await page.textContent('main')), /Living Room TV is now signed in/);
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,7 +50,8 @@ describe('the process, the demo and the CLI', () => {
       assert.ok(password, out);
       assert.match(out, new RegExp(`curl -s -d client_id=demo-device .* http://localhost:${port}/device/auth`));
 
-      const cliEnv = { ADMIN_PORT: String(adminPort) };
+      // The CLI finds the admin token in the data directory Handoff wrote it to, with nothing else to set.
+      const cliEnv = { ADMIN_PORT: String(adminPort), DATA_DIR: dir };
       const created = await run(
         CLI,
         ['users', 'create', '--username', 'carol', '--email', 'carol@example.com'],
@@ -96,7 +97,7 @@ describe('the process, the demo and the CLI', () => {
       h.child.kill('SIGTERM');
       assert.equal(await waitExit(h.child), 0, 'SIGTERM exits cleanly');
     }
-    const unreachable = await run(CLI, ['users', 'list'], { ADMIN_PORT: String(adminPort) });
+    const unreachable = await run(CLI, ['users', 'list'], { ADMIN_PORT: String(adminPort), DATA_DIR: dir });
     assert.equal(unreachable.code, 1);
     assert.match(unreachable.stderr, /is Handoff running/);
   });
@@ -112,7 +113,10 @@ describe('the process, the demo and the CLI', () => {
     });
     try {
       assert.doesNotMatch(h.output(), /demo/i);
-      const users = (await (await fetch(`http://127.0.0.1:${adminPort}/admin/users`)).json()) as unknown[];
+      const token = readFileSync(join(dir, 'admin-token'), 'utf8').trim();
+      const users = (await (
+        await fetch(`http://127.0.0.1:${adminPort}/admin/users`, { headers: { authorization: `Bearer ${token}` } })
+      ).json()) as unknown[];
       assert.deepEqual(users, []);
       const res = await fetch(`http://127.0.0.1:${port}/device`);
       assert.equal(res.status, 200);
@@ -128,11 +132,12 @@ describe('the process, the demo and the CLI', () => {
   it('on SIGTERM answers held requests with authorization_pending, closes streams with a retry hint, and exits', async () => {
     const [port, adminPort] = [await freePort(), await freePort()];
     const h = await spawnHandoff({ DATA_DIR: dir, PORT: String(port), ADMIN_PORT: String(adminPort), NODE_ENV: 'production' });
+    const token = readFileSync(join(dir, 'admin-token'), 'utf8').trim();
     const admin = (path: string, body: unknown) =>
       fetch(`http://127.0.0.1:${adminPort}${path}`, {
         method: 'POST',
         body: JSON.stringify(body),
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       });
     assert.equal((await admin('/admin/users', { username: 'alice', password: PASSWORD })).status, 201);
     await admin('/admin/clients', { client_id: 'tv', token_endpoint_auth_method: 'none', grant_types: [DEVICE_GRANT], response_types: [] });

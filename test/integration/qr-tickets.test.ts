@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { decide, issueTicket, retire, scan, use } from '../../src/qr-login/tickets.js';
+import { claim, decide, issueTicket, phoneView, retire, ticketBySecret, use } from '../../src/qr-login/tickets.js';
+import { sha256 } from '../../src/storage/hash.js';
 import { Phone } from '../helpers/phone.js';
 import { startTestServer } from '../helpers/server.js';
 
@@ -7,7 +8,7 @@ describe('scan-to-sign-in tickets', () => {
   let server: Awaited<ReturnType<typeof startTestServer>>;
   before(async () => {
     server = await startTestServer({
-      qrLogin: { ticketSeconds: 60, confirmSeconds: 60, maxTicketsPerIp: 1000, maxScansPerIp: 3 },
+      qrLogin: { ticketSeconds: 60, confirmSeconds: 60, approvedSeconds: 10, maxTicketsPerIp: 1000, maxScansPerIp: 3 },
     });
   });
   beforeEach(() => server.db('rate_counters').delete());
@@ -15,53 +16,88 @@ describe('scan-to-sign-in tickets', () => {
 
   const issue = () =>
     issueTicket(server.db, { interactionUid: 'uid-1', clientId: 'tv', scope: 'openid', ip: '127.0.0.1', ua: 'x', seconds: 60 });
+  const phone = (sessionId: string) => ({ sessionId, accountId: server.userId, ip: '127.0.0.1', authTime: 1, amr: ['pwd'] });
+  /** A live oidc-provider session row for `sessionId` (what the approving phone holds). */
+  const liveSession = (sessionId: string) =>
+    server.db('oidc_store').insert({
+      model: 'Session',
+      key_hash: sha256(sessionId),
+      payload: JSON.stringify({ accountId: server.userId }),
+      expires_at: server.db.raw(`now() + interval '1 hour'`),
+    });
 
   it('stores only the hash of the ticket', async () => {
     const t = await issue();
     assert.ok(!JSON.stringify(await server.db('qr_tickets').select()).includes(t.secret));
   });
 
-  it('of 20 phones scanning at once, exactly one claims the ticket', async () => {
+  it('of 20 phones claiming at once, exactly one claims the ticket', async () => {
     const t = await issue();
-    const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) =>
-        scan(server.db, t.secret, { sessionId: `phone-${i}`, accountId: server.userId, ip: '127.0.0.1' }, 60),
-      ),
-    );
-    assert.equal(results.filter((r) => r.ok).length, 1);
-    assert.ok(results.filter((r) => !r.ok).every((r) => !r.ok && r.reason === 'claimed'));
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => claim(server.db, t.id, phone(`phone-${i}`), 60)));
+    assert.equal(results.filter(Boolean).length, 1);
   });
 
-  it('only the claiming phone decides, once; only this sign-in uses it, once', async () => {
+  it('only the claiming phone decides, once; only this sign-in uses it, once, while the phone session lives', async () => {
     const t = await issue();
-    assert.ok((await scan(server.db, t.secret, { sessionId: 'mine', accountId: server.userId, ip: '127.0.0.1' }, 60)).ok);
-    assert.equal(await decide(server.db, t.id, 'someone-else', true), undefined);
-    const approvals = await Promise.all([decide(server.db, t.id, 'mine', true), decide(server.db, t.id, 'mine', false)]);
+    assert.ok(await claim(server.db, t.id, phone('mine'), 60));
+    assert.equal(await decide(server.db, t.id, phone('someone-else'), true, 10), undefined);
+    const approvals = await Promise.all([
+      decide(server.db, t.id, phone('mine'), true, 10),
+      decide(server.db, t.id, phone('mine'), false, 10),
+    ]);
     assert.equal(approvals.filter(Boolean).length, 1);
+    const approved = approvals[0] !== undefined;
+    assert.equal(await use(server.db, t.id, 'uid-1'), undefined, 'no live session for the approving phone: refused');
+    await liveSession('mine');
     const uses = await Promise.all([use(server.db, t.id, 'other-uid'), use(server.db, t.id, 'uid-1'), use(server.db, t.id, 'uid-1')]);
-    assert.equal(uses.filter(Boolean).length, approvals[0] ? 1 : 0);
-    const replay = await scan(server.db, t.secret, { sessionId: 'mine', accountId: server.userId, ip: '127.0.0.1' }, 60);
+    assert.equal(uses.filter(Boolean).length, approved ? 1 : 0);
+    const replay = phoneView(await ticketBySecret(server.db, t.secret), 'mine');
     assert.equal(replay.ok, false);
   });
 
-  it('a rotated ticket can no longer be scanned', async () => {
+  it('an approved ticket dies when the approving session ends, and within seconds of approval', async () => {
     const t = await issue();
-    assert.equal(await retire(server.db, t.id, 'uid-1'), true);
-    const r = await scan(server.db, t.secret, { sessionId: 'p', accountId: server.userId, ip: '127.0.0.1' }, 60);
-    assert.deepEqual([r.ok, !r.ok && r.reason], [false, 'expired']);
+    await liveSession('phone-a');
+    assert.ok(await decide(server.db, t.id, phone('phone-a'), true, 10));
+    await server
+      .db('oidc_store')
+      .delete()
+      .where({ model: 'Session', key_hash: sha256('phone-a') });
+    assert.equal(await use(server.db, t.id, 'uid-1'), undefined, 'the phone signed out: the approval is void');
+
+    const u = await issue();
+    await liveSession('phone-b');
+    assert.ok(await decide(server.db, u.id, phone('phone-b'), true, 10));
+    // Approval ages past its life (the ticket's expiry moves to the past).
+    await server
+      .db('qr_tickets')
+      .update({ expires_at: server.db.raw(`now() - interval '1 second'`) })
+      .where({ id: u.id });
+    assert.equal(await use(server.db, u.id, 'uid-1'), undefined);
   });
 
-  it('limits scans per address and protects decisions with CSRF', async () => {
-    const phone = new Phone();
-    let page = await phone.request(`${server.publicUrl}/account/devices`);
-    page = await phone.submit(page, { username: 'alice', password: 'correct horse battery staple' });
+  it('a rotated ticket can no longer be claimed or decided', async () => {
     const t = await issue();
-    const confirm = await phone.request(`${server.publicUrl}/q/${t.secret}`);
+    assert.equal(await retire(server.db, t.id, 'uid-1'), true);
+    assert.equal(await claim(server.db, t.id, phone('p'), 60), undefined);
+    assert.equal(await decide(server.db, t.id, phone('p'), true, 10), undefined);
+    const view = phoneView(await ticketBySecret(server.db, t.secret), 'p');
+    assert.deepEqual([view.ok, !view.ok && view.reason], [false, 'expired']);
+  });
+
+  it('opening the ticket link claims nothing; limits scans per address and protects decisions with CSRF', async () => {
+    const phoneBrowser = new Phone();
+    let page = await phoneBrowser.request(`${server.publicUrl}/account/devices`);
+    page = await phoneBrowser.submit(page, { username: 'alice', password: 'correct horse battery staple' });
+    const t = await issue();
+    const confirm = await phoneBrowser.request(`${server.publicUrl}/q/${t.secret}`);
     assert.equal(confirm.status, 200);
-    const forged = await phone.submit(confirm, { decision: 'approve', csrf: 'forged' });
+    const row = await server.db('qr_tickets').first('state', 'account_id').where({ id: t.id });
+    assert.deepEqual(row, { state: 'issued', account_id: null }, 'a GET (a link previewer, a prefetch) changes nothing');
+    const forged = await phoneBrowser.submit(confirm, { decision: 'approve', csrf: 'forged' });
     assert.equal(forged.status, 403);
     const statuses = [];
-    for (let i = 0; i < 3; i += 1) statuses.push((await phone.request(`${server.publicUrl}/q/${'x'.repeat(43)}`)).status);
+    for (let i = 0; i < 3; i += 1) statuses.push((await phoneBrowser.request(`${server.publicUrl}/q/${'x'.repeat(43)}`)).status);
     assert.deepEqual(statuses, [404, 404, 429]);
   });
 });

@@ -6,7 +6,7 @@ import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { createPostgresDatabase, serverUrl } from '../helpers/db.js';
 import { Phone } from '../helpers/phone.js';
 import { freePort, spawnHandoff, waitExit } from '../helpers/process.js';
-import { DEVICE_GRANT, PASSWORD, deviceAuthorization, postForm, redeem } from '../helpers/server.js';
+import { DEVICE_GRANT, PASSWORD, TEST_ADMIN_TOKEN, deviceAuthorization, postForm, redeem } from '../helpers/server.js';
 
 async function json(url: string, init?: RequestInit) {
   const res = await fetch(url, init);
@@ -18,12 +18,16 @@ async function crashAndRecover(env: Record<string, string>) {
   const [port, adminPort] = [await freePort(), await freePort()];
   const base = `http://localhost:${port}`;
   const admin = `http://127.0.0.1:${adminPort}`;
-  const common = { ...env, PORT: String(port), ADMIN_PORT: String(adminPort), NODE_ENV: 'production' };
+  const common = { ...env, PORT: String(port), ADMIN_PORT: String(adminPort), NODE_ENV: 'production', ADMIN_TOKEN: TEST_ADMIN_TOKEN };
 
   const first = await spawnHandoff(common);
   try {
     const post = (path: string, body: unknown) =>
-      json(`${admin}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+      json(`${admin}${path}`, {
+        method: 'POST',
+        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+      });
     assert.equal((await post('/admin/users', { username: 'alice', password: PASSWORD })).status, 201);
     assert.equal(
       (

@@ -11,7 +11,7 @@ describe('sign-in and consent pages for relying parties', () => {
   let rp: oidc.Configuration;
 
   before(async () => {
-    server = await startTestServer({ login: { maxFailuresPerAccount: 3, maxFailuresPerIp: 6, windowSeconds: 600 } });
+    server = await startTestServer({ login: { maxFailuresPerAccountAndAddress: 3, maxFailuresPerAddress: 6, windowSeconds: 600 } });
   });
   beforeEach(async () => {
     await server.db('rate_counters').delete();
@@ -78,7 +78,7 @@ describe('sign-in and consent pages for relying parties', () => {
     for (const p of [wrongPassword, unknownUser]) assert.match(p.html, /Wrong username or password\./);
   });
 
-  it('throttles failures per account with 429 and Retry-After, and a correct password does not reset the budget', async () => {
+  it('throttles failures per account and address with 429 and Retry-After, and a correct password does not reset the budget', async () => {
     const phone = new Phone();
     const { page } = await start(phone);
     await phone.submit(page, { username: 'alice', password: 'wrong-1' });

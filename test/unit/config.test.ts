@@ -57,8 +57,8 @@ describe('configuration', () => {
 
   it('names nested file settings by path', () => {
     assert.throws(
-      () => loadConfig({}, { login: { maxFailuresPerAccount: 0, maxFailuresPerIp: 1, windowSeconds: 1 } }),
-      /login\.maxFailuresPerAccount:/,
+      () => loadConfig({}, { login: { maxFailuresPerAccountAndAddress: 0, maxFailuresPerAddress: 1, windowSeconds: 1 } }),
+      /login\.maxFailuresPerAccountAndAddress:/,
     );
   });
 });

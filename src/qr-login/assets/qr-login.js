@@ -1,6 +1,9 @@
 // The desktop login page's "sign in with your phone": follows the ticket over server-sent events (pushed, never
-// polled), shows who scanned, finishes the sign-in by itself once the phone approves (the desktop's own form post),
-// and rotates the code while the page stays open, pausing after a few rotations until the user asks for more.
+// polled), finishes the sign-in by itself once the phone approves (the desktop's own form post), and rotates the
+// code while the page stays open, pausing after a few rotations until the user asks for more.
+//
+// A stream the server refuses (busy: 429 or 503) or that drops is not the end: the page re-reads the ticket's state
+// once and reconnects with backoff (1 s doubling to 15 s), so an approval is never missed.
 const box = document.querySelector('[data-qr]');
 if (box) {
   const img = document.getElementById('qr-image');
@@ -11,6 +14,9 @@ if (box) {
   let rotations = 0;
   let events;
   let timer;
+  let retry;
+  let backoff = 1000;
+  let done = false;
 
   const show = (name) => {
     for (const el of box.querySelectorAll('[data-view]')) el.hidden = el.dataset.view !== name;
@@ -19,33 +25,63 @@ if (box) {
     clearTimeout(timer);
     timer = setTimeout(rotate, every);
   };
-  const follow = () => {
+  const stop = () => {
     if (events) events.close();
-    events = new EventSource(`${box.dataset.events}?ticket=${encodeURIComponent(ticket)}`);
-    events.onmessage = (e) => {
-      const { state, account } = JSON.parse(e.data);
-      if (state === 'scanned') {
-        clearTimeout(timer);
-        const p = box.querySelector('[data-view="scanned"] p');
-        p.textContent = p.dataset.textTemplate.replace('{account}', account || '');
-        show('scanned');
-      } else if (state === 'approved') {
-        events.close();
-        complete.elements.ticket.value = ticket;
-        complete.submit();
-      } else if (state === 'denied') {
-        events.close();
-        clearTimeout(timer);
-        show('denied');
-      } else if (state === 'expired') {
-        events.close();
-        rotate();
-      }
+    events = undefined;
+    clearTimeout(retry);
+  };
+  const eventsUrl = () => `${box.dataset.events}?ticket=${encodeURIComponent(ticket)}`;
+  const handle = (state, current) => {
+    if (done || current !== ticket) return;
+    if (state === 'scanned') {
+      clearTimeout(timer);
+      show('scanned');
+    } else if (state === 'approved') {
+      done = true;
+      stop();
+      complete.elements.ticket.value = ticket;
+      complete.submit();
+    } else if (state === 'denied') {
+      stop();
+      clearTimeout(timer);
+      show('denied');
+    } else if (state === 'expired') {
+      stop();
+      rotate();
+    }
+  };
+  const recover = async (current) => {
+    // Re-read once, then try the stream again later.
+    try {
+      const res = await fetch(eventsUrl(), { headers: { accept: 'application/json' }, credentials: 'same-origin' });
+      if (res.ok) handle((await res.json()).state, current);
+    } catch {
+      // offline for now: the reconnect below tries again
+    }
+    if (done || current !== ticket) return;
+    clearTimeout(retry);
+    retry = setTimeout(() => {
+      if (!done && current === ticket) follow();
+    }, backoff);
+    backoff = Math.min(backoff * 2, 15000);
+  };
+  const follow = () => {
+    stop();
+    const current = ticket;
+    const source = new EventSource(eventsUrl());
+    events = source;
+    source.onopen = () => {
+      backoff = 1000;
+    };
+    source.onmessage = (e) => handle(JSON.parse(e.data).state, current);
+    source.onerror = () => {
+      // CONNECTING: the browser reconnects by itself. CLOSED: the server refused the stream; recover ourselves.
+      if (source.readyState === EventSource.CLOSED && events === source) recover(current);
     };
   };
   async function rotate() {
     clearTimeout(timer);
-    if (events) events.close();
+    stop();
     if (rotations >= max) {
       show('paused');
       return;

@@ -1,0 +1,21 @@
+import { HttpError } from './errors.js';
+import { mac, verifyMac } from './secrets.js';
+
+/**
+ * The one CSRF helper of every form Handoff draws: a token is an HMAC (key `csrf`, derived from the cookie keys) of
+ * what the form is bound to, e.g. `['interaction', uid]` or `['qr', sessionUid, ticketId]`. Binding to a value that
+ * only this browser's cookie leads to (the interaction, the session) makes a token useless in any other browser.
+ */
+export function csrfToken(roots: string[], ...binding: string[]): string {
+  return mac(roots, 'csrf', binding.join('\u0000'));
+}
+
+/** Throws a readable 403 unless `token` was made by {@link csrfToken} for this binding under a kept key. */
+export function checkCsrf(
+  roots: string[],
+  token: string | undefined,
+  binding: string[],
+  message = 'This form has expired. Go back and try again.',
+): void {
+  if (!token || !verifyMac(roots, 'csrf', binding.join('\u0000'), token)) throw new HttpError(403, 'invalid_request', message);
+}
