@@ -185,14 +185,15 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider): Koa {
   const device = compose([requireDeviceSession(provider), enrichDeviceAuthorization(deps), confirmFromLink(deps)]);
   const token = recordAnswers(deps);
   const resume = endScanSessions(provider);
-  app.use((ctx, next) => {
-    if (OURS.test(ctx.path)) return ours(ctx, next);
+  const guards: Middleware = (ctx, next) => {
     const path = canonicalPath(ctx.path);
     if (path === '/device' || path.startsWith('/device/')) return device(ctx, next);
     if (path === '/token') return token(ctx, next);
     if (path.startsWith('/auth/')) return resume(ctx, next);
     return next();
-  });
+  };
+  // A path of ours that none of our routes serve falls through to oidc-provider through the same guards.
+  app.use((ctx, next) => (OURS.test(ctx.path) ? ours(ctx, () => guards(ctx, next)) : guards(ctx, next)));
   // The provider is looked up per request, so a rebuilt provider (new keys) serves the very next request.
   let mounted: { provider: Provider; mw: Middleware } | undefined;
   app.use((ctx, next) => {

@@ -2,7 +2,7 @@ import type { Config } from './config/schema.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { demoBanner, seedDemo } from './demo/seed.js';
 import { createLogger } from './log.js';
-import { startHandoff } from './server.js';
+import { type Handoff, startHandoff } from './server.js';
 
 /** Process entry: load config → start → print the demo → shut down cleanly on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
@@ -17,11 +17,10 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
-  const handoff = await startHandoff(config, { log });
-  const password = await seedDemo(config, handoff);
-  if (config.env !== 'production') process.stdout.write(`${demoBanner(handoff, password)}\n`);
-  log.info('listening', { issuer: handoff.issuer, admin: handoff.adminUrl, database: config.databaseUrl ? 'postgres' : 'pglite' });
 
+  // Signals are handled from the first moment: one that arrives while starting stops the process as soon as the
+  // start has finished (never in the middle of a migration).
+  let handoff: Handoff | undefined;
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -29,6 +28,7 @@ async function main(): Promise<void> {
     log.info('shutting down', { signal });
     const force = setTimeout(() => process.exit(1), 10_000);
     force.unref();
+    if (!handoff) return;
     handoff.close().then(
       () => process.exit(0),
       (err: unknown) => {
@@ -39,6 +39,16 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+
+  handoff = await startHandoff(config, { log });
+  if (stopping) {
+    stopping = false;
+    stop('SIGTERM');
+    return;
+  }
+  const password = await seedDemo(config, handoff);
+  if (config.env !== 'production') process.stdout.write(`${demoBanner(handoff, password)}\n`);
+  log.info('listening', { issuer: handoff.issuer, admin: handoff.adminUrl, database: config.databaseUrl ? 'postgres' : 'pglite' });
 }
 
 main().catch((err: unknown) => {

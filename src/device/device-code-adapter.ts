@@ -28,13 +28,19 @@ const POLL_SQL = `UPDATE oidc_store SET
     poll_interval = CASE WHEN ${POLL_OK} THEN poll_interval ELSE COALESCE(poll_interval, ?) + 5 END
   WHERE model = 'DeviceCode' AND key_hash = ?
   RETURNING payload, consumed_at, last_polled_at = now() AS accepted,
-    (answered_at IS NOT NULL AND answered_at < to_timestamp(?::double precision / 1000)) AS replay`;
+    (answered_at IS NOT NULL AND answered_at < now() - make_interval(secs => COALESCE(poll_interval, ?))) AS replay`;
 
 /**
- * A consumed code is answered in one of two ways. Presented again after its tokens were answered, it is a replay:
- * oidc-provider revokes everything it issued (RFC 6749 4.1.2). Presented by a request that arrived before that
- * answer (many redemptions racing), it is a lost race: it gets `invalid_grant` and must not revoke the winner's
- * tokens, so the code is handed over as not yet consumed and its single-use UPDATE refuses it.
+ * A consumed code is answered in one of two ways.
+ *
+ * - Presented again once its tokens were answered and at least one poll interval has passed, it is a replay:
+ *   oidc-provider revokes everything it issued (RFC 6749 4.1.2, RFC 8628 5.2 by reference). A device that follows
+ *   RFC 8628 never polls again sooner than its interval, nor at all after its tokens.
+ * - Presented while the winner is still issuing, or within that interval of its answer, it is one of many
+ *   redemptions racing (a retried request, a second tab, a held request and a poll at the moment of approval):
+ *   it gets `invalid_grant` and must not revoke the winner's tokens. The server cannot tell when a request was
+ *   *sent*, only when it got to it, so the interval is the margin. The code is handed over as not yet consumed, and
+ *   its single-use UPDATE refuses it.
  */
 export async function markAnswered(db: Db, deviceCode: string): Promise<void> {
   await db.raw(`UPDATE oidc_store SET answered_at = clock_timestamp() WHERE model = 'DeviceCode' AND key_hash = ?`, [keyFor(deviceCode)]);
@@ -89,13 +95,12 @@ export class DeviceCodeAdapter extends StoreAdapter {
     const ctx = Provider.ctx;
     if (ctx?.oidc?.route !== 'token') return super.find(id);
     const interval = this.#settings.pollInterval;
-    const arrived = typeof ctx.state.arrivedAt === 'number' ? ctx.state.arrivedAt : Date.now();
     const result = await this.db.raw<{ rows: Array<Row & { accepted: boolean; replay: boolean }> }>(POLL_SQL, [
       interval,
       interval,
       interval,
       keyFor(id),
-      arrived,
+      interval,
     ]);
     const row = result.rows[0];
     if (!row) {

@@ -45,5 +45,7 @@ export function requireDeviceSession(provider: () => Provider): Middleware {
       }
     }
     await next();
+    // Code entry, confirmation and outcome pages carry the xsrf token and the code: never cached.
+    if (path !== '/device/auth') ctx.set('Cache-Control', 'no-store');
   };
 }

@@ -25,6 +25,10 @@ export function issuerHost(issuer: string): Middleware {
     ctx.req.headers.host = url.host;
     delete ctx.req.headers['x-forwarded-host'];
     ctx.req.headers['x-forwarded-proto'] = proto;
+    // An opaque origin (`null`: sandboxed frames, file pages, custom-scheme apps) stands for every such page at
+    // once; no CORS answer may name it, so the request is treated as one with no origin at all.
+    const origin = ctx.req.headers.origin;
+    if (origin !== undefined && !/^https?:\/\/[^/]+$/i.test(origin)) delete ctx.req.headers.origin;
     return next();
   };
 }

@@ -72,8 +72,15 @@ export function providerConfiguration({
       },
     ],
     findAccount: (ctx, sub) => findAccount(db, ctx, sub),
+    // How and when the user signed in (`auth_time`, RFC 8176 `amr`, `acr`) travel in every ID token: a relying party
+    // can always tell a password from a scan approved on a phone signed in with one.
     claims: {
-      openid: ['sub'],
+      acr: null,
+      amr: null,
+      sid: null,
+      auth_time: null,
+      iss: null,
+      openid: ['sub', 'auth_time', 'amr', 'acr'],
       profile: ['name', 'preferred_username'],
       email: ['email'],
     },

@@ -25,9 +25,6 @@ export function telemetry(log: Logger, metrics: Metrics): Middleware {
     const requestId = REQUEST_ID.test(incoming) ? incoming : randomUUID();
     ctx.set('X-Request-Id', requestId);
     const started = performance.now();
-    // When the request arrived (ms since the epoch): a redemption that arrived before a code was answered lost a
-    // race; one that arrived after is a replay (device/device-code-adapter.ts).
-    ctx.state.arrivedAt = Date.now();
     return requestContext.run({ requestId }, async () => {
       try {
         await next();

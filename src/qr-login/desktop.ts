@@ -52,11 +52,13 @@ export async function qrLoginEnabled(provider: Provider, clientId: unknown): Pro
   return !!client && client.metadata().qr_login !== false;
 }
 
-/** `prompt=login` asks for a fresh sign-in on this browser: a phone's earlier sign-in cannot stand in for it. */
+/**
+ * `prompt=login` (or `max_age=0`) asks for a fresh sign-in on this browser: a phone's earlier sign-in cannot stand
+ * in for it.
+ */
 function wantsFreshLogin(d: Details): boolean {
-  return String(d.params.prompt ?? '')
-    .split(' ')
-    .includes('login');
+  const prompt = String(d.params.prompt ?? '').split(' ');
+  return prompt.includes('login') || Number(d.params.max_age) === 0;
 }
 
 /** The scan result that finishes the desktop's sign-in; `handoff.scan` tells app.ts to end the desktop session. */

@@ -19,6 +19,15 @@ export class Phone {
   /** When the last request of the last redirect chain was sent (ms since the epoch): benchmarks time approvals by it. */
   lastHopStartedAt = 0;
   userAgent = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1';
+  /** Extra headers on every request, e.g. `X-Forwarded-For` for a simulated client behind a trusted proxy. */
+  headers: Record<string, string> = {};
+
+  /** A browser at `address` (sent as `X-Forwarded-For`; the server must run with PROXY=true). */
+  static at(address: string): Phone {
+    const p = new Phone();
+    p.headers['x-forwarded-for'] = address;
+    return p;
+  }
 
   private store(headers: Headers) {
     for (const line of headers.getSetCookie()) {
@@ -46,6 +55,7 @@ export class Phone {
           cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '),
           'user-agent': this.userAgent,
           accept: 'text/html',
+          ...this.headers,
         },
       });
       this.store(res.headers);

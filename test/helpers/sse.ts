@@ -9,13 +9,13 @@ export class SseClient {
   status = 0;
   headers: Headers | undefined;
 
-  constructor(url: string) {
-    this.done = this.#run(url);
+  constructor(url: string, headers: Record<string, string> = {}) {
+    this.done = this.#run(url, headers);
   }
 
-  async #run(url: string): Promise<void> {
+  async #run(url: string, headers: Record<string, string>): Promise<void> {
     try {
-      const res = await fetch(url, { headers: { accept: 'text/event-stream' }, signal: this.#controller.signal });
+      const res = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: this.#controller.signal });
       this.status = res.status;
       this.headers = res.headers;
       if (!res.body) return;

@@ -102,6 +102,42 @@ describe('the process, the demo and the CLI', () => {
     assert.match(unreachable.stderr, /is Handoff running/);
   });
 
+  it('a second process on the same data directory refuses to start, naming it and its holder; the first loses nothing', async () => {
+    const [port, adminPort] = [await freePort(), await freePort()];
+    const env = { DATA_DIR: dir, PORT: String(port), ADMIN_PORT: String(adminPort), NODE_ENV: 'production' };
+    const first = await spawnHandoff(env);
+    try {
+      const token = readFileSync(join(dir, 'admin-token'), 'utf8').trim();
+      const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+      const created = await fetch(`http://127.0.0.1:${adminPort}/admin/users`, {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({ username: 'kept', password: 'a long enough password' }),
+      });
+      assert.equal(created.status, 201);
+      const [port2, adminPort2] = [await freePort(), await freePort()];
+      const second = await run(MAIN, [], { ...env, PORT: String(port2), ADMIN_PORT: String(adminPort2) });
+      assert.equal(second.code, 1);
+      assert.ok(second.stderr.includes(dir), second.stderr);
+      assert.ok(second.stderr.includes(`pid ${first.child.pid}`), second.stderr);
+      const users = (await (await fetch(`http://127.0.0.1:${adminPort}/admin/users`, { headers: auth })).json()) as Array<{
+        username: string;
+      }>;
+      assert.deepEqual(
+        users.map((u) => u.username),
+        ['kept'],
+        'the first keeps serving, with its data',
+      );
+    } finally {
+      first.child.kill('SIGTERM');
+      await waitExit(first.child);
+    }
+    // After a clean stop the directory is free again.
+    const again = await spawnHandoff(env);
+    again.child.kill('SIGTERM');
+    assert.equal(await waitExit(again.child), 0);
+  });
+
   it('never creates demo accounts in production, and marks cookies Secure for an https issuer', async () => {
     const [port, adminPort] = [await freePort(), await freePort()];
     const h = await spawnHandoff({
