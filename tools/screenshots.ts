@@ -40,9 +40,6 @@ async function main() {
     await shoot(page, 'sign-in');
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('button', { name: 'Allow' }).waitFor();
-    await shoot(page, 'consent');
-    await page.getByRole('button', { name: 'Allow' }).click();
     await page.getByRole('heading', { name: 'Device connected' }).waitFor();
     await shoot(page, 'success');
     await page.goto(`${server.publicUrl}/account/devices`);
@@ -79,7 +76,7 @@ async function main() {
     if (!ticketUrl) throw new Error('could not read the desktop QR code');
     await page.goto(ticketUrl);
     await shoot(page, 'phone-qr-confirm');
-    await desk.getByText(/Scanned by/).waitFor();
+    await desk.getByText('Scanned. Confirm on your phone.').waitFor();
     await shoot(desk, 'desktop-scanned');
   } finally {
     await browser.close();

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import * as oidc from 'openid-client';
 import { createClient } from '../../src/admin/clients.js';
 import { desktopCompletes, desktopLogin, hasQr, phoneDecides } from '../helpers/desktop.js';
+import { ageSignIn } from '../helpers/fixtures.js';
 import { Phone } from '../helpers/phone.js';
 import { PASSWORD, postForm, startTestServer } from '../helpers/server.js';
 
@@ -117,6 +118,17 @@ describe('security: a desktop scan grants exactly what the phone showed', () => 
       assert.equal(hasQr(d), false, `${JSON.stringify(params)}: no QR code`);
       assert.match(d.page.html, /name="password"/);
     }
+  });
+
+  it('a max_age the phone’s sign-in does not meet is not met by a scan', async () => {
+    const d = await desktopLogin(rp, REDIRECT, { max_age: '60' });
+    assert.ok(hasQr(d));
+    const phone = await signedInPhone();
+    await ageSignIn(server.db, server.userId, 120);
+    await phoneDecides(phone, d.qrUrl);
+    const back = await desktopCompletes(d, server.publicUrl);
+    assert.equal(back.status, 400);
+    assert.match(back.html, /more recent sign-in/);
   });
 
   it('qr_login: false is enforced at every ticket endpoint, not only by hiding the QR code', async () => {
