@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,6 +108,7 @@ describe('the process, the demo and the CLI', () => {
     const first = await spawnHandoff(env);
     try {
       const token = readFileSync(join(dir, 'admin-token'), 'utf8').trim();
+      assert.equal(statSync(join(dir, 'admin-token')).mode & 0o777, 0o600, 'the admin token file is readable by its owner only');
       const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
       const created = await fetch(`http://127.0.0.1:${adminPort}/admin/users`, {
         method: 'POST',
