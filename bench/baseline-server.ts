@@ -3,18 +3,19 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import Koa from 'koa';
 import mount from 'koa-mount';
-import Provider, { type Configuration } from 'oidc-provider';
+import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { loadConfig } from '../src/config/load.js';
-import { UserCodeGuard } from '../src/device/limits.js';
-import { WaitRegistry } from '../src/events/waits.js';
-import { InProcessBus } from '../src/events/bus.js';
-import { providerConfiguration } from '../src/oidc/provider.js';
-import type { Db } from '../src/storage/db.js';
+import { type DevicePages, providerConfiguration } from '../src/oidc/provider.js';
+import { tFor } from '../src/views/context.js';
+import { codeEntryPage, confirmPage, outcomePage } from '../src/views/device.js';
+import { plainPgAdapter } from './plain-pg-adapter.js';
 
 /**
- * The benchmarks' baseline: oidc-provider with its in-memory adapter and Handoff's own provider configuration
- * (same algorithms, TTLs, device flow settings and pages), with none of Handoff's storage, limits or real-time
- * work. Login and consent are finished automatically for the one account, so flows measure the protocol path.
+ * The benchmarks' baselines: stock oidc-provider with Handoff's own provider configuration (same algorithms, TTLs,
+ * device flow settings and pages) and none of what Handoff adds around it (storage with hashed ids, limits,
+ * pacing, push, telemetry). `BENCH_BASELINE_DATABASE_URL` selects a plain PostgreSQL adapter (plain-pg-adapter.ts);
+ * without it, oidc-provider's in-memory adapter. Login and consent are finished automatically for the one account,
+ * so flows measure the protocol path.
  */
 const config = loadConfig(process.env);
 const ACCOUNT = 'bench-account';
@@ -24,19 +25,50 @@ async function key(alg: 'ES256' | 'RS256' | 'EdDSA'): Promise<JWK> {
   return { ...(await exportJWK(privateKey)), alg, use: 'sig', kid: alg };
 }
 
+/** The same pages as Handoff's (views/), drawn without Handoff's guards and transitions. */
+function pages(): DevicePages {
+  const xsrf = (ctx: KoaContextWithOIDC) => String((ctx.oidc.session?.state as { secret?: unknown } | undefined)?.secret ?? '');
+  return {
+    async userCodeInputSource(ctx, _form, _out, err) {
+      ctx.type = 'html';
+      ctx.body = codeEntryPage(tFor(ctx), {
+        action: ctx.oidc.urlFor('code_verification'),
+        xsrf: xsrf(ctx),
+        ...(err ? { error: err.message } : {}),
+      });
+    },
+    async userCodeConfirmSource(ctx, _form, client, deviceInfo, userCode) {
+      ctx.type = 'html';
+      const info = deviceInfo as { ip?: string; ua?: string } | undefined;
+      ctx.body = confirmPage(tFor(ctx), {
+        action: ctx.oidc.urlFor('code_verification'),
+        xsrf: xsrf(ctx),
+        userCode,
+        client: { name: client.clientName ?? client.clientId },
+        scopes: [],
+        device: { ip: info?.ip, ua: info?.ua },
+      });
+    },
+    async successSource(ctx) {
+      ctx.type = 'html';
+      ctx.body = outcomePage(tFor(ctx), 'success', { client: 'the device' });
+    },
+  };
+}
+
 async function main() {
   const server = createServer();
   await new Promise<void>((r) => server.listen(config.port, () => r()));
   const issuer = `http://localhost:${(server.address() as AddressInfo).port}`;
-  const unused = undefined as unknown as Db;
+  const url = process.env.BENCH_BASELINE_DATABASE_URL;
   const configuration: Configuration = {
     ...providerConfiguration({
       config,
-      db: unused,
       issuer,
-      guard: new UserCodeGuard(unused, config.device),
-      realtime: { bus: new InProcessBus(), waits: new WaitRegistry({ max: 1, perAddress: 1, perHandoff: 1 }), maxWaitSeconds: 1 },
       signingKeys: [await key('ES256'), await key('RS256'), await key('EdDSA')],
+      devicePages: pages(),
+      adapter: url ? await plainPgAdapter(url) : undefined,
+      findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub, name: 'Bench', preferred_username: 'bench' }) }),
     }),
     clients: [
       {
@@ -46,9 +78,7 @@ async function main() {
         response_types: [],
       },
     ],
-    findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub, name: 'Bench', preferred_username: 'bench' }) }),
   };
-  delete configuration.adapter;
   const provider = new Provider(issuer, configuration);
   provider.keys = ['baseline-cookie-key'];
   const app = new Koa();

@@ -1,38 +1,40 @@
-import Koa, { type Context, type Middleware } from 'koa';
+import type Router from '@koa/router';
+import Koa, { type Middleware } from 'koa';
 import compose from 'koa-compose';
-import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
+import { accountRoutes } from './accounts/routes.js';
 import { type AdminDeps, adminRoutes } from './admin/routes.js';
 import { requireAdminToken } from './admin/token.js';
 import type { Config } from './config/schema.js';
-import { HttpError } from './http/errors.js';
-import { accountRoutes } from './accounts/routes.js';
-import { demoTvRoutes } from './demo/tv.js';
+import { deviceAuthorization } from './device/authorization.js';
+import { qrImageRoutes } from './device/qr-images.js';
+import { statusRoutes } from './device/status.js';
+import { deviceToken } from './device/token.js';
+import { verificationGuards } from './device/verification.js';
+import type { EventBus } from './events/bus.js';
+import type { WaitRegistry } from './events/waits.js';
 import { assetRoutes } from './http/assets.js';
+import { renderError } from './http/error-page.js';
+import { HttpError } from './http/errors.js';
 import { adminOnly, issuerHost } from './http/host.js';
 import { canonicalPath, protocolMethods } from './http/protocol-routes.js';
-import { qrDesktop } from './qr-login/desktop.js';
-import { qrPhoneRoutes } from './qr-login/phone.js';
-import type { UserCodeGuard } from './device/limits.js';
-import { markAnswered } from './device/device-code-adapter.js';
-import { statusRoutes } from './device/status-stream.js';
-import type { WaitRegistry } from './events/waits.js';
-import type { EventBus } from './events/bus.js';
-import { requireDeviceSession } from './device/require-session.js';
-import { confirmFromLink, enrichDeviceAuthorization, qrRoutes } from './device/routes.js';
 import { securityHeaders } from './http/security-headers.js';
+import type { Logger } from './log.js';
+import { type InteractionDeps, interactionRoutes } from './oidc/interactions.js';
+import { mountProvider, oidcOf } from './oidc/seams.js';
 import { opsRoutes } from './ops/health.js';
 import type { Metrics } from './ops/metrics.js';
 import { routeOf, telemetry } from './ops/telemetry.js';
-import type { Logger } from './log.js';
-import { type InteractionDeps, interactionErrorPage, interactionRoutes } from './oidc/interactions.js';
+import { qrDesktop } from './qr-login/desktop.js';
+import { qrPhoneRoutes } from './qr-login/phone.js';
 
 /**
  * Builds the two Koa apps; never listens (see server.ts).
  *
- * - public: telemetry → security headers → error pages → Host from ISSUER → body limit → methods of protocol
- *   endpoints → our pages and endpoints | guards around oidc-provider's → oidc-provider (swappable after key rotation)
- * - admin:  JSON errors → own Host only, no Origin → bearer token → admin API (JSON only) and ops routes
+ * - public: telemetry → security headers → errors → Host from ISSUER → body limit → methods of protocol endpoints
+ *   → our pages and endpoints | the device flow around oidc-provider's endpoints → oidc-provider (swappable after a
+ *   key rotation)
+ * - admin:  errors → own Host only, no Origin → bearer token → admin API (JSON only) and ops routes
  */
 export interface AppDeps extends InteractionDeps, Omit<AdminDeps, keyof InteractionDeps> {
   config: Config;
@@ -40,73 +42,44 @@ export interface AppDeps extends InteractionDeps, Omit<AdminDeps, keyof Interact
   metrics: Metrics;
   onOutcome: (kind: 'device' | 'desktop', outcome: 'approved' | 'denied' | 'revoked') => void;
   issuer: string;
-  guard: UserCodeGuard;
   bus: EventBus;
   waits: WaitRegistry;
+  corsAllowed: (origin: string, redirectUris: string[]) => boolean;
   /** The admin API's own `Host` values (its address and port under every name it answers to). */
   adminHosts: () => Set<string>;
   /** ADMIN_TOKEN when set; otherwise tokens are checked against their stored hashes. */
   adminToken: string | undefined;
 }
 
+/**
+ * Something the public app serves besides Handoff itself: its routers (under path `prefixes`) and page scripts.
+ * main.ts hands the demo in outside production; the production app builder imports no demo code.
+ */
+export interface AppPlugin {
+  prefixes: string[];
+  routers: Router[];
+  assets?: Record<string, string>;
+}
+
 /** Refuses a declared body over the limit before anything reads it (oidc-provider has its own 56 KiB cap too). */
 function bodyLimit(limit: number): Middleware {
   return async (ctx, next) => {
     const length = ctx.request.length;
-    if (length !== undefined && length > limit) {
-      throw new HttpError(413, 'invalid_request', `request body exceeds ${limit} bytes`);
-    }
+    if (length !== undefined && length > limit) throw new HttpError(413, 'invalid_request', `request body exceeds ${limit} bytes`);
     await next();
   };
 }
 
-function describe(err: unknown): {
-  status: number;
-  error: string;
-  description: string;
-  expose: boolean;
-  headers: Record<string, string>;
-  field?: string;
-} {
-  if (err instanceof HttpError) {
-    return {
-      status: err.status,
-      error: err.error,
-      description: err.message,
-      expose: err.expose,
-      headers: err.headers,
-      ...(err.field ? { field: err.field } : {}),
-    };
-  }
-  const e = err as { status?: unknown; expose?: unknown; message?: unknown };
-  const status = typeof e.status === 'number' && e.status >= 400 && e.status < 600 ? e.status : 500;
-  const expose = status < 500 && e.expose === true;
-  return {
-    status,
-    error: status < 500 ? 'invalid_request' : 'server_error',
-    description: expose ? String(e.message) : 'internal error',
-    expose,
-    headers: {},
-  };
-}
-
-function errors(log: Logger, render: (ctx: Context, d: ReturnType<typeof describe>) => void): Middleware {
+/** The one error handler: every error becomes one answer (http/error-page.ts), 5xx logged. */
+function errors(log: Logger, json: boolean): Middleware {
   return async (ctx, next) => {
     try {
       await next();
     } catch (err) {
-      const d = describe(err);
+      const d = renderError(ctx, err, { json });
       if (d.status >= 500) log.error('request failed', { method: ctx.method, route: routeOf(ctx), err });
-      ctx.status = d.status;
-      ctx.set(d.headers);
-      render(ctx, d);
     }
   };
-}
-
-/** oidc-provider's context of a request it served (defined on the Koa context by the provider's router). */
-function oidcOf(ctx: Context): { result?: unknown; session?: { destroyed?: boolean; destroy(): Promise<void> } } | undefined {
-  return Object.getOwnPropertyDescriptor(ctx, 'oidc') ? (ctx as unknown as { oidc: ReturnType<typeof oidcOf> }).oidc : undefined;
 }
 
 /**
@@ -117,25 +90,14 @@ function endScanSessions(provider: () => Provider): Middleware {
   return async (ctx, next) => {
     await next();
     const oidc = oidcOf(ctx);
-    const result = oidc?.result as { handoff?: { scan?: unknown } } | undefined;
-    if (typeof result?.handoff?.scan !== 'string') return;
-    if (oidc?.session && !oidc.session.destroyed) await oidc.session.destroy();
+    if (typeof oidc?.result?.handoff?.scan !== 'string') return;
+    const session = oidc.session;
+    if (session && !(session as { destroyed?: boolean }).destroyed) await session.destroy();
     ctx.cookies.set(provider().cookieName('session'), null, { signed: true, overwrite: true, path: '/' });
   };
 }
 
-/** Records when a device code's tokens were answered (a later presentation is a replay; see markAnswered). */
-function recordAnswers(deps: AppDeps): Middleware {
-  return async (ctx, next) => {
-    await next();
-    if (ctx.method !== 'POST' || ctx.status !== 200) return;
-    const entities = (oidcOf(ctx) as { entities?: { DeviceCode?: { jti?: unknown } } } | undefined)?.entities;
-    const id = entities?.DeviceCode?.jti;
-    if (typeof id === 'string') await markAnswered(deps.db, id);
-  };
-}
-
-export function buildPublicApp(deps: AppDeps, provider: () => Provider): Koa {
+export function buildPublicApp(deps: AppDeps, provider: () => Provider, plugins: AppPlugin[] = []): Koa {
   const app = new Koa();
   // X-Forwarded-For is trusted only behind a configured proxy, and then only as many hops as configured.
   app.proxy = deps.config.proxy;
@@ -152,18 +114,7 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider): Koa {
       return next();
     });
   }
-  app.use(
-    errors(deps.log, (ctx, d) => {
-      if (ctx.accepts('html', 'json') === 'json') {
-        ctx.body = { error: d.error, error_description: d.description };
-      } else {
-        ctx.type = 'html';
-        ctx.body = interactionErrorPage(
-          new HttpError(d.status, d.error, d.expose ? d.description : 'Something went wrong on our side. Try again.'),
-        );
-      }
-    }),
-  );
+  app.use(errors(deps.log, false));
   app.use(issuerHost(deps.issuer));
   app.use(bodyLimit(deps.config.bodyLimitBytes));
   app.use(protocolMethods());
@@ -171,35 +122,39 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider): Koa {
   // walking them, which keeps the hot path (polls, token and device authorization requests) short.
   const qrLogin = qrDesktop(deps);
   const routers = [
-    qrRoutes(deps),
+    qrImageRoutes(deps),
     statusRoutes(deps),
     accountRoutes(deps),
     qrLogin.router,
     qrPhoneRoutes(deps),
     interactionRoutes({ ...deps, qrSection: qrLogin.section }),
-    assetRoutes({ demo: deps.config.env !== 'production' }),
+    assetRoutes(Object.assign({}, ...plugins.map((p) => p.assets ?? {}))),
+    ...plugins.flatMap((p) => p.routers),
   ];
-  if (deps.config.env !== 'production') routers.push(demoTvRoutes());
   const ours = compose(routers.flatMap((r) => [r.routes(), r.allowedMethods()]) as Middleware[]);
-  const OURS = /^\/(interaction|account|q|assets|demo|device\/qr|device\/status)(\/|$)/;
-  const device = compose([requireDeviceSession(provider), enrichDeviceAuthorization(deps), confirmFromLink(deps)]);
-  const token = recordAnswers(deps);
+  const prefixes = ['interaction', 'account', 'q', 'assets', 'device/qr', 'device/status', ...plugins.flatMap((p) => p.prefixes)];
+  const OURS = new RegExp(`^/(${prefixes.map((p) => p.replace(/[/.]/g, '\\$&')).join('|')})(/|$)`);
+  // The device flow around oidc-provider's three device endpoints (device/), and the end of a scan's session.
+  const authorization = deviceAuthorization(deps);
+  const verification = verificationGuards(deps);
+  const token = deviceToken(deps);
   const resume = endScanSessions(provider);
-  const guards: Middleware = (ctx, next) => {
+  const around: Middleware = (ctx, next) => {
     const path = canonicalPath(ctx.path);
-    if (path === '/device' || path.startsWith('/device/')) return device(ctx, next);
     if (path === '/token') return token(ctx, next);
+    if (path === '/device/auth') return authorization(ctx, next);
+    if (path === '/device' || path.startsWith('/device/')) return verification(ctx, next);
     if (path.startsWith('/auth/')) return resume(ctx, next);
     return next();
   };
   // A path of ours that none of our routes serve falls through to oidc-provider through the same guards.
-  app.use((ctx, next) => (OURS.test(ctx.path) ? ours(ctx, () => guards(ctx, next)) : guards(ctx, next)));
+  app.use((ctx, next) => (OURS.test(ctx.path) ? ours(ctx, () => around(ctx, next)) : around(ctx, next)));
   // The provider is looked up per request, so a rebuilt provider (new keys) serves the very next request.
   let mounted: { provider: Provider; mw: Middleware } | undefined;
   app.use((ctx, next) => {
     const current = provider();
     if (mounted?.provider !== current) {
-      mounted = { provider: current, mw: mount(current as unknown as Koa) };
+      mounted = { provider: current, mw: mountProvider(current) };
       // Cookies are read and written through this app's context, so it signs with the provider's cookie keys.
       app.keys = current.keys as string[];
     }
@@ -211,13 +166,9 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider): Koa {
 export function buildAdminApp(deps: AppDeps): Koa {
   const app = new Koa();
   app.silent = true;
-  app.use(
-    errors(deps.log, (ctx, d) => {
-      ctx.body = { error: d.error, error_description: d.description, ...(d.field ? { field: d.field } : {}) };
-    }),
-  );
+  app.use(errors(deps.log, true));
   app.use(adminOnly(deps.adminHosts));
-  app.use(requireAdminToken(deps.db, deps.adminToken));
+  app.use(requireAdminToken(deps.store, deps.adminToken));
   app.use(bodyLimit(deps.config.bodyLimitBytes));
   for (const router of [adminRoutes(deps), opsRoutes(deps)]) {
     app.use(router.routes());

@@ -1,5 +1,6 @@
 import type { Config } from './config/schema.js';
 import { ConfigError, loadConfig } from './config/load.js';
+import { demoPlugin } from './demo/plugin.js';
 import { demoBanner, seedDemo } from './demo/seed.js';
 import { createLogger } from './log.js';
 import { type Handoff, startHandoff } from './server.js';
@@ -40,14 +41,14 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 
-  handoff = await startHandoff(config, { log });
+  const demo = config.env !== 'production';
+  handoff = await startHandoff(config, { log, plugins: demo ? [demoPlugin()] : [] });
   if (stopping) {
     stopping = false;
     stop('SIGTERM');
     return;
   }
-  const password = await seedDemo(config, handoff);
-  if (config.env !== 'production') process.stdout.write(`${demoBanner(handoff, password)}\n`);
+  if (demo) process.stdout.write(`${demoBanner(handoff, await seedDemo(config, handoff.store, handoff.provider()))}\n`);
   log.info('listening', { issuer: handoff.issuer, admin: handoff.adminUrl, database: config.databaseUrl ? 'postgres' : 'pglite' });
 }
 

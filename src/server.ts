@@ -2,23 +2,26 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import type Provider from 'oidc-provider';
-import { type AppDeps, buildAdminApp, buildPublicApp } from './app.js';
+import { type AppDeps, type AppPlugin, buildAdminApp, buildPublicApp } from './app.js';
+import { ensureAdminToken } from './admin/token.js';
 import { issuerFor } from './config/load.js';
 import type { Config } from './config/schema.js';
-import { createLogger, type Logger } from './log.js';
-import { ensureAdminToken } from './admin/token.js';
-import { ensureKeys, keySetVersion, loadCookieKeys, loadSigningKeys, rotateCookieKeys, rotateSigningKeys } from './oidc/keys.js';
-import { createProvider } from './oidc/provider.js';
-import { UserCodeGuard } from './device/limits.js';
-import { closeDb, type Db, databaseUrlOf, engineOf, openDb } from './storage/db.js';
+import { deviceGrant } from './device/token.js';
+import { deviceFlowPages } from './device/verification.js';
 import { type EventBus, InProcessBus } from './events/bus.js';
 import { PgEventBus } from './events/pg-bus.js';
 import { WaitRegistry } from './events/waits.js';
+import { createLogger, type Logger } from './log.js';
+import { corsAllowed } from './oidc/cors.js';
+import { ensureKeys, rotateCookieKeys, rotateSigningKeys } from './oidc/keys.js';
+import { createProvider } from './oidc/provider.js';
 import { Metrics } from './ops/metrics.js';
-import { migrateLatest } from './storage/migrate.js';
-import { startPurger } from './storage/purge.js';
+import { startPurger } from './ops/purger.js';
+import { closeDb, type Db, databaseUrlOf, openDb } from './store/db.js';
+import { createStore, type Store } from './store/index.js';
+import { migrateLatest } from './store/migrate.js';
 
-/** A running Handoff: both listeners, the provider, and the database it owns (or was given). */
+/** A running Handoff: both listeners, the provider, and the store it owns (or was given). */
 export interface Handoff {
   metrics: Metrics;
   bus: EventBus;
@@ -28,6 +31,7 @@ export interface Handoff {
   adminUrl: string;
   /** The bearer token of this instance's admin API (ADMIN_TOKEN, or the generated one in DATA_DIR/admin-token). */
   adminToken: string;
+  store: Store;
   db: Db;
   provider(): Provider;
   close(): Promise<void>;
@@ -37,14 +41,16 @@ export interface StartOptions {
   /** Use this database instead of opening one from the config (tests share one PGlite); it is not closed. */
   db?: Db;
   log?: Logger;
+  /** What the app serves besides Handoff itself (main.ts hands the demo in outside production). */
+  plugins?: AppPlugin[];
 }
 
 /** PostgreSQL gets LISTEN/NOTIFY so instances share events; embedded PGlite is one process, so in-process suffices. */
-async function createBus(db: Db, config: Config, log: Logger): Promise<EventBus> {
-  if (engineOf(db) !== 'postgres') return new InProcessBus();
-  const connection = databaseUrlOf(db) ?? config.databaseUrl;
+async function createBus(store: Store, config: Config, log: Logger): Promise<EventBus> {
+  if (store.engine !== 'postgres') return new InProcessBus();
+  const connection = databaseUrlOf(store.db) ?? config.databaseUrl;
   if (!connection) throw new Error('PostgreSQL connection string needed for the event listener');
-  const bus = new PgEventBus(db, connection, log);
+  const bus = new PgEventBus(store, connection, log);
   await bus.start();
   return bus;
 }
@@ -80,8 +86,9 @@ function shut(server: Server): Promise<void> {
 }
 
 /**
- * Migrates, makes sure keys exist, binds both ports and serves. The public port is bound before the provider
- * is built so that `PORT=0` yields an issuer with the port actually bound.
+ * The composition root: migrates, makes sure keys exist, builds the store, bus, waits, provider and apps, and only
+ * then accepts connections, so the first request is answered. (With `PORT=0` and no `ISSUER`, tests', the port must
+ * be bound to know the issuer: it is bound first, and its requests are handled once the app is built.)
  */
 export async function startHandoff(config: Config, opts: StartOptions = {}): Promise<Handoff> {
   const log = opts.log ?? createLogger(config.logLevel);
@@ -97,17 +104,17 @@ export async function startHandoff(config: Config, opts: StartOptions = {}): Pro
 async function start(config: Config, db: Db, log: Logger, opts: StartOptions): Promise<Handoff> {
   const applied = await migrateLatest(db);
   if (applied.length) log.info('migrations applied', { applied });
-  await ensureKeys(db);
-  const adminToken = await ensureAdminToken(db, { adminToken: config.adminToken, dataDir: config.dataDir });
+  const store = createStore(db);
+  await ensureKeys(store);
+  const adminToken = await ensureAdminToken(store, { adminToken: config.adminToken, dataDir: config.dataDir });
 
   const publicServer = createServer();
   const adminServer = createServer();
-  const port = await listen(publicServer, config.port);
-  const adminPort = await listen(adminServer, config.adminPort, config.adminHost);
+  const early = config.port === 0 && !config.issuer;
+  const port = early ? await listen(publicServer, 0) : config.port;
   const issuer = issuerFor(config, port);
 
-  const guard = new UserCodeGuard(db, config.device);
-  const bus = await createBus(db, config, log);
+  const bus = await createBus(store, config, log);
   const waits = new WaitRegistry({
     max: config.realtime.maxConcurrentWaits,
     perAddress: config.realtime.maxWaitsPerAddress,
@@ -115,63 +122,78 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
   });
   const metrics = new Metrics(() => waits.byKind);
   const onOutcome = (kind: 'device' | 'desktop', outcome: 'approved' | 'denied' | 'revoked') => metrics.handoffs.inc({ kind, outcome });
-  const realtime = { bus, waits, maxWaitSeconds: config.realtime.maxWaitSeconds, onOutcome };
-  let cookieKeys = await loadCookieKeys(db);
-  let version = await keySetVersion(db);
+  let cookieKeys = await store.keys.cookie();
+  let version = await store.keys.version();
+  const cors = (origin: string, uris: string[]) => corsAllowed(issuer, origin, uris);
+  const devicePages = deviceFlowPages({ config, store, bus, provider: () => provider, onOutcome });
+  const grant = deviceGrant({ config, store, bus, waits, corsAllowed: cors });
   const build = async () => {
-    const provider = createProvider({ config, db, issuer, guard, realtime, signingKeys: await loadSigningKeys(db), cookieKeys });
-    provider.on('server_error', (_ctx: unknown, err: Error) => log.error('provider error', { err }));
-    return provider;
+    const p = createProvider({
+      config,
+      store,
+      issuer,
+      signingKeys: await store.keys.signing(),
+      cookieKeys,
+      devicePages,
+      deviceGrant: grant,
+    });
+    p.on('server_error', (_ctx: unknown, err: Error) => log.error('provider error', { err }));
+    return p;
   };
   let provider = await build();
   const reload = async () => {
-    cookieKeys = await loadCookieKeys(db);
-    version = await keySetVersion(db);
+    cookieKeys = await store.keys.cookie();
+    version = await store.keys.version();
     provider = await build();
-    log.info('signing keys reloaded');
+    log.info('keys reloaded');
   };
+  let adminHosts = new Set<string>();
 
   const deps: AppDeps = {
     config,
     metrics,
     onOutcome,
     issuer,
-    guard,
     bus,
     waits,
     secrets: () => cookieKeys,
-    db,
+    store,
     log,
     provider: () => provider,
+    corsAllowed: cors,
     adminHosts: () => adminHosts,
     adminToken: config.adminToken,
     rotateKeys: async () => {
-      const rotated = await rotateSigningKeys(db, config.idTokenTtl + 300);
+      const rotated = await rotateSigningKeys(store, config.idTokenTtl + 300);
       await reload();
       log.info('signing keys rotated', rotated);
       return rotated;
     },
     rotateCookieKeys: async () => {
       // Old keys verify as long as anything they signed can live: a session, and an interaction begun just before.
-      const rotated = await rotateCookieKeys(db, config.sessionTtl + config.interactionTtl);
+      const rotated = await rotateCookieKeys(store, config.sessionTtl + config.interactionTtl);
       await reload();
       log.info('cookie keys rotated', rotated);
       return rotated;
     },
   };
-  const adminHosts = adminHostsFor(config.adminHost, adminPort);
-  publicServer.on('request', buildPublicApp(deps, () => provider).callback());
+  publicServer.on('request', buildPublicApp(deps, () => provider, opts.plugins ?? []).callback());
   adminServer.on('request', buildAdminApp(deps).callback());
+  // Ready: only now do the ports accept connections (the early public port aside).
+  const boundPort = early ? port : await listen(publicServer, config.port);
+  const adminPort = await listen(adminServer, config.adminPort, config.adminHost);
+  adminHosts = adminHostsFor(config.adminHost, adminPort);
 
   // Another instance may rotate keys, and retired keys leave the JWKS when their tokens have expired.
   const keyWatch = setInterval(() => {
-    keySetVersion(db)
+    store.keys
+      .version()
       .then((v) => (v !== version ? reload() : undefined))
       .catch((err: unknown) => log.warn('key check failed', { err }));
   }, 30_000);
   keyWatch.unref();
   const stopPurge = startPurger(
-    db,
+    store,
     { batchSize: config.purgeBatchSize, graceSeconds: 3600, intervalSeconds: config.purgeIntervalSeconds },
     (deleted, err) => {
       metrics.purges.inc({ result: err ? 'failed' : 'ok' });
@@ -185,9 +207,10 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
 
   return {
     issuer,
-    publicUrl: `http://localhost:${port}`,
+    publicUrl: `http://localhost:${boundPort}`,
     adminUrl: `http://${config.adminHost.includes(':') ? `[${config.adminHost}]` : config.adminHost}:${adminPort}`,
     adminToken,
+    store,
     db,
     provider: () => provider,
     bus,

@@ -54,7 +54,7 @@ async function main() {
     await shoot(zhPage, 'confirm-zh');
 
     // Desktop scan-to-sign-in: a relying party's sign-in on a desktop, confirmed on the (signed-in) phone.
-    await createClient(server.db, server.provider(), {
+    await createClient(server.store, server.provider(), {
       client_id: 'rp',
       client_name: 'Photo App',
       redirect_uris: ['https://rp.example.com/cb'],

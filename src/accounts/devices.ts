@@ -1,116 +1,29 @@
-import { audit } from '../ops/audit.js';
-import type { Db } from '../storage/db.js';
-import { isStorableText } from '../storage/hash.js';
-import { revokeGrant } from '../store/grants.js';
+import type { ApprovalKind, DeviceApproval } from '../store/approvals.js';
+import type { Store } from '../store/index.js';
 
 /**
- * What a user signed in from another device: device approvals (a TV, a CLI) and desktop scans, each with a grant of
- * its own, so ending one never ends another. Recorded when the phone approves a device code
- * (device/device-code-adapter.ts) and when a scanned desktop finishes its sign-in (qr-login/desktop.ts).
+ * What a user signed in elsewhere: device approvals and desktop scans, each with a grant of its own, so ending one
+ * never ends another. Recorded by the device flow (device/flow.ts `approved`) and by a finished desktop scan
+ * (qr-login/desktop.ts).
  */
-export type ApprovalKind = 'device' | 'desktop';
+export type { ApprovalKind, DeviceApproval };
 
-export interface DeviceApproval {
-  id: string;
-  kind: ApprovalKind;
-  client_id: string;
-  client_name: string | null;
-  device_ip: string | null;
-  device_ua: string | null;
-  requested_at: Date | string | null;
-  approved_at: Date | string;
-}
-
-export async function recordApproval(
-  db: Db,
-  a: {
-    id: string;
-    kind: ApprovalKind;
-    accountId: string;
-    clientId: string;
-    grantId: string;
-    deviceIp: string | null;
-    deviceUa: string | null;
-    requestedAt: Date | null;
-  },
-): Promise<boolean> {
-  const inserted = await db('device_approvals')
-    .insert({
-      id: a.id,
-      kind: a.kind,
-      account_id: a.accountId,
-      client_id: a.clientId,
-      grant_id: a.grantId,
-      device_ip: a.deviceIp,
-      device_ua: a.deviceUa?.slice(0, 512) ?? null,
-      requested_at: a.requestedAt,
-    })
-    .onConflict('id')
-    .ignore()
-    .returning('id');
-  return inserted.length > 0;
+/** The account's live sign-ins for "Your devices". */
+export function listApprovals(store: Store, accountId: string): Promise<DeviceApproval[]> {
+  return store.approvals.listLive(accountId);
 }
 
 /**
- * The account's live sign-ins, newest first: not revoked here, and still holding their grant (oidc-provider deletes
- * a grant when it detects a replayed refresh token or code; a grant also ends when it expires).
+ * revoke: ends one sign-in of this account, in one transaction with its audit entry, deleting its grant and every
+ * token issued under it, so its access and refresh tokens stop working at once. Undefined when nothing was ended.
  */
-export async function listApprovals(db: Db, accountId: string): Promise<DeviceApproval[]> {
-  return db('device_approvals as a')
-    .leftJoin('clients as c', 'c.client_id', 'a.client_id')
-    .select<DeviceApproval[]>(
-      'a.id',
-      'a.kind',
-      'a.client_id',
-      db.raw(`c.metadata->>'client_name' AS client_name`),
-      'a.device_ip',
-      'a.device_ua',
-      'a.requested_at',
-      'a.approved_at',
-    )
-    .where('a.account_id', accountId)
-    .whereNull('a.revoked_at')
-    .whereExists((q) =>
-      q
-        .select(db.raw('1'))
-        .from('oidc_store as g')
-        .where('g.model', 'Grant')
-        .whereRaw(`g.key_hash = encode(sha256(convert_to(a.grant_id, 'UTF8')), 'hex')`)
-        .where((e) => e.whereNull('g.expires_at').orWhere('g.expires_at', '>', db.fn.now())),
-    )
-    .orderBy('a.approved_at', 'desc')
-    .limit(100);
-}
-
-/**
- * Ends one sign-in of this account: marks it and deletes its grant with every token issued under it, in one
- * transaction, so its access and refresh tokens stop working at once. False when there was nothing to end.
- */
-export async function revokeApproval(db: Db, accountId: string, id: string, actorIp: string): Promise<ApprovalKind | undefined> {
-  if (!isStorableText(id)) return undefined;
-  return db.transaction(async (trx) => {
-    const rows = await trx('device_approvals')
-      .update({ revoked_at: trx.fn.now() })
-      .where({ id, account_id: accountId })
-      .whereNull('revoked_at')
-      .returning<{ grant_id: string; client_id: string; device_ip: string | null; device_ua: string | null; kind: ApprovalKind }[]>([
-        'grant_id',
-        'client_id',
-        'device_ip',
-        'device_ua',
-        'kind',
-      ]);
-    const row = rows[0];
-    if (!row?.grant_id) return undefined;
-    await audit(trx, {
-      action: row.kind === 'desktop' ? 'desktop.revoked' : 'device.revoked',
-      accountId,
-      clientId: row.client_id,
-      deviceIp: row.device_ip,
-      deviceUa: row.device_ua,
-      actorIp,
-    });
-    await revokeGrant(trx, row.grant_id);
-    return row.kind;
-  });
+export function revokeApproval(store: Store, accountId: string, id: string, actorIp: string): Promise<ApprovalKind | undefined> {
+  return store.approvals.revoke(accountId, id, (row) => ({
+    action: row.kind === 'desktop' ? 'desktop.revoked' : 'device.revoked',
+    accountId: row.accountId,
+    clientId: row.clientId,
+    deviceIp: row.deviceIp,
+    deviceUa: row.deviceUa,
+    actorIp,
+  }));
 }

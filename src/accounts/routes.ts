@@ -7,18 +7,17 @@ import { readForm } from '../http/body.js';
 import { checkCsrf, csrfToken } from '../http/csrf.js';
 import { HttpError } from '../http/errors.js';
 import { signedInUser } from '../http/session.js';
-import type { Db } from '../storage/db.js';
+import { ACCOUNT_CLIENT_ID } from '../oidc/clients.js';
+import type { Store } from '../store/index.js';
 import { devicesPage } from '../views/account.js';
 import { tFor } from '../views/context.js';
 import { listApprovals, revokeApproval } from './devices.js';
-import { findUserById } from './users.js';
 
-/** The built-in first-party client that signs a browser in to the account pages. */
-export const ACCOUNT_CLIENT_ID = 'handoff-account';
+export { ACCOUNT_CLIENT_ID };
 
 export interface AccountDeps {
   config: Config;
-  db: Db;
+  store: Store;
   issuer: string;
   provider: () => Provider;
   secrets: () => string[];
@@ -44,22 +43,22 @@ export function accountRoutes(deps: AccountDeps): Router {
       ctx.redirect('/account/signin');
       return;
     }
-    const user = await findUserById(deps.db, who.accountId);
+    const user = await deps.store.users.byId(who.accountId);
     ctx.set('Cache-Control', 'no-store');
     ctx.type = 'html';
     ctx.body = devicesPage(tFor(ctx), {
       account: user?.name ?? user?.username ?? '',
-      approvals: await listApprovals(deps.db, who.accountId),
+      approvals: await listApprovals(deps.store, who.accountId),
       csrf: csrfFor(who.sessionUid),
     });
   });
 
   router.post('/account/devices/:id/revoke', async (ctx) => {
     const who = await signedIn(ctx);
-    if (!who) throw new HttpError(401, 'login_required', 'Sign in again to manage your devices.');
+    if (!who) throw new HttpError(401, 'login_required', 'Sign in again to manage your devices.', { key: 'error.accountSignIn' });
     const form = await readForm(ctx, deps.config.bodyLimitBytes);
     checkCsrf(deps.secrets(), form.csrf, ['devices', who.sessionUid]);
-    const kind = await revokeApproval(deps.db, who.accountId, ctx.params.id ?? '', ctx.ip);
+    const kind = await revokeApproval(deps.store, who.accountId, ctx.params.id ?? '', ctx.ip);
     if (kind) deps.onOutcome?.(kind, 'revoked');
     ctx.status = 303;
     ctx.redirect('/account/devices');

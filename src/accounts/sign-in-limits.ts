@@ -3,8 +3,8 @@ import type { Config } from '../config/schema.js';
 import { addressKey } from '../http/address.js';
 import { mac, verifyMac } from '../http/secrets.js';
 import { randomBytes } from 'node:crypto';
-import type { Counter } from '../store/counters.js';
-import { sha256 } from '../storage/hash.js';
+import type { Limit } from '../http/limits.js';
+import { sha256 } from '../store/hash.js';
 
 /**
  * Failed passwords slow the attacker, not the owner.
@@ -78,8 +78,9 @@ export function rememberBrowser(ctx: Context, roots: string[], accountId: string
 export function signInCounters(
   s: LoginSettings,
   attempt: { username: string | undefined; ip: string; knownBrowser: string | undefined },
-): Counter[] {
+): Limit[] {
   const windowSeconds = s.windowSeconds;
+  const refusal = { description: 'too many failed sign-in attempts', key: 'login.throttled' as const };
   if (attempt.username && attempt.knownBrowser) {
     return [
       {
@@ -91,11 +92,17 @@ export function signInCounters(
     ];
   }
   const address = addressKey(attempt.ip);
-  const out: Counter[] = [{ bucket: 'login:address', key: address, windowSeconds, max: s.maxFailuresPerAddress }];
+  const out: Limit[] = [{ bucket: 'login:address', key: address, windowSeconds, max: s.maxFailuresPerAddress, refusal }];
   if (attempt.username) {
     out.push(
-      { bucket: 'login:pair', key: sha256(`${attempt.username}|${address}`), windowSeconds, max: s.maxFailuresPerAccountAndAddress },
-      { bucket: 'login:account', key: sha256(attempt.username), windowSeconds, max: s.maxFailuresPerAccount },
+      {
+        bucket: 'login:pair',
+        key: sha256(`${attempt.username}|${address}`),
+        windowSeconds,
+        max: s.maxFailuresPerAccountAndAddress,
+        refusal,
+      },
+      { bucket: 'login:account', key: sha256(attempt.username), windowSeconds, max: s.maxFailuresPerAccount, refusal },
     );
   }
   return out;

@@ -1,16 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../storage/db.js';
 import { badRequest, conflict } from '../http/errors.js';
-import { isStorableText } from '../storage/hash.js';
+import type { Store } from '../store/index.js';
+import type { User } from '../store/users.js';
 import { hashPassword, type ScryptParams } from './password.js';
 
-export interface User {
-  id: string;
-  username: string;
-  name: string | null;
-  email: string | null;
-  created_at: string;
-}
+export type { User };
 
 export interface NewUser {
   username: string;
@@ -21,7 +15,6 @@ export interface NewUser {
 
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 const EMAIL = /^[^\s@<>"]{1,64}@[^\s@<>"]{1,189}\.[^\s@<>"]{1,63}$/;
-const PUBLIC_COLUMNS = ['id', 'username', 'name', 'email', 'created_at'] as const;
 
 function optionalText(input: Record<string, unknown>, field: string, max: number, pattern?: RegExp): string | undefined {
   const v = input[field];
@@ -54,57 +47,15 @@ export function parseNewUser(input: unknown): NewUser {
   };
 }
 
-export async function createUser(db: Db, input: NewUser, params: ScryptParams): Promise<User> {
-  const passwordHash = await hashPassword(input.password, params);
-  const rows = await db('users')
-    .insert({
-      id: randomUUID(),
-      username: input.username,
-      password_hash: passwordHash,
-      name: input.name ?? null,
-      email: input.email ?? null,
-    })
-    .onConflict(db.raw('(lower(username))'))
-    .ignore()
-    .returning<User[]>([...PUBLIC_COLUMNS]);
-  const user = rows[0];
+/** Creates a user (the password hashed with scrypt); 409 when the username is taken, case-insensitively. */
+export async function createUser(store: Store, input: NewUser, params: ScryptParams): Promise<User> {
+  const user = await store.users.insert({
+    id: randomUUID(),
+    username: input.username,
+    passwordHash: await hashPassword(input.password, params),
+    name: input.name ?? null,
+    email: input.email ?? null,
+  });
   if (!user) throw conflict(`username ${input.username} is taken`, 'username');
   return user;
-}
-
-export async function listUsers(db: Db): Promise<User[]> {
-  return db('users')
-    .select<User[]>([...PUBLIC_COLUMNS])
-    .orderBy('created_at');
-}
-
-export async function findUserById(db: Db, id: string): Promise<User | undefined> {
-  if (!isStorableText(id)) return undefined;
-  return db('users')
-    .first<User | undefined>([...PUBLIC_COLUMNS])
-    .where({ id });
-}
-
-/**
- * The row used for sign-in, including the hash; never leaves the accounts module. `canonical` is the form of
- * `canonicalUsername` (ASCII lower case), compared with the ASCII lower case of the stored username, so JavaScript
- * and SQL agree on every input.
- */
-export async function findCredentials(db: Db, canonical: string): Promise<{ id: string; password_hash: string } | undefined> {
-  if (!/^[\x21-\x7e]{1,128}$/.test(canonical) || canonical !== canonical.toLowerCase()) return undefined;
-  return db('users')
-    .first<{ id: string; password_hash: string } | undefined>('id', 'password_hash')
-    .whereRaw('lower(username) = ?', [canonical]);
-}
-
-/** Deletes a user and everything the provider stored for them; returns false when there was no such user. */
-export async function deleteUser(db: Db, id: string): Promise<boolean> {
-  if (!isStorableText(id)) return false;
-  return db.transaction(async (trx) => {
-    // RETURNING rather than the affected count: knex-pglite reports DELETE counts differently from pg.
-    const gone = await trx('users').delete().where({ id }).returning('id');
-    if (gone.length === 0) return false;
-    await trx('oidc_store').delete().whereRaw(`payload->>'accountId' = ?`, [id]);
-    return true;
-  });
 }

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type Provider from 'oidc-provider';
 import { badRequest, conflict, HttpError } from '../http/errors.js';
-import { SECRET_HASH_PREFIX } from '../oidc/provider.js';
-import type { Db } from '../storage/db.js';
-import { isStorableText, sha256, toJsonb } from '../storage/hash.js';
-import { forgetClient } from '../storage/oidc-adapter.js';
+import { SECRET_HASH_PREFIX } from '../oidc/clients.js';
+import { sha256 } from '../store/hash.js';
+import type { Store } from '../store/index.js';
 
 type Metadata = Record<string, unknown>;
 
@@ -20,7 +19,7 @@ function publicView(metadata: Metadata): Metadata {
  * Registers a client from RFC 7591 metadata. The metadata is validated by oidc-provider itself, a secret is minted
  * for confidential clients and returned once, and only its SHA-256 is stored.
  */
-export async function createClient(db: Db, provider: Provider, input: Metadata): Promise<Metadata> {
+export async function createClient(store: Store, provider: Provider, input: Metadata): Promise<Metadata> {
   const clientId = input.client_id ?? randomBytes(16).toString('base64url');
   if (typeof clientId !== 'string' || !CLIENT_ID.test(clientId)) {
     throw badRequest('client_id must be 1-128 characters of letters, digits and . _ ~ -', 'client_id');
@@ -44,35 +43,10 @@ export async function createClient(db: Db, provider: Provider, input: Metadata):
     const e = err as { error?: string; error_description?: string; message?: string };
     throw new HttpError(400, e.error ?? 'invalid_client_metadata', e.error_description ?? 'client metadata is invalid');
   }
-  const inserted = await db('clients')
-    .insert({ client_id: clientId, metadata: toJsonb(metadata) })
-    .onConflict('client_id')
-    .ignore()
-    .returning('client_id');
-  if (inserted.length === 0) throw conflict(`client_id ${clientId} already exists`, 'client_id');
-  forgetClient(clientId);
+  if (!(await store.clients.insert(clientId, metadata))) throw conflict(`client_id ${clientId} already exists`, 'client_id');
   return { ...publicView(metadata), ...(secret ? { client_secret: secret } : {}) };
 }
 
-export async function listClients(db: Db): Promise<Metadata[]> {
-  const rows = await db('clients').select<{ metadata: Metadata }[]>('metadata').orderBy('created_at');
-  return rows.map((r) => publicView(r.metadata));
-}
-
-/** Removes a client and everything issued to it (tokens, codes, grants). */
-export async function deleteClient(db: Db, clientId: string): Promise<boolean> {
-  if (!isStorableText(clientId)) return false;
-  return db.transaction(async (trx) => {
-    // RETURNING rather than the affected count: knex-pglite reports DELETE counts differently from pg.
-    const gone = await trx('clients').delete().where({ client_id: clientId }).returning('client_id');
-    forgetClient(clientId);
-    if (gone.length === 0) return false;
-    await trx('oidc_store').delete().whereRaw(`payload->>'clientId' = ?`, [clientId]);
-    return true;
-  });
-}
-
-export async function countClients(db: Db): Promise<number> {
-  const r = await db('clients').count<{ n: string }[]>({ n: '*' });
-  return Number(r[0]?.n ?? 0);
+export async function listClients(store: Store): Promise<Metadata[]> {
+  return (await store.clients.list()).map(publicView);
 }

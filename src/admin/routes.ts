@@ -1,19 +1,19 @@
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
-import { createUser, deleteUser, listUsers, parseNewUser } from '../accounts/users.js';
+import { createUser, parseNewUser } from '../accounts/users.js';
 import type { Config } from '../config/schema.js';
 import { readJsonObject } from '../http/body.js';
 import { badRequest, HttpError, notFound } from '../http/errors.js';
-import type { Db } from '../storage/db.js';
-import { isStorableText } from '../storage/hash.js';
-import { migrateLatest } from '../storage/migrate.js';
-import { audit, listAudit } from '../ops/audit.js';
-import { createClient, deleteClient, listClients } from './clients.js';
+import { isStorableText } from '../store/hash.js';
+import type { Store } from '../store/index.js';
+import { migrateLatest } from '../store/migrate.js';
+import { audit } from '../ops/audit.js';
+import { createClient, listClients } from './clients.js';
 
 export interface AdminDeps {
   config: Config;
-  db: Db;
+  store: Store;
   provider: () => Provider;
   /** Rotates signing keys and makes this instance sign with the new ones. */
   rotateKeys: () => Promise<{ active: string[]; retired: string[] }>;
@@ -46,40 +46,40 @@ const jsonOnly: Middleware = (ctx, next) => {
 
 /** The admin API: JSON in, JSON out, on ADMIN_PORT (127.0.0.1 by default); every change is audited. */
 export function adminRoutes(deps: AdminDeps): Router {
-  const { db, config } = deps;
+  const { store, config } = deps;
   const router = new Router({ prefix: '/admin' });
-  const record = (ctx: Context, e: Omit<Parameters<typeof audit>[1], 'actorIp'>) => audit(db, { ...e, actorIp: ctx.ip });
+  const record = (ctx: Context, e: Omit<Parameters<typeof audit>[1], 'actorIp'>) => audit(store, { ...e, actorIp: ctx.ip });
 
   router.post('/users', jsonOnly, async (ctx) => {
     const input = parseNewUser(await readJsonObject(ctx, config.bodyLimitBytes));
-    const user = await createUser(db, input, config.scrypt);
+    const user = await createUser(store, input, config.scrypt);
     await record(ctx, { action: 'admin.user.created', accountId: user.id, detail: { username: user.username } });
     ctx.status = 201;
     ctx.body = user;
   });
   router.get('/users', async (ctx) => {
-    ctx.body = await listUsers(db);
+    ctx.body = await store.users.list();
   });
   router.delete('/users/:id', async (ctx) => {
     const id = ctx.params.id ?? '';
-    if (!(await deleteUser(db, id))) throw notFound('no such user');
+    if (!(await store.users.delete(id))) throw notFound('no such user');
     await record(ctx, { action: 'admin.user.deleted', accountId: id });
     ctx.status = 204;
   });
 
   router.post('/clients', jsonOnly, async (ctx) => {
     const input = await readJsonObject(ctx, config.bodyLimitBytes);
-    const client = await createClient(db, deps.provider(), input);
+    const client = await createClient(store, deps.provider(), input);
     await record(ctx, { action: 'admin.client.created', clientId: String(client.client_id) });
     ctx.status = 201;
     ctx.body = client;
   });
   router.get('/clients', async (ctx) => {
-    ctx.body = await listClients(db);
+    ctx.body = await listClients(store);
   });
   router.delete('/clients/:id', async (ctx) => {
     const id = ctx.params.id ?? '';
-    if (!(await deleteClient(db, id))) throw notFound('no such client');
+    if (!(await store.clients.delete(id))) throw notFound('no such client');
     await record(ctx, { action: 'admin.client.deleted', clientId: id });
     ctx.status = 204;
   });
@@ -99,10 +99,10 @@ export function adminRoutes(deps: AdminDeps): Router {
     const before = queryInt(ctx, 'before', 1, Number.MAX_SAFE_INTEGER);
     const accountId = queryText(ctx, 'account');
     const action = queryText(ctx, 'type', 64);
-    ctx.body = await listAudit(db, { limit, before, accountId, action });
+    ctx.body = await store.audit.list({ limit, before, accountId, action });
   });
   router.post('/db/migrate', jsonOnly, async (ctx) => {
-    const applied = await migrateLatest(db);
+    const applied = await migrateLatest(store.db);
     await record(ctx, { action: 'admin.db.migrated', detail: { applied } });
     ctx.body = { applied };
   });

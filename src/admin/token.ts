@@ -3,8 +3,8 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Middleware } from 'koa';
 import { HttpError } from '../http/errors.js';
-import type { Db } from '../storage/db.js';
-import { safeEqual, sha256 } from '../storage/hash.js';
+import { safeEqual, sha256 } from '../store/hash.js';
+import type { Store } from '../store/index.js';
 
 /**
  * The admin API's credential: `Authorization: Bearer <token>` on every `/admin` route.
@@ -20,7 +20,7 @@ export function tokenFile(dataDir: string): string {
 }
 
 /** The token this instance answers to and the CLI on this machine uses; created on first start. */
-export async function ensureAdminToken(db: Db, opts: { adminToken?: string | undefined; dataDir: string }): Promise<string> {
+export async function ensureAdminToken(store: Store, opts: { adminToken?: string | undefined; dataDir: string }): Promise<string> {
   if (opts.adminToken) return opts.adminToken;
   const file = tokenFile(opts.dataDir);
   let token: string | undefined;
@@ -35,15 +35,12 @@ export async function ensureAdminToken(db: Db, opts: { adminToken?: string | und
     writeFileSync(file, `${token}\n`, { mode: 0o600 });
     chmodSync(file, 0o600);
   }
-  await db('admin_tokens')
-    .insert({ token_hash: sha256(token) })
-    .onConflict('token_hash')
-    .ignore();
+  await store.keys.addAdminToken(sha256(token));
   return token;
 }
 
 /** Refuses `/admin` requests without a valid bearer token (401 with `WWW-Authenticate`). */
-export function requireAdminToken(db: Db, adminToken: string | undefined): Middleware {
+export function requireAdminToken(store: Store, adminToken: string | undefined): Middleware {
   return async (ctx, next) => {
     if (!ctx.path.startsWith('/admin')) return next();
     const header = ctx.get('authorization');
@@ -54,11 +51,7 @@ export function requireAdminToken(db: Db, adminToken: string | undefined): Middl
       });
     if (!m) throw refuse();
     const token = m[1] as string;
-    const ok = adminToken
-      ? safeEqual(sha256(token), sha256(adminToken))
-      : (await db('admin_tokens')
-          .first('token_hash')
-          .where({ token_hash: sha256(token) })) !== undefined;
+    const ok = adminToken ? safeEqual(sha256(token), sha256(adminToken)) : await store.keys.knownAdminToken(sha256(token));
     if (!ok) throw refuse();
     return next();
   };

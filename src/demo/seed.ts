@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { createClient, countClients } from '../admin/clients.js';
+import type Provider from 'oidc-provider';
 import { createUser } from '../accounts/users.js';
+import { createClient } from '../admin/clients.js';
 import type { Config } from '../config/schema.js';
-import type { Handoff } from '../server.js';
+import type { Store } from '../store/index.js';
 
 export const DEMO_CLIENT_ID = 'demo-device';
 export const DEMO_USERNAME = 'demo';
@@ -18,24 +19,25 @@ export const DEMO_CLIENT = {
 };
 
 /**
- * First start outside production: a demo user and a public device client, and a console note on how to try the
- * device flow. Returns the demo password (shown once) or undefined when nothing was created.
+ * First start outside production: a demo user and a public device client. Returns the demo password (shown once)
+ * or undefined when nothing was created.
  */
-export async function seedDemo(config: Config, handoff: Handoff): Promise<string | undefined> {
+export async function seedDemo(config: Config, store: Store, provider: Provider): Promise<string | undefined> {
   if (config.env === 'production') return undefined;
-  if ((await countClients(handoff.db)) > 0) return undefined;
+  if ((await store.clients.count()) > 0) return undefined;
   const password = randomBytes(9).toString('base64url');
-  await createUser(handoff.db, { username: DEMO_USERNAME, password, name: 'Demo User', email: 'demo@example.com' }, config.scrypt);
-  await createClient(handoff.db, handoff.provider(), { ...DEMO_CLIENT });
+  await createUser(store, { username: DEMO_USERNAME, password, name: 'Demo User', email: 'demo@example.com' }, config.scrypt);
+  await createClient(store, provider, { ...DEMO_CLIENT });
   return password;
 }
 
-export function demoBanner(handoff: Handoff, password: string | undefined): string {
-  const base = handoff.issuer;
+/** The console note on how to try the device flow. */
+export function demoBanner(h: { issuer: string; adminUrl: string }, password: string | undefined): string {
+  const base = h.issuer;
   const gty = 'urn:ietf:params:oauth:grant-type:device_code';
   return [
     '',
-    `Handoff is running: ${base} (admin API on ${handoff.adminUrl})`,
+    `Handoff is running: ${base} (admin API on ${h.adminUrl})`,
     '',
     password
       ? `Demo account created: username "${DEMO_USERNAME}", password "${password}" (shown only now)`

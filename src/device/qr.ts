@@ -1,6 +1,5 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import QRCode from 'qrcode';
-import { purposeKey } from '../http/secrets.js';
+import { seal, unseal } from '../http/secrets.js';
 import { formatUserCode, normalizeUserCode } from './user-code.js';
 
 /**
@@ -13,31 +12,14 @@ import { formatUserCode, normalizeUserCode } from './user-code.js';
  */
 export type QrFormat = 'svg' | 'png' | 'txt';
 
-const keyFrom = (secret: string) => purposeKey(secret, 'qr-handle');
-
-export function sealUserCode(userCode: string, secret: string): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', keyFrom(secret), iv);
-  const body = Buffer.concat([cipher.update(userCode, 'utf8'), cipher.final()]);
-  return Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64url');
+export function sealUserCode(userCode: string, roots: string[]): string {
+  return seal(roots, 'qr-handle', userCode);
 }
 
-/** The user code inside a handle, trying every key (newest first); undefined for anything not made by us. */
-export function openUserCode(handle: string, secrets: string[]): string | undefined {
-  if (!/^[\w-]{40,64}$/.test(handle)) return undefined;
-  const raw = Buffer.from(handle, 'base64url');
-  if (raw.length < 12 + 16 + 1) return undefined;
-  for (const secret of secrets) {
-    try {
-      const decipher = createDecipheriv('aes-256-gcm', keyFrom(secret), raw.subarray(0, 12));
-      decipher.setAuthTag(raw.subarray(raw.length - 16));
-      const code = Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]).toString('utf8');
-      return normalizeUserCode(code);
-    } catch {
-      // not sealed with this key
-    }
-  }
-  return undefined;
+/** The user code inside a handle; undefined for anything not made by us. */
+export function openUserCode(handle: string, roots: string[]): string | undefined {
+  const code = unseal(roots, 'qr-handle', handle);
+  return code === undefined ? undefined : normalizeUserCode(code);
 }
 
 /** `verification_uri_complete` exactly as oidc-provider builds it. */

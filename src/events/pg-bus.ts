@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Logger } from '../log.js';
-import type { Db } from '../storage/db.js';
+import type { Store } from '../store/index.js';
 import { type EventBus, Subscribers } from './bus.js';
 
 const CHANNEL = 'handoff_events';
@@ -15,7 +15,7 @@ const KEY = /^[0-9a-f]{64}$/;
  */
 export class PgEventBus implements EventBus {
   readonly #subs = new Subscribers();
-  readonly #db: Db;
+  readonly #store: Store;
   readonly #connection: string;
   readonly #log: Logger;
   #client: pg.Client | undefined;
@@ -24,8 +24,8 @@ export class PgEventBus implements EventBus {
   #backoff = 100;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(db: Db, connectionString: string, log: Logger) {
-    this.#db = db;
+  constructor(store: Store, connectionString: string, log: Logger) {
+    this.#store = store;
     this.#connection = connectionString;
     this.#log = log;
   }
@@ -88,7 +88,7 @@ export class PgEventBus implements EventBus {
   async publish(key: string): Promise<void> {
     queueMicrotask(() => this.#subs.wake(key));
     try {
-      await this.#db.raw('SELECT pg_notify(?, ?)', [CHANNEL, key]);
+      await this.#store.notify(CHANNEL, key);
     } catch (err) {
       // Other instances' waits fall back on their own timers and reconnect re-reads; never fail the request.
       this.#log.warn('could not publish a handoff event', { err });

@@ -68,3 +68,36 @@ export async function readForm(ctx: Context, limit: number): Promise<Record<stri
   }
   return out;
 }
+
+/**
+ * The raw body of a form a protocol endpoint will also read (the device token endpoint, the device authorization
+ * ceiling): at most oidc-provider's own 56 KiB, with a declared length; undefined otherwise (then the request goes to
+ * oidc-provider unread). Give it back with `replayBody` (oidc/seams.ts).
+ */
+export async function readProtocolForm(ctx: Context): Promise<Buffer | undefined> {
+  const length = ctx.request.length;
+  if (length === undefined || length > 56 * 1024 || !ctx.is('application/x-www-form-urlencoded')) return undefined;
+  const chunks: Buffer[] = [];
+  let received = 0;
+  for await (const chunk of ctx.req.iterator({ destroyOnReturn: false })) {
+    const buf = chunk as Buffer;
+    received += buf.length;
+    chunks.push(buf);
+    if (received >= length) break;
+  }
+  return Buffer.concat(chunks, received);
+}
+
+/** The client id of a token-endpoint style request: from HTTP Basic (RFC 6749 2.3.1), else the form. */
+export function clientIdOf(form: URLSearchParams, authorization: string): string | undefined {
+  const m = /^Basic ([A-Za-z0-9+/=]+)$/.exec(authorization);
+  if (!m) return form.get('client_id') ?? undefined;
+  const decoded = Buffer.from(m[1] as string, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  try {
+    return decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
+  } catch {
+    return undefined;
+  }
+}

@@ -1,3 +1,4 @@
+import type { MessageKey } from '../views/i18n.js';
 import { HttpError } from './errors.js';
 import { mac, verifyMac } from './secrets.js';
 
@@ -11,11 +12,8 @@ export function csrfToken(roots: string[], ...binding: string[]): string {
 }
 
 /** Throws a readable 403 unless `token` was made by {@link csrfToken} for this binding under a kept key. */
-export function checkCsrf(
-  roots: string[],
-  token: string | undefined,
-  binding: string[],
-  message = 'This form has expired. Go back and try again.',
-): void {
-  if (!token || !verifyMac(roots, 'csrf', binding.join('\u0000'), token)) throw new HttpError(403, 'invalid_request', message);
+export function checkCsrf(roots: string[], token: string | undefined, binding: string[], key: MessageKey = 'error.formExpired'): void {
+  if (!token || !verifyMac(roots, 'csrf', binding.join('\u0000'), token)) {
+    throw new HttpError(403, 'invalid_request', 'This form has expired.', { key });
+  }
 }

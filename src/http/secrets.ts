@@ -1,5 +1,5 @@
-import { createHmac, hkdfSync } from 'node:crypto';
-import { safeEqual } from '../storage/hash.js';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { safeEqual } from '../store/hash.js';
 
 /**
  * One root secret per cookie key, one derived key per purpose (HKDF-SHA256), so a key that leaks or is misused in
@@ -9,10 +9,11 @@ import { safeEqual } from '../storage/hash.js';
  * - `csrf`: form tokens (http/csrf.ts)
  * - `qr-handle`: sealing user codes into QR image URLs (device/qr.ts)
  * - `known-browser`: the "this browser signed in to this account before" cookie (accounts/sign-in-limits.ts)
+ * - `status-handle`: sealing a device code's key into its `status_uri` (device/authorization.ts)
  *
  * Roots come newest first: the first one makes new values, every one is accepted while it is kept (rotation).
  */
-export type Purpose = 'csrf' | 'qr-handle' | 'known-browser';
+export type Purpose = 'csrf' | 'qr-handle' | 'known-browser' | 'status-handle';
 
 const cache = new Map<string, Buffer>();
 
@@ -42,4 +43,32 @@ export function verifyMac(roots: string[], purpose: Purpose, message: string, va
     if (safeEqual(value, expected)) ok = true;
   }
   return ok && roots.length > 0;
+}
+
+/**
+ * Seals `text` with AES-256-GCM under the newest root's key for `purpose`: only Handoff can make such a value, and
+ * opening it yields exactly the text sealed, or nothing. base64url of iv ‖ ciphertext ‖ tag.
+ */
+export function seal(roots: string[], purpose: Purpose, text: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', purposeKey(roots[0] ?? '', purpose), iv);
+  const body = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64url');
+}
+
+/** The text inside a sealed value, trying every kept root (newest first); undefined for anything not made by us. */
+export function unseal(roots: string[], purpose: Purpose, sealed: string): string | undefined {
+  if (!/^[\w-]{40,200}$/.test(sealed)) return undefined;
+  const raw = Buffer.from(sealed, 'base64url');
+  if (raw.length < 12 + 16 + 1) return undefined;
+  for (const root of roots) {
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', purposeKey(root, purpose), raw.subarray(0, 12));
+      decipher.setAuthTag(raw.subarray(raw.length - 16));
+      return Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]).toString('utf8');
+    } catch {
+      // not sealed with this root
+    }
+  }
+  return undefined;
 }

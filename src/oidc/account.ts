@@ -1,10 +1,9 @@
-import type { Account, KoaContextWithOIDC } from 'oidc-provider';
-import { findUserById } from '../accounts/users.js';
-import type { Db } from '../storage/db.js';
+import type { Account } from 'oidc-provider';
+import type { Store } from '../store/index.js';
 
 /** oidc-provider's `findAccount`: standard claims by scope come from the users table (claims config). */
-export async function findAccount(db: Db, _ctx: KoaContextWithOIDC, sub: string): Promise<Account | undefined> {
-  const user = await findUserById(db, sub);
+export async function findAccount(store: Store, sub: string): Promise<Account | undefined> {
+  const user = await store.users.byId(sub);
   if (!user) return undefined;
   return {
     accountId: user.id,

@@ -3,16 +3,15 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { verifyPassword, decoyHash } from '../accounts/password.js';
 import { canonicalUsername, knownBrowserFor, rememberBrowser, signInCounters } from '../accounts/sign-in-limits.js';
-import { findCredentials, findUserById } from '../accounts/users.js';
 import type { Config } from '../config/schema.js';
 import { readForm } from '../http/body.js';
 import { checkCsrf, csrfToken as csrfFor } from '../http/csrf.js';
 import { HttpError } from '../http/errors.js';
-import { giveBack, LimitExceeded, take } from '../http/limits.js';
-import type { Db } from '../storage/db.js';
+import { giveBack, take } from '../http/limits.js';
+import type { Store } from '../store/index.js';
 import { tFor } from '../views/context.js';
 import type { SafeHtml } from '../views/html.js';
-import { consentPage, loginPage, messagePage } from '../views/sign-in.js';
+import { consentPage, loginPage } from '../views/sign-in.js';
 
 /**
  * Our login and consent pages (oidc-provider's interaction routes). Each form carries a CSRF token bound to the
@@ -20,7 +19,7 @@ import { consentPage, loginPage, messagePage } from '../views/sign-in.js';
  */
 export interface InteractionDeps {
   config: Config;
-  db: Db;
+  store: Store;
   provider: () => Provider;
   issuer: string;
   /** Cookie keys, newest first: roots of the CSRF and known-browser keys (http/secrets.ts). */
@@ -37,13 +36,13 @@ export async function loadInteraction(ctx: Context, provider: Provider): Promise
   try {
     d = await provider.interactionDetails(ctx.req, ctx.res);
   } catch {
-    throw new HttpError(
-      400,
-      'invalid_request',
-      'This sign-in has expired or was opened in another browser. Go back to the app and start again.',
-    );
+    throw new HttpError(400, 'invalid_request', 'This sign-in has expired or was opened in another browser.', {
+      key: 'error.interactionGone',
+    });
   }
-  if (d.uid !== ctx.params.uid) throw new HttpError(400, 'invalid_request', 'This sign-in does not belong to this browser session.');
+  if (d.uid !== ctx.params.uid) {
+    throw new HttpError(400, 'invalid_request', 'This sign-in does not belong to this browser session.', { key: 'error.interactionOther' });
+  }
   return d;
 }
 
@@ -58,7 +57,7 @@ async function clientView(provider: Provider, clientId: unknown) {
 }
 
 export function interactionRoutes(deps: InteractionDeps): Router {
-  const { config, db } = deps;
+  const { config, store } = deps;
   const router = new Router();
   let decoy: Promise<string> | undefined;
 
@@ -87,7 +86,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       ctx.body = loginPage(t, { action: `/interaction/${d.uid}/login`, csrf, client, ...(qr ? { qr } : {}) });
       return;
     }
-    const user = d.session?.accountId ? await findUserById(db, d.session.accountId) : undefined;
+    const user = d.session?.accountId ? await store.users.byId(d.session.accountId) : undefined;
     const scopes = String(d.params.scope ?? '')
       .split(' ')
       .filter(Boolean);
@@ -96,7 +95,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 
   router.post('/interaction/:uid/login', async (ctx) => {
     const d = await details(ctx);
-    if (d.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'This step is already complete.');
+    if (d.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'This step is already complete.', { key: 'error.step' });
     const form = await checkedForm(ctx, d);
     const typed = (form.username ?? '').trim().slice(0, 128);
     const password = (form.password ?? '').slice(0, 1024);
@@ -118,17 +117,10 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 
     // Reserve an attempt before checking, atomically, so parallel guesses cannot exceed the limit.
     const username = canonicalUsername(typed);
-    const creds = username ? await findCredentials(db, username) : undefined;
+    const creds = username ? await store.users.credentials(username) : undefined;
     const knownBrowser = knownBrowserFor(ctx, deps.secrets(), creds?.id);
     const counters = signInCounters(config.login, { username, ip: ctx.ip, knownBrowser });
-    try {
-      await take(db, counters);
-    } catch (err) {
-      if (!(err instanceof LimitExceeded)) throw err;
-      ctx.set('Retry-After', String(err.retryAfter));
-      again(429, t('login.throttled', { minutes: Math.ceil(err.retryAfter / 60) }));
-      return;
-    }
+    await take(store, counters);
 
     decoy ??= decoyHash(config.scrypt);
     const ok = await verifyPassword(password, creds?.password_hash ?? (await decoy));
@@ -137,7 +129,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       return;
     }
     // A correct password does not spend the budget: give back the reserved attempts.
-    await giveBack(db, counters);
+    await giveBack(store, counters);
     rememberBrowser(ctx, deps.secrets(), creds.id, config.login, deps.issuer.startsWith('https:'));
     const returnTo = await deps
       .provider()
@@ -147,7 +139,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 
   router.post('/interaction/:uid/confirm', async (ctx) => {
     const d = await details(ctx);
-    if (d.prompt.name !== 'consent') throw new HttpError(400, 'invalid_request', 'This step is not available now.');
+    if (d.prompt.name !== 'consent') throw new HttpError(400, 'invalid_request', 'This step is not available now.', { key: 'error.step' });
     const form = await checkedForm(ctx, d);
     const provider = deps.provider();
     if (form.decision !== 'allow') {
@@ -162,7 +154,8 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     }
     const accountId = d.session?.accountId;
     const clientId = d.params.client_id;
-    if (!accountId || typeof clientId !== 'string') throw new HttpError(400, 'invalid_request', 'This sign-in is incomplete.');
+    if (!accountId || typeof clientId !== 'string')
+      throw new HttpError(400, 'invalid_request', 'This sign-in is incomplete.', { key: 'error.step' });
     const grant = (d.grantId ? await provider.Grant.find(d.grantId) : undefined) ?? new provider.Grant({ accountId, clientId });
     const missing = d.prompt.details as {
       missingOIDCScope?: string[];
@@ -184,9 +177,4 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   });
 
   return router;
-}
-
-/** Renders an {@link HttpError} from the interaction routes as a readable page. */
-export function interactionErrorPage(err: HttpError): string {
-  return messagePage({ title: err.status === 429 ? 'Please wait' : 'Cannot continue', message: err.message, status: 'error' });
 }

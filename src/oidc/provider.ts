@@ -1,40 +1,44 @@
 import type { JWK } from 'jose';
-import Provider, { type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
-import { ACCOUNT_CLIENT_ID } from '../accounts/routes.js';
+import Provider, { type Adapter, type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/schema.js';
-import type { Db } from '../storage/db.js';
-import { DeviceCodeAdapter, type RealtimeDeps } from '../device/device-code-adapter.js';
-import type { UserCodeGuard } from '../device/limits.js';
-import { createAdapterFactory } from '../storage/oidc-adapter.js';
-import { sha256, safeEqual } from '../storage/hash.js';
+import { sha256, safeEqual } from '../store/hash.js';
+import type { Store } from '../store/index.js';
 import { tFor } from '../views/context.js';
 import { messagePage } from '../views/sign-in.js';
 import { findAccount } from './account.js';
-import { deviceFlowPages } from './device-pages.js';
-
+import { createAdapterFactory } from './adapter.js';
+import { corsAllowed } from './cors.js';
+import { ACCOUNT_CLIENT_ID, SECRET_HASH_PREFIX } from './clients.js';
 import { SCOPES } from './scopes.js';
+import { overrideDeviceGrant } from './seams.js';
 
-export { SCOPES };
-
-/** Stored form of a client secret: only its SHA-256 (see admin/clients.ts, which mints it). */
-export const SECRET_HASH_PREFIX = 'sha256:';
+/** oidc-provider's device flow hooks (RFC 8628 3.3 pages), as device/verification.ts provides them. */
+export type DevicePages = Pick<
+  NonNullable<NonNullable<Configuration['features']>['deviceFlow']>,
+  'userCodeInputSource' | 'userCodeConfirmSource' | 'successSource'
+>;
 
 export interface ProviderDeps {
   config: Config;
-  guard: UserCodeGuard;
-  realtime: RealtimeDeps;
-  db: Db;
+  store: Store;
   issuer: string;
   signingKeys: JWK[];
   cookieKeys: string[];
+  devicePages: DevicePages;
+  /** The device flow's rules around oidc-provider's device_code grant (device/token.ts). */
+  deviceGrant: (ctx: KoaContextWithOIDC, issue: () => Promise<void>) => Promise<void>;
 }
 
 /**
- * Builds the oidc-provider instance. Everything it persists goes through the knex adapter, so a provider can be
+ * Builds the oidc-provider instance. Everything it persists goes through the store's adapter, so a provider can be
  * rebuilt at any time (after a key rotation) without losing state.
  */
 export function createProvider(deps: ProviderDeps): Provider {
-  const provider = new Provider(deps.issuer, providerConfiguration(deps));
+  const provider = new Provider(
+    deps.issuer,
+    providerConfiguration({ ...deps, adapter: createAdapterFactory(deps.store), findAccount: (_ctx, sub) => findAccount(deps.store, sub) }),
+  );
+  overrideDeviceGrant(provider, deps.deviceGrant);
   provider.proxy = deps.config.proxy;
   provider.maxIpsCount = deps.config.proxyHops;
   // Cookie signing keys are the Koa app's keys (newest first: signs with the first, verifies with all).
@@ -48,18 +52,28 @@ export function createProvider(deps: ProviderDeps): Provider {
   return provider;
 }
 
-/** The whole oidc-provider configuration (the benchmark's baseline reuses it with the in-memory adapter). */
+/**
+ * The whole oidc-provider configuration. The benchmark's baselines reuse it with their own adapter (in-memory, or a
+ * plain PostgreSQL one), so they differ from Handoff only in storage and what Handoff adds around the provider.
+ */
 export function providerConfiguration({
   config,
-  db,
   issuer,
   signingKeys,
-  guard,
-  realtime,
-}: Omit<ProviderDeps, 'cookieKeys'>): Configuration {
+  devicePages,
+  adapter,
+  findAccount: find,
+}: {
+  config: Config;
+  issuer: string;
+  signingKeys: JWK[];
+  devicePages: DevicePages;
+  adapter: ((name: string) => Adapter) | undefined;
+  findAccount: Configuration['findAccount'];
+}): Configuration {
   const secure = issuer.startsWith('https:');
   const configuration: Configuration = {
-    adapter: createAdapterFactory(db, { DeviceCode: new DeviceCodeAdapter(db, config.device, guard, realtime) }),
+    ...(adapter ? { adapter } : {}),
     // The one built-in client: our own account pages (accounts/routes.ts). Everything else comes from the admin API.
     clients: [
       {
@@ -71,7 +85,7 @@ export function providerConfiguration({
         redirect_uris: [`${issuer}/account/callback`],
       },
     ],
-    findAccount: (ctx, sub) => findAccount(db, ctx, sub),
+    findAccount: find,
     // How and when the user signed in (`auth_time`, RFC 8176 `amr`, `acr`) travel in every ID token: a relying party
     // can always tell a password from a scan approved on a phone signed in with one.
     claims: {
@@ -109,13 +123,7 @@ export function providerConfiguration({
     },
     // Browser calls are allowed from Handoff's own pages (the demo TV) and from the origins of a client's
     // registered redirect URIs (single-page apps); anything else is refused.
-    // An opaque origin (`null`: sandboxed frames, file pages, and the origin of custom-scheme redirect URIs) is
-    // never allowed: it would match every such page at once.
-    clientBasedCORS(_ctx, origin, client) {
-      if (!/^https?:\/\//.test(origin)) return false;
-      if (origin === new URL(issuer).origin) return true;
-      return (client.redirectUris ?? []).some((uri) => /^https?:\/\//.test(uri) && URL.canParse(uri) && new URL(uri).origin === origin);
-    },
+    clientBasedCORS: (_ctx, origin, client) => corsAllowed(issuer, origin, client.redirectUris ?? []),
     // A device's sign-in stands on its own: it must not end when the phone's browser session does. (Binding it to
     // that session, oidc-provider's default without offline_access, also let a poll landing between the code's save
     // and the session's save see a mismatch and fail for good.)
@@ -155,7 +163,7 @@ export function providerConfiguration({
         enabled: true,
         charset: 'base-20',
         mask: '****-****',
-        ...deviceFlowPages(),
+        ...devicePages,
       },
     },
     interactions: {

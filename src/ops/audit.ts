@@ -1,4 +1,5 @@
-import type { Db } from '../storage/db.js';
+import type { AuditRow } from '../store/audit.js';
+import type { Store } from '../store/index.js';
 
 /**
  * The audit trail: every approval, denial and revocation of a device or desktop sign-in, and every change made
@@ -20,38 +21,10 @@ export type AuditAction =
   | 'admin.cookie_keys.rotated'
   | 'admin.db.migrated';
 
-export interface AuditEvent {
+export interface AuditEvent extends AuditRow {
   action: AuditAction;
-  accountId?: string | null | undefined;
-  clientId?: string | null | undefined;
-  deviceIp?: string | null | undefined;
-  deviceUa?: string | null | undefined;
-  actorIp?: string | null | undefined;
-  detail?: Record<string, unknown> | undefined;
 }
 
-export async function audit(db: Db, e: AuditEvent): Promise<void> {
-  await db('audit_events').insert({
-    action: e.action,
-    account_id: e.accountId ?? null,
-    client_id: e.clientId ?? null,
-    device_ip: e.deviceIp ?? null,
-    device_ua: e.deviceUa?.slice(0, 512) ?? null,
-    actor_ip: e.actorIp ?? null,
-    detail: e.detail ? JSON.stringify(e.detail) : null,
-  });
-}
-
-export async function listAudit(
-  db: Db,
-  opts: { limit: number; accountId?: string | undefined; before?: number | undefined; action?: string | undefined },
-) {
-  const q = db('audit_events')
-    .select('id', 'at', 'action', 'account_id', 'client_id', 'device_ip', 'device_ua', 'actor_ip', 'detail')
-    .orderBy('id', 'desc')
-    .limit(opts.limit);
-  if (opts.accountId) q.where({ account_id: opts.accountId });
-  if (opts.before) q.where('id', '<', opts.before);
-  if (opts.action) q.where((w) => w.where('action', opts.action ?? '').orWhere('action', 'like', `%.${opts.action}`));
-  return q;
+export function audit(store: Store, e: AuditEvent): Promise<void> {
+  return store.audit.insert(e);
 }

@@ -1,14 +1,14 @@
 import Router from '@koa/router';
 import type { EventBus } from '../events/bus.js';
-import type { Db } from '../storage/db.js';
-import { pendingMigrations } from '../storage/migrate.js';
+import type { Store } from '../store/index.js';
+import { pendingMigrations } from '../store/migrate.js';
 import type { Metrics } from './metrics.js';
 
 /**
  * Operator endpoints on the admin port: `/healthz` (the process is alive), `/readyz` (the database answers, every
  * migration is applied, the event bus is listening: 200, otherwise 503 naming what is not), `/metrics`.
  */
-export function opsRoutes(deps: { db: Db; bus: EventBus; metrics: Metrics }): Router {
+export function opsRoutes(deps: { store: Store; bus: EventBus; metrics: Metrics }): Router {
   const router = new Router();
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
@@ -16,9 +16,9 @@ export function opsRoutes(deps: { db: Db; bus: EventBus; metrics: Metrics }): Ro
   router.get('/readyz', async (ctx) => {
     const checks: Record<string, boolean> = { database: false, migrations: false, events: deps.bus.listening };
     try {
-      await deps.db.raw('SELECT 1');
+      await deps.store.ping();
       checks.database = true;
-      checks.migrations = (await pendingMigrations(deps.db)).length === 0;
+      checks.migrations = (await pendingMigrations(deps.store.db)).length === 0;
     } catch {
       // reported below
     }

@@ -2,8 +2,6 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import QRCode from 'qrcode';
-import { ACCOUNT_CLIENT_ID } from '../accounts/routes.js';
-import { recordApproval } from '../accounts/devices.js';
 import type { Config } from '../config/schema.js';
 import type { EventBus } from '../events/bus.js';
 import type { WaitRegistry } from '../events/waits.js';
@@ -12,10 +10,12 @@ import { readForm } from '../http/body.js';
 import { checkCsrf } from '../http/csrf.js';
 import { HttpError } from '../http/errors.js';
 import { openEventStream } from '../http/event-stream.js';
-import { LimitExceeded, take } from '../http/limits.js';
+import { TooManyRequests } from '../http/errors.js';
+import { take } from '../http/limits.js';
+import { ACCOUNT_CLIENT_ID } from '../oidc/clients.js';
 import { type Details, loadInteraction } from '../oidc/interactions.js';
 import { SCOPES } from '../oidc/scopes.js';
-import type { Db } from '../storage/db.js';
+import type { Store } from '../store/index.js';
 import { tFor } from '../views/context.js';
 import type { SafeHtml } from '../views/html.js';
 import { qrSection } from '../views/qr-login.js';
@@ -34,7 +34,7 @@ import { effectiveState, issueTicket, retire, type Ticket, ticketForDesktop, tic
  */
 export interface QrDesktopDeps {
   config: Config;
-  db: Db;
+  store: Store;
   issuer: string;
   provider: () => Provider;
   secrets: () => string[];
@@ -70,16 +70,25 @@ export type ScanResult = {
 };
 
 export function qrDesktop(deps: QrDesktopDeps) {
-  const { db, config } = deps;
+  const { store, config } = deps;
 
+  /** A fresh ticket and its QR image; undefined when this address made too many (the page then offers only a password). */
   async function newTicket(ctx: Context, d: Details) {
     try {
-      await take(db, [{ bucket: 'qr-ticket:ip', key: addressKey(ctx.ip), windowSeconds: 60, max: config.qrLogin.maxTicketsPerIp }]);
+      await take(store, [
+        {
+          bucket: 'qr-ticket:ip',
+          key: addressKey(ctx.ip),
+          windowSeconds: 60,
+          max: config.qrLogin.maxTicketsPerIp,
+          refusal: { description: 'too many codes; use your password or wait a minute' },
+        },
+      ]);
     } catch (err) {
-      if (err instanceof LimitExceeded) return undefined;
+      if (err instanceof TooManyRequests) return undefined;
       throw err;
     }
-    const ticket = await issueTicket(db, {
+    const ticket = await issueTicket(store, {
       interactionUid: d.uid,
       clientId: String(d.params.client_id),
       scope: String(d.params.scope ?? ''),
@@ -111,16 +120,17 @@ export function qrDesktop(deps: QrDesktopDeps) {
   /** The interaction of this browser at its login step, for a client with scan-to-sign-in on. */
   async function loginStep(ctx: Context): Promise<Details> {
     const d = await loadInteraction(ctx, deps.provider());
-    if (d.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'This sign-in is already past the login step.');
+    if (d.prompt.name !== 'login')
+      throw new HttpError(400, 'invalid_request', 'This sign-in is already past the login step.', { key: 'error.step' });
     if (!(await qrLoginEnabled(deps.provider(), d.params.client_id)))
-      throw new HttpError(403, 'access_denied', 'Signing in with a phone is turned off for this application. Use your password.');
+      throw new HttpError(403, 'access_denied', 'Signing in with a phone is turned off for this application.', { key: 'error.qrOff' });
     return d;
   }
 
   async function checked(ctx: Context): Promise<{ d: Details; form: Record<string, string> }> {
     const d = await loginStep(ctx);
     const form = await readForm(ctx, config.bodyLimitBytes);
-    checkCsrf(deps.secrets(), form.csrf, ['interaction', d.uid], 'This form has expired. Reload the page.');
+    checkCsrf(deps.secrets(), form.csrf, ['interaction', d.uid], 'error.formReload');
     return { d, form };
   }
 
@@ -134,11 +144,10 @@ export function qrDesktop(deps: QrDesktopDeps) {
 
   router.post('/interaction/:uid/qr/rotate', async (ctx) => {
     const { d, form } = await checked(ctx);
-    if (form.ticket) await retire(db, form.ticket, d.uid);
+    if (form.ticket) await retire(store, form.ticket, d.uid);
     if (form.ticket) await deps.bus.publish(ticketKey(form.ticket));
     const ticket = await newTicket(ctx, d);
-    if (!ticket)
-      throw new HttpError(429, 'slow_down', 'too many codes; use your password or wait a minute', { headers: { 'Retry-After': '60' } });
+    if (!ticket) throw new TooManyRequests('too many codes; use your password or wait a minute', 60);
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { ticket: ticket.id, qr: ticket.qr };
   });
@@ -147,7 +156,7 @@ export function qrDesktop(deps: QrDesktopDeps) {
   router.get('/interaction/:uid/qr/events', async (ctx) => {
     const d = await loginStep(ctx);
     const id = typeof ctx.query.ticket === 'string' ? ctx.query.ticket : '';
-    const first = await ticketForDesktop(db, id, d.uid);
+    const first = await ticketForDesktop(store, id, d.uid);
     if (!first) throw new HttpError(404, 'not_found', 'no such code for this sign-in');
     ctx.set('Cache-Control', 'no-store');
     if (ctx.accepts('text/event-stream', 'application/json') !== 'text/event-stream') {
@@ -155,7 +164,7 @@ export function qrDesktop(deps: QrDesktopDeps) {
       return;
     }
     openEventStream(ctx, { bus: deps.bus, waits: deps.waits, ...config.realtime }, ticketKey(id), async () => {
-      const t = await ticketForDesktop(db, id, d.uid);
+      const t = await ticketForDesktop(store, id, d.uid);
       if (!t) return undefined;
       const shown = view(t);
       const final = !['pending', 'scanned'].includes(shown.state);
@@ -166,15 +175,15 @@ export function qrDesktop(deps: QrDesktopDeps) {
   router.post('/interaction/:uid/qr/complete', async (ctx) => {
     const { d, form } = await checked(ctx);
     if (wantsFreshLogin(d))
-      throw new HttpError(400, 'login_required', 'This application asks you to sign in again here. Use your password.');
-    const used = await use(db, form.ticket ?? '', d.uid);
+      throw new HttpError(400, 'login_required', 'This application asks for a fresh sign-in here.', { key: 'error.freshLogin' });
+    const used = await use(store, form.ticket ?? '', d.uid);
     if (!used?.account_id)
-      throw new HttpError(400, 'invalid_request', 'This code was not approved, or was already used. Reload the page for a new one.');
+      throw new HttpError(400, 'invalid_request', 'This code was not approved, or was already used.', { key: 'error.qrNotApproved' });
     await deps.bus.publish(ticketKey(used.id));
     const authTime = Number(used.auth_time ?? Math.floor(Date.now() / 1000));
     const maxAge = d.params.max_age === undefined ? undefined : Number(d.params.max_age);
     if (maxAge !== undefined && Number.isFinite(maxAge) && Math.floor(Date.now() / 1000) - authTime > maxAge) {
-      throw new HttpError(400, 'login_required', 'This application needs a more recent sign-in than your phone’s. Use your password.');
+      throw new HttpError(400, 'login_required', 'This application needs a more recent sign-in than the phone’s.', { key: 'error.maxAge' });
     }
     // The phone's approval is the consent: a grant of its own, with exactly the scopes the phone showed.
     const provider = deps.provider();
@@ -182,7 +191,7 @@ export function qrDesktop(deps: QrDesktopDeps) {
     const shown = (used.scope ?? '').split(' ').filter((s) => SCOPES.includes(s));
     if (shown.length) grant.addOIDCScope(shown.join(' '));
     const grantId = await grant.save();
-    await recordApproval(db, {
+    await store.approvals.record({
       id: used.id,
       kind: 'desktop',
       accountId: used.account_id,

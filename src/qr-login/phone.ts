@@ -8,12 +8,11 @@ import { addressKey, sameNetwork } from '../http/address.js';
 import { readForm } from '../http/body.js';
 import { checkCsrf, csrfToken } from '../http/csrf.js';
 import { HttpError } from '../http/errors.js';
-import { LimitExceeded, take } from '../http/limits.js';
+import { take } from '../http/limits.js';
 import { signedInUser } from '../http/session.js';
 import { audit } from '../ops/audit.js';
-import type { Db } from '../storage/db.js';
+import type { Store } from '../store/index.js';
 import { tFor } from '../views/context.js';
-import { outcomePage } from '../views/device.js';
 import { phoneConfirmPage, phoneOutcomePage } from '../views/qr-login.js';
 import { qrLoginEnabled } from './desktop.js';
 import { claim, decide, phoneView, ticketById, ticketBySecret, ticketKey } from './tickets.js';
@@ -27,7 +26,7 @@ import { claim, decide, phoneView, ticketById, ticketBySecret, ticketKey } from 
  */
 export interface QrPhoneDeps {
   config: Config;
-  db: Db;
+  store: Store;
   provider: () => Provider;
   secrets: () => string[];
   bus: EventBus;
@@ -37,16 +36,16 @@ export interface QrPhoneDeps {
 const TICKET = /^[\w-]{43}$/;
 
 export function qrPhoneRoutes(deps: QrPhoneDeps): Router {
-  const { db, config } = deps;
+  const { store, config } = deps;
   const router = new Router();
   const csrfFor = (sessionUid: string, ticketId: string) => csrfToken(deps.secrets(), 'qr', sessionUid, ticketId);
 
   async function phoneForm(ctx: Context) {
     const phone = await signedInUser(ctx, deps.provider());
-    if (!phone) throw new HttpError(401, 'login_required', 'Sign in on this phone again, then scan the code again.');
+    if (!phone) throw new HttpError(401, 'login_required', 'Sign in on this phone again.', { key: 'error.phoneSignIn' });
     const form = await readForm(ctx, config.bodyLimitBytes);
     const id = form.ticket ?? '';
-    checkCsrf(deps.secrets(), form.csrf, ['qr', phone.sessionUid, id], 'This form has expired. Scan the code again.');
+    checkCsrf(deps.secrets(), form.csrf, ['qr', phone.sessionUid, id], 'error.formScan');
     return { phone, form, id };
   }
 
@@ -55,15 +54,7 @@ export function qrPhoneRoutes(deps: QrPhoneDeps): Router {
     const secret = ctx.params.ticket ?? '';
     ctx.set('Cache-Control', 'no-store');
     ctx.type = 'html';
-    try {
-      await take(db, [{ bucket: 'qr-scan:ip', key: addressKey(ctx.ip), windowSeconds: 60, max: config.qrLogin.maxScansPerIp }]);
-    } catch (err) {
-      if (!(err instanceof LimitExceeded)) throw err;
-      ctx.status = 429;
-      ctx.set('Retry-After', String(err.retryAfter));
-      ctx.body = outcomePage(t, 'throttled', { minutes: 1 });
-      return;
-    }
+    await take(store, [{ bucket: 'qr-scan:ip', key: addressKey(ctx.ip), windowSeconds: 60, max: config.qrLogin.maxScansPerIp }]);
     if (!TICKET.test(secret)) {
       ctx.status = 404;
       ctx.body = phoneOutcomePage(t, 'unknown');
@@ -76,7 +67,7 @@ export function qrPhoneRoutes(deps: QrPhoneDeps): Router {
       ctx.redirect('/account/signin');
       return;
     }
-    const found = phoneView(await ticketBySecret(db, secret), phone.sessionId);
+    const found = phoneView(await ticketBySecret(store, secret), phone.sessionId);
     if (!found.ok || !(await qrLoginEnabled(provider, found.ticket.client_id))) {
       const reason = found.ok ? 'unknown' : found.reason;
       ctx.status = reason === 'unknown' ? 404 : 409;
@@ -101,7 +92,7 @@ export function qrPhoneRoutes(deps: QrPhoneDeps): Router {
   router.post('/q/claim', async (ctx) => {
     const { phone, id } = await phoneForm(ctx);
     const claimed = await claim(
-      db,
+      store,
       id,
       { sessionId: phone.sessionId, accountId: phone.accountId, ip: ctx.ip },
       config.qrLogin.confirmSeconds,
@@ -120,14 +111,14 @@ export function qrPhoneRoutes(deps: QrPhoneDeps): Router {
     const approve = form.decision === 'approve';
     ctx.set('Cache-Control', 'no-store');
     ctx.type = 'html';
-    const before = await ticketById(db, id);
+    const before = await ticketById(store, id);
     if (approve && before && !(await qrLoginEnabled(provider, before.client_id))) {
       ctx.status = 409;
       ctx.body = phoneOutcomePage(t, 'unknown');
       return;
     }
     const decided = await decide(
-      db,
+      store,
       id,
       { sessionId: phone.sessionId, accountId: phone.accountId, ip: ctx.ip, authTime: phone.loginTs, amr: phone.amr },
       approve,
@@ -139,7 +130,7 @@ export function qrPhoneRoutes(deps: QrPhoneDeps): Router {
       return;
     }
     await deps.bus.publish(ticketKey(decided.id));
-    await audit(db, {
+    await audit(store, {
       action: approve ? 'desktop.approved' : 'desktop.denied',
       accountId: decided.account_id,
       clientId: decided.client_id,

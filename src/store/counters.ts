@@ -1,4 +1,5 @@
-import type { Db } from '../storage/db.js';
+import type { Db } from './db.js';
+import type { Run } from './sql.js';
 
 /**
  * Fixed-window counters shared by every instance (`rate_counters`). One statement both counts and decides, so
@@ -20,46 +21,36 @@ export interface Hit {
   retryAfter: number;
 }
 
-const HIT_SQL = `INSERT INTO rate_counters AS r (bucket, key, count, window_start, refused, window_seconds)
-  VALUES (?, ?, 1, now(), false, ?::int)
-  ON CONFLICT (bucket, key) DO UPDATE SET
-    count = CASE WHEN r.window_start <= now() - make_interval(secs => ?::int) THEN 1
-                 WHEN r.count < ?::int THEN r.count + 1 ELSE r.count END,
-    refused = r.window_start > now() - make_interval(secs => ?::int) AND r.count >= ?::int,
-    window_start = CASE WHEN r.window_start <= now() - make_interval(secs => ?::int) THEN now() ELSE r.window_start END,
-    window_seconds = ?::int
-  RETURNING refused, GREATEST(1, CEIL(EXTRACT(EPOCH FROM (window_start + make_interval(secs => ?::int) - now()))))::int AS retry_after`;
+const HIT = {
+  name: 'counter_hit',
+  text: `INSERT INTO rate_counters AS r (bucket, key, count, window_start, refused, window_seconds)
+    VALUES ($1, $2, 1, now(), false, $3::int)
+    ON CONFLICT (bucket, key) DO UPDATE SET
+      count = CASE WHEN r.window_start <= now() - make_interval(secs => $3::int) THEN 1
+                   WHEN r.count < $4::int THEN r.count + 1 ELSE r.count END,
+      refused = r.window_start > now() - make_interval(secs => $3::int) AND r.count >= $4::int,
+      window_start = CASE WHEN r.window_start <= now() - make_interval(secs => $3::int) THEN now() ELSE r.window_start END,
+      window_seconds = $3::int
+    RETURNING refused, GREATEST(1, CEIL(EXTRACT(EPOCH FROM (window_start + make_interval(secs => $3::int) - now()))))::int AS retry_after`,
+};
 
-/** Counts one attempt unless the window is full; reports whether it was refused. */
-export async function hit(db: Db, c: Counter): Promise<Hit> {
-  const s = c.windowSeconds;
-  const result = await db.raw<{ rows: { refused: boolean; retry_after: number }[] }>(HIT_SQL, [
-    c.bucket,
-    c.key,
-    s,
-    s,
-    c.max,
-    s,
-    c.max,
-    s,
-    s,
-    s,
-  ]);
-  const row = result.rows[0];
-  return { refused: row?.refused ?? false, retryAfter: row?.retry_after ?? s };
+export function counters(db: Db, run: Run) {
+  return {
+    /** Counts one attempt unless the window is full; reports whether it was refused. */
+    async hit(c: Counter): Promise<Hit> {
+      const row = (await run<{ refused: boolean; retry_after: number }>(HIT, [c.bucket, c.key, c.windowSeconds, c.max]))[0];
+      return { refused: row?.refused ?? false, retryAfter: row?.retry_after ?? c.windowSeconds };
+    },
+    /** Gives back one counted attempt per counter (never below zero), in one statement. */
+    async release(list: Array<Pick<Counter, 'bucket' | 'key'>>): Promise<void> {
+      if (list.length === 0) return;
+      const q = db('rate_counters').update({ count: db.raw('GREATEST(count - 1, 0)') });
+      q.where((b) => {
+        for (const c of list) b.orWhere({ bucket: c.bucket, key: c.key });
+      });
+      await q;
+    },
+  };
 }
 
-/** Gives back one counted attempt per counter (never below zero), in one statement. */
-export async function release(db: Db, counters: Array<Pick<Counter, 'bucket' | 'key'>>): Promise<void> {
-  if (counters.length === 0) return;
-  const q = db('rate_counters').update({ count: db.raw('GREATEST(count - 1, 0)') });
-  q.where((b) => {
-    for (const c of counters) b.orWhere({ bucket: c.bucket, key: c.key });
-  });
-  await q;
-}
-
-/** Drops counters whose window has ended. */
-export async function purgeCounters(db: Db): Promise<void> {
-  await db.raw(`DELETE FROM rate_counters WHERE window_start < now() - make_interval(secs => COALESCE(window_seconds, 86400))`);
-}
+export type Counters = ReturnType<typeof counters>;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import knexFactory from 'knex';
-import { type Db, engineOf, openDb } from '../../src/storage/db.js';
-import { migrateLatest } from '../../src/storage/migrate.js';
+import { type Db, engineOf, openDb } from '../../src/store/db.js';
+import { migrateLatest } from '../../src/store/migrate.js';
 
 /**
  * One database per test run: a fresh PostgreSQL database when TEST_DATABASE_URL or DATABASE_URL is set (dropped

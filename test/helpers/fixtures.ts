@@ -1,5 +1,5 @@
-import type { Db } from '../../src/storage/db.js';
-import { sha256 } from '../../src/storage/hash.js';
+import type { Db } from '../../src/store/db.js';
+import { sha256 } from '../../src/store/hash.js';
 
 /** Time, driven: moves a device code's answer into the past, as if `seconds` had passed since its tokens were issued. */
 export async function ageAnswer(db: Db, deviceCode: string, seconds: number): Promise<void> {
@@ -14,4 +14,18 @@ export async function ageSignIn(db: Db, accountId: string, seconds: number): Pro
     .update({ payload: db.raw(`jsonb_set(payload, '{loginTs}', to_jsonb((payload->>'loginTs')::bigint - ?::bigint))`, [seconds]) })
     .where({ model: 'Session' })
     .whereRaw(`payload->>'accountId' = ?`, [accountId]);
+}
+
+/** Time, driven: moves the expiry of every stored model row (but `except`, a key hash) `seconds` into the past. */
+export async function ageRows(db: Db, seconds: number, opts: { except?: string } = {}): Promise<void> {
+  const q = db('oidc_store').update({ expires_at: db.raw(`now() - make_interval(secs => ?::int)`, [seconds]) });
+  if (opts.except) q.whereNot({ key_hash: opts.except });
+  await q;
+}
+
+/** Time, driven: a device code that expires `seconds` from now (its `exp`, as oidc-provider stored it). */
+export async function expireDeviceCodeIn(db: Db, deviceCode: string, seconds: number): Promise<void> {
+  await db('oidc_store')
+    .update({ payload: db.raw(`jsonb_set(payload, '{exp}', to_jsonb(extract(epoch from now())::bigint + ?::bigint))`, [seconds]) })
+    .where({ model: 'DeviceCode', key_hash: sha256(deviceCode) });
 }

@@ -3,8 +3,9 @@ import type { Config, ConfigOverrides } from '../../src/config/schema.js';
 import { createUser } from '../../src/accounts/users.js';
 import { createClient } from '../../src/admin/clients.js';
 import { startHandoff, type Handoff } from '../../src/server.js';
+import type { AppPlugin } from '../../src/app.js';
 import type { Logger } from '../../src/log.js';
-import type { Db } from '../../src/storage/db.js';
+import type { Db } from '../../src/store/db.js';
 import { resetDb, sharedDb } from './db.js';
 
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -17,17 +18,18 @@ export async function startTestServer(
   overrides: ConfigOverrides = {},
   database?: Db,
   log?: Logger,
+  plugins: AppPlugin[] = [],
 ): Promise<Handoff & { config: Config; userId: string }> {
   const db = database ?? (await sharedDb());
   await resetDb(db);
   const config = loadConfig({ NODE_ENV: 'test' }, { port: 0, adminPort: 0, adminToken: TEST_ADMIN_TOKEN, ...overrides });
-  const handoff = await startHandoff(config, { db, ...(log ? { log } : {}) });
+  const handoff = await startHandoff(config, { db, plugins, ...(log ? { log } : {}) });
   const user = await createUser(
-    db,
+    handoff.store,
     { username: 'alice', password: PASSWORD, name: 'Alice Example', email: 'alice@example.com' },
     config.scrypt,
   );
-  await createClient(db, handoff.provider(), {
+  await createClient(handoff.store, handoff.provider(), {
     client_id: 'tv',
     client_name: 'Living Room TV',
     token_endpoint_auth_method: 'none',

@@ -14,7 +14,7 @@ describe('npm run demo:device', () => {
       device: { pollInterval: 1 },
     });
     try {
-      await createClient(server.db, server.provider(), { ...DEMO_CLIENT });
+      await createClient(server.store, server.provider(), { ...DEMO_CLIENT });
       const port = new URL(server.issuer).port;
       const child = spawn(process.execPath, [DEMO], {
         env: { PATH: process.env.PATH ?? '', PORT: port },

@@ -1,3 +1,4 @@
+import { demoPlugin } from '../../src/demo/plugin.js';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import { createClient } from '../../src/admin/clients.js';
@@ -10,8 +11,8 @@ describe('/demo/tv in Chromium', () => {
   let server: Awaited<ReturnType<typeof startTestServer>>;
   let browser: Browser;
   before(async () => {
-    server = await startTestServer();
-    await createClient(server.db, server.provider(), { ...DEMO_CLIENT });
+    server = await startTestServer({}, undefined, undefined, [demoPlugin()]);
+    await createClient(server.store, server.provider(), { ...DEMO_CLIENT });
     browser = await launchChromium();
   });
   after(async () => {

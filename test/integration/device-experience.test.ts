@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { PNG } from 'pngjs';
-import { sha256 } from '../../src/storage/hash.js';
+import { sha256 } from '../../src/store/hash.js';
 import { Phone } from '../helpers/phone.js';
 import { decodePng } from '../helpers/qr.js';
 import { DEVICE_GRANT, deviceAuthorization, postForm, redeem, startTestServer } from '../helpers/server.js';

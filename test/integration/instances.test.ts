@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config/load.js';
 import { startHandoff } from '../../src/server.js';
 import { ticketKey } from '../../src/qr-login/tickets.js';
-import { openDb } from '../../src/storage/db.js';
+import { openDb } from '../../src/store/db.js';
 import { serverUrl, sharedDb, sharedDbUrl } from '../helpers/db.js';
 import { Phone } from '../helpers/phone.js';
 import { SseClient } from '../helpers/sse.js';

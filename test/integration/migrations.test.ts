@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { migrateLatest, migrateRollback, pendingMigrations } from '../../src/storage/migrate.js';
+import { migrateLatest, migrateRollback, pendingMigrations } from '../../src/store/migrate.js';
 import { sharedDb } from '../helpers/db.js';
 
 describe('migrations', () => {

@@ -21,9 +21,9 @@ describe('scan to sign in (desktop + phone in Chromium)', () => {
     server = await startTestServer({
       qrLogin: { ticketSeconds: 5, rotateSeconds: 3, maxRotations: 2, confirmSeconds: 60, maxTicketsPerIp: 1000, maxScansPerIp: 1000 },
     });
-    await createUser(server.db, { username: 'bob', password: PASSWORD, name: 'Bob Other' }, server.config.scrypt);
-    const c = await createClient(server.db, server.provider(), { client_id: 'rp', client_name: 'Photo App', redirect_uris: [REDIRECT] });
-    await createClient(server.db, server.provider(), {
+    await createUser(server.store, { username: 'bob', password: PASSWORD, name: 'Bob Other' }, server.config.scrypt);
+    const c = await createClient(server.store, server.provider(), { client_id: 'rp', client_name: 'Photo App', redirect_uris: [REDIRECT] });
+    await createClient(server.store, server.provider(), {
       client_id: 'no-qr',
       client_name: 'Bank',
       redirect_uris: [REDIRECT],

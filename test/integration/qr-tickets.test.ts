@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { claim, decide, issueTicket, phoneView, retire, ticketBySecret, use } from '../../src/qr-login/tickets.js';
-import { sha256 } from '../../src/storage/hash.js';
+import { sha256 } from '../../src/store/hash.js';
 import { Phone } from '../helpers/phone.js';
 import { startTestServer } from '../helpers/server.js';
 
@@ -15,7 +15,7 @@ describe('scan-to-sign-in tickets', () => {
   after(() => server.close());
 
   const issue = () =>
-    issueTicket(server.db, { interactionUid: 'uid-1', clientId: 'tv', scope: 'openid', ip: '127.0.0.1', ua: 'x', seconds: 60 });
+    issueTicket(server.store, { interactionUid: 'uid-1', clientId: 'tv', scope: 'openid', ip: '127.0.0.1', ua: 'x', seconds: 60 });
   const phone = (sessionId: string) => ({ sessionId, accountId: server.userId, ip: '127.0.0.1', authTime: 1, amr: ['pwd'] });
   /** A live oidc-provider session row for `sessionId` (what the approving phone holds). */
   const liveSession = (sessionId: string) =>
@@ -33,55 +33,59 @@ describe('scan-to-sign-in tickets', () => {
 
   it('of 20 phones claiming at once, exactly one claims the ticket', async () => {
     const t = await issue();
-    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => claim(server.db, t.id, phone(`phone-${i}`), 60)));
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => claim(server.store, t.id, phone(`phone-${i}`), 60)));
     assert.equal(results.filter(Boolean).length, 1);
   });
 
   it('only the claiming phone decides, once; only this sign-in uses it, once, while the phone session lives', async () => {
     const t = await issue();
-    assert.ok(await claim(server.db, t.id, phone('mine'), 60));
-    assert.equal(await decide(server.db, t.id, phone('someone-else'), true, 10), undefined);
+    assert.ok(await claim(server.store, t.id, phone('mine'), 60));
+    assert.equal(await decide(server.store, t.id, phone('someone-else'), true, 10), undefined);
     const approvals = await Promise.all([
-      decide(server.db, t.id, phone('mine'), true, 10),
-      decide(server.db, t.id, phone('mine'), false, 10),
+      decide(server.store, t.id, phone('mine'), true, 10),
+      decide(server.store, t.id, phone('mine'), false, 10),
     ]);
     assert.equal(approvals.filter(Boolean).length, 1);
     const approved = approvals[0] !== undefined;
-    assert.equal(await use(server.db, t.id, 'uid-1'), undefined, 'no live session for the approving phone: refused');
+    assert.equal(await use(server.store, t.id, 'uid-1'), undefined, 'no live session for the approving phone: refused');
     await liveSession('mine');
-    const uses = await Promise.all([use(server.db, t.id, 'other-uid'), use(server.db, t.id, 'uid-1'), use(server.db, t.id, 'uid-1')]);
+    const uses = await Promise.all([
+      use(server.store, t.id, 'other-uid'),
+      use(server.store, t.id, 'uid-1'),
+      use(server.store, t.id, 'uid-1'),
+    ]);
     assert.equal(uses.filter(Boolean).length, approved ? 1 : 0);
-    const replay = phoneView(await ticketBySecret(server.db, t.secret), 'mine');
+    const replay = phoneView(await ticketBySecret(server.store, t.secret), 'mine');
     assert.equal(replay.ok, false);
   });
 
   it('an approved ticket dies when the approving session ends, and within seconds of approval', async () => {
     const t = await issue();
     await liveSession('phone-a');
-    assert.ok(await decide(server.db, t.id, phone('phone-a'), true, 10));
+    assert.ok(await decide(server.store, t.id, phone('phone-a'), true, 10));
     await server
       .db('oidc_store')
       .delete()
       .where({ model: 'Session', key_hash: sha256('phone-a') });
-    assert.equal(await use(server.db, t.id, 'uid-1'), undefined, 'the phone signed out: the approval is void');
+    assert.equal(await use(server.store, t.id, 'uid-1'), undefined, 'the phone signed out: the approval is void');
 
     const u = await issue();
     await liveSession('phone-b');
-    assert.ok(await decide(server.db, u.id, phone('phone-b'), true, 10));
+    assert.ok(await decide(server.store, u.id, phone('phone-b'), true, 10));
     // Approval ages past its life (the ticket's expiry moves to the past).
     await server
       .db('qr_tickets')
       .update({ expires_at: server.db.raw(`now() - interval '1 second'`) })
       .where({ id: u.id });
-    assert.equal(await use(server.db, u.id, 'uid-1'), undefined);
+    assert.equal(await use(server.store, u.id, 'uid-1'), undefined);
   });
 
   it('a rotated ticket can no longer be claimed or decided', async () => {
     const t = await issue();
-    assert.equal(await retire(server.db, t.id, 'uid-1'), true);
-    assert.equal(await claim(server.db, t.id, phone('p'), 60), undefined);
-    assert.equal(await decide(server.db, t.id, phone('p'), true, 10), undefined);
-    const view = phoneView(await ticketBySecret(server.db, t.secret), 'p');
+    assert.equal(await retire(server.store, t.id, 'uid-1'), true);
+    assert.equal(await claim(server.store, t.id, phone('p'), 60), undefined);
+    assert.equal(await decide(server.store, t.id, phone('p'), true, 10), undefined);
+    const view = phoneView(await ticketBySecret(server.store, t.secret), 'p');
     assert.deepEqual([view.ok, !view.ok && view.reason], [false, 'expired']);
   });
 

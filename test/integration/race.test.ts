@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { type Db, openDb } from '../../src/storage/db.js';
-import { migrateLatest } from '../../src/storage/migrate.js';
+import { type Db, openDb } from '../../src/store/db.js';
+import { migrateLatest } from '../../src/store/migrate.js';
 import { sharedDb, sharedEngine } from '../helpers/db.js';
 import { ageAnswer } from '../helpers/fixtures.js';
 import { Phone } from '../helpers/phone.js';

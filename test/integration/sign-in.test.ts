@@ -16,7 +16,7 @@ describe('sign-in and consent pages for relying parties', () => {
   beforeEach(async () => {
     await server.db('rate_counters').delete();
     await server.db('clients').delete().where({ client_id: 'rp' });
-    const c = await createClient(server.db, server.provider(), { client_id: 'rp', client_name: 'Photo App', redirect_uris: [REDIRECT] });
+    const c = await createClient(server.store, server.provider(), { client_id: 'rp', client_name: 'Photo App', redirect_uris: [REDIRECT] });
     rp = new oidc.Configuration(await discovery(), 'rp', String(c.client_secret));
     oidc.allowInsecureRequests(rp);
   });

@@ -27,7 +27,7 @@ describe('security: the desktop page recovers from a refused stream (Chromium)',
       qrLogin: { maxTicketsPerIp: 1000, maxScansPerIp: 1000, rotateSeconds: 600, ticketSeconds: 600 },
       device: { maxAuthorizationsPerIp: 1000 },
     });
-    const c = await createClient(server.db, server.provider(), { client_id: 'rp', client_name: 'Photo App', redirect_uris: [REDIRECT] });
+    const c = await createClient(server.store, server.provider(), { client_id: 'rp', client_name: 'Photo App', redirect_uris: [REDIRECT] });
     const meta = (await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json()) as oidc.ServerMetadata;
     rp = new oidc.Configuration(meta, 'rp', String(c.client_secret));
     oidc.allowInsecureRequests(rp);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { type Db, openDb } from '../../src/storage/db.js';
-import { migrateLatest } from '../../src/storage/migrate.js';
+import { type Db, openDb } from '../../src/store/db.js';
+import { migrateLatest } from '../../src/store/migrate.js';
 import { sharedDb, sharedEngine } from '../helpers/db.js';
 import { Phone } from '../helpers/phone.js';
 import { rawRequest } from '../helpers/raw-http.js';

@@ -78,7 +78,7 @@ describe('security: nobody can spend a budget that others need', () => {
         proxy: true,
         login: { maxFailuresPerAccountAndAddress: 5, maxFailuresPerAddress: 20, maxFailuresPerAccount: 12, maxFailuresPerKnownBrowser: 5 },
       });
-      const c = await createClient(server.db, server.provider(), {
+      const c = await createClient(server.store, server.provider(), {
         client_id: 'rp',
         client_name: 'Photo App',
         redirect_uris: ['https://rp.example.com/cb'],

@@ -19,7 +19,7 @@ describe('security: a desktop scan grants exactly what the phone showed', () => 
     server = await startTestServer({ qrLogin: { maxTicketsPerIp: 1000, maxScansPerIp: 1000 } });
     const meta = (await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json()) as oidc.ServerMetadata;
     const make = async (client_id: string, extra: Record<string, unknown> = {}) => {
-      const c = await createClient(server.db, server.provider(), {
+      const c = await createClient(server.store, server.provider(), {
         client_id,
         client_name: client_id,
         redirect_uris: [REDIRECT],
@@ -155,12 +155,12 @@ describe('security: a desktop scan grants exactly what the phone showed', () => 
           client_secret: secret,
         })
       ).json;
-    const api = await createClient(server.db, server.provider(), {
+    const api = await createClient(server.store, server.provider(), {
       client_id: 'api',
       redirect_uris: [REDIRECT],
       resource_server: true,
     });
-    const stranger = await createClient(server.db, server.provider(), { client_id: 'stranger', redirect_uris: [REDIRECT] });
+    const stranger = await createClient(server.store, server.provider(), { client_id: 'stranger', redirect_uris: [REDIRECT] });
     assert.deepEqual(await ask('stranger', String(stranger.client_secret)), { active: false });
     assert.equal((await ask('api', String(api.client_secret))).active, true);
   });
@@ -168,7 +168,7 @@ describe('security: a desktop scan grants exactly what the phone showed', () => 
   it('another client cannot revoke a client’s tokens', async () => {
     const { d, back } = await scanIn();
     const tokens = await oidc.authorizationCodeGrant(rp, new URL(back.url), { pkceCodeVerifier: d.verifier, expectedState: 's' });
-    const stranger = await createClient(server.db, server.provider(), { client_id: 'revoker', redirect_uris: [REDIRECT] });
+    const stranger = await createClient(server.store, server.provider(), { client_id: 'revoker', redirect_uris: [REDIRECT] });
     await postForm(`${server.publicUrl}/token/revocation`, {
       token: tokens.access_token,
       client_id: 'revoker',

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { sha256 } from '../../src/storage/hash.js';
+import { sha256 } from '../../src/store/hash.js';
 import { Phone } from '../helpers/phone.js';
 import { adminFetch, deviceAuthorization, PASSWORD, postForm, redeem, startTestServer } from '../helpers/server.js';
 

@@ -1,4 +1,3 @@
-import { purgeCounters } from '../store/counters.js';
 import type { Db } from './db.js';
 
 /**
@@ -18,29 +17,8 @@ export async function purgeExpired(db: Db, { batchSize, graceSeconds }: { batchS
     total += n;
     if (n < batchSize) break;
   }
-  await purgeCounters(db);
+  await db.raw(`DELETE FROM rate_counters WHERE window_start < now() - make_interval(secs => COALESCE(window_seconds, 86400))`);
   await db.raw(`DELETE FROM qr_tickets WHERE expires_at < now() - interval '1 hour'`);
   await db.raw(`DELETE FROM cookie_keys WHERE retire_after <= now()`);
   return total;
-}
-
-/** Runs {@link purgeExpired} every `intervalSeconds`; errors are reported, never thrown into the event loop. */
-export function startPurger(
-  db: Db,
-  opts: { batchSize: number; graceSeconds: number; intervalSeconds: number },
-  onRun: (deleted: number, err?: unknown) => void,
-): () => void {
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    purgeExpired(db, opts)
-      .then((n) => onRun(n))
-      .catch((err: unknown) => onRun(0, err))
-      .finally(() => {
-        running = false;
-      });
-  }, opts.intervalSeconds * 1000);
-  timer.unref();
-  return () => clearInterval(timer);
 }

@@ -1,0 +1,135 @@
+import type { EventBus } from '../events/bus.js';
+import { audit } from '../ops/audit.js';
+import type { Store } from '../store/index.js';
+import type { PollRow } from '../store/device-codes.js';
+
+/**
+ * The device authorization grant's state machine (RFC 8628), one device code's life:
+ *
+ *   pending ──scan (a phone opened the link or entered the code)──▶ scanned
+ *      │                                                             │
+ *      │            ┌───────────────approve (the phone's one decision)┴──deny──▶ denied
+ *      │            ▼
+ *      │        approved ──redeem (first /token answer wins)──▶ redeemed ──replay (again, an interval later)──▶ revoked
+ *      │                                                          └──revoke ("Your devices")──────────────────────▶ revoked
+ *      └──(lifetime ends undecided)──▶ expired
+ *
+ * Polls never change the state; they are paced (`slow_down`) by one statement that reads the code and decides at
+ * once (store/device-codes.ts). Each transition below is one statement, or one transaction where it must record
+ * more than the state; none reads then writes. The middleware that applies them sits around the three endpoints:
+ * `POST /device/auth` (authorization.ts), `POST /token` with the device grant (token.ts), and the phone pages under
+ * `/device` (verification.ts). oidc-provider stores the code and issues the tokens; it decides nothing here.
+ */
+export type HandoffState = 'pending' | 'scanned' | 'approved' | 'denied' | 'expired';
+
+/** What one poll found, decided in the database: the token endpoint answers from it. */
+export type PollOutcome =
+  | { kind: 'unknown' }
+  | { kind: 'other-client' }
+  | { kind: 'slow-down' }
+  | { kind: 'pending'; exp: number }
+  | { kind: 'expired' }
+  /** Approved or denied, not yet redeemed: oidc-provider answers (tokens or access_denied). */
+  | { kind: 'decided' }
+  /** Redeemed, and presented again within one poll interval of its answer: one of many racing redemptions. */
+  | { kind: 'lost-race' }
+  /** Redeemed, and presented again later: oidc-provider revokes what it issued. */
+  | { kind: 'replay' };
+
+export function pollOutcome(row: PollRow | undefined, clientId: string, nowSeconds = Date.now() / 1000): PollOutcome {
+  if (!row) return { kind: 'unknown' };
+  if (row.client_id !== clientId) return { kind: 'other-client' };
+  if (row.consumed) return row.replay ? { kind: 'replay' } : { kind: 'lost-race' };
+  if (row.approved || row.denied) return { kind: 'decided' };
+  const exp = row.exp ?? 0;
+  if (exp <= nowSeconds) return { kind: 'expired' };
+  return row.accepted ? { kind: 'pending', exp } : { kind: 'slow-down' };
+}
+
+/** poll: one statement paces and reads the code. */
+export async function poll(store: Store, key: string, clientId: string, interval: number): Promise<PollOutcome> {
+  return pollOutcome(await store.deviceCodes.poll(key, interval), clientId);
+}
+
+/** The state a waiting screen is shown, read from the row (never from the notification that woke it). */
+export async function handoffState(
+  store: Store,
+  key: string,
+): Promise<{ state: HandoffState; exp: number; accountId?: string } | undefined> {
+  const row = await store.deviceCodes.handoff(key);
+  if (!row) return undefined;
+  const exp = row.exp ?? 0;
+  if (row.denied) return { state: 'denied', exp };
+  if (row.account_id) return { state: 'approved', exp, accountId: row.account_id };
+  if (exp <= Date.now() / 1000) return { state: 'expired', exp };
+  return { state: row.scanned ? 'scanned' : 'pending', exp };
+}
+
+export const isFinal = (s: HandoffState) => s === 'approved' || s === 'denied' || s === 'expired';
+
+/** scan: pending → scanned, announced once. */
+export async function scan(store: Store, bus: EventBus, key: string): Promise<void> {
+  if (await store.deviceCodes.markScanned(key)) await bus.publish(key);
+}
+
+/** What the phone approved or declined, as oidc-provider saved it. */
+export interface Decision {
+  key: string;
+  accountId?: string | undefined;
+  clientId: string;
+  grantId?: string | undefined;
+  deviceIp: string | null;
+  deviceUa: string | null;
+  requestedAt: Date | null;
+  /** Where the person acted from. */
+  actorIp: string;
+}
+
+/** approve: recorded for "Your devices" and the audit trail once, then announced to whoever waits. */
+export async function approved(store: Store, bus: EventBus, d: Decision, onOutcome?: Outcome): Promise<void> {
+  if (d.accountId && d.grantId) {
+    const first = await store.approvals.record({
+      id: d.key,
+      kind: 'device',
+      accountId: d.accountId,
+      clientId: d.clientId,
+      grantId: d.grantId,
+      deviceIp: d.deviceIp,
+      deviceUa: d.deviceUa,
+      requestedAt: d.requestedAt,
+    });
+    if (first) {
+      await audit(store, {
+        action: 'device.approved',
+        accountId: d.accountId,
+        clientId: d.clientId,
+        deviceIp: d.deviceIp,
+        deviceUa: d.deviceUa,
+        actorIp: d.actorIp,
+      });
+      onOutcome?.('device', 'approved');
+    }
+  }
+  await bus.publish(d.key);
+}
+
+/** deny: recorded in the audit trail, then announced. */
+export async function denied(store: Store, bus: EventBus, d: Decision, onOutcome?: Outcome): Promise<void> {
+  await audit(store, {
+    action: 'device.denied',
+    accountId: d.accountId,
+    clientId: d.clientId,
+    deviceIp: d.deviceIp,
+    deviceUa: d.deviceUa,
+    actorIp: d.actorIp,
+  });
+  onOutcome?.('device', 'denied');
+  await bus.publish(d.key);
+}
+
+/** redeem: the winner's tokens were answered; a later presentation is a replay (see {@link PollOutcome}). */
+export function redeemed(store: Store, key: string): Promise<void> {
+  return store.deviceCodes.markAnswered(key);
+}
+
+export type Outcome = (kind: 'device' | 'desktop', outcome: 'approved' | 'denied' | 'revoked') => void;

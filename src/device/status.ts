@@ -1,0 +1,52 @@
+import Router from '@koa/router';
+import type { Config } from '../config/schema.js';
+import type { EventBus } from '../events/bus.js';
+import type { WaitRegistry } from '../events/waits.js';
+import { openEventStream } from '../http/event-stream.js';
+import { unseal } from '../http/secrets.js';
+import type { Store } from '../store/index.js';
+import { maskedAccountName } from '../views/names.js';
+import { handoffState, isFinal } from './flow.js';
+
+/**
+ * `status_uri`: a waiting screen follows its handoff without polling. The URL holds a sealed handle
+ * (authorization.ts), never the device code. `text/event-stream` gets `retry`, the current state at once, every
+ * change after it, and heartbeat comments; the stream ends after `approved`, `denied` or `expired`.
+ * `Accept: application/json` gets the current state once. Events carry the state and, once approved, a masked
+ * display name: no tokens, codes or personal data.
+ */
+export interface StatusDeps {
+  config: Config;
+  store: Store;
+  bus: EventBus;
+  waits: WaitRegistry;
+  secrets: () => string[];
+}
+
+export function statusRoutes(deps: StatusDeps): Router {
+  const { store, bus, waits, config } = deps;
+  const router = new Router();
+  const view = async (key: string) => {
+    const h = await handoffState(store, key);
+    if (!h) return undefined;
+    const account = h.state === 'approved' && h.accountId ? await maskedAccountName(store, h.accountId) : undefined;
+    return { data: account ? { state: h.state, account } : { state: h.state }, final: isFinal(h.state), changesAt: h.exp * 1000 + 50 };
+  };
+
+  router.get('/device/status/:handle', async (ctx) => {
+    const key = unseal(deps.secrets(), 'status-handle', ctx.params.handle ?? '');
+    const first = key && /^[0-9a-f]{64}$/.test(key) ? await view(key) : undefined;
+    ctx.set('Cache-Control', 'no-store');
+    if (!key || !first) {
+      ctx.status = 404;
+      ctx.body = { error: 'not_found', error_description: 'no such handoff' };
+      return;
+    }
+    if (ctx.accepts('text/event-stream', 'application/json') !== 'text/event-stream') {
+      ctx.body = first.data;
+      return;
+    }
+    openEventStream(ctx, { bus, waits, ...config.realtime }, key, () => view(key));
+  });
+  return router;
+}

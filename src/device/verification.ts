@@ -1,0 +1,232 @@
+import type { Context, Middleware } from 'koa';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { Config } from '../config/schema.js';
+import type { EventBus } from '../events/bus.js';
+import { addressKey } from '../http/address.js';
+import { HttpError, TooManyRequests } from '../http/errors.js';
+import { renderError } from '../http/error-page.js';
+import { giveBack, type Limit, take } from '../http/limits.js';
+import { canonicalPath } from '../http/protocol-routes.js';
+import { findSession } from '../http/session.js';
+import { oidcOf, xsrfOf } from '../oidc/seams.js';
+import { sha256 } from '../store/hash.js';
+import type { Store } from '../store/index.js';
+import { tFor } from '../views/context.js';
+import { codeEntryPage, confirmPage, outcomePage } from '../views/device.js';
+import type Provider from 'oidc-provider';
+import { approved, type Decision, denied, type Outcome, scan } from './flow.js';
+import { normalizeUserCode } from './user-code.js';
+
+/**
+ * The phone's side of the device flow (RFC 8628 3.3): oidc-provider's code verification endpoints (`/device`,
+ * `/device/:uid`) with Handoff's guards around them and its pages and transitions in the library's own hooks
+ * (`userCodeInputSource`, `userCodeConfirmSource`, `successSource`).
+ *
+ * - Guessing (RFC 8628 5.1): every code lookup takes an attempt from the address and the browser session first,
+ *   given back when the code exists; a correct code never resets earlier failures.
+ * - Opening `verification_uri_complete` (the QR) shows the confirmation page straight away, never approving
+ *   anything by itself; the link's code is taken off the query so the library draws its entry step through our
+ *   hook, which shows the code's confirmation instead.
+ * - scan, approve and deny are flow.ts transitions, run from the hooks once the library saved the code.
+ */
+export interface VerificationDeps {
+  config: Config;
+  store: Store;
+  bus: EventBus;
+  provider: () => Provider;
+  onOutcome?: Outcome;
+}
+
+function guessLimits(config: Config, ip: string, session: string | undefined): Limit[] {
+  const s = config.device;
+  const refusal = { description: 'too many wrong codes; wait before trying again', key: 'throttle.body' as const };
+  const limits: Limit[] = [
+    { bucket: 'user-code:ip', key: addressKey(ip), windowSeconds: s.failedCodeWindowSeconds, max: s.maxFailedCodesPerIp, refusal },
+  ];
+  if (session) {
+    limits.push({
+      bucket: 'user-code:session',
+      key: sha256(session),
+      windowSeconds: s.failedCodeWindowSeconds,
+      max: s.maxFailedCodesPerSession,
+      refusal,
+    });
+  }
+  return limits;
+}
+
+/** Guards in front of oidc-provider's code verification endpoints. */
+export function verificationGuards(deps: VerificationDeps): Middleware {
+  return async (ctx, next) => {
+    const path = canonicalPath(ctx.path);
+    if (path === '/device' && ctx.method === 'GET' && ctx.query.user_code !== undefined) {
+      // A malformed code in the link (only hand-made links have one) goes to the clean entry page.
+      const code = typeof ctx.query.user_code === 'string' ? normalizeUserCode(ctx.query.user_code) : undefined;
+      if (!code) {
+        ctx.status = 303;
+        ctx.redirect('/device');
+        return;
+      }
+      ctx.state.linkedUserCode = code;
+      const query = { ...ctx.query };
+      delete query.user_code;
+      ctx.query = query;
+    }
+    if (path === '/device' && ctx.method === 'POST') {
+      // A form from a browser with no live session cannot carry a valid xsrf token; oidc-provider 9 would answer 500.
+      const found = await findSession(ctx, deps.provider());
+      if (!found) {
+        ctx.status = 303;
+        ctx.redirect('/device');
+        return;
+      }
+      const limits = guessLimits(deps.config, ctx.ip, found.id);
+      await take(deps.store, limits);
+      try {
+        await next();
+      } finally {
+        const oidc = oidcOf(ctx);
+        if (oidc?.entities.DeviceCode || !oidc?.params?.user_code) await giveBack(deps.store, limits);
+      }
+      ctx.set('Cache-Control', 'no-store');
+      return;
+    }
+    if (path.startsWith('/device/')) {
+      // The resume step exists only for a browser in the middle of approving (oidc-provider 9 answers 500 otherwise).
+      const p = deps.provider();
+      const resuming = ctx.cookies.get(p.cookieName('resume'), { signed: true });
+      if (!resuming || !(await findSession(ctx, p))) {
+        throw new HttpError(400, 'invalid_request', 'This sign-in has expired or was opened in another browser.', {
+          key: 'error.deviceSessionGone',
+        });
+      }
+    }
+    await next();
+    // Code entry, confirmation and outcome pages carry the xsrf token and the code: never cached.
+    ctx.set('Cache-Control', 'no-store');
+  };
+}
+
+type DeviceCodeEntity = {
+  jti?: string;
+  clientId?: string;
+  accountId?: string;
+  grantId?: string;
+  iat?: number;
+  params?: { scope?: string };
+  deviceInfo?: { ip?: string; ua?: string };
+  isExpired?: boolean;
+  error?: string;
+  inFlight?: boolean;
+};
+type ClientView = { clientName?: string | undefined; clientId: string; clientUri?: string | undefined };
+
+/** The row key of a device code the library found by its user code (its `jti` is the handle `~<key>`). */
+const keyOf = (code: DeviceCodeEntity | undefined) => (code?.jti?.startsWith('~') ? code.jti.slice(1) : undefined);
+
+function decisionOf(ctx: KoaContextWithOIDC, code: DeviceCodeEntity, key: string): Decision {
+  return {
+    key,
+    accountId: code.accountId,
+    clientId: code.clientId ?? '',
+    grantId: code.grantId,
+    deviceIp: code.deviceInfo?.ip ?? null,
+    deviceUa: code.deviceInfo?.ua ?? null,
+    requestedAt: code.iat ? new Date(code.iat * 1000) : null,
+    actorIp: ctx.ip,
+  };
+}
+
+function drawConfirm(ctx: KoaContextWithOIDC, code: DeviceCodeEntity, client: ClientView, userCode: string): void {
+  ctx.type = 'html';
+  ctx.body = confirmPage(tFor(ctx), {
+    action: ctx.oidc.urlFor('code_verification'),
+    xsrf: xsrfOf(ctx),
+    userCode,
+    client: { name: client.clientName ?? client.clientId, uri: client.clientUri },
+    scopes: (code.params?.scope ?? '').split(' ').filter(Boolean),
+    device: { ip: code.deviceInfo?.ip, ua: code.deviceInfo?.ua, ...(code.iat ? { at: new Date(code.iat * 1000) } : {}) },
+  });
+}
+
+/** The code a QR link carried: counted like a typed one, then its confirmation (or why not). */
+async function confirmLinked(ctx: KoaContextWithOIDC, deps: VerificationDeps, userCode: string): Promise<void> {
+  const t = tFor(ctx);
+  const limits = guessLimits(deps.config, ctx.ip, ctx.oidc.session?.jti);
+  try {
+    await take(deps.store, limits);
+  } catch (err) {
+    if (err instanceof TooManyRequests) {
+      renderError(ctx as unknown as Context, err);
+      return;
+    }
+    throw err;
+  }
+  const code = (await ctx.oidc.provider.DeviceCode.findByUserCode(userCode, { ignoreExpiration: true })) as DeviceCodeEntity | undefined;
+  ctx.type = 'html';
+  if (!code) {
+    ctx.status = 400;
+    ctx.body = codeEntryPage(t, { action: ctx.oidc.urlFor('code_verification'), xsrf: xsrfOf(ctx), error: t('entry.error.notFound') });
+    return;
+  }
+  await giveBack(deps.store, limits);
+  if (code.isExpired) {
+    ctx.body = outcomePage(t, 'expired');
+    return;
+  }
+  if (code.error || code.accountId || code.inFlight) {
+    ctx.body = outcomePage(t, 'used');
+    return;
+  }
+  const client = await ctx.oidc.provider.Client.find(code.clientId ?? '');
+  if (!client) {
+    ctx.status = 400;
+    ctx.body = outcomePage(t, 'error');
+    return;
+  }
+  const key = keyOf(code);
+  if (key) await scan(deps.store, deps.bus, key);
+  drawConfirm(ctx, code, client, `${userCode.slice(0, 4)}-${userCode.slice(4)}`);
+}
+
+/** oidc-provider's device flow hooks: our pages, and the transitions they mark. */
+export function deviceFlowPages(deps: VerificationDeps) {
+  return {
+    async userCodeInputSource(ctx: KoaContextWithOIDC, _form: string, _out?: unknown, err?: Error) {
+      const t = tFor(ctx);
+      ctx.type = 'html';
+      const linked = ctx.state.linkedUserCode;
+      if (!err && linked) return confirmLinked(ctx, deps, linked);
+      const code = ctx.oidc.entities.DeviceCode as DeviceCodeEntity | undefined;
+      const key = keyOf(code);
+      if (err?.name === 'AbortedError' && code && key) await denied(deps.store, deps.bus, decisionOf(ctx, code, key), deps.onOutcome);
+      const outcome = { AbortedError: 'denied', ExpiredError: 'expired', AlreadyUsedError: 'used' } as const;
+      const known = err ? outcome[err.name as keyof typeof outcome] : undefined;
+      if (known) {
+        ctx.body = outcomePage(t, known);
+        return;
+      }
+      let error: string | undefined;
+      if (err?.name === 'NoCodeError') error = t('entry.error.empty');
+      else if (err?.name === 'NotFoundError') error = t('entry.error.notFound');
+      else if (err) error = t('entry.error.generic');
+      if (err) ctx.status = 400;
+      ctx.body = codeEntryPage(t, { action: ctx.oidc.urlFor('code_verification'), xsrf: xsrfOf(ctx), ...(error ? { error } : {}) });
+    },
+    async userCodeConfirmSource(ctx: KoaContextWithOIDC, _form: string, client: ClientView, _deviceInfo: unknown, userCode: string) {
+      const code = (ctx.oidc.entities.DeviceCode ?? {}) as DeviceCodeEntity;
+      const key = keyOf(code);
+      // A phone has the code in hand: pending → scanned, announced once.
+      if (key) await scan(deps.store, deps.bus, key);
+      drawConfirm(ctx, code, client, userCode);
+    },
+    async successSource(ctx: KoaContextWithOIDC) {
+      const code = ctx.oidc.entities.DeviceCode as DeviceCodeEntity | undefined;
+      const key = keyOf(code);
+      if (code && key) await approved(deps.store, deps.bus, decisionOf(ctx, code, key), deps.onOutcome);
+      const client = ctx.oidc.client;
+      ctx.type = 'html';
+      ctx.body = outcomePage(tFor(ctx), 'success', { client: client?.clientName ?? client?.clientId ?? '' });
+    },
+  };
+}

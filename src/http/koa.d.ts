@@ -1,0 +1,9 @@
+/** What Handoff keeps in Koa's per-request state (one declaration instead of casts at each use). */
+import 'koa';
+
+declare module 'koa' {
+  interface DefaultState {
+    /** The user code a QR link carried, taken off the query so oidc-provider draws the entry step (device/verification.ts). */
+    linkedUserCode?: string;
+  }
+}

@@ -1,0 +1,130 @@
+import { type Adapter, type AdapterPayload, errors } from 'oidc-provider';
+import { sha256, toJsonb } from '../store/hash.js';
+import type { Store } from '../store/index.js';
+import type { OidcRow } from '../store/oidc.js';
+
+/**
+ * oidc-provider's storage contract over the store: it stores and nothing else (the device flow's rules live in
+ * device/, applied before oidc-provider runs).
+ *
+ * Secrets the provider mints (token and code values, session ids, interaction ids, user codes, session uids)
+ * are stored only as SHA-256 hashes: `key_hash` is the hash of the id, `jti` is stripped from the payload and
+ * put back from the caller's argument on read.
+ *
+ * One twist: a device code found by its user code, and a session found by its uid, have no cleartext id to hand
+ * back. They get a *handle*, `~` + the row's key hash (`~` is outside the alphabet of minted ids), which
+ * `upsert`/`find`/`consume` map straight to the row. For every other model a handle is just an id nobody minted.
+ * The token endpoint refuses handles as device codes before oidc-provider sees them (device/token.ts), so a leaked
+ * hash can never redeem a code.
+ */
+const HANDLE = /^~([0-9a-f]{64})$/;
+const HANDLE_MODELS = new Set(['DeviceCode', 'Session']);
+
+/** Models whose single use is a security property: a lost race answers `invalid_grant`. */
+const GRANT_MODELS = new Set(['AuthorizationCode', 'DeviceCode', 'RefreshToken', 'BackchannelAuthenticationRequest']);
+
+/** The row key of an id of `model`: the hash of the id, or the hash inside a handle. */
+export function keyFor(id: string, model: string): string {
+  const handle = HANDLE_MODELS.has(model) ? HANDLE.exec(id) : null;
+  return handle ? (handle[1] as string) : sha256(id);
+}
+
+/** Whether a presented value is a handle (never a credential: see above). */
+export const isHandle = (id: string) => HANDLE.test(id);
+
+function toEpoch(at: Date | string | null): number | undefined {
+  if (at === null) return undefined;
+  return Math.floor(new Date(at).getTime() / 1000);
+}
+
+function hydrate(row: OidcRow | undefined, jti: string): AdapterPayload | undefined {
+  if (!row) return undefined;
+  const consumed = toEpoch(row.consumed_at);
+  return { ...row.payload, jti, ...(consumed !== undefined ? { consumed } : {}) };
+}
+
+/** The adapter factory oidc-provider calls once per model name. */
+export function createAdapterFactory(store: Store): (name: string) => Adapter {
+  return (name: string) => (name === 'Client' ? new ClientAdapter(store) : new StoreAdapter(store, name));
+}
+
+/** The store for one oidc-provider model. */
+export class StoreAdapter implements Adapter {
+  readonly #store: Store;
+  readonly #model: string;
+
+  constructor(store: Store, model: string) {
+    this.#store = store;
+    this.#model = model;
+  }
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+    const { jti: _jti, userCode, consumed: _consumed, ...rest } = payload;
+    const stored: Record<string, unknown> = { ...rest };
+    // An interaction keeps the session it belongs to; its cookie (the session id) is a bearer value: hashed.
+    const session = stored.session as { cookie?: string } | undefined;
+    if (session?.cookie) stored.session = { ...session, cookie: sha256(session.cookie) };
+    await this.#store.oidc.upsert(this.#model, keyFor(id, this.#model), toJsonb(stored), {
+      grantId: typeof payload.grantId === 'string' ? payload.grantId : null,
+      userCodeHash: typeof userCode === 'string' ? sha256(userCode) : null,
+      uidHash: this.#model === 'Session' && typeof payload.uid === 'string' ? sha256(payload.uid) : null,
+      expiresIn,
+    });
+  }
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    return hydrate(await this.#store.oidc.find(this.#model, keyFor(id, this.#model)), id);
+  }
+
+  async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    const row = await this.#store.oidc.findByUserCode(this.#model, sha256(userCode));
+    const found = hydrate(row, `~${row?.key_hash}`);
+    return found && { ...found, userCode };
+  }
+
+  /** Sessions by uid (read-only uses: interaction and token session binding); addressed by handle. */
+  async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    const row = await this.#store.oidc.findByUid(this.#model, sha256(uid));
+    return hydrate(row, `~${row?.key_hash}`);
+  }
+
+  /** Single conditional UPDATE: of many concurrent redemptions exactly one succeeds. */
+  async consume(id: string): Promise<void> {
+    const won = await this.#store.oidc.consume(this.#model, keyFor(id, this.#model));
+    if (!won && GRANT_MODELS.has(this.#model)) throw new errors.InvalidGrant('grant request is invalid');
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.#store.oidc.destroy(this.#model, keyFor(id, this.#model));
+  }
+
+  /** oidc-provider revokes a grant model by model (tokens deleted, codes marked consumed; the store's one rule). */
+  async revokeByGrantId(grantId: string): Promise<void> {
+    await this.#store.revokeGrant(grantId, [this.#model]);
+  }
+}
+
+/** Clients live in their own table so the admin API can list them; the store caches them briefly. */
+export class ClientAdapter implements Adapter {
+  readonly #store: Store;
+  constructor(store: Store) {
+    this.#store = store;
+  }
+  async upsert(id: string, payload: AdapterPayload): Promise<void> {
+    await this.#store.clients.upsert(id, payload);
+  }
+  find(id: string): Promise<AdapterPayload | undefined> {
+    return this.#store.clients.find(id);
+  }
+  async findByUserCode(): Promise<undefined> {
+    return undefined;
+  }
+  async findByUid(): Promise<undefined> {
+    return undefined;
+  }
+  async consume(): Promise<void> {}
+  async destroy(id: string): Promise<void> {
+    await this.#store.clients.delete(id);
+  }
+  async revokeByGrantId(): Promise<void> {}
+}

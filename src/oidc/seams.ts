@@ -1,0 +1,76 @@
+import { Readable } from 'node:stream';
+import type { Context, Middleware } from 'koa';
+import type Koa from 'koa';
+import mount from 'koa-mount';
+import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import { handler as deviceCodeHandler, parameters as deviceCodeParameters } from 'oidc-provider/lib/actions/grants/device_code.js';
+import * as grantHelpers from 'oidc-provider/lib/helpers/grants.js';
+
+/**
+ * The one module allowed to touch oidc-provider's internals and runtime shape. Everything else goes through these
+ * functions, so an upgrade of the library is checked here (and by the tests) rather than everywhere.
+ */
+
+/** oidc-provider's per-request context, when this request went through the provider's router. */
+export function oidcOf(ctx: Context): KoaContextWithOIDC['oidc'] | undefined {
+  // The provider defines `ctx.oidc` (a getter) on the Koa context of the requests it routes.
+  return Object.getOwnPropertyDescriptor(ctx, 'oidc') ? (ctx as unknown as KoaContextWithOIDC).oidc : undefined;
+}
+
+/** The device flow's form secret, which oidc-provider keeps in the browser session (`session.state.secret`). */
+export function xsrfOf(ctx: KoaContextWithOIDC): string {
+  const state: unknown = ctx.oidc.session?.state;
+  const secret = typeof state === 'object' && state !== null ? (state as { secret?: unknown }).secret : undefined;
+  return typeof secret === 'string' ? secret : '';
+}
+
+/** Route names of oidc-provider that Handoff refers to. */
+export const ROUTES = { verification: 'code_verification', deviceResume: 'device_resume' } as const;
+
+/** Mounts a provider on the public Koa app (oidc-provider is a Koa app; koa-mount's typing does not say so). */
+export function mountProvider(provider: Provider): Middleware {
+  return mount(provider as unknown as Koa);
+}
+
+/**
+ * Hands a request whose form body Handoff has already read (the device token endpoint reads it to answer polls
+ * itself) on to oidc-provider, which reads the body from `ctx.req` again: the request is replaced, for the
+ * provider only, by a view whose stream yields the same bytes.
+ */
+export function replayBody(ctx: Context, raw: Buffer): void {
+  const original = ctx.req;
+  const replay = Readable.from([raw]);
+  ctx.req = new Proxy(original, {
+    get(target, prop) {
+      if (prop === 'readable' || prop === 'readableEncoding' || prop === 'iterator' || prop === Symbol.asyncIterator) {
+        const value = Reflect.get(replay, prop);
+        return typeof value === 'function' ? value.bind(replay) : value;
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/**
+ * Puts the device flow in front of oidc-provider's own device_code grant (`registerGrantType`, as Logto overrides
+ * grants): `decide` runs after oidc-provider authenticated the client, and calls `issue` (the library's handler,
+ * with its helpers bound as the library binds them) once the code is decided.
+ */
+export function overrideDeviceGrant(
+  provider: Provider,
+  decide: (ctx: KoaContextWithOIDC, issue: () => Promise<void>) => Promise<void>,
+): void {
+  const helpers = Object.fromEntries(
+    Object.entries(grantHelpers).map(([name, helper]) => [
+      name,
+      (helper as (p: Provider, ...a: unknown[]) => unknown).bind(undefined, provider),
+    ]),
+  );
+  provider.registerGrantType(
+    'urn:ietf:params:oauth:grant-type:device_code',
+    (ctx: KoaContextWithOIDC) => decide(ctx, () => deviceCodeHandler(provider, helpers, ctx)),
+    deviceCodeParameters,
+  );
+}

@@ -1,0 +1,115 @@
+import type { Db } from './db.js';
+import { revokeGrant } from './grants.js';
+import { isStorableText } from './hash.js';
+import { insertAudit, type AuditRow } from './audit.js';
+
+/**
+ * `device_approvals`: what a user signed in elsewhere (device approvals and desktop scans), each with a grant of its
+ * own, listed on "Your devices".
+ */
+export type ApprovalKind = 'device' | 'desktop';
+
+export interface DeviceApproval {
+  id: string;
+  kind: ApprovalKind;
+  client_id: string;
+  client_name: string | null;
+  device_ip: string | null;
+  device_ua: string | null;
+  requested_at: Date | string | null;
+  approved_at: Date | string;
+}
+
+export interface NewApproval {
+  id: string;
+  kind: ApprovalKind;
+  accountId: string;
+  clientId: string;
+  grantId: string;
+  deviceIp: string | null;
+  deviceUa: string | null;
+  requestedAt: Date | null;
+}
+
+export function approvals(db: Db) {
+  return {
+    /** Records an approval once (by id); true when this call recorded it. */
+    async record(a: NewApproval): Promise<boolean> {
+      const inserted = await db('device_approvals')
+        .insert({
+          id: a.id,
+          kind: a.kind,
+          account_id: a.accountId,
+          client_id: a.clientId,
+          grant_id: a.grantId,
+          device_ip: a.deviceIp,
+          device_ua: a.deviceUa?.slice(0, 512) ?? null,
+          requested_at: a.requestedAt,
+        })
+        .onConflict('id')
+        .ignore()
+        .returning('id');
+      return inserted.length > 0;
+    },
+    /**
+     * The account's live sign-ins, newest first: not revoked here, and still holding their grant (oidc-provider
+     * deletes a grant when it detects a replayed refresh token or code; a grant also ends when it expires).
+     */
+    async listLive(accountId: string): Promise<DeviceApproval[]> {
+      return db('device_approvals as a')
+        .leftJoin('clients as c', 'c.client_id', 'a.client_id')
+        .select<DeviceApproval[]>(
+          'a.id',
+          'a.kind',
+          'a.client_id',
+          db.raw(`c.metadata->>'client_name' AS client_name`),
+          'a.device_ip',
+          'a.device_ua',
+          'a.requested_at',
+          'a.approved_at',
+        )
+        .where('a.account_id', accountId)
+        .whereNull('a.revoked_at')
+        .whereExists((q) =>
+          q
+            .select(db.raw('1'))
+            .from('oidc_store as g')
+            .where('g.model', 'Grant')
+            .whereRaw(`g.key_hash = encode(sha256(convert_to(a.grant_id, 'UTF8')), 'hex')`)
+            .where((e) => e.whereNull('g.expires_at').orWhere('g.expires_at', '>', db.fn.now())),
+        )
+        .orderBy('a.approved_at', 'desc')
+        .limit(100);
+    },
+    /**
+     * Ends one sign-in of this account in one transaction: marks it, records `audit(row)`, and revokes its grant
+     * with every token issued under it. Undefined when there was nothing to end.
+     */
+    async revoke(accountId: string, id: string, audit: (row: { kind: ApprovalKind } & Omit<AuditRow, 'action'>) => AuditRow) {
+      if (!isStorableText(id)) return undefined;
+      return db.transaction(async (trx) => {
+        const rows = await trx('device_approvals')
+          .update({ revoked_at: trx.fn.now() })
+          .where({ id, account_id: accountId })
+          .whereNull('revoked_at')
+          .returning<{ grant_id: string; client_id: string; device_ip: string | null; device_ua: string | null; kind: ApprovalKind }[]>([
+            'grant_id',
+            'client_id',
+            'device_ip',
+            'device_ua',
+            'kind',
+          ]);
+        const row = rows[0];
+        if (!row?.grant_id) return undefined;
+        await insertAudit(
+          trx,
+          audit({ kind: row.kind, accountId, clientId: row.client_id, deviceIp: row.device_ip, deviceUa: row.device_ua }),
+        );
+        await revokeGrant(trx, row.grant_id);
+        return row.kind;
+      });
+    },
+  };
+}
+
+export type Approvals = ReturnType<typeof approvals>;

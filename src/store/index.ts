@@ -1,0 +1,58 @@
+import { approvals } from './approvals.js';
+import { audit } from './audit.js';
+import { clients } from './clients.js';
+import { counters } from './counters.js';
+import { type Db, engineOf } from './db.js';
+import { deviceCodes } from './device-codes.js';
+import { revokeGrant } from './grants.js';
+import { keys } from './keys.js';
+import { oidcRows } from './oidc.js';
+import { purgeExpired } from './purge.js';
+import { statements } from './sql.js';
+import { tickets } from './tickets.js';
+import { users } from './users.js';
+
+/**
+ * The store: every SQL statement Handoff runs, one module per table or model family, composed once at start-up
+ * (server.ts) and handed to the features. A feature asks the store; it never writes SQL.
+ *
+ * | part | table | used by |
+ * |---|---|---|
+ * | `oidc` | `oidc_store` | the oidc-provider adapter (oidc/adapter.ts) |
+ * | `deviceCodes` | `oidc_store` (device-flow columns) | device/ |
+ * | `counters` | `rate_counters` | http/limits.ts |
+ * | `tickets` | `qr_tickets` | qr-login/ |
+ * | `approvals` | `device_approvals` | accounts/, device/, qr-login/ |
+ * | `users`, `clients` | `users`, `clients` | accounts/, admin/, the adapter |
+ * | `keys` | `signing_keys`, `cookie_keys`, `admin_tokens` | oidc/keys.ts, admin/token.ts |
+ * | `audit` | `audit_events` | ops/audit.ts |
+ */
+export function createStore(db: Db) {
+  const engine = engineOf(db);
+  const run = statements(db, engine);
+  return {
+    db,
+    engine,
+    oidc: oidcRows(run),
+    deviceCodes: deviceCodes(db, run),
+    counters: counters(db, run),
+    tickets: tickets(db),
+    approvals: approvals(db),
+    users: users(db),
+    clients: clients(db, run),
+    keys: keys(db),
+    audit: audit(db),
+    /** The one revoke-by-grant (store/grants.ts), in its own transaction. */
+    revokeGrant: (grantId: string, models?: string[]) => db.transaction((trx) => revokeGrant(trx, grantId, models)),
+    purge: (opts: { batchSize: number; graceSeconds: number }) => purgeExpired(db, opts),
+    async ping(): Promise<void> {
+      await db.raw('SELECT 1');
+    },
+    /** NOTIFY for the event bus on PostgreSQL (events/pg-bus.ts listens on its own connection). */
+    async notify(channel: string, payload: string): Promise<void> {
+      await db.raw('SELECT pg_notify(?, ?)', [channel, payload]);
+    },
+  };
+}
+
+export type Store = ReturnType<typeof createStore>;

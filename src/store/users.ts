@@ -1,0 +1,64 @@
+import type { Db } from './db.js';
+import { isStorableText } from './hash.js';
+import { deleteForAccount } from './oidc.js';
+
+/** `users`. Usernames are unique case-insensitively (ASCII; see accounts/users.ts); only scrypt hashes are stored. */
+export interface User {
+  id: string;
+  username: string;
+  name: string | null;
+  email: string | null;
+  created_at: string;
+}
+
+const PUBLIC_COLUMNS = ['id', 'username', 'name', 'email', 'created_at'] as const;
+
+export function users(db: Db) {
+  return {
+    /** Inserts a user; undefined when the username is taken. */
+    async insert(u: {
+      id: string;
+      username: string;
+      passwordHash: string;
+      name: string | null;
+      email: string | null;
+    }): Promise<User | undefined> {
+      const rows = await db('users')
+        .insert({ id: u.id, username: u.username, password_hash: u.passwordHash, name: u.name, email: u.email })
+        .onConflict(db.raw('(lower(username))'))
+        .ignore()
+        .returning<User[]>([...PUBLIC_COLUMNS]);
+      return rows[0];
+    },
+    list(): Promise<User[]> {
+      return db('users')
+        .select<User[]>([...PUBLIC_COLUMNS])
+        .orderBy('created_at');
+    },
+    async byId(id: string): Promise<User | undefined> {
+      if (!isStorableText(id)) return undefined;
+      return db('users')
+        .first<User | undefined>([...PUBLIC_COLUMNS])
+        .where({ id });
+    },
+    /** The row used for sign-in, by the canonical (ASCII lower-case) username; the hash never leaves accounts/. */
+    async credentials(canonical: string): Promise<{ id: string; password_hash: string } | undefined> {
+      return db('users')
+        .first<{ id: string; password_hash: string } | undefined>('id', 'password_hash')
+        .whereRaw('lower(username) = ?', [canonical]);
+    },
+    /** Deletes a user and everything stored for them; false when there was no such user. */
+    async delete(id: string): Promise<boolean> {
+      if (!isStorableText(id)) return false;
+      return db.transaction(async (trx) => {
+        // RETURNING rather than the affected count: knex-pglite reports DELETE counts differently from pg.
+        const gone = await trx('users').delete().where({ id }).returning('id');
+        if (gone.length === 0) return false;
+        await deleteForAccount(trx, id);
+        return true;
+      });
+    },
+  };
+}
+
+export type Users = ReturnType<typeof users>;
