@@ -1,4 +1,7 @@
-import { requestContext } from './ops/request-context.js';
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/** The request a log line belongs to (ops/telemetry.ts runs each request in it); every line it writes carries the id. */
+export const requestContext = new AsyncLocalStorage<{ requestId: string }>();
 
 /**
  * Structured JSON logs, one line per event, on stdout. Callers pass facts, never secrets: codes, tokens,

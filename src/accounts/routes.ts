@@ -7,7 +7,7 @@ import { readForm } from '../http/body.js';
 import { checkCsrf, csrfToken } from '../http/csrf.js';
 import { HttpError } from '../http/errors.js';
 import { signedInUser } from '../http/session.js';
-import { ACCOUNT_CLIENT_ID } from '../oidc/clients.js';
+import { ACCOUNT_CLIENT_ID } from './client.js';
 import type { Store } from '../store/index.js';
 import { devicesPage } from '../views/account.js';
 import { tFor } from '../views/context.js';

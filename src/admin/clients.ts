@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type Provider from 'oidc-provider';
 import { badRequest, conflict, HttpError } from '../http/errors.js';
-import { SECRET_HASH_PREFIX } from '../oidc/clients.js';
-import { sha256 } from '../store/hash.js';
+import { clientSecretHash } from '../store/hash.js';
 import type { Store } from '../store/index.js';
 
 type Metadata = Record<string, unknown>;
@@ -35,7 +34,7 @@ export async function createClient(store: Store, provider: Provider, input: Meta
     ...input,
     client_id: clientId,
     client_id_issued_at: Math.floor(Date.now() / 1000),
-    ...(secret ? { client_secret: SECRET_HASH_PREFIX + sha256(secret) } : {}),
+    ...(secret ? { client_secret: clientSecretHash(secret) } : {}),
   };
   try {
     await provider.Client.validate(metadata as Parameters<Provider['Client']['validate']>[0]);

@@ -9,7 +9,7 @@ import { TooManyRequests } from '../http/errors.js';
 import { take } from '../http/limits.js';
 import { isHandle, keyFor } from '../oidc/adapter.js';
 import { replayBody } from '../oidc/seams.js';
-import { safeEqual, sha256 } from '../store/hash.js';
+import { clientSecretMatches } from '../store/hash.js';
 import type { Store } from '../store/index.js';
 import { handoffState, isFinal, poll, redeemed } from './flow.js';
 import { preferredWait } from './prefer.js';
@@ -61,7 +61,7 @@ function authenticated(meta: Metadata | undefined, form: URLSearchParams, author
   const method = typeof meta.token_endpoint_auth_method === 'string' ? meta.token_endpoint_auth_method : 'client_secret_basic';
   const stored = typeof meta.client_secret === 'string' ? meta.client_secret : '';
   if (method === 'none') return !authorization && !form.has('client_secret');
-  if (method === 'client_secret_post') return !authorization && safeEqual(`sha256:${sha256(form.get('client_secret') ?? '')}`, stored);
+  if (method === 'client_secret_post') return !authorization && clientSecretMatches(stored, form.get('client_secret') ?? '');
   if (method === 'client_secret_basic') {
     const m = /^Basic ([A-Za-z0-9+/=]+)$/.exec(authorization);
     if (!m || form.has('client_secret')) return false;
@@ -71,7 +71,7 @@ function authenticated(meta: Metadata | undefined, form: URLSearchParams, author
     try {
       const id = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
       const secret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' '));
-      return id === meta.client_id && safeEqual(`sha256:${sha256(secret)}`, stored);
+      return id === meta.client_id && clientSecretMatches(stored, secret);
     } catch {
       return false;
     }

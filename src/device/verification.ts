@@ -1,5 +1,5 @@
 import type { Context, Middleware } from 'koa';
-import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { DeviceCode, KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/schema.js';
 import type { EventBus } from '../events/bus.js';
 import { addressKey } from '../http/address.js';
@@ -107,45 +107,42 @@ export function verificationGuards(deps: VerificationDeps): Middleware {
   };
 }
 
-type DeviceCodeEntity = {
-  jti?: string;
-  clientId?: string;
-  accountId?: string;
-  grantId?: string;
-  iat?: number;
-  params?: { scope?: string };
-  deviceInfo?: { ip?: string; ua?: string };
-  isExpired?: boolean;
-  error?: string;
-  inFlight?: boolean;
-};
 type ClientView = { clientName?: string | undefined; clientId: string; clientUri?: string | undefined };
 
 /** The row key of a device code the library found by its user code (its `jti` is the handle `~<key>`). */
-const keyOf = (code: DeviceCodeEntity | undefined) => (code?.jti?.startsWith('~') ? code.jti.slice(1) : undefined);
+const keyOf = (code: DeviceCode | undefined) => (code?.jti?.startsWith('~') ? code.jti.slice(1) : undefined);
 
-function decisionOf(ctx: KoaContextWithOIDC, code: DeviceCodeEntity, key: string): Decision {
+const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** The requesting device as oidc-provider recorded it at device authorization (`deviceInfo`: its IP and user agent). */
+function deviceOf(code: DeviceCode): { ip: string | undefined; ua: string | undefined } {
+  return { ip: text(code.deviceInfo?.ip), ua: text(code.deviceInfo?.ua) };
+}
+
+function decisionOf(ctx: KoaContextWithOIDC, code: DeviceCode, key: string): Decision {
+  const device = deviceOf(code);
   return {
     key,
     accountId: code.accountId,
     clientId: code.clientId ?? '',
     grantId: code.grantId,
-    deviceIp: code.deviceInfo?.ip ?? null,
-    deviceUa: code.deviceInfo?.ua ?? null,
+    deviceIp: device.ip ?? null,
+    deviceUa: device.ua ?? null,
     requestedAt: code.iat ? new Date(code.iat * 1000) : null,
     actorIp: ctx.ip,
   };
 }
 
-function drawConfirm(ctx: KoaContextWithOIDC, code: DeviceCodeEntity, client: ClientView, userCode: string): void {
+function drawConfirm(ctx: KoaContextWithOIDC, code: DeviceCode | undefined, client: ClientView, userCode: string): void {
+  const device = code ? deviceOf(code) : { ip: undefined, ua: undefined };
   ctx.type = 'html';
   ctx.body = confirmPage(tFor(ctx), {
     action: ctx.oidc.urlFor('code_verification'),
     xsrf: xsrfOf(ctx),
     userCode,
     client: { name: client.clientName ?? client.clientId, uri: client.clientUri },
-    scopes: (code.params?.scope ?? '').split(' ').filter(Boolean),
-    device: { ip: code.deviceInfo?.ip, ua: code.deviceInfo?.ua, ...(code.iat ? { at: new Date(code.iat * 1000) } : {}) },
+    scopes: (text(code?.params?.scope) ?? '').split(' ').filter(Boolean),
+    device: { ...device, ...(code?.iat ? { at: new Date(code.iat * 1000) } : {}) },
   });
 }
 
@@ -162,7 +159,7 @@ async function confirmLinked(ctx: KoaContextWithOIDC, deps: VerificationDeps, us
     }
     throw err;
   }
-  const code = (await ctx.oidc.provider.DeviceCode.findByUserCode(userCode, { ignoreExpiration: true })) as DeviceCodeEntity | undefined;
+  const code = await ctx.oidc.provider.DeviceCode.findByUserCode(userCode, { ignoreExpiration: true });
   ctx.type = 'html';
   if (!code) {
     ctx.status = 400;
@@ -197,7 +194,7 @@ export function deviceFlowPages(deps: VerificationDeps) {
       ctx.type = 'html';
       const linked = ctx.state.linkedUserCode;
       if (!err && linked) return confirmLinked(ctx, deps, linked);
-      const code = ctx.oidc.entities.DeviceCode as DeviceCodeEntity | undefined;
+      const code = ctx.oidc.entities.DeviceCode;
       const key = keyOf(code);
       if (err?.name === 'AbortedError' && code && key) await denied(deps.store, deps.bus, decisionOf(ctx, code, key), deps.onOutcome);
       const outcome = { AbortedError: 'denied', ExpiredError: 'expired', AlreadyUsedError: 'used' } as const;
@@ -214,14 +211,14 @@ export function deviceFlowPages(deps: VerificationDeps) {
       ctx.body = codeEntryPage(t, { action: ctx.oidc.urlFor('code_verification'), xsrf: xsrfOf(ctx), ...(error ? { error } : {}) });
     },
     async userCodeConfirmSource(ctx: KoaContextWithOIDC, _form: string, client: ClientView, _deviceInfo: unknown, userCode: string) {
-      const code = (ctx.oidc.entities.DeviceCode ?? {}) as DeviceCodeEntity;
+      const code = ctx.oidc.entities.DeviceCode;
       const key = keyOf(code);
       // A phone has the code in hand: pending → scanned, announced once.
       if (key) await scan(deps.store, deps.bus, key);
       drawConfirm(ctx, code, client, userCode);
     },
     async successSource(ctx: KoaContextWithOIDC) {
-      const code = ctx.oidc.entities.DeviceCode as DeviceCodeEntity | undefined;
+      const code = ctx.oidc.entities.DeviceCode;
       const key = keyOf(code);
       if (code && key) await approved(deps.store, deps.bus, decisionOf(ctx, code, key), deps.onOutcome);
       const client = ctx.oidc.client;

@@ -1,14 +1,14 @@
 import type { JWK } from 'jose';
 import Provider, { type Adapter, type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/schema.js';
-import { sha256, safeEqual } from '../store/hash.js';
+import { clientSecretMatches } from '../store/hash.js';
 import type { Store } from '../store/index.js';
 import { tFor } from '../views/context.js';
 import { messagePage } from '../views/sign-in.js';
 import { findAccount } from './account.js';
 import { createAdapterFactory } from './adapter.js';
 import { corsAllowed } from './cors.js';
-import { ACCOUNT_CLIENT_ID, SECRET_HASH_PREFIX } from './clients.js';
+import { ACCOUNT_CLIENT_ID } from '../accounts/client.js';
 import { SCOPES } from './scopes.js';
 import { overrideDeviceGrant } from './seams.js';
 
@@ -45,9 +45,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   provider.keys = deps.cookieKeys;
   // Secrets minted by the admin API are stored as SHA-256 hashes; compare hashes in constant time.
   provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
-    const stored = this.clientSecret ?? '';
-    if (!stored.startsWith(SECRET_HASH_PREFIX)) return false;
-    return safeEqual(stored, SECRET_HASH_PREFIX + sha256(actual));
+    return clientSecretMatches(this.clientSecret, actual);
   };
   return provider;
 }
@@ -99,6 +97,7 @@ export function providerConfiguration({
       email: ['email'],
     },
     scopes: SCOPES,
+    // jose's JWK and oidc-provider's JWK type describe the same JSON object (RFC 7517) with different field unions.
     jwks: { keys: signingKeys as NonNullable<Configuration['jwks']>['keys'] },
     cookies: {
       long: { signed: true, secure, sameSite: 'lax' },
@@ -129,7 +128,7 @@ export function providerConfiguration({
     // and the session's save see a mismatch and fail for good.)
     // A desktop scan leaves the desktop no session (app.ts ends it), so what the scan issued stands on its own too.
     expiresWithSession(ctx, code) {
-      const scanned = (ctx.oidc.result as { handoff?: { scan?: unknown } } | undefined)?.handoff?.scan !== undefined;
+      const scanned = ctx.oidc.result?.handoff?.scan !== undefined;
       return code.kind !== 'DeviceCode' && !scanned && !code.scopes.has('offline_access');
     },
     // `qr_login: false` turns desktop scan-to-sign-in off for a client (on by default); `resource_server: true`

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, Middleware } from 'koa';
 import type { Logger } from '../log.js';
+import { oidcOf } from '../oidc/seams.js';
 import type { Metrics } from './metrics.js';
-import { requestContext } from './request-context.js';
+import { requestContext } from '../log.js';
 
 const REQUEST_ID = /^[\w.-]{8,64}$/;
 
@@ -11,9 +12,10 @@ const REQUEST_ID = /^[\w.-]{8,64}$/;
  * else oidc-provider's route name, else `unmatched`. Logs and metrics use it instead of the path, which can carry codes and tickets.
  */
 export function routeOf(ctx: Context): string {
+  // @koa/router leaves the matched route's pattern on the context (its documented `_matchedRoute`).
   const matched = (ctx as { _matchedRoute?: unknown })._matchedRoute;
   if (typeof matched === 'string') return matched;
-  const oidc = Object.getOwnPropertyDescriptor(ctx, 'oidc') ? (ctx as { oidc?: { route?: string } }).oidc : undefined;
+  const oidc = oidcOf(ctx);
   if (oidc?.route) return `oidc:${oidc.route}`;
   return 'unmatched';
 }

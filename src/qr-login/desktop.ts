@@ -12,7 +12,7 @@ import { HttpError } from '../http/errors.js';
 import { openEventStream } from '../http/event-stream.js';
 import { TooManyRequests } from '../http/errors.js';
 import { take } from '../http/limits.js';
-import { ACCOUNT_CLIENT_ID } from '../oidc/clients.js';
+import { ACCOUNT_CLIENT_ID } from '../accounts/client.js';
 import { type Details, loadInteraction } from '../oidc/interactions.js';
 import { SCOPES } from '../oidc/scopes.js';
 import type { Store } from '../store/index.js';

@@ -5,6 +5,19 @@ export function sha256(value: string): string {
   return createHash('sha256').update(value, 'utf8').digest('hex');
 }
 
+/**
+ * The stored form of a client secret Handoff minted (admin/clients.ts): its SHA-256, never the secret. The prefix
+ * tells a stored hash from a secret, so a hash sent as a secret never matches.
+ */
+export function clientSecretHash(secret: string): string {
+  return `sha256:${sha256(secret)}`;
+}
+
+/** Whether `presented` is the secret whose stored form is `stored`, in constant time. */
+export function clientSecretMatches(stored: string | undefined, presented: string): boolean {
+  return !!stored && stored.startsWith('sha256:') && safeEqual(stored, clientSecretHash(presented));
+}
+
 /** Constant-time equality of two strings (false when lengths differ, without early exit on content). */
 export function safeEqual(a: string, b: string): boolean {
   const ab = Buffer.from(a, 'utf8');

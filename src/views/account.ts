@@ -1,5 +1,5 @@
-import type { DeviceApproval } from '../accounts/devices.js';
-import { displayAddress } from '../http/address.js';
+import type { DeviceApproval } from '../store/approvals.js';
+import { displayAddress } from './address.js';
 import { describeDevice } from './device.js';
 import { html } from './html.js';
 import type { Translator } from './i18n.js';

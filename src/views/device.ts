@@ -1,5 +1,5 @@
-import { describeUserAgent } from '../device/user-agent.js';
-import { displayAddress } from '../http/address.js';
+import { describeUserAgent } from './user-agent.js';
+import { displayAddress } from './address.js';
 import { html } from './html.js';
 import { type Translator, timeAgo } from './i18n.js';
 import { page } from './layout.js';

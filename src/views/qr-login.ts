@@ -1,4 +1,4 @@
-import { displayAddress } from '../http/address.js';
+import { displayAddress } from './address.js';
 import { describeDevice } from './device.js';
 import { html, type SafeHtml } from './html.js';
 import { type Translator, timeAgo } from './i18n.js';

@@ -29,3 +29,37 @@ export async function expireDeviceCodeIn(db: Db, deviceCode: string, seconds: nu
     .update({ payload: db.raw(`jsonb_set(payload, '{exp}', to_jsonb(extract(epoch from now())::bigint + ?::bigint))`, [seconds]) })
     .where({ model: 'DeviceCode', key_hash: sha256(deviceCode) });
 }
+
+/** Every limit's window ends now (what waiting out `windowSeconds` would do). */
+export async function endLimitWindows(db: Db): Promise<void> {
+  await db('rate_counters').delete();
+}
+
+/** Time, driven: the device code's last accepted poll was `seconds` ago. */
+export async function agePoll(db: Db, deviceCode: string, seconds: number): Promise<void> {
+  await db('oidc_store')
+    .update({ last_polled_at: db.raw(`now() - make_interval(secs => ?::int)`, [seconds]) })
+    .where({ model: 'DeviceCode', key_hash: sha256(deviceCode) });
+}
+
+/** A live session row for a phone session id (what a phone signed in as `accountId` holds). */
+export async function liveSession(db: Db, sessionId: string, accountId: string): Promise<void> {
+  await db('oidc_store').insert({
+    model: 'Session',
+    key_hash: sha256(sessionId),
+    payload: JSON.stringify({ accountId }),
+    expires_at: db.raw(`now() + interval '1 hour'`),
+  });
+}
+
+/** Time, driven: a desktop ticket's current life (issued, scanned or approved) ended a second ago. */
+export async function expireTicket(db: Db, ticketId: string): Promise<void> {
+  await db('qr_tickets')
+    .update({ expires_at: db.raw(`now() - interval '1 second'`) })
+    .where({ id: ticketId });
+}
+
+/** The desktops waiting with a ticket appear to be at `ip` (another network than the phone). */
+export async function moveDesktops(db: Db, ip: string): Promise<void> {
+  await db('qr_tickets').update({ desktop_ip: ip }).where({ state: 'issued' });
+}

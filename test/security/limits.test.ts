@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { endLimitWindows } from '../helpers/fixtures.js';
 import { Phone } from '../helpers/phone.js';
 import { PASSWORD, postForm, startTestServer } from '../helpers/server.js';
 import * as oidc from 'openid-client';
@@ -18,7 +19,7 @@ describe('security: nobody can spend a budget that others need', () => {
     before(async () => {
       server = await startTestServer({ proxy: true, device: { maxAuthorizationsPerIp: 5, authorizationWindowSeconds: 60 } });
     });
-    beforeEach(() => server.db('rate_counters').delete());
+    beforeEach(() => endLimitWindows(server.db));
     after(() => server.close());
 
     const authorize = (address: string) => postForm(`${server.publicUrl}/device/auth`, { client_id: 'tv', scope: 'openid' }, from(address));
@@ -90,7 +91,7 @@ describe('security: nobody can spend a budget that others need', () => {
       );
       oidc.allowInsecureRequests(rp);
     });
-    beforeEach(() => server.db('rate_counters').delete());
+    beforeEach(() => endLimitWindows(server.db));
     after(() => server.close());
 
     async function loginPage(phone: Phone) {

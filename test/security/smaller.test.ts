@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { endLimitWindows } from '../helpers/fixtures.js';
 import { sha256 } from '../../src/store/hash.js';
 import { Phone } from '../helpers/phone.js';
 import { adminFetch, deviceAuthorization, PASSWORD, postForm, redeem, startTestServer } from '../helpers/server.js';
@@ -9,7 +10,7 @@ describe('security: the smaller findings', () => {
   before(async () => {
     server = await startTestServer({ proxy: true, device: { maxAuthorizationsPerIp: 1000, maxQrImagesPerIp: 5 } });
   });
-  beforeEach(() => server.db('rate_counters').delete());
+  beforeEach(() => endLimitWindows(server.db));
   after(() => server.close());
 
   it('revoking one device never revokes another approved from the same phone session', async () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { addressKey, displayAddress, sameNetwork } from '../../src/http/address.js';
+import { addressKey, sameNetwork } from '../../src/http/address.js';
+import { displayAddress } from '../../src/views/address.js';
 
 describe('client addresses', () => {
   it('compares IPv4 by /24, including IPv4-mapped IPv6', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describeUserAgent } from '../../src/device/user-agent.js';
+import { describeUserAgent } from '../../src/views/user-agent.js';
 import { formatUserCode, normalizeUserCode } from '../../src/device/user-code.js';
 
 describe('user codes', () => {

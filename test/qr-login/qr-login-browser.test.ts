@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { endLimitWindows, moveDesktops } from '../helpers/fixtures.js';
 import * as oidc from 'openid-client';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createUser } from '../../src/accounts/users.js';
@@ -34,7 +35,7 @@ describe('scan to sign in (desktop + phone in Chromium)', () => {
     oidc.allowInsecureRequests(rp);
     browser = await launchChromium();
   });
-  beforeEach(() => server.db('rate_counters').delete());
+  beforeEach(() => endLimitWindows(server.db));
   afterEach(async () => {
     for (const c of open.splice(0)) await c.close();
   });
@@ -167,7 +168,7 @@ describe('scan to sign in (desktop + phone in Chromium)', () => {
   it('a phone that is not signed in signs in first and comes back to the code; another network is called out', async () => {
     const { page: desk } = await desktop();
     const ticketUrl = await scanQr(desk);
-    await server.db('qr_tickets').update({ desktop_ip: '203.0.113.7' }).where({ state: 'issued' });
+    await moveDesktops(server.db, '203.0.113.7');
     const ctx = await phoneContext(browser);
     open.push(ctx);
     const ph = await ctx.newPage();

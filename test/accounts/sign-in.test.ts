@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { endLimitWindows } from '../helpers/fixtures.js';
 import * as oidc from 'openid-client';
 import { Phone } from '../helpers/phone.js';
 import { PASSWORD, startTestServer } from '../helpers/server.js';
@@ -14,8 +15,8 @@ describe('sign-in and consent pages for relying parties', () => {
     server = await startTestServer({ login: { maxFailuresPerAccountAndAddress: 3, maxFailuresPerAddress: 6, windowSeconds: 600 } });
   });
   beforeEach(async () => {
-    await server.db('rate_counters').delete();
-    await server.db('clients').delete().where({ client_id: 'rp' });
+    await endLimitWindows(server.db);
+    await server.store.clients.delete('rp');
     const c = await createClient(server.store, server.provider(), { client_id: 'rp', client_name: 'Photo App', redirect_uris: [REDIRECT] });
     rp = new oidc.Configuration(await discovery(), 'rp', String(c.client_secret));
     oidc.allowInsecureRequests(rp);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
+import { endLimitWindows, expireTicket, liveSession } from '../helpers/fixtures.js';
 import { claim, decide, issueTicket, phoneView, retire, ticketBySecret, use } from '../../src/qr-login/tickets.js';
-import { sha256 } from '../../src/store/hash.js';
 import { Phone } from '../helpers/phone.js';
 import { startTestServer } from '../helpers/server.js';
 
@@ -11,20 +11,14 @@ describe('scan-to-sign-in tickets', () => {
       qrLogin: { ticketSeconds: 60, confirmSeconds: 60, approvedSeconds: 10, maxTicketsPerIp: 1000, maxScansPerIp: 3 },
     });
   });
-  beforeEach(() => server.db('rate_counters').delete());
+  beforeEach(() => endLimitWindows(server.db));
   after(() => server.close());
 
   const issue = () =>
     issueTicket(server.store, { interactionUid: 'uid-1', clientId: 'tv', scope: 'openid', ip: '127.0.0.1', ua: 'x', seconds: 60 });
   const phone = (sessionId: string) => ({ sessionId, accountId: server.userId, ip: '127.0.0.1', authTime: 1, amr: ['pwd'] });
-  /** A live oidc-provider session row for `sessionId` (what the approving phone holds). */
-  const liveSession = (sessionId: string) =>
-    server.db('oidc_store').insert({
-      model: 'Session',
-      key_hash: sha256(sessionId),
-      payload: JSON.stringify({ accountId: server.userId }),
-      expires_at: server.db.raw(`now() + interval '1 hour'`),
-    });
+  /** A live oidc-provider session for `sessionId` (what the approving phone holds). */
+  const live = (sessionId: string) => liveSession(server.db, sessionId, server.userId);
 
   it('stores only the hash of the ticket', async () => {
     const t = await issue();
@@ -48,7 +42,7 @@ describe('scan-to-sign-in tickets', () => {
     assert.equal(approvals.filter(Boolean).length, 1);
     const approved = approvals[0] !== undefined;
     assert.equal(await use(server.store, t.id, 'uid-1'), undefined, 'no live session for the approving phone: refused');
-    await liveSession('mine');
+    await live('mine');
     const uses = await Promise.all([
       use(server.store, t.id, 'other-uid'),
       use(server.store, t.id, 'uid-1'),
@@ -61,22 +55,17 @@ describe('scan-to-sign-in tickets', () => {
 
   it('an approved ticket dies when the approving session ends, and within seconds of approval', async () => {
     const t = await issue();
-    await liveSession('phone-a');
+    await live('phone-a');
     assert.ok(await decide(server.store, t.id, phone('phone-a'), true, 10));
-    await server
-      .db('oidc_store')
-      .delete()
-      .where({ model: 'Session', key_hash: sha256('phone-a') });
+    // The phone signs out: its session is destroyed, as oidc-provider destroys it.
+    await server.provider().Session.adapter.destroy('phone-a');
     assert.equal(await use(server.store, t.id, 'uid-1'), undefined, 'the phone signed out: the approval is void');
 
     const u = await issue();
-    await liveSession('phone-b');
+    await live('phone-b');
     assert.ok(await decide(server.store, u.id, phone('phone-b'), true, 10));
     // Approval ages past its life (the ticket's expiry moves to the past).
-    await server
-      .db('qr_tickets')
-      .update({ expires_at: server.db.raw(`now() - interval '1 second'`) })
-      .where({ id: u.id });
+    await expireTicket(server.db, u.id);
     assert.equal(await use(server.store, u.id, 'uid-1'), undefined);
   });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { expireDeviceCodeIn } from '../helpers/fixtures.js';
+import { endLimitWindows, expireDeviceCodeIn } from '../helpers/fixtures.js';
 import { Phone } from '../helpers/phone.js';
 import { SseClient } from '../helpers/sse.js';
 import { DEVICE_GRANT, deviceAuthorization, heldRedeem, postForm, startTestServer } from '../helpers/server.js';
@@ -13,7 +13,7 @@ describe('real-time handoff on one instance', () => {
       realtime: { maxWaitSeconds: 3, maxConcurrentWaits: 4, heartbeatSeconds: 1, retryMilliseconds: 2500 },
     });
   });
-  beforeEach(() => server.db('rate_counters').delete());
+  beforeEach(() => endLimitWindows(server.db));
   after(() => server.close());
   const start = async () => (await deviceAuthorization(server.publicUrl)) as Auth;
 
@@ -59,10 +59,7 @@ describe('real-time handoff on one instance', () => {
 
   it('answers expired_token when the code expires during the wait', async () => {
     const dc = await start();
-    await server
-      .db('oidc_store')
-      .where({ model: 'DeviceCode' })
-      .update({ payload: server.db.raw(`jsonb_set(payload, '{exp}', to_jsonb(extract(epoch from now())::bigint + 1))`) });
+    await expireDeviceCodeIn(server.db, dc.device_code, 1);
     const t0 = Date.now();
     const r = await heldRedeem(server.publicUrl, dc.device_code, 3);
     assert.equal(r.json.error, 'expired_token');

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { endLimitWindows, expireDeviceCodeIn } from '../helpers/fixtures.js';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium, phoneContext } from '../helpers/browser.js';
 import { decodePng } from '../helpers/qr.js';
@@ -19,7 +20,7 @@ describe('phone pages in Chromium', () => {
     browser = await launchChromium();
   });
   beforeEach(async () => {
-    await server.db('rate_counters').delete();
+    await endLimitWindows(server.db);
     context = await phoneContext(browser);
     page = await context.newPage();
     cspViolations = [];
@@ -99,10 +100,7 @@ describe('phone pages in Chromium', () => {
 
   it('an expired code says so and how to get a new one', async () => {
     const dc = await startDevice();
-    await server
-      .db('oidc_store')
-      .where({ model: 'DeviceCode' })
-      .update({ payload: server.db.raw(`jsonb_set(payload, '{exp}', to_jsonb(extract(epoch from now())::bigint - 5))`) });
+    await expireDeviceCodeIn(server.db, dc.device_code, -5);
     await page.goto(dc.verification_uri_complete);
     await page.getByRole('heading', { name: 'Code expired' }).waitFor();
     assert.match(String(await page.textContent('main')), /Start again on your device/);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { agePoll, endLimitWindows } from '../helpers/fixtures.js';
 import { PNG } from 'pngjs';
 import { sha256 } from '../../src/store/hash.js';
 import { Phone } from '../helpers/phone.js';
@@ -14,7 +15,7 @@ describe('device experience', () => {
       device: { maxAuthorizationsPerIp: 1000, maxAuthorizationsPerClient: 1000, maxUnknownDeviceCodesPerIp: 1000 },
     });
   });
-  beforeEach(() => server.db('rate_counters').delete());
+  beforeEach(() => endLimitWindows(server.db));
   after(() => server.close());
 
   const start = async () => (await deviceAuthorization(server.publicUrl)) as Auth;
@@ -83,10 +84,7 @@ describe('device experience', () => {
         server.db('oidc_store').first('last_polled_at', 'poll_interval').where({ model: 'DeviceCode' }).orderBy('expires_at', 'desc');
       assert.equal((await redeem(server.publicUrl, dc.device_code)).json.error, 'authorization_pending');
       // Advance time: the last accepted poll was 6 s ago.
-      await server
-        .db('oidc_store')
-        .where({ model: 'DeviceCode' })
-        .update({ last_polled_at: server.db.raw(`now() - interval '6 seconds'`) });
+      await agePoll(server.db, dc.device_code, 6);
       assert.equal((await redeem(server.publicUrl, dc.device_code)).json.error, 'authorization_pending');
       const accepted = await row();
       const fast = await redeem(server.publicUrl, dc.device_code);
@@ -96,10 +94,7 @@ describe('device experience', () => {
       assert.equal(new Date(after.last_polled_at).getTime(), new Date(accepted.last_polled_at).getTime(), 'a refused poll does not count');
       assert.equal(after.poll_interval, 10);
       // 6 s later is no longer enough: the interval for this code is now 10 s.
-      await server
-        .db('oidc_store')
-        .where({ model: 'DeviceCode' })
-        .update({ last_polled_at: server.db.raw(`now() - interval '6 seconds'`) });
+      await agePoll(server.db, dc.device_code, 6);
       assert.equal((await redeem(server.publicUrl, dc.device_code)).json.error, 'slow_down');
       assert.equal((await row()).poll_interval, 15);
       // Approved: released at once, whatever the interval.
