@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -180,4 +180,44 @@ export async function measure(
 export async function postForm(url: string, form: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(url, { method: 'POST', body: new URLSearchParams(form) });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** CPU time (user + system) a process has used, in ms, from /proc (clock ticks of 10 ms). */
+export function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU time of every PostgreSQL server process on this machine (backends, WAL writer, checkpointer), in ms. */
+export function postgresCpuMs(): number {
+  let total = 0;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (!/^\d+ \(postgres/.test(stat)) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
+
+/** Runs `work` and reports the server's and PostgreSQL's CPU per completed operation (ms). */
+export async function withCpu<T extends { ok: number }>(
+  pid: number,
+  work: () => Promise<T>,
+): Promise<T & { nodeMsPerOp: number; pgMsPerOp: number }> {
+  const [node0, pg0] = [cpuMs(pid), postgresCpuMs()];
+  const r = await work();
+  const [node1, pg1] = [cpuMs(pid), postgresCpuMs()];
+  const per = (d: number) => round(d / Math.max(1, r.ok), 3);
+  return { ...r, nodeMsPerOp: per(node1 - node0), pgMsPerOp: per(pg1 - pg0) };
 }

@@ -1,6 +1,7 @@
 import { Phone } from '../test/helpers/phone.js';
 import {
   BENCH_CONFIG,
+  withCpu,
   DEVICE_GRANT,
   freshPostgres,
   type Instance,
@@ -53,33 +54,46 @@ async function flow(base: string, phone: Phone, scope: string): Promise<Record<s
   if (page.html.includes('Submitting Callback')) page = await phone.submit(page);
   page = await phone.submit(page, { confirm: 'yes' });
   if (page.html.includes('name="password"')) page = await phone.submit(page, { username: 'alice', password: PASSWORD }, '/login');
-  if (page.html.includes('name="decision"')) page = await phone.submit(page, { decision: 'allow' });
   const tokens = await postForm(`${base}/token`, { grant_type: DEVICE_GRANT, device_code: dc.device_code, client_id: 'tv' });
   return tokens.status === 200 ? tokens.body : undefined;
 }
 
-async function scenarios(name: string, instance: Instance, handoff: boolean): Promise<Row> {
+/** Which scenarios run (`BENCH_SCENARIOS=polls,auths` while working on one; all by default). */
+const ONLY = new Set((process.env.BENCH_SCENARIOS ?? 'polls,auths,flows,refresh,sessions').split(','));
+
+async function scenarios(name: string, instance: Instance, handoff: boolean, persistent = handoff): Promise<Row> {
   const base = instance.base;
   if (handoff) await seed(instance);
   await settle(1500);
   const row: Row = { server: name, rssIdleMiB: round(instance.rssKiB() / 1024) };
+  const pid = instance.child.pid ?? 0;
 
-  const codes = await deviceCodes(base, handoff ? 2000 : 500);
-  let next = 0;
-  const polls = await measure(SECONDS, 32, async () => {
-    const code = codes[next++ % codes.length] as string;
-    const r = await postForm(`${base}/token`, { grant_type: DEVICE_GRANT, device_code: code, client_id: 'tv' });
-    return r.body.error === 'authorization_pending';
-  });
-  row.pendingPollsPerSec = polls.perSecond;
-  row.pollsNotPending = polls.other;
+  if (ONLY.has('polls')) {
+    // The in-memory store is an LRU of 500 entries; a database keeps every code, so 2,000 are polled round-robin.
+    const codes = await deviceCodes(base, persistent ? 2000 : 500);
+    let next = 0;
+    const polls = await withCpu(pid, () =>
+      measure(SECONDS, 32, async () => {
+        const code = codes[next++ % codes.length] as string;
+        const r = await postForm(`${base}/token`, { grant_type: DEVICE_GRANT, device_code: code, client_id: 'tv' });
+        return r.body.error === 'authorization_pending';
+      }),
+    );
+    row.pendingPollsPerSec = polls.perSecond;
+    row.pollsNotPending = polls.other;
+    row.pollNodeCpuMs = polls.nodeMsPerOp;
+    row.pollPgCpuMs = polls.pgMsPerOp;
+  }
 
-  const auths = await measure(
-    SECONDS,
-    32,
-    async () => (await postForm(`${base}/device/auth`, { client_id: 'tv', scope: 'openid' })).status === 200,
-  );
-  row.deviceAuthsPerSec = auths.perSecond;
+  if (ONLY.has('auths')) {
+    const auths = await withCpu(pid, () =>
+      measure(SECONDS, 32, async () => (await postForm(`${base}/device/auth`, { client_id: 'tv', scope: 'openid' })).status === 200),
+    );
+    row.deviceAuthsPerSec = auths.perSecond;
+    row.authNodeCpuMs = auths.nodeMsPerOp;
+    row.authPgCpuMs = auths.pgMsPerOp;
+  }
+  if (!ONLY.has('flows')) return row;
 
   const phones = Array.from({ length: 8 }, () => new Phone());
   for (const p of phones) await flow(base, p, 'openid profile offline_access');
@@ -96,7 +110,7 @@ async function scenarios(name: string, instance: Instance, handoff: boolean): Pr
   });
   row.refreshPerSecPerCore = refreshes.perSecond;
 
-  if (handoff && SESSIONS > 0) {
+  if (handoff && SESSIONS > 0 && ONLY.has('sessions')) {
     let made = 0;
     await Promise.all(
       Array.from({ length: 16 }, async () => {
@@ -124,6 +138,16 @@ async function main() {
   } finally {
     await baseline.stop();
   }
+  const plainDb = await freshPostgres();
+  if (plainDb) {
+    const plain = await startInstance({ BENCH_BASELINE_DATABASE_URL: plainDb.url }, { device: { pollInterval: 1 } }, 'baseline');
+    try {
+      rows.push(await scenarios('baseline (oidc-provider, plain PostgreSQL adapter)', plain, false, true));
+    } finally {
+      await plain.stop();
+      await plainDb.drop();
+    }
+  }
   const cheap = {
     device: { ...BENCH_CONFIG.device, pollInterval: 1 },
     scrypt: { cost: 1024, blockSize: 8, parallelization: 1 },
@@ -138,11 +162,13 @@ async function main() {
       await pg.drop();
     }
   }
-  const onPglite = await startInstance({}, cheap);
-  try {
-    rows.push(await scenarios('Handoff, PGlite', onPglite, true));
-  } finally {
-    await onPglite.stop();
+  if (process.env.BENCH_PGLITE !== '0') {
+    const onPglite = await startInstance({}, cheap);
+    try {
+      rows.push(await scenarios('Handoff, PGlite', onPglite, true));
+    } finally {
+      await onPglite.stop();
+    }
   }
   for (const r of rows) process.stdout.write(`${JSON.stringify({ scenario: 'throughput', ...r })}\n`);
 }

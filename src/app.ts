@@ -16,9 +16,9 @@ import type { WaitRegistry } from './events/waits.js';
 import { assetRoutes } from './http/assets.js';
 import { renderError } from './http/error-page.js';
 import { HttpError } from './http/errors.js';
-import { adminOnly, issuerHost } from './http/host.js';
-import { canonicalPath, protocolMethods } from './http/protocol-routes.js';
-import { securityHeaders } from './http/security-headers.js';
+import { adminOnly, fromIssuer } from './http/host.js';
+import { canonicalPath, checkMethod } from './http/protocol-routes.js';
+import { SECURITY_HEADERS } from './http/security-headers.js';
 import type { Logger } from './log.js';
 import { type InteractionDeps, interactionRoutes } from './oidc/interactions.js';
 import { mountProvider, oidcOf } from './oidc/seams.js';
@@ -103,21 +103,26 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider, plugins:
   app.proxy = deps.config.proxy;
   app.maxIpsCount = deps.config.proxyHops;
   app.silent = true;
-  app.use(telemetry(deps.log, deps.metrics));
-  app.use(securityHeaders());
-  if (deps.issuer.startsWith('https:')) {
+  app.use(telemetry(deps.log, deps.metrics, deps.config.logLevel === 'debug' || deps.config.logLevel === 'info'));
+  app.use(errors(deps.log, false));
+  // The front door, one middleware (every request passes it, so it is one function, not five): security headers,
+  // every URL from ISSUER, the body limit, and 405 for a wrong method on a protocol endpoint.
+  const issuerUrl = new URL(deps.issuer);
+  const https = issuerUrl.protocol === 'https:';
+  const limit = deps.config.bodyLimitBytes;
+  app.use((ctx, next) => {
+    ctx.set(SECURITY_HEADERS);
     // The issuer is the URL browsers use: with https, TLS is terminated in front of us even when the hop to this
     // process is plain HTTP. Koa and oidc-provider (which builds its own cookie jar from the raw request) decide
     // `Secure` from the socket, so the socket is marked as the encrypted connection it stands for.
-    app.use((ctx, next) => {
-      (ctx.req.socket as { encrypted?: boolean }).encrypted = true;
-      return next();
-    });
-  }
-  app.use(errors(deps.log, false));
-  app.use(issuerHost(deps.issuer));
-  app.use(bodyLimit(deps.config.bodyLimitBytes));
-  app.use(protocolMethods());
+    if (https) (ctx.req.socket as { encrypted?: boolean }).encrypted = true;
+    fromIssuer(issuerUrl, ctx.req.headers);
+    const length = ctx.request.length;
+    if (length !== undefined && length > limit) throw new HttpError(413, 'invalid_request', `request body exceeds ${limit} bytes`);
+    ctx.state.path = canonicalPath(ctx.path);
+    checkMethod(ctx.state.path, ctx.method);
+    return next();
+  });
   // Our pages and endpoints; everything else (the protocol endpoints) goes straight to oidc-provider without
   // walking them, which keeps the hot path (polls, token and device authorization requests) short.
   const qrLogin = qrDesktop(deps);
@@ -140,7 +145,7 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider, plugins:
   const token = deviceToken(deps);
   const resume = endScanSessions(provider);
   const around: Middleware = (ctx, next) => {
-    const path = canonicalPath(ctx.path);
+    const path = ctx.state.path ?? canonicalPath(ctx.path);
     if (path === '/token') return token(ctx, next);
     if (path === '/device/auth') return authorization(ctx, next);
     if (path === '/device' || path.startsWith('/device/')) return verification(ctx, next);

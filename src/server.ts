@@ -230,6 +230,7 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
       await closing;
       clearTimeout(force);
       await bus.close();
+      await store.close();
       if (!opts.db) await closeDb(db);
     },
   };

@@ -8,7 +8,7 @@ import { clientIdOf, readProtocolForm } from '../http/body.js';
 import { TooManyRequests } from '../http/errors.js';
 import { take } from '../http/limits.js';
 import { isHandle, keyFor } from '../oidc/adapter.js';
-import { replayBody } from '../oidc/seams.js';
+import { type Issue, replayBody } from '../oidc/seams.js';
 import { clientSecretMatches } from '../store/hash.js';
 import type { Store } from '../store/index.js';
 import { handoffState, isFinal, poll, redeemed } from './flow.js';
@@ -213,10 +213,7 @@ function rateLimited(ctx: { set(k: string, v: string): void }, description: stri
  */
 export function deviceGrant(deps: DeviceTokenDeps) {
   const { config, store } = deps;
-  return async (
-    ctx: Context & { oidc: { params?: Record<string, unknown>; client?: { clientId: string } } },
-    issue: () => Promise<void>,
-  ) => {
+  return async (ctx: Context & { oidc: { params?: Record<string, unknown>; client?: { clientId: string } } }, issue: Issue) => {
     const deviceCode = typeof ctx.oidc.params?.device_code === 'string' ? ctx.oidc.params.device_code : '';
     const clientId = ctx.oidc.client?.clientId ?? '';
     if (!deviceCode || isHandle(deviceCode)) throw new errors.InvalidGrant('device code not found');
@@ -258,7 +255,7 @@ export function deviceGrant(deps: DeviceTokenDeps) {
       case 'replay':
         break;
     }
-    await issue();
+    await issue({ replay: outcome.kind === 'replay' });
     // Tokens answered: from now on (after one poll interval) a presentation of this code is a replay.
     await redeemed(store, key);
   };

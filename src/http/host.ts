@@ -16,21 +16,17 @@ export function isValidHost(value: string): boolean {
   return m[1] === undefined || Number(m[1]) <= 65535;
 }
 
-export function issuerHost(issuer: string): Middleware {
-  const url = new URL(issuer);
-  const proto = url.protocol.slice(0, -1);
-  return (ctx, next) => {
-    const host = ctx.req.headers.host;
-    if (host !== undefined && !isValidHost(host)) throw new HttpError(400, 'invalid_request', 'malformed Host header');
-    ctx.req.headers.host = url.host;
-    delete ctx.req.headers['x-forwarded-host'];
-    ctx.req.headers['x-forwarded-proto'] = proto;
-    // An opaque origin (`null`: sandboxed frames, file pages, custom-scheme apps) stands for every such page at
-    // once; no CORS answer may name it, so the request is treated as one with no origin at all.
-    const origin = ctx.req.headers.origin;
-    if (origin !== undefined && !/^https?:\/\/[^/]+$/i.test(origin)) delete ctx.req.headers.origin;
-    return next();
-  };
+/** Rewrites a request's host, protocol and origin headers as described above (throws 400 for a malformed Host). */
+export function fromIssuer(url: URL, headers: Record<string, string | string[] | undefined>): void {
+  const host = headers.host;
+  if (typeof host === 'string' && !isValidHost(host)) throw new HttpError(400, 'invalid_request', 'malformed Host header');
+  headers.host = url.host;
+  delete headers['x-forwarded-host'];
+  headers['x-forwarded-proto'] = url.protocol.slice(0, -1);
+  // An opaque origin (`null`: sandboxed frames, file pages, custom-scheme apps) stands for every such page at
+  // once; no CORS answer may name it, so the request is treated as one with no origin at all.
+  const origin = headers.origin;
+  if (origin !== undefined && (typeof origin !== 'string' || !/^https?:\/\/[^/]+$/i.test(origin))) delete headers.origin;
 }
 
 /**

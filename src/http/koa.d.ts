@@ -3,6 +3,8 @@ import 'koa';
 
 declare module 'koa' {
   interface DefaultState {
+    /** The request path as oidc-provider matches it (http/protocol-routes.ts `canonicalPath`), set at the front door. */
+    path?: string;
     /** The user code a QR link carried, taken off the query so oidc-provider draws the entry step (device/verification.ts). */
     linkedUserCode?: string;
   }

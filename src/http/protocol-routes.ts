@@ -1,4 +1,3 @@
-import type { Middleware } from 'koa';
 import { HttpError } from './errors.js';
 
 /**
@@ -29,13 +28,10 @@ export function canonicalPath(path: string): string {
   return lower.length > 1 && lower.endsWith('/') ? lower.slice(0, -1) : lower;
 }
 
-export function protocolMethods(): Middleware {
-  return (ctx, next) => {
-    const path = canonicalPath(ctx.path);
-    const endpoint = ENDPOINTS.find(([re]) => re.test(path));
-    if (endpoint && !endpoint[1].includes(ctx.method)) {
-      throw new HttpError(405, 'invalid_request', `${ctx.method} is not allowed here`, { headers: { Allow: endpoint[1].join(', ') } });
-    }
-    return next();
-  };
+/** Throws 405 with `Allow` when `path` (canonical) is one of oidc-provider's endpoints and `method` is not its own. */
+export function checkMethod(path: string, method: string): void {
+  const endpoint = ENDPOINTS.find(([re]) => re.test(path));
+  if (endpoint && !endpoint[1].includes(method)) {
+    throw new HttpError(405, 'invalid_request', `${method} is not allowed here`, { headers: { Allow: endpoint[1].join(', ') } });
+  }
 }

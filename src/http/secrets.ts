@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, type KeyObject, randomBytes } from 'node:crypto';
 import { safeEqual } from '../store/hash.js';
 
 /**
@@ -15,13 +15,15 @@ import { safeEqual } from '../store/hash.js';
  */
 export type Purpose = 'csrf' | 'qr-handle' | 'known-browser' | 'status-handle';
 
-const cache = new Map<string, Buffer>();
+// Derived once per root and purpose, and kept as a KeyObject: handing a Buffer to the cipher would rebuild one on
+// every call (a measurable share of a device authorization's CPU).
+const cache = new Map<string, KeyObject>();
 
-export function purposeKey(root: string, purpose: Purpose): Buffer {
+export function purposeKey(root: string, purpose: Purpose): KeyObject {
   const id = `${purpose}\u0000${root}`;
   let key = cache.get(id);
   if (!key) {
-    key = Buffer.from(hkdfSync('sha256', root, 'handoff', purpose, 32));
+    key = createSecretKey(Buffer.from(hkdfSync('sha256', root, 'handoff', purpose, 32)));
     if (cache.size > 64) cache.clear();
     cache.set(id, key);
   }

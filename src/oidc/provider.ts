@@ -10,7 +10,7 @@ import { createAdapterFactory } from './adapter.js';
 import { corsAllowed } from './cors.js';
 import { ACCOUNT_CLIENT_ID } from '../accounts/client.js';
 import { SCOPES } from './scopes.js';
-import { overrideDeviceGrant } from './seams.js';
+import { type Issue, overrideDeviceGrant } from './seams.js';
 
 /** oidc-provider's device flow hooks (RFC 8628 3.3 pages), as device/verification.ts provides them. */
 export type DevicePages = Pick<
@@ -26,7 +26,7 @@ export interface ProviderDeps {
   cookieKeys: string[];
   devicePages: DevicePages;
   /** The device flow's rules around oidc-provider's device_code grant (device/token.ts). */
-  deviceGrant: (ctx: KoaContextWithOIDC, issue: () => Promise<void>) => Promise<void>;
+  deviceGrant: (ctx: KoaContextWithOIDC, issue: Issue) => Promise<void>;
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Context, Middleware } from 'koa';
 import type Koa from 'koa';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
-import type { KoaContextWithOIDC } from 'oidc-provider';
+import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import { handler as deviceCodeHandler, parameters as deviceCodeParameters } from 'oidc-provider/lib/actions/grants/device_code.js';
 import * as grantHelpers from 'oidc-provider/lib/helpers/grants.js';
 
@@ -57,20 +57,26 @@ export function replayBody(ctx: Context, raw: Buffer): void {
  * Puts the device flow in front of oidc-provider's own device_code grant (`registerGrantType`, as Logto overrides
  * grants): `decide` runs after oidc-provider authenticated the client, and calls `issue` (the library's handler,
  * with its helpers bound as the library binds them) once the code is decided.
+ *
+ * `issue({ replay: false })` is for a code the flow found unredeemed: if another request redeems it between that
+ * read and the library's own, the library would take this request for a replay and revoke the winner's tokens.
+ * So its "already consumed" step (`consumeGrantSource`) then refuses with `invalid_grant` and revokes nothing.
  */
-export function overrideDeviceGrant(
-  provider: Provider,
-  decide: (ctx: KoaContextWithOIDC, issue: () => Promise<void>) => Promise<void>,
-): void {
-  const helpers = Object.fromEntries(
-    Object.entries(grantHelpers).map(([name, helper]) => [
-      name,
-      (helper as (p: Provider, ...a: unknown[]) => unknown).bind(undefined, provider),
-    ]),
+type Helper = (p: Provider, ...a: unknown[]) => unknown;
+export type Issue = (opts: { replay: boolean }) => Promise<void>;
+
+export function overrideDeviceGrant(provider: Provider, decide: (ctx: KoaContextWithOIDC, issue: Issue) => Promise<void>): void {
+  const bound = Object.fromEntries(
+    Object.entries(grantHelpers).map(([name, helper]) => [name, (helper as Helper).bind(undefined, provider)]),
   );
+  const consume = (_ctx: unknown, source: { consumed?: unknown; consume(): Promise<void> }) => {
+    if (source.consumed) throw new errors.InvalidGrant('device code already consumed');
+    return source.consume();
+  };
+  const raceSafe = { ...bound, consumeGrantSource: consume };
   provider.registerGrantType(
     'urn:ietf:params:oauth:grant-type:device_code',
-    (ctx: KoaContextWithOIDC) => decide(ctx, () => deviceCodeHandler(provider, helpers, ctx)),
+    (ctx: KoaContextWithOIDC) => decide(ctx, ({ replay }) => deviceCodeHandler(provider, replay ? bound : raceSafe, ctx)),
     deviceCodeParameters,
   );
 }

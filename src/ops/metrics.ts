@@ -12,6 +12,22 @@ export class Metrics {
   readonly refusals: Counter<'limit'>;
   readonly purges: Counter<'result'>;
   readonly purged: Counter;
+  // Children by label values, so a request costs two increments and no label hashing.
+  readonly #requestChildren = new Map<string, { count: { inc(): void }; latency: { observe(v: number): void } }>();
+
+  /** One request: its count by route, method and status, its latency by route, and a refusal when it was a 429. */
+  recordRequest(route: string, method: string, status: number, seconds: number): void {
+    const key = `${route} ${method} ${status}`;
+    let child = this.#requestChildren.get(key);
+    if (!child) {
+      if (this.#requestChildren.size > 5000) this.#requestChildren.clear();
+      child = { count: this.requests.labels(route, method, String(status)), latency: this.latency.labels(route) };
+      this.#requestChildren.set(key, child);
+    }
+    child.count.inc();
+    child.latency.observe(seconds);
+    if (status === 429) this.refusals.inc({ limit: route });
+  }
 
   constructor(currentWaits: () => { held: number; stream: number }) {
     const registers = [this.registry];

@@ -21,7 +21,7 @@ export function routeOf(ctx: Context): string {
 }
 
 /** One JSON log line and metrics per request, with a request id (a valid incoming X-Request-Id, else a new one). */
-export function telemetry(log: Logger, metrics: Metrics): Middleware {
+export function telemetry(log: Logger, metrics: Metrics, info: boolean): Middleware {
   return (ctx, next) => {
     const incoming = ctx.get('x-request-id');
     const requestId = REQUEST_ID.test(incoming) ? incoming : randomUUID();
@@ -33,10 +33,8 @@ export function telemetry(log: Logger, metrics: Metrics): Middleware {
       } finally {
         const route = routeOf(ctx);
         const seconds = (performance.now() - started) / 1000;
-        metrics.requests.inc({ route, method: ctx.method, status: String(ctx.status) });
-        metrics.latency.observe({ route }, seconds);
-        if (ctx.status === 429) metrics.refusals.inc({ limit: route });
-        log.info('request', { method: ctx.method, route, status: ctx.status, ms: Math.round(seconds * 10000) / 10 });
+        metrics.recordRequest(route, ctx.method, ctx.status, seconds);
+        if (info) log.info('request', { method: ctx.method, route, status: ctx.status, ms: Math.round(seconds * 10000) / 10 });
       }
     });
   };

@@ -21,17 +21,28 @@ export interface Hit {
   retryAfter: number;
 }
 
-const HIT = {
-  name: 'counter_hit',
-  text: `INSERT INTO rate_counters AS r (bucket, key, count, window_start, refused, window_seconds)
-    VALUES ($1, $2, 1, now(), false, $3::int)
-    ON CONFLICT (bucket, key) DO UPDATE SET
-      count = CASE WHEN r.window_start <= now() - make_interval(secs => $3::int) THEN 1
+/**
+ * Most hits find their row: a plain UPDATE (HOT, no index touched) does the work, and only the first hit of a key
+ * inserts. Two first hits racing both miss the UPDATE; the second INSERT then conflicts and counts itself on the
+ * row the first created, so the count is exact either way.
+ */
+const SET = `count = CASE WHEN r.window_start <= now() - make_interval(secs => $3::int) THEN 1
                    WHEN r.count < $4::int THEN r.count + 1 ELSE r.count END,
       refused = r.window_start > now() - make_interval(secs => $3::int) AND r.count >= $4::int,
       window_start = CASE WHEN r.window_start <= now() - make_interval(secs => $3::int) THEN now() ELSE r.window_start END,
-      window_seconds = $3::int
-    RETURNING refused, GREATEST(1, CEIL(EXTRACT(EPOCH FROM (window_start + make_interval(secs => $3::int) - now()))))::int AS retry_after`,
+      window_seconds = $3::int`;
+const RETURNING = `refused, GREATEST(1, CEIL(EXTRACT(EPOCH FROM (window_start + make_interval(secs => $3::int) - now()))))::int AS retry_after`;
+const HIT = {
+  name: 'counter_hit',
+  text: `WITH u AS (
+      UPDATE rate_counters AS r SET ${SET} WHERE r.bucket = $1 AND r.key = $2 RETURNING ${RETURNING}
+    ), i AS (
+      INSERT INTO rate_counters AS r (bucket, key, count, window_start, refused, window_seconds)
+      SELECT $1, $2, 1, now(), false, $3::int WHERE NOT EXISTS (SELECT 1 FROM u)
+      ON CONFLICT (bucket, key) DO UPDATE SET ${SET}
+      RETURNING ${RETURNING}
+    )
+    SELECT refused, retry_after FROM u UNION ALL SELECT refused, retry_after FROM i`,
 };
 
 export function counters(db: Db, run: Run) {

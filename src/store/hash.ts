@@ -39,6 +39,9 @@ export function isStorableText(value: string): boolean {
 
 /** JSON for a jsonb column: any U+0000 inside strings becomes U+FFFD (only hostile input carries it). */
 export function toJsonb(value: unknown): string {
+  const text = JSON.stringify(value);
+  // JSON escapes U+0000 as \u0000; only then is the slower, value-by-value pass needed.
+  if (!text.includes('\\u0000')) return text;
   return JSON.stringify(value, (_key, v: unknown) =>
     typeof v === 'string' && v.includes('\u0000') ? v.replaceAll('\u0000', '\uFFFD') : v,
   );

@@ -2,7 +2,7 @@ import { approvals } from './approvals.js';
 import { audit } from './audit.js';
 import { clients } from './clients.js';
 import { counters } from './counters.js';
-import { type Db, engineOf } from './db.js';
+import { type Db, databaseUrlOf, engineOf } from './db.js';
 import { deviceCodes } from './device-codes.js';
 import { revokeGrant } from './grants.js';
 import { keys } from './keys.js';
@@ -29,7 +29,7 @@ import { users } from './users.js';
  */
 export function createStore(db: Db) {
   const engine = engineOf(db);
-  const run = statements(db, engine);
+  const { run, close } = statements(db, engine === 'postgres' ? databaseUrlOf(db) : undefined);
   return {
     db,
     engine,
@@ -45,6 +45,8 @@ export function createStore(db: Db) {
     /** The one revoke-by-grant (store/grants.ts), in its own transaction. */
     revokeGrant: (grantId: string, models?: string[]) => db.transaction((trx) => revokeGrant(trx, grantId, models)),
     purge: (opts: { batchSize: number; graceSeconds: number }) => purgeExpired(db, opts),
+    /** Closes what the store opened besides `db` (whose owner closes it). */
+    close,
     async ping(): Promise<void> {
       await db.raw('SELECT 1');
     },

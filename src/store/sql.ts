@@ -1,13 +1,14 @@
+import pg from 'pg';
 import type { Db } from './db.js';
 
 /**
- * Statements on the hot paths (a poll, a device authorization, a counter) skip knex's query builder: each is a
- * fixed text with `$n` parameters, sent on a connection from knex's own pool (so PGlite's single connection is never
- * shared with a transaction in progress). On PostgreSQL each has a name, so it is parsed and planned once per
- * connection and then only executed.
+ * Statements on the hot paths (a poll, a device authorization, a counter) skip knex's query builder and its pool:
+ * each is a fixed text with `$n` parameters. On PostgreSQL they run on a small pool of their own and each has a
+ * name, so it is parsed and planned once per connection and then only executed. On PGlite they go through knex's
+ * single connection (so they never interleave with a transaction in progress).
  *
  * This is the one place that reaches into knex's client: `acquireConnection`/`releaseConnection` are knex's pool,
- * and the connection is a `pg.Client` (PostgreSQL) or the `PGlite` instance (knex-pglite).
+ * and its connection is the `PGlite` instance (knex-pglite).
  */
 export interface Statement {
   /** A name unique per text (PostgreSQL caches the prepared statement under it). */
@@ -19,24 +20,32 @@ interface PooledClient {
   acquireConnection(): Promise<Connection>;
   releaseConnection(connection: Connection): Promise<unknown>;
 }
-type Connection = {
-  query(config: { name: string; text: string; values: unknown[] } | string, values?: unknown[]): Promise<{ rows: unknown[] }>;
-};
+type Connection = { query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> };
 
 export type Run = <R>(statement: Statement, values: unknown[]) => Promise<R[]>;
 
-/** The runner of fixed statements for this database. */
-export function statements(db: Db, engine: 'postgres' | 'pglite'): Run {
+/** The runner of fixed statements for this database, and how to close what it opened. */
+export function statements(db: Db, postgresUrl: string | undefined): { run: Run; close: () => Promise<void> } {
+  if (postgresUrl) {
+    const pool = new pg.Pool({ connectionString: postgresUrl, max: 8, application_name: 'handoff' });
+    // An idle connection the server dropped is replaced at the next use; never an unhandled error.
+    pool.on('error', () => {});
+    return {
+      run: async <R>(s: Statement, values: unknown[]) => (await pool.query({ name: s.name, text: s.text, values })).rows as R[],
+      close: () => pool.end(),
+    };
+  }
   // knex's typings describe its pool methods as returning `any`; they are the pool of this very knex instance.
-  const pool = db.client as unknown as PooledClient;
-  return async <R>(s: Statement, values: unknown[]): Promise<R[]> => {
-    const connection = await pool.acquireConnection();
-    try {
-      const result =
-        engine === 'postgres' ? await connection.query({ name: s.name, text: s.text, values }) : await connection.query(s.text, values);
-      return result.rows as R[];
-    } finally {
-      await pool.releaseConnection(connection);
-    }
+  const knexPool = db.client as unknown as PooledClient;
+  return {
+    run: async <R>(s: Statement, values: unknown[]): Promise<R[]> => {
+      const connection = await knexPool.acquireConnection();
+      try {
+        return (await connection.query(s.text, values)).rows as R[];
+      } finally {
+        await knexPool.releaseConnection(connection);
+      }
+    },
+    close: async () => {},
   };
 }
