@@ -9,7 +9,7 @@ import type { Config } from './config/schema.js';
 import { deviceAuthorization } from './device/authorization.js';
 import { qrImageRoutes } from './device/qr-images.js';
 import { statusRoutes } from './device/status.js';
-import { deviceToken } from './device/token.js';
+import { bodyForProvider } from './device/token.js';
 import { verificationGuards } from './device/verification.js';
 import type { EventBus } from './events/bus.js';
 import type { WaitRegistry } from './events/waits.js';
@@ -142,7 +142,8 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider, plugins:
   // The device flow around oidc-provider's three device endpoints (device/), and the end of a scan's session.
   const authorization = deviceAuthorization(deps);
   const verification = verificationGuards(deps);
-  const token = deviceToken(deps);
+  // A token request the public lane read and handed on (device/lane.ts) gets its body back for oidc-provider.
+  const token = bodyForProvider();
   const resume = endScanSessions(provider);
   const around: Middleware = (ctx, next) => {
     const path = ctx.state.path ?? canonicalPath(ctx.path);

@@ -6,6 +6,7 @@ import { type AppDeps, type AppPlugin, buildAdminApp, buildPublicApp } from './a
 import { ensureAdminToken } from './admin/token.js';
 import { issuerFor } from './config/load.js';
 import type { Config } from './config/schema.js';
+import { publicLane } from './device/lane.js';
 import { deviceGrant } from './device/token.js';
 import { deviceFlowPages } from './device/verification.js';
 import { type EventBus, InProcessBus } from './events/bus.js';
@@ -177,7 +178,8 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
       return rotated;
     },
   };
-  publicServer.on('request', buildPublicApp(deps, () => provider, opts.plugins ?? []).callback());
+  const app = buildPublicApp(deps, () => provider, opts.plugins ?? []).callback();
+  publicServer.on('request', publicLane({ ...deps, issuer }, app));
   adminServer.on('request', buildAdminApp(deps).callback());
   // Ready: only now do the ports accept connections (the early public port aside).
   const boundPort = early ? port : await listen(publicServer, config.port);

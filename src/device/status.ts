@@ -23,19 +23,28 @@ export interface StatusDeps {
   secrets: () => string[];
 }
 
+/** What a waiting screen is shown of a handoff (by its row key): the state, and once approved a masked name. */
+export async function statusView(store: Store, key: string) {
+  const h = await handoffState(store, key);
+  if (!h) return undefined;
+  const account = h.state === 'approved' && h.accountId ? await maskedAccountName(store, h.accountId) : undefined;
+  return { data: account ? { state: h.state, account } : { state: h.state }, final: isFinal(h.state), changesAt: h.exp * 1000 + 50 };
+}
+
+/** The row key inside a status handle, or undefined for anything Handoff did not make. */
+export function keyOfHandle(roots: string[], handle: string): string | undefined {
+  const key = unseal(roots, 'status-handle', handle);
+  return key && /^[0-9a-f]{64}$/.test(key) ? key : undefined;
+}
+
 export function statusRoutes(deps: StatusDeps): Router {
   const { store, bus, waits, config } = deps;
   const router = new Router();
-  const view = async (key: string) => {
-    const h = await handoffState(store, key);
-    if (!h) return undefined;
-    const account = h.state === 'approved' && h.accountId ? await maskedAccountName(store, h.accountId) : undefined;
-    return { data: account ? { state: h.state, account } : { state: h.state }, final: isFinal(h.state), changesAt: h.exp * 1000 + 50 };
-  };
+  const view = (key: string) => statusView(store, key);
 
   router.get('/device/status/:handle', async (ctx) => {
-    const key = unseal(deps.secrets(), 'status-handle', ctx.params.handle ?? '');
-    const first = key && /^[0-9a-f]{64}$/.test(key) ? await view(key) : undefined;
+    const key = keyOfHandle(deps.secrets(), ctx.params.handle ?? '');
+    const first = key ? await view(key) : undefined;
     ctx.set('Cache-Control', 'no-store');
     if (!key || !first) {
       ctx.status = 404;
@@ -46,7 +55,8 @@ export function statusRoutes(deps: StatusDeps): Router {
       ctx.body = first.data;
       return;
     }
-    openEventStream(ctx, { bus, waits, ...config.realtime }, key, () => view(key));
+    ctx.respond = false;
+    openEventStream({ res: ctx.res, ip: ctx.ip }, { bus, waits, ...config.realtime }, key, () => view(key));
   });
   return router;
 }

@@ -1,10 +1,11 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, Middleware } from 'koa';
 import { errors } from 'oidc-provider';
 import type { Config } from '../config/schema.js';
 import type { EventBus } from '../events/bus.js';
 import { type WaitRegistry, waitUntil } from '../events/waits.js';
 import { addressKey } from '../http/address.js';
-import { clientIdOf, readProtocolForm } from '../http/body.js';
+import { clientIdOf } from '../http/body.js';
 import { TooManyRequests } from '../http/errors.js';
 import { take } from '../http/limits.js';
 import { isHandle, keyFor } from '../oidc/adapter.js';
@@ -15,14 +16,16 @@ import { handoffState, isFinal, poll, redeemed } from './flow.js';
 import { preferredWait } from './prefer.js';
 
 /**
- * `POST /token` with the device grant (RFC 8628 3.4, 3.5): polls are answered here, before oidc-provider runs.
+ * `POST /token` with the device grant (RFC 8628 3.4, 3.5): polls are answered here, before Koa and oidc-provider
+ * run (the public lane, device/lane.ts, hands them here straight from the HTTP server).
  *
  * A poll is one statement (flow.ts `poll`): it paces and reads the code. While the code is pending the answer is
  * `authorization_pending` or `slow_down` from here, and a held request (`Prefer: wait=N`, RFC 7240) waits here,
- * holding only its socket and a subscription, until the phone decides, the code expires, N seconds pass, the client
- * hangs up or the instance shuts down. Once the code is decided the request goes on to oidc-provider, which issues
- * the tokens (or `access_denied`) exactly as it always does. Anything this path does not fully understand (another
- * client authentication method, DPoP, a duplicated parameter, an unknown client) goes to oidc-provider untouched.
+ * holding only its socket, one subscription and one timer, until the phone decides, the code expires, N seconds
+ * pass, the client hangs up or the instance shuts down. Once the code is decided the request goes on to the app and
+ * oidc-provider, which issues the tokens (or `access_denied`) exactly as it always does. Anything this path does not
+ * fully understand (another client authentication method, DPoP, a duplicated parameter, an unknown client) goes to
+ * oidc-provider untouched.
  */
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -35,16 +38,43 @@ export interface DeviceTokenDeps {
   corsAllowed: (origin: string, redirectUris: string[]) => boolean;
 }
 
-/** The client's answer, shaped exactly as oidc-provider shapes its own (status, body, headers). */
-function answer(ctx: Context, status: number, err: { error: string; error_description?: string }, origin: string | undefined): void {
-  ctx.status = status;
-  ctx.set('Cache-Control', 'no-store');
-  ctx.set('Access-Control-Allow-Origin', origin ?? '*');
-  ctx.set('Access-Control-Expose-Headers', 'WWW-Authenticate');
-  ctx.vary('Origin');
-  ctx.type = 'application/json';
-  ctx.body = { error: err.error, error_description: err.error_description };
+/** One HTTP exchange as the lane sees it: the raw request and response, and the client's address. */
+export interface Exchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** The client address (behind a trusted proxy: from X-Forwarded-For, as Koa computes it). */
+  ip: string;
+  /**
+   * Headers every answer carries (security headers, the request id). They are written with the answer, not set
+   * while a request is held: a held request then keeps no header table of its own while it waits.
+   */
+  headers: Record<string, string>;
 }
+
+const header = (x: Exchange, name: string): string => {
+  const v = x.req.headers[name];
+  return typeof v === 'string' ? v : '';
+};
+
+/** The client's answer, shaped exactly as oidc-provider shapes its own (status, body, headers). */
+function answer(x: Exchange, status: number, err: { error: string; error_description?: string }, extra: Record<string, string> = {}): void {
+  const origin = header(x, 'origin');
+  const body = JSON.stringify({ error: err.error, error_description: err.error_description });
+  x.res.writeHead(status, {
+    ...x.headers,
+    'Cache-Control': 'no-store',
+    'Access-Control-Allow-Origin': origin || '*',
+    'Access-Control-Expose-Headers': 'WWW-Authenticate',
+    Vary: 'Origin',
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': String(Buffer.byteLength(body)),
+    ...extra,
+  });
+  x.res.end(body);
+}
+
+/** What the lane did with a request: answered it, or handed it on (to the app, with its body). */
+export type Handled = 'answered' | 'handed-on';
 
 const PENDING = new errors.AuthorizationPending();
 const SLOW_DOWN = new errors.SlowDown();
@@ -79,84 +109,111 @@ function authenticated(meta: Metadata | undefined, form: URLSearchParams, author
   return false;
 }
 
-export function deviceToken(deps: DeviceTokenDeps): Middleware {
+/**
+ * A device-grant poll, answered from the database (one statement), held, or handed on to oidc-provider. `raw` is
+ * the form body the lane read; `handOn` gives the request, with that body, to the app.
+ */
+export async function devicePoll(deps: DeviceTokenDeps, x: Exchange, raw: Buffer, handOn: () => void): Promise<Handled> {
   const { config, store } = deps;
   const interval = config.device.pollInterval;
-  return async (ctx, next) => {
-    if (ctx.method !== 'POST') return next();
-    const raw = await readProtocolForm(ctx);
-    if (!raw) return next();
-    const handOn = () => {
-      replayBody(ctx, raw);
-      return next();
-    };
-    const form = new URLSearchParams(raw.toString('utf8'));
-    if (form.get('grant_type') !== DEVICE_GRANT) return handOn();
-    const keys = [...form.keys()];
-    if (new Set(keys).size !== keys.length || ctx.get('dpop') || form.has('client_assertion')) return handOn();
-    const deviceCode = form.get('device_code') ?? '';
-    const origin = ctx.get('origin') || undefined;
-    // A handle (`~<hash>`) addresses a row by its hash: never a credential at the token endpoint.
-    if (isHandle(deviceCode)) return answer(ctx, 400, INVALID_GRANT, origin);
-    const authorization = ctx.get('authorization');
-    const clientId = clientIdOf(form, authorization);
-    const meta = clientId ? await store.clients.find(clientId) : undefined;
-    if (!clientId || !deviceCode || !authenticated(meta, form, authorization)) return handOn();
-    if (origin) {
-      const uris = Array.isArray(meta?.redirect_uris) ? meta.redirect_uris.filter((u): u is string => typeof u === 'string') : [];
-      if (!deps.corsAllowed(origin, uris)) return handOn();
-    }
+  const form = new URLSearchParams(raw.toString('utf8'));
+  const on = () => {
+    for (const [name, value] of Object.entries(x.headers)) x.res.setHeader(name, value);
+    handOn();
+    return 'handed-on' as const;
+  };
+  if (form.get('grant_type') !== DEVICE_GRANT) return on();
+  const keys = [...form.keys()];
+  if (new Set(keys).size !== keys.length || header(x, 'dpop') || form.has('client_assertion')) return on();
+  const deviceCode = form.get('device_code') ?? '';
+  // A handle (`~<hash>`) addresses a row by its hash: never a credential at the token endpoint.
+  if (isHandle(deviceCode)) {
+    answer(x, 400, INVALID_GRANT);
+    return 'answered';
+  }
+  const authorization = header(x, 'authorization');
+  const clientId = clientIdOf(form, authorization);
+  const meta = clientId ? await store.clients.find(clientId) : undefined;
+  if (!clientId || !deviceCode || !authenticated(meta, form, authorization)) return on();
+  const origin = header(x, 'origin');
+  if (origin) {
+    const uris = Array.isArray(meta?.redirect_uris) ? meta.redirect_uris.filter((u): u is string => typeof u === 'string') : [];
+    if (!deps.corsAllowed(origin, uris)) return on();
+  }
 
-    const key = keyFor(deviceCode, 'DeviceCode');
-    const outcome = await poll(store, key, clientId, interval);
-    switch (outcome.kind) {
-      case 'unknown':
-        try {
-          await take(store, [unknownCodeLimit(config, ctx.ip)]);
-        } catch (err) {
-          if (!(err instanceof TooManyRequests)) throw err;
-          ctx.set('Retry-After', String(err.retryAfter));
-          return answer(ctx, 429, { error: 'slow_down', error_description: err.message }, origin);
-        }
-        return answer(ctx, 400, INVALID_GRANT, origin);
-      case 'other-client':
-      case 'lost-race':
-        return answer(ctx, 400, INVALID_GRANT, origin);
-      case 'slow-down':
-        return answer(ctx, 400, SLOW_DOWN, origin);
-      case 'expired':
-        return answer(ctx, 400, EXPIRED, origin);
-      case 'decided':
-      case 'replay':
-        return handOn();
-      case 'pending': {
-        const wait = preferredWait(ctx.get('prefer'), config.realtime.maxWaitSeconds);
-        if (wait === undefined) return answer(ctx, 400, PENDING, origin);
-        const held = await hold(ctx, deps, key, wait, outcome.exp);
-        if (held === 'gone') return undefined;
-        if (held === 'full') {
-          ctx.set('Retry-After', '5');
-          return answer(
-            ctx,
-            503,
-            { error: 'temporarily_unavailable', error_description: 'too many waiting requests; poll instead' },
-            origin,
-          );
-        }
-        if (held === 'busy') {
-          ctx.set('Retry-After', String(interval));
-          return answer(
-            ctx,
-            429,
-            { error: 'slow_down', error_description: 'too many waiting requests from this address or for this code; poll instead' },
-            origin,
-          );
-        }
-        ctx.set('Preference-Applied', `wait=${wait}`);
-        if (held === 'decided') return handOn();
-        return answer(ctx, 400, held === 'expired' ? EXPIRED : PENDING, origin);
+  const key = keyFor(deviceCode, 'DeviceCode');
+  const outcome = await poll(store, key, clientId, interval);
+  switch (outcome.kind) {
+    case 'unknown':
+      try {
+        await take(store, [unknownCodeLimit(config, x.ip)]);
+      } catch (err) {
+        if (!(err instanceof TooManyRequests)) throw err;
+        answer(x, 429, { error: 'slow_down', error_description: err.message }, { 'Retry-After': String(err.retryAfter) });
+        return 'answered';
       }
+      answer(x, 400, INVALID_GRANT);
+      return 'answered';
+    case 'other-client':
+    case 'lost-race':
+      answer(x, 400, INVALID_GRANT);
+      return 'answered';
+    case 'slow-down':
+      answer(x, 400, SLOW_DOWN);
+      return 'answered';
+    case 'expired':
+      answer(x, 400, EXPIRED);
+      return 'answered';
+    case 'decided':
+    case 'replay':
+      return on();
+    case 'pending': {
+      const wait = preferredWait(header(x, 'prefer'), config.realtime.maxWaitSeconds);
+      if (wait === undefined) {
+        answer(x, 400, PENDING);
+        return 'answered';
+      }
+      const held = await hold({ ip: x.ip, res: x.res }, deps, key, wait, outcome.exp);
+      if (held === 'gone') return 'answered';
+      if (held === 'full') {
+        answer(
+          x,
+          503,
+          { error: 'temporarily_unavailable', error_description: 'too many waiting requests; poll instead' },
+          { 'Retry-After': '5' },
+        );
+        return 'answered';
+      }
+      if (held === 'busy') {
+        const description = 'too many waiting requests from this address or for this code; poll instead';
+        answer(x, 429, { error: 'slow_down', error_description: description }, { 'Retry-After': String(interval) });
+        return 'answered';
+      }
+      x.res.setHeader('Preference-Applied', `wait=${wait}`);
+      if (held === 'decided') return on();
+      answer(x, 400, held === 'expired' ? EXPIRED : PENDING);
+      return 'answered';
     }
+  }
+}
+
+/** Bodies the lane read before handing a request on: given back to oidc-provider, which reads it again. */
+const handedOn = new WeakMap<IncomingMessage, Buffer>();
+
+/** The lane read this request's body; the app gives it back to oidc-provider (see {@link bodyForProvider}). */
+export function keepBody(req: IncomingMessage, raw: Buffer): void {
+  handedOn.set(req, raw);
+}
+
+/** In the app, before oidc-provider's token endpoint: the body the lane read, replayed. */
+export function bodyForProvider(): Middleware {
+  return (ctx, next) => {
+    const raw = handedOn.get(ctx.req);
+    if (raw) {
+      handedOn.delete(ctx.req);
+      replayBody(ctx, raw);
+    }
+    return next();
   };
 }
 
@@ -167,7 +224,13 @@ type Held = 'decided' | 'pending' | 'expired' | 'gone' | 'full' | 'busy';
  * hold: waits for the phone (RFC 7240 `Prefer: wait=N`). `full` when the instance holds its maximum of waits,
  * `busy` when this address or this code already holds its share; `gone` when the client hung up.
  */
-async function hold(ctx: Context, deps: DeviceTokenDeps, key: string, seconds: number, exp: number): Promise<Held> {
+async function hold(
+  ctx: { ip: string; res: { once(e: 'close', fn: () => void): unknown } },
+  deps: Pick<DeviceTokenDeps, 'bus' | 'waits' | 'store' | 'config'>,
+  key: string,
+  seconds: number,
+  exp: number,
+): Promise<Held> {
   const deadline = Math.min(Date.now() + seconds * 1000, exp * 1000);
   let final: Awaited<ReturnType<typeof handoffState>>;
   const outcome = await waitUntil(deps.bus, deps.waits, {

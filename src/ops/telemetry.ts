@@ -20,11 +20,15 @@ export function routeOf(ctx: Context): string {
   return 'unmatched';
 }
 
+/** A valid incoming X-Request-Id, else a new one. */
+export function newRequestId(incoming: unknown): string {
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
 /** One JSON log line and metrics per request, with a request id (a valid incoming X-Request-Id, else a new one). */
 export function telemetry(log: Logger, metrics: Metrics, info: boolean): Middleware {
   return (ctx, next) => {
-    const incoming = ctx.get('x-request-id');
-    const requestId = REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const requestId = newRequestId(ctx.get('x-request-id'));
     ctx.set('X-Request-Id', requestId);
     const started = performance.now();
     return requestContext.run({ requestId }, async () => {

@@ -163,7 +163,8 @@ export function qrDesktop(deps: QrDesktopDeps) {
       ctx.body = view(first);
       return;
     }
-    openEventStream(ctx, { bus: deps.bus, waits: deps.waits, ...config.realtime }, ticketKey(id), async () => {
+    ctx.respond = false;
+    openEventStream({ res: ctx.res, ip: ctx.ip }, { bus: deps.bus, waits: deps.waits, ...config.realtime }, ticketKey(id), async () => {
       const t = await ticketForDesktop(store, id, d.uid);
       if (!t) return undefined;
       const shown = view(t);
