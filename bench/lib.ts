@@ -7,8 +7,11 @@ import { createPostgresDatabase } from '../test/helpers/db.js';
 import { freePort } from '../test/helpers/process.js';
 
 /** Shared by the benchmarks: a real Handoff process on loopback, its memory, and latency statistics. */
-const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
-const BASELINE = fileURLToPath(new URL('./baseline-server.js', import.meta.url));
+const SCRIPTS = {
+  handoff: fileURLToPath(new URL('../src/main.js', import.meta.url)),
+  baseline: fileURLToPath(new URL('./baseline-server.js', import.meta.url)),
+  floor: fileURLToPath(new URL('./floor-server.js', import.meta.url)),
+};
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const PASSWORD = 'benchmark password';
 
@@ -65,13 +68,13 @@ export interface Instance {
 export async function startInstance(
   env: Record<string, string>,
   extraConfig: Record<string, unknown> = {},
-  script: 'handoff' | 'baseline' = 'handoff',
+  script: keyof typeof SCRIPTS = 'handoff',
 ): Promise<Instance> {
   const dir = mkdtempSync(join(tmpdir(), 'handoff-bench-'));
   const configFile = join(dir, 'bench.json');
   writeFileSync(configFile, JSON.stringify({ ...BENCH_CONFIG, ...extraConfig }));
   const [port, adminPort] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, [script === 'handoff' ? MAIN : BASELINE], {
+  const child = spawn(process.execPath, [SCRIPTS[script]], {
     env: {
       PATH: process.env.PATH ?? '',
       NODE_ENV: 'production',

@@ -1,11 +1,13 @@
 import http from 'node:http';
 import { Phone } from '../test/helpers/phone.js';
-import { DEVICE_GRANT, PASSWORD, freshPostgres, percentile, round, seed, settle, startInstance } from './lib.js';
+import { DEVICE_GRANT, type Instance, PASSWORD, freshPostgres, percentile, round, seed, settle, startInstance } from './lib.js';
 
 /**
  * 10,000 concurrent waits on one instance: 5,000 held token requests (`Prefer: wait=300`, one per device code, as a
  * device would) and 5,000 status streams. Reports the instance's resident memory per wait, then approves sample
  * codes one at a time and reports approval-to-answer latency for held requests and streams.
+ *
+ * Beside it, the same open requests held by a bare Node HTTP server (floor-server.ts): the floor under any wait.
  *
  * Latency is measured from the moment the phone sends its approving request (the last hop of the approval), so it
  * includes that request's own processing: an upper bound on the push latency itself.
@@ -14,8 +16,15 @@ const WAITS = Number(process.env.BENCH_WAITS ?? 10_000);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 200);
 /** With BENCH_INSTANCES=2 (PostgreSQL only): the waits are held by a second instance, approvals go to the first. */
 const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 1);
+/** `held` or `stream` measures one kind alone (what one wait of that kind costs); both by default. */
+const KIND = process.env.BENCH_KIND ?? 'both';
 
 const agent = new http.Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
+
+/** Connections come from several loopback addresses (one address has only ~28,000 ephemeral ports to one server port). */
+const SOURCES = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`);
+let nextSource = 0;
+const source = () => SOURCES[nextSource++ % SOURCES.length] as string;
 
 function held(base: string, deviceCode: string): Promise<{ at: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -25,6 +34,7 @@ function held(base: string, deviceCode: string): Promise<{ at: number; body: str
       {
         method: 'POST',
         agent,
+        localAddress: source(),
         headers: { 'content-type': 'application/x-www-form-urlencoded', prefer: 'wait=300', 'content-length': Buffer.byteLength(body) },
       },
       (res) => {
@@ -42,7 +52,7 @@ function held(base: string, deviceCode: string): Promise<{ at: number; body: str
 }
 
 function stream(url: string, onState: (state: string, at: number) => void): http.ClientRequest {
-  const req = http.get(url, { agent, headers: { accept: 'text/event-stream' } }, (res) => {
+  const req = http.get(url, { agent, localAddress: source(), headers: { accept: 'text/event-stream' } }, (res) => {
     res.setEncoding('utf8');
     let buf = '';
     res.on('data', (d: string) => {
@@ -59,10 +69,71 @@ function stream(url: string, onState: (state: string, at: number) => void): http
   return req;
 }
 
-/** V8 heap in use, from the instance's own /metrics (after its last GC, so mostly live objects). */
-async function heapUsedKiB(admin: string): Promise<number> {
+/** A process metric of the instance, from its own /metrics, in KiB. */
+async function metricKiB(admin: string, name: string): Promise<number> {
   const text = await (await fetch(`${admin}/metrics`)).text();
-  return Number(/^nodejs_heap_size_used_bytes (\d+(?:\.\d+)?)/m.exec(text)?.[1] ?? 0) / 1024;
+  return Number(new RegExp(`^${name} (\\d+(?:\\.\\d+)?)`, 'm').exec(text)?.[1] ?? 0) / 1024;
+}
+/** V8 heap in use (after its last GC, so mostly live objects). */
+const heapUsedKiB = (admin: string) => metricKiB(admin, 'nodejs_heap_size_used_bytes');
+
+interface Cost {
+  rssIdleMiB: number;
+  rssLoadedMiB: number;
+  memoryPerWaitKiB: number;
+  heapPerWaitKiB: number;
+  heapCommittedPerWaitKiB: number;
+  externalPerWaitKiB: number;
+}
+
+/** What `open()`'s `count` open requests add to the instance's resident memory and V8 heap, per request. */
+async function memoryPerWait(instance: Instance, count: number, open: () => Promise<void>): Promise<Cost> {
+  await settle(2000);
+  const before = {
+    rss: instance.rssKiB(),
+    heap: await heapUsedKiB(instance.admin),
+    total: await metricKiB(instance.admin, 'nodejs_heap_size_total_bytes'),
+    external: await metricKiB(instance.admin, 'nodejs_external_memory_bytes'),
+  };
+  await open();
+  await settle(3000);
+  const rss = instance.rssKiB();
+  const per = (after: number, was: number) => round((after - was) / count, 2);
+  return {
+    rssIdleMiB: round(before.rss / 1024),
+    rssLoadedMiB: round(rss / 1024),
+    memoryPerWaitKiB: per(rss, before.rss),
+    heapPerWaitKiB: per(await heapUsedKiB(instance.admin), before.heap),
+    heapCommittedPerWaitKiB: per(await metricKiB(instance.admin, 'nodejs_heap_size_total_bytes'), before.total),
+    externalPerWaitKiB: per(await metricKiB(instance.admin, 'nodejs_external_memory_bytes'), before.external),
+  };
+}
+
+/** The same number of open requests held by a bare Node HTTP server (floor-server.ts): what Node itself costs. */
+async function nodeFloor(count: number, perCode: number): Promise<Cost> {
+  const floor = await startInstance({}, {}, 'floor');
+  const requests: http.ClientRequest[] = [];
+  try {
+    return await memoryPerWait(floor, count, async () => {
+      let open = 0;
+      let streams = 0;
+      for (let i = 0; i < count; i += 1) {
+        const asStream = KIND === 'stream' || (KIND === 'both' && i % perCode === 1);
+        streams += asStream ? 1 : 0;
+        if (asStream) requests.push(stream(`${floor.base}/device/status/x`, () => (open += 1)));
+        else {
+          const req = http.request(`${floor.base}/token`, { method: 'POST', agent, localAddress: source() });
+          req.on('error', () => {});
+          req.end('grant_type=x');
+          requests.push(req);
+        }
+      }
+      for (let i = 0; i < 600 && open < streams; i += 1) await settle(100);
+    });
+  } finally {
+    for (const r of requests) r.destroy();
+    await floor.stop();
+  }
 }
 
 async function main() {
@@ -74,7 +145,7 @@ async function main() {
   try {
     await seed(instance);
     const codes: Array<{ device_code: string; verification_uri_complete: string; status_uri: string }> = [];
-    const perCode = 2;
+    const perCode = KIND === 'both' ? 2 : 1;
     const n = Math.ceil(WAITS / perCode);
     for (let i = 0; i < n; i += 50) {
       const batch = await Promise.all(
@@ -88,28 +159,24 @@ async function main() {
       );
       codes.push(...batch);
     }
-    await settle(2000);
-    const idle = holder.rssKiB();
-    const idleHeap = await heapUsedKiB(holder.admin);
-
     const heldAnswers = new Map<string, Promise<{ at: number; body: string }>>();
     const streamApproved = new Map<string, number>();
     let streamsOpen = 0;
     const requests: http.ClientRequest[] = [];
-    for (const code of codes) {
-      heldAnswers.set(code.device_code, held(holder.base, code.device_code));
-      requests.push(
-        stream(code.status_uri.replace(instance.base, holder.base), (state, at) => {
-          if (state === 'pending') streamsOpen += 1;
-          if (state === 'approved') streamApproved.set(code.device_code, at);
-        }),
-      );
-    }
-    for (let i = 0; i < 600 && streamsOpen < codes.length; i += 1) await settle(100);
-    await settle(3000);
-    const loaded = holder.rssKiB();
-    const perWaitKiB = (loaded - idle) / (codes.length * perCode);
-    const heapPerWaitKiB = ((await heapUsedKiB(holder.admin)) - idleHeap) / (codes.length * perCode);
+    const cost = await memoryPerWait(holder, codes.length * perCode, async () => {
+      for (const code of codes) {
+        if (KIND !== 'stream') heldAnswers.set(code.device_code, held(holder.base, code.device_code));
+        if (KIND !== 'held') {
+          requests.push(
+            stream(code.status_uri.replace(instance.base, holder.base), (state, at) => {
+              if (state === 'pending') streamsOpen += 1;
+              if (state === 'approved') streamApproved.set(code.device_code, at);
+            }),
+          );
+        }
+      }
+      for (let i = 0; i < 600 && KIND !== 'held' && streamsOpen < codes.length; i += 1) await settle(100);
+    });
 
     const phone = new Phone();
     const sample = codes.slice(0, Math.min(SAMPLES, codes.length));
@@ -123,22 +190,27 @@ async function main() {
       if (page.html.includes('name="decision"')) page = await phone.submit(page, { decision: 'allow' });
       first = false;
       const approvedFrom = phone.lastHopStartedAt;
-      const answer = await (heldAnswers.get(code.device_code) as Promise<{ at: number; body: string }>);
-      if (!answer.body.includes('access_token')) throw new Error(`held request answered ${answer.body}`);
-      heldLatency.push(answer.at - approvedFrom);
-      for (let i = 0; i < 100 && !streamApproved.has(code.device_code); i += 1) await settle(5);
-      streamLatency.push((streamApproved.get(code.device_code) ?? Number.NaN) - approvedFrom);
+      const pending = heldAnswers.get(code.device_code);
+      if (pending) {
+        const answer = await pending;
+        if (!answer.body.includes('access_token')) throw new Error(`held request answered ${answer.body}`);
+        heldLatency.push(answer.at - approvedFrom);
+      }
+      if (KIND !== 'held') {
+        for (let i = 0; i < 100 && !streamApproved.has(code.device_code); i += 1) await settle(5);
+        streamLatency.push((streamApproved.get(code.device_code) ?? Number.NaN) - approvedFrom);
+      }
     }
     for (const r of requests) r.destroy();
+    const floor = await nodeFloor(codes.length * perCode, perCode);
 
     const result = {
       scenario: INSTANCES > 1 ? 'held waits, answered across instances' : 'held waits',
+      kind: KIND,
       engine,
       waits: codes.length * perCode,
-      rssIdleMiB: round(idle / 1024),
-      rssLoadedMiB: round(loaded / 1024),
-      memoryPerWaitKiB: round(perWaitKiB, 2),
-      heapPerWaitKiB: round(heapPerWaitKiB, 2),
+      ...cost,
+      floor,
       heldP50ms: percentile(heldLatency, 50),
       heldP99ms: percentile(heldLatency, 99),
       streamP50ms: percentile(streamLatency, 50),
