@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import Koa from 'koa';
@@ -57,7 +57,16 @@ function pages(): DevicePages {
 }
 
 async function main() {
-  const server = createServer();
+  // The port is bound first (the issuer names it); a request that arrives before the app is built waits for it.
+  let handle: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  let built: () => void = () => {};
+  const ready = new Promise<void>((r) => {
+    built = r;
+  });
+  const server = createServer((req, res) => {
+    if (handle) handle(req, res);
+    else void ready.then(() => handle?.(req, res));
+  });
   await new Promise<void>((r) => server.listen(config.port, () => r()));
   const issuer = `http://localhost:${(server.address() as AddressInfo).port}`;
   const url = process.env.BENCH_BASELINE_DATABASE_URL;
@@ -98,7 +107,8 @@ async function main() {
     ctx.redirect(await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: true }));
   });
   app.use(mount(provider as unknown as Koa));
-  server.on('request', app.callback());
+  handle = app.callback();
+  built();
   process.stdout.write(`${JSON.stringify({ msg: 'listening', issuer })}\n`);
   process.on('SIGTERM', () => server.close(() => process.exit(0)));
 }

@@ -12,6 +12,12 @@ const SCRIPTS = {
   baseline: fileURLToPath(new URL('./baseline-server.js', import.meta.url)),
   floor: fileURLToPath(new URL('./floor-server.js', import.meta.url)),
 };
+/**
+ * The Node flags `npm start` runs Handoff with (package.json): V8's baseline WebAssembly compiler only, which keeps
+ * embedded PGlite's compiled code small (bench/README.md, "PGlite memory"); PostgreSQL deployments compile no
+ * WebAssembly, so the flag changes nothing for them.
+ */
+export const START_NODE_FLAGS = ['--liftoff-only'];
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const PASSWORD = 'benchmark password';
 
@@ -69,12 +75,13 @@ export async function startInstance(
   env: Record<string, string>,
   extraConfig: Record<string, unknown> = {},
   script: keyof typeof SCRIPTS = 'handoff',
+  nodeFlags: string[] = [],
 ): Promise<Instance> {
   const dir = mkdtempSync(join(tmpdir(), 'handoff-bench-'));
   const configFile = join(dir, 'bench.json');
   writeFileSync(configFile, JSON.stringify({ ...BENCH_CONFIG, ...extraConfig }));
-  const [port, adminPort] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, [SCRIPTS[script]], {
+  const [port, adminPort] = [env.PORT ? Number(env.PORT) : await freePort(), await freePort()];
+  const child = spawn(process.execPath, [...nodeFlags, SCRIPTS[script]], {
     env: {
       PATH: process.env.PATH ?? '',
       NODE_ENV: 'production',
@@ -92,7 +99,7 @@ export async function startInstance(
   const ready = (async () => {
     for (;;) {
       try {
-        if ((await fetch(`http://localhost:${port}/.well-known/openid-configuration`)).ok) return;
+        if ((await fetch(`http://localhost:${port}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(5000) })).ok) return;
       } catch {
         // not listening yet
       }

@@ -11,6 +11,7 @@ import {
   round,
   seed,
   settle,
+  START_NODE_FLAGS,
   startInstance,
 } from './lib.js';
 
@@ -69,6 +70,7 @@ async function scenarios(name: string, instance: Instance, handoff: boolean, per
   const pid = instance.child.pid ?? 0;
 
   if (ONLY.has('polls')) {
+    process.stderr.write(`${name}: polls\n`);
     // The in-memory store is an LRU of 500 entries; a database keeps every code, so 2,000 are polled round-robin.
     const codes = await deviceCodes(base, persistent ? 2000 : 500);
     let next = 0;
@@ -86,6 +88,7 @@ async function scenarios(name: string, instance: Instance, handoff: boolean, per
   }
 
   if (ONLY.has('auths')) {
+    process.stderr.write(`${name}: auths\n`);
     const auths = await withCpu(pid, () =>
       measure(SECONDS, 32, async () => (await postForm(`${base}/device/auth`, { client_id: 'tv', scope: 'openid' })).status === 200),
     );
@@ -95,11 +98,13 @@ async function scenarios(name: string, instance: Instance, handoff: boolean, per
   }
   if (!ONLY.has('flows')) return row;
 
+  process.stderr.write(`${name}: flows\n`);
   const phones = Array.from({ length: 8 }, () => new Phone());
   for (const p of phones) await flow(base, p, 'openid profile offline_access');
   const flows = await measure(SECONDS, phones.length, async (w) => (await flow(base, phones[w] as Phone, 'openid profile')) !== undefined);
   row.flowsPerSec = flows.perSecond;
 
+  process.stderr.write(`${name}: refresh\n`);
   const refresh: string[] = [];
   for (const p of phones.slice(0, 8)) refresh.push(String((await flow(base, p, 'openid offline_access'))?.refresh_token));
   const refreshes = await measure(SECONDS, refresh.length, async (w) => {
@@ -163,7 +168,7 @@ async function main() {
     }
   }
   if (process.env.BENCH_PGLITE !== '0') {
-    const onPglite = await startInstance({}, cheap);
+    const onPglite = await startInstance({}, cheap, 'handoff', process.env.BENCH_TURBOFAN ? [] : START_NODE_FLAGS);
     try {
       rows.push(await scenarios('Handoff, PGlite', onPglite, true));
     } finally {

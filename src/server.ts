@@ -121,7 +121,7 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
     perAddress: config.realtime.maxWaitsPerAddress,
     perHandoff: config.realtime.maxWaitsPerHandoff,
   });
-  const metrics = new Metrics(() => waits.byKind);
+  const metrics = new Metrics(() => waits.byKind, store.statementCount);
   const onOutcome = (kind: 'device' | 'desktop', outcome: 'approved' | 'denied' | 'revoked') => metrics.handoffs.inc({ kind, outcome });
   let cookieKeys = await store.keys.cookie();
   let version = await store.keys.version();

@@ -29,7 +29,7 @@ export class Metrics {
     if (status === 429) this.refusals.inc({ limit: route });
   }
 
-  constructor(currentWaits: () => { held: number; stream: number }) {
+  constructor(currentWaits: () => { held: number; stream: number }, sqlStatements: () => number = () => 0) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     this.requests = new Counter({
@@ -59,6 +59,15 @@ export class Metrics {
     });
     this.purges = new Counter({ name: 'handoff_purge_runs_total', help: 'Purge runs by result', labelNames: ['result'], registers });
     this.purged = new Counter({ name: 'handoff_purged_rows_total', help: 'Expired rows deleted by the purge', registers });
+    new Counter({
+      name: 'handoff_sql_statements_total',
+      help: 'SQL statements this instance sent to the database',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(sqlStatements());
+      },
+    });
     new Gauge({
       name: 'handoff_waits_current',
       help: 'Open held token requests and status streams on this instance',

@@ -24,21 +24,45 @@ type Connection = { query(text: string, values?: unknown[]): Promise<{ rows: unk
 
 export type Run = <R>(statement: Statement, values: unknown[]) => Promise<R[]>;
 
+/** What {@link statements} gives the store: the runner, a count of every statement sent, and how to close. */
+export interface Statements {
+  run: Run;
+  /** Statements sent to the database since start-up, fixed and built by knex alike (`handoff_sql_statements_total`). */
+  count(): number;
+  close(): Promise<void>;
+}
+
 /** The runner of fixed statements for this database, and how to close what it opened. */
-export function statements(db: Db, postgresUrl: string | undefined): { run: Run; close: () => Promise<void> } {
+export function statements(db: Db, postgresUrl: string | undefined): Statements {
+  let sent = 0;
+  const onQuery = () => {
+    sent += 1;
+  };
+  db.on('query', onQuery);
+  const detach = () => {
+    db.removeListener('query', onQuery);
+  };
   if (postgresUrl) {
     const pool = new pg.Pool({ connectionString: postgresUrl, max: 8, application_name: 'handoff' });
     // An idle connection the server dropped is replaced at the next use; never an unhandled error.
     pool.on('error', () => {});
     return {
-      run: async <R>(s: Statement, values: unknown[]) => (await pool.query({ name: s.name, text: s.text, values })).rows as R[],
-      close: () => pool.end(),
+      run: async <R>(s: Statement, values: unknown[]) => {
+        sent += 1;
+        return (await pool.query({ name: s.name, text: s.text, values })).rows as R[];
+      },
+      count: () => sent,
+      close: async () => {
+        detach();
+        await pool.end();
+      },
     };
   }
   // knex's typings describe its pool methods as returning `any`; they are the pool of this very knex instance.
   const knexPool = db.client as unknown as PooledClient;
   return {
     run: async <R>(s: Statement, values: unknown[]): Promise<R[]> => {
+      sent += 1;
       const connection = await knexPool.acquireConnection();
       try {
         return (await connection.query(s.text, values)).rows as R[];
@@ -46,6 +70,7 @@ export function statements(db: Db, postgresUrl: string | undefined): { run: Run;
         await knexPool.releaseConnection(connection);
       }
     },
-    close: async () => {},
+    count: () => sent,
+    close: async () => detach(),
   };
 }

@@ -1,0 +1,234 @@
+import { createServer, type Socket, connect } from 'node:net';
+import pg from 'pg';
+import { Phone } from '../test/helpers/phone.js';
+import { freePort } from '../test/helpers/process.js';
+import {
+  BENCH_ADMIN_TOKEN,
+  cpuMs,
+  DEVICE_GRANT,
+  freshPostgres,
+  type Instance,
+  PASSWORD,
+  postgresCpuMs,
+  round,
+  seed,
+  settle,
+  startInstance,
+} from './lib.js';
+
+/**
+ * `npm run bench:costs` (PostgreSQL only): what one device sign-in costs, phase by phase, for the capacity model in
+ * bench/README.md. N sign-ins run through a byte-counting loopback proxy in front of one instance (the issuer names
+ * the proxy, so every redirect goes through it too); each phase reports, per sign-in:
+ *   HTTP requests (the instance's own request counter), SQL statements (`handoff_sql_statements_total`),
+ *   transactions, write transactions (transaction ids assigned) and rows written (`pg_stat_database`), WAL bytes,
+ *   Node and PostgreSQL CPU ms, and bytes on the wire both ways.
+ * Phases: device authorization; one pending poll; the phone's decision (a phone already signed in: open the
+ * verification link, Approve); redemption by a poll; and, for the other half of the codes, one held token request
+ * opened before the decision and answered with tokens by it.
+ */
+const N = Number(process.env.BENCH_COSTS_SIGNINS ?? 200);
+
+interface Totals {
+  requests: number;
+  statements: number;
+  transactions: number;
+  writeTransactions: number;
+  rowsWritten: number;
+  walBytes: number;
+  nodeCpuMs: number;
+  pgCpuMs: number;
+  wireBytes: number;
+}
+
+/** A TCP proxy that counts every byte in both directions. */
+async function countingProxy(target: number): Promise<{ port: number; bytes: () => number; close: () => void }> {
+  let bytes = 0;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(target, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => s.destroy());
+    }
+    client.on('data', (d: Buffer) => {
+      bytes += d.length;
+    });
+    upstream.on('data', (d: Buffer) => {
+      bytes += d.length;
+    });
+    client.pipe(upstream).pipe(client);
+  });
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return {
+    port,
+    bytes: () => bytes,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+async function metric(instance: Instance, name: string): Promise<number> {
+  const text = await (await fetch(`${instance.admin}/metrics`, { headers: { authorization: `Bearer ${BENCH_ADMIN_TOKEN}` } })).text();
+  let sum = 0;
+  for (const line of text.split('\n')) if (line.startsWith(name)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return sum;
+}
+
+async function main() {
+  const db = await freshPostgres();
+  if (!db) throw new Error('bench:costs measures PostgreSQL: set BENCH_DATABASE_URL');
+  const sql = new pg.Client({ connectionString: db.url });
+  await sql.connect();
+  const port = await freePort();
+  const proxy = await countingProxy(port);
+  const issuer = `http://localhost:${proxy.port}`;
+  const instance = await startInstance(
+    { DATABASE_URL: db.url, PORT: String(port), ISSUER: issuer },
+    {
+      device: { pollInterval: 1, maxAuthorizationsPerIp: 10_000_000, maxAuthorizationsPerClient: 10_000_000 },
+      scrypt: { cost: 1024, blockSize: 8, parallelization: 1 },
+    },
+  );
+  const pid = instance.child.pid ?? 0;
+
+  const totals = async (): Promise<Totals> => {
+    await settle(1200); // PostgreSQL flushes each backend's statistics within a second of its last transaction
+    const stats = (
+      await sql.query(
+        `SELECT xact_commit + xact_rollback AS xacts, tup_inserted + tup_updated + tup_deleted AS rows,
+                pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next_xid,
+                pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint AS wal
+           FROM pg_stat_database WHERE datname = current_database()`,
+      )
+    ).rows[0] as { xacts: string; rows: string; next_xid: string; wal: string };
+    return {
+      requests: await metric(instance, 'handoff_http_requests_total'),
+      statements: await metric(instance, 'handoff_sql_statements_total'),
+      transactions: Number(stats.xacts),
+      writeTransactions: Number(stats.next_xid),
+      rowsWritten: Number(stats.rows),
+      walBytes: Number(stats.wal),
+      nodeCpuMs: cpuMs(pid),
+      pgCpuMs: postgresCpuMs(),
+      wireBytes: proxy.bytes(),
+    };
+  };
+  // This bench's own statistics queries are transactions too: measured with an empty phase and subtracted.
+  const print = (name: string, per: Totals) => {
+    const row: Record<string, string | number> = { scenario: 'costs', phase: name };
+    for (const k of Object.keys(per) as Array<keyof Totals>) row[k] = round(per[k], 2);
+    process.stdout.write(`${JSON.stringify(row)}\n`);
+  };
+  const phase = async (name: string, per: number, work: () => Promise<void>): Promise<Totals> => {
+    const a = await totals();
+    await work();
+    const b = await totals();
+    const each = { ...a };
+    for (const k of Object.keys(a) as Array<keyof Totals>) each[k] = (b[k] - a[k] - (overhead[k] ?? 0)) / per;
+    if (name) print(name, each);
+    return each;
+  };
+  const overhead: Partial<Totals> = {};
+  {
+    const a = await totals();
+    const b = await totals();
+    for (const k of Object.keys(a) as Array<keyof Totals>)
+      overhead[k] = k === 'nodeCpuMs' || k === 'pgCpuMs' || k === 'walBytes' ? 0 : b[k] - a[k];
+  }
+
+  try {
+    await seed(instance);
+    const phone = new Phone();
+    const signin = await phone.request(`${issuer}/account/signin`);
+    await phone.submit(signin, { username: 'alice', password: PASSWORD }, '/login');
+
+    const post = (form: Record<string, string>, headers: Record<string, string> = {}) =>
+      fetch(`${issuer}${form.grant_type ? '/token' : '/device/auth'}`, { method: 'POST', body: new URLSearchParams(form), headers });
+    const codes: Array<{ device_code: string; verification_uri_complete: string }> = [];
+    const parallel = async (count: number, op: (i: number) => Promise<void>) => {
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 10 }, async () => {
+          while (next < count) await op(next++);
+        }),
+      );
+    };
+
+    await phase('device authorization', N, () =>
+      parallel(N, async () => {
+        const r = await post({ client_id: 'tv', scope: 'openid' });
+        codes.push((await r.json()) as (typeof codes)[number]);
+      }),
+    );
+    await settle(1100); // past the 1 s interval, so the poll below is paced, not slowed down
+    await phase('pending poll', N, () =>
+      parallel(N, async (i) => {
+        const body = (await (
+          await post({ grant_type: DEVICE_GRANT, client_id: 'tv', device_code: codes[i]?.device_code ?? '' })
+        ).json()) as {
+          error?: string;
+        };
+        if (body.error !== 'authorization_pending') throw new Error(`poll: ${JSON.stringify(body)}`);
+      }),
+    );
+    const half = Math.floor(N / 2);
+    // Held requests for the second half, opened before the phone decides; their cost is counted with the decisions.
+    let held: Promise<unknown>[] = [];
+    const withHeld = await phase('', N, async () => {
+      held = codes.slice(half).map(async (c) => {
+        const body = (await (
+          await post({ grant_type: DEVICE_GRANT, client_id: 'tv', device_code: c.device_code }, { prefer: 'wait=60' })
+        ).json()) as {
+          access_token?: string;
+        };
+        if (!body.access_token) throw new Error(`held: ${JSON.stringify(body)}`);
+      });
+      await parallel(N, async (i) => {
+        const page = await phone.approveDevice(codes[i]?.verification_uri_complete ?? '');
+        if (!/Device connected/.test(page.html)) throw new Error(`approve: ${page.status}`);
+      });
+      await Promise.all(held);
+    });
+    await phase('redemption by poll', half, () =>
+      parallel(half, async (i) => {
+        const body = (await (
+          await post({ grant_type: DEVICE_GRANT, client_id: 'tv', device_code: codes[i]?.device_code ?? '' })
+        ).json()) as {
+          access_token?: string;
+        };
+        if (!body.access_token) throw new Error(`redeem: ${JSON.stringify(body)}`);
+      }),
+    );
+    // The held requests alone are the difference between that phase and the same decisions with none open.
+    const more: typeof codes = [];
+    for (let i = 0; i < N; i += 1) more.push((await (await post({ client_id: 'tv', scope: 'openid' })).json()) as (typeof codes)[number]);
+    await settle(1100);
+    const alone = await phase('phone decision', N, () =>
+      parallel(N, async (i) => {
+        const page = await phone.approveDevice(more[i]?.verification_uri_complete ?? '');
+        if (!/Device connected/.test(page.html)) throw new Error(`approve: ${page.status}`);
+      }),
+    );
+    const heldEach = { ...alone };
+    for (const k of Object.keys(alone) as Array<keyof Totals>) heldEach[k] = ((withHeld[k] - alone[k]) * N) / (N - half);
+    print('held token request, answered with tokens', heldEach);
+  } finally {
+    await instance.stop();
+    proxy.close();
+    await sql.end();
+    await db.drop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);
