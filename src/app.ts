@@ -137,8 +137,18 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider, plugins:
     ...plugins.flatMap((p) => p.routers),
   ];
   const ours = compose(routers.flatMap((r) => [r.routes(), r.allowedMethods()]) as Middleware[]);
-  const prefixes = ['interaction', 'account', 'q', 'assets', 'device/qr', 'device/status', ...plugins.flatMap((p) => p.prefixes)];
-  const OURS = new RegExp(`^/(${prefixes.map((p) => p.replace(/[/.]/g, '\\$&')).join('|')})(/|$)`);
+  const prefixes = [
+    'interaction',
+    'account',
+    'q',
+    'assets',
+    'device/qr',
+    'device/status',
+    'favicon.svg',
+    'favicon.ico',
+    ...plugins.flatMap((p) => p.prefixes),
+  ];
+  const OURS = new RegExp(`^/(${prefixes.map((p) => p.replace(/[/.]/g, '\\$&')).join('|')})?(/|$)`);
   // The device flow around oidc-provider's three device endpoints (device/), and the end of a scan's session.
   const authorization = deviceAuthorization(deps);
   const verification = verificationGuards(deps);

@@ -9,11 +9,19 @@ import { HttpError } from '../http/errors.js';
 import { signedInUser } from '../http/session.js';
 import { ACCOUNT_CLIENT_ID } from './client.js';
 import type { Store } from '../store/index.js';
-import { devicesPage } from '../views/account.js';
+import { accountPage, approvalTitle, confirmEndPage, homePage } from '../views/account.js';
+import { FAVICON_SVG } from '../views/layout.js';
 import { tFor } from '../views/context.js';
 import { listApprovals, revokeApproval } from './devices.js';
 
 export { ACCOUNT_CLIENT_ID };
+
+/** Sign-out from the account pages: RP-initiated logout of the account client, back to the home page after. */
+export function signOutUrl(issuer: string): string {
+  const url = new URL(`${issuer}/session/end`);
+  url.search = new URLSearchParams({ client_id: ACCOUNT_CLIENT_ID, post_logout_redirect_uri: `${issuer}/` }).toString();
+  return url.toString();
+}
 
 export interface AccountDeps {
   config: Config;
@@ -37,6 +45,31 @@ export function accountRoutes(deps: AccountDeps): Router {
   const signedIn = (ctx: Context) => signedInUser(ctx, deps.provider());
   const csrfFor = (uid: string) => csrfToken(deps.secrets(), 'devices', uid);
 
+  const requireSignIn = async (ctx: Context) => {
+    const who = await signedIn(ctx);
+    if (!who) throw new HttpError(401, 'login_required', 'Sign in again to manage your devices.', { key: 'error.accountSignIn' });
+    return who;
+  };
+  const render = (ctx: Context, body: string) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.type = 'html';
+    ctx.body = body;
+  };
+  const clientName = async (clientId: string) => (await deps.provider().Client.find(clientId))?.clientName ?? clientId;
+
+  router.get('/', async (ctx) => {
+    const who = await signedIn(ctx);
+    const user = who ? await deps.store.users.byId(who.accountId) : undefined;
+    render(ctx, homePage(tFor(ctx), { account: user ? (user.name ?? user.username) : undefined, signOut: signOutUrl(deps.issuer) }));
+  });
+  for (const path of ['/favicon.svg', '/favicon.ico']) {
+    router.get(path, (ctx) => {
+      ctx.type = 'image/svg+xml';
+      ctx.set('Cache-Control', 'public, max-age=86400');
+      ctx.body = FAVICON_SVG;
+    });
+  }
+  router.get('/account', (ctx) => ctx.redirect('/account/devices'));
   router.get('/account/devices', async (ctx) => {
     const who = await signedIn(ctx);
     if (!who) {
@@ -44,22 +77,75 @@ export function accountRoutes(deps: AccountDeps): Router {
       return;
     }
     const user = await deps.store.users.byId(who.accountId);
-    ctx.set('Cache-Control', 'no-store');
-    ctx.type = 'html';
-    ctx.body = devicesPage(tFor(ctx), {
-      account: user?.name ?? user?.username ?? '',
-      approvals: await listApprovals(deps.store, who.accountId),
-      csrf: csrfFor(who.sessionUid),
-    });
+    const consents = await deps.store.consents.list(who.accountId);
+    render(
+      ctx,
+      accountPage(tFor(ctx), {
+        account: user?.name ?? user?.username ?? '',
+        approvals: await listApprovals(deps.store, who.accountId),
+        apps: await Promise.all(consents.map(async (c) => ({ ...c, name: await clientName(c.client_id) }))),
+        csrf: csrfFor(who.sessionUid),
+        signOut: signOutUrl(deps.issuer),
+      }),
+    );
   });
 
+  // Ending a sign-in or an app's access takes two steps: a page that says exactly what ends, then the POST.
+  router.get('/account/devices/:id/revoke', async (ctx) => {
+    const who = await requireSignIn(ctx);
+    const t = tFor(ctx);
+    const approval = (await listApprovals(deps.store, who.accountId)).find((a) => a.id === ctx.params.id);
+    if (!approval) {
+      ctx.redirect('/account/devices');
+      return;
+    }
+    render(
+      ctx,
+      confirmEndPage(t, {
+        title: t('devices.confirm.title'),
+        what: approvalTitle(t, approval),
+        detail: t('devices.confirm.detail'),
+        action: `/account/devices/${approval.id}/revoke`,
+        csrf: csrfFor(who.sessionUid),
+        cancel: '/account/devices',
+      }),
+    );
+  });
   router.post('/account/devices/:id/revoke', async (ctx) => {
-    const who = await signedIn(ctx);
-    if (!who) throw new HttpError(401, 'login_required', 'Sign in again to manage your devices.', { key: 'error.accountSignIn' });
+    const who = await requireSignIn(ctx);
     const form = await readForm(ctx, deps.config.bodyLimitBytes);
     checkCsrf(deps.secrets(), form.csrf, ['devices', who.sessionUid]);
     const kind = await revokeApproval(deps.store, who.accountId, ctx.params.id ?? '', ctx.ip);
     if (kind) deps.onOutcome?.(kind, 'revoked');
+    ctx.status = 303;
+    ctx.redirect('/account/devices');
+  });
+  router.get('/account/apps/:client/remove', async (ctx) => {
+    const who = await requireSignIn(ctx);
+    const t = tFor(ctx);
+    const clientId = ctx.params.client ?? '';
+    const remembered = await deps.store.consents.find(who.accountId, clientId);
+    if (!remembered.length) {
+      ctx.redirect('/account/devices');
+      return;
+    }
+    render(
+      ctx,
+      confirmEndPage(t, {
+        title: t('apps.confirm.title'),
+        what: await clientName(clientId),
+        detail: t('apps.confirm.detail'),
+        action: `/account/apps/${encodeURIComponent(clientId)}/remove`,
+        csrf: csrfFor(who.sessionUid),
+        cancel: '/account/devices',
+      }),
+    );
+  });
+  router.post('/account/apps/:client/remove', async (ctx) => {
+    const who = await requireSignIn(ctx);
+    const form = await readForm(ctx, deps.config.bodyLimitBytes);
+    checkCsrf(deps.secrets(), form.csrf, ['devices', who.sessionUid]);
+    await deps.store.consents.forget(who.accountId, ctx.params.client ?? '');
     ctx.status = 303;
     ctx.redirect('/account/devices');
   });

@@ -54,14 +54,21 @@ export const statusHandle = (roots: string[], deviceCode: string) => seal(roots,
 export function deviceAuthorization(deps: AuthorizationDeps): Middleware {
   return async (ctx, next) => {
     if (ctx.method !== 'POST') return next();
-    // Only a configured per-client ceiling needs the client id before oidc-provider reads the form.
+    // The form is read here (and handed on to oidc-provider unchanged but for one default): the per-client ceiling
+    // needs the client id, and a request with no scope (cli/oauth sends `scope=`) asks for `openid`, so the user
+    // approves what the device then receives instead of an approval that ends in access_denied.
     let clientId = '';
-    if (deps.config.device.maxAuthorizationsPerClient !== null) {
-      const raw = await readProtocolForm(ctx);
-      if (raw) {
-        clientId = clientIdOf(new URLSearchParams(raw.toString('utf8')), ctx.get('authorization')) ?? '';
-        replayBody(ctx, raw);
+    const raw = await readProtocolForm(ctx);
+    if (raw) {
+      const form = new URLSearchParams(raw.toString('utf8'));
+      clientId = clientIdOf(form, ctx.get('authorization')) ?? '';
+      let body = raw;
+      if (!form.get('scope')?.trim()) {
+        form.set('scope', 'openid');
+        body = Buffer.from(form.toString(), 'utf8');
+        ctx.req.headers['content-length'] = String(body.length);
       }
+      replayBody(ctx, body);
     }
     await take(deps.store, mintLimits(deps.config, ctx.ip, clientId));
     await next();

@@ -167,6 +167,8 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {}))
       grant.addResourceScope(indicator, scopes.join(' '));
     const grantId = await grant.save();
+    // Remembered for this account and app across sessions, until removed on the account page.
+    await store.consents.remember(accountId, clientId, (grant.getOIDCScope() ?? '').split(' ').filter(Boolean));
     const returnTo = await provider.interactionResult(
       ctx.req,
       ctx.res,

@@ -1,10 +1,17 @@
 import type { JWK } from 'jose';
-import Provider, { type Adapter, type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, {
+  type Adapter,
+  type ClientAuthMethod,
+  type Configuration,
+  errors,
+  type KoaContextWithOIDC,
+  type SigningAlgorithm,
+} from 'oidc-provider';
 import type { Config } from '../config/schema.js';
 import { clientSecretMatches } from '../store/hash.js';
 import type { Store } from '../store/index.js';
 import { tFor } from '../views/context.js';
-import { messagePage } from '../views/sign-in.js';
+import { logoutPage, messagePage } from '../views/sign-in.js';
 import { findAccount } from './account.js';
 import { createAdapterFactory } from './adapter.js';
 import { corsAllowed } from './cors.js';
@@ -29,6 +36,10 @@ export interface ProviderDeps {
   deviceGrant: (ctx: KoaContextWithOIDC, issue: Issue) => Promise<void>;
 }
 
+/** How clients authenticate at the token, revocation and introspection endpoints (no secret is ever a key). */
+const CLIENT_AUTH_METHODS: ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];
+const CLIENT_AUTH_ALGS: SigningAlgorithm[] = ['ES256', 'RS256', 'PS256', 'EdDSA'];
+
 /**
  * Builds the oidc-provider instance. Everything it persists goes through the store's adapter, so a provider can be
  * rebuilt at any time (after a key rotation) without losing state.
@@ -36,7 +47,12 @@ export interface ProviderDeps {
 export function createProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(
     deps.issuer,
-    providerConfiguration({ ...deps, adapter: createAdapterFactory(deps.store), findAccount: (_ctx, sub) => findAccount(deps.store, sub) }),
+    providerConfiguration({
+      ...deps,
+      adapter: createAdapterFactory(deps.store),
+      findAccount: (_ctx, sub) => findAccount(deps.store, sub),
+      rememberedConsent: (accountId, clientId) => deps.store.consents.find(accountId, clientId),
+    }),
   );
   overrideDeviceGrant(provider, deps.deviceGrant);
   provider.proxy = deps.config.proxy;
@@ -61,6 +77,7 @@ export function providerConfiguration({
   devicePages,
   adapter,
   findAccount: find,
+  rememberedConsent,
 }: {
   config: Config;
   issuer: string;
@@ -68,6 +85,8 @@ export function providerConfiguration({
   devicePages: DevicePages;
   adapter: ((name: string) => Adapter) | undefined;
   findAccount: Configuration['findAccount'];
+  /** The scopes an account allowed a client in an earlier session (store/consents.ts); none when absent. */
+  rememberedConsent?: (accountId: string, clientId: string) => Promise<string[]>;
 }): Configuration {
   const secure = issuer.startsWith('https:');
   const configuration: Configuration = {
@@ -81,6 +100,7 @@ export function providerConfiguration({
         grant_types: ['authorization_code'],
         response_types: ['code'],
         redirect_uris: [`${issuer}/account/callback`],
+        post_logout_redirect_uris: [`${issuer}/`],
       },
     ],
     findAccount: find,
@@ -104,11 +124,11 @@ export function providerConfiguration({
       short: { signed: true, secure, sameSite: 'lax' },
     },
     // Client secrets are stored hashed, so no algorithm may use a client secret as a key (HS*, client_secret_jwt).
-    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    clientAuthMethods: CLIENT_AUTH_METHODS,
     enabledJWA: {
       idTokenSigningAlgValues: ['ES256', 'RS256', 'EdDSA'],
       userinfoSigningAlgValues: ['ES256', 'RS256', 'EdDSA'],
-      clientAuthSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'],
+      clientAuthSigningAlgValues: CLIENT_AUTH_ALGS,
       requestObjectSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'],
       introspectionSigningAlgValues: ['ES256', 'RS256', 'EdDSA'],
       authorizationSigningAlgValues: ['ES256', 'RS256', 'EdDSA'],
@@ -117,8 +137,9 @@ export function providerConfiguration({
       grant_types: ['authorization_code'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
-      // ES256 signs about ten times cheaper than RS256; RS256 stays available to clients that ask for it.
-      id_token_signed_response_alg: 'ES256',
+      // RS256, the default of OpenID Connect Registration: a client that does not ask (go-oidc, most libraries) can
+      // verify it. ES256 (about ten times cheaper to sign) and EdDSA are there for clients that ask.
+      id_token_signed_response_alg: 'RS256',
     },
     // Browser calls are allowed from Handoff's own pages (the demo TV) and from the origins of a client's
     // registered redirect URIs (single-page apps); anything else is refused.
@@ -143,7 +164,15 @@ export function providerConfiguration({
     },
     responseTypes: ['code', 'none'],
     // Documented in the README: the largest N honoured in `Prefer: wait=N` on the device_code grant.
-    discovery: { token_endpoint_prefer_wait_max: config.realtime.maxWaitSeconds },
+    // RFC 8414 clients read the revocation and introspection endpoints' methods from their own fields and assume
+    // client_secret_basic when they are absent: list what those endpoints accept (the token endpoint's methods).
+    discovery: {
+      token_endpoint_prefer_wait_max: config.realtime.maxWaitSeconds,
+      revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+      introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+      revocation_endpoint_auth_signing_alg_values_supported: CLIENT_AUTH_ALGS,
+      introspection_endpoint_auth_signing_alg_values_supported: CLIENT_AUTH_ALGS,
+    },
     pkce: { required: () => true },
     features: {
       devInteractions: { enabled: false },
@@ -157,6 +186,22 @@ export function providerConfiguration({
         enabled: true,
         allowedPolicy: async (_ctx, client, token) =>
           token.clientId === client.clientId || (client.clientAuthMethod !== 'none' && client.metadata().resource_server === true),
+      },
+      // RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) with our own pages, in the reader's language.
+      rpInitiatedLogout: {
+        enabled: true,
+        async logoutSource(ctx, form) {
+          ctx.type = 'html';
+          ctx.body = logoutPage(tFor(ctx), {
+            form,
+            client: ctx.oidc.client?.clientId === ACCOUNT_CLIENT_ID ? undefined : ctx.oidc.client?.clientName,
+          });
+        },
+        async postLogoutSuccessSource(ctx) {
+          const t = tFor(ctx);
+          ctx.type = 'html';
+          ctx.body = messagePage({ title: t('logout.done.title'), message: t('logout.done.body'), status: 'success', lang: t('lang.tag') });
+        },
       },
       deviceFlow: {
         enabled: true,
@@ -195,6 +240,19 @@ export function providerConfiguration({
       }
       const grantId = oidc.result?.consent?.grantId ?? oidc.session?.grantIdFor(clientId);
       if (grantId) return oidc.provider.Grant.find(grantId);
+      // Consent given in an earlier session counts: a new grant with the remembered scopes this request asks for;
+      // anything more is asked on the consent page, which adds it to what is remembered.
+      const accountId = oidc.session?.accountId;
+      if (accountId && rememberedConsent && clientId !== ACCOUNT_CLIENT_ID && (oidc.route === 'authorization' || oidc.route === 'resume')) {
+        const allowed = new Set(await rememberedConsent(accountId, clientId));
+        const scopes = [...oidc.requestParamOIDCScopes].filter((s) => allowed.has(s));
+        if (scopes.length) {
+          const grant = new oidc.provider.Grant({ clientId, accountId });
+          grant.addOIDCScope(scopes.join(' '));
+          await grant.save();
+          return grant;
+        }
+      }
       if (clientId === ACCOUNT_CLIENT_ID && oidc.session?.accountId) {
         const grant = new oidc.provider.Grant({ clientId, accountId: oidc.session.accountId });
         grant.addOIDCScope('openid');

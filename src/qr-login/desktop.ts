@@ -61,6 +61,17 @@ function wantsFreshLogin(d: Details): boolean {
   return prompt.includes('login') || Number(d.params.max_age) === 0;
 }
 
+/**
+ * The "sign in with your phone" QR is for a relying party's sign-in on a computer: never on a phone (a phone is never
+ * asked to scan), and never for a sign-in reached from a device code (it has no redirect_uri: the phone is the one
+ * signing in). Phones are told by their client hints or user agent here, and by the page's width in its style.
+ */
+function desktopSignIn(ctx: Context, d: Details): boolean {
+  if (typeof d.params.redirect_uri !== 'string' || typeof d.params.response_type !== 'string') return false;
+  if (ctx.get('sec-ch-ua-mobile') === '?1') return false;
+  return !/Mobi|Android|iPhone|iPad|iPod/i.test(ctx.get('user-agent'));
+}
+
 /** The scan result that finishes the desktop's sign-in; `handoff.scan` tells app.ts to end the desktop session. */
 export type ScanResult = {
   login: { accountId: string; ts: number; amr: string[]; remember: false };
@@ -101,7 +112,7 @@ export function qrDesktop(deps: QrDesktopDeps) {
   }
 
   async function section(ctx: Context, d: Details, csrf: string): Promise<SafeHtml | undefined> {
-    if (wantsFreshLogin(d) || !(await qrLoginEnabled(deps.provider(), d.params.client_id))) return undefined;
+    if (!desktopSignIn(ctx, d) || wantsFreshLogin(d) || !(await qrLoginEnabled(deps.provider(), d.params.client_id))) return undefined;
     const ticket = await newTicket(ctx, d);
     if (!ticket) return undefined;
     const base = `/interaction/${d.uid}/qr`;
@@ -192,6 +203,8 @@ export function qrDesktop(deps: QrDesktopDeps) {
     const shown = (used.scope ?? '').split(' ').filter((s) => SCOPES.includes(s));
     if (shown.length) grant.addOIDCScope(shown.join(' '));
     const grantId = await grant.save();
+    // Consent given on the phone counts as consent to the app, remembered like one given on a consent page.
+    await store.consents.remember(used.account_id, used.client_id, shown);
     await store.approvals.record({
       id: used.id,
       kind: 'desktop',

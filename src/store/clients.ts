@@ -61,6 +61,7 @@ export function clients(db: Db, run: Run) {
         forget(id);
         if (gone.length === 0) return false;
         await deleteForClient(trx, id);
+        await trx('consents').delete().where({ client_id: id });
         return true;
       });
     },

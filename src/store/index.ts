@@ -1,6 +1,7 @@
 import { approvals } from './approvals.js';
 import { audit } from './audit.js';
 import { clients } from './clients.js';
+import { consents } from './consents.js';
 import { counters } from './counters.js';
 import { type Db, databaseUrlOf, engineOf } from './db.js';
 import { deviceCodes } from './device-codes.js';
@@ -24,12 +25,13 @@ import { users } from './users.js';
  * | `tickets` | `qr_tickets` | qr-login/ |
  * | `approvals` | `device_approvals` | accounts/, device/, qr-login/ |
  * | `users`, `clients` | `users`, `clients` | accounts/, admin/, the adapter |
+ * | `consents` | `consents` | oidc/ (remembered consent), accounts/ (removed on the account page) |
  * | `keys` | `signing_keys`, `cookie_keys`, `admin_tokens` | oidc/keys.ts, admin/token.ts |
  * | `audit` | `audit_events` | ops/audit.ts |
  */
 export function createStore(db: Db) {
   const engine = engineOf(db);
-  const { run, close } = statements(db, engine === 'postgres' ? databaseUrlOf(db) : undefined);
+  const { run, count, close } = statements(db, engine === 'postgres' ? databaseUrlOf(db) : undefined);
   return {
     db,
     engine,
@@ -39,12 +41,15 @@ export function createStore(db: Db) {
     tickets: tickets(db),
     approvals: approvals(db),
     users: users(db),
+    consents: consents(db),
     clients: clients(db, run),
     keys: keys(db),
     audit: audit(db),
     /** The one revoke-by-grant (store/grants.ts), in its own transaction. */
     revokeGrant: (grantId: string, models?: string[]) => db.transaction((trx) => revokeGrant(trx, grantId, models)),
     purge: (opts: { batchSize: number; graceSeconds: number }) => purgeExpired(db, opts),
+    /** SQL statements sent since start-up (a counter for /metrics and the capacity model in bench/). */
+    statementCount: count,
     /** Closes what the store opened besides `db` (whose owner closes it). */
     close,
     async ping(): Promise<void> {

@@ -55,6 +55,7 @@ export function users(db: Db) {
         const gone = await trx('users').delete().where({ id }).returning('id');
         if (gone.length === 0) return false;
         await deleteForAccount(trx, id);
+        await trx('consents').delete().where({ account_id: id });
         return true;
       });
     },

@@ -1,36 +1,113 @@
 import type { DeviceApproval } from '../store/approvals.js';
+import type { Consent } from '../store/consents.js';
 import { displayAddress } from './address.js';
 import { describeDevice } from './device.js';
-import { html } from './html.js';
-import type { Translator } from './i18n.js';
+import { html, type SafeHtml } from './html.js';
+import { LOCALES, type Translator, timeAgo } from './i18n.js';
 import { page } from './layout.js';
+import { scopeList } from './sign-in.js';
 
-function when(t: Translator, at: Date | string): string {
-  return `${new Date(at).toLocaleString(t.lang === 'zh' ? 'zh-CN' : 'en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' })} UTC`;
+/**
+ * When, as a person reads it: relative ("3 hours ago", "昨天"), with the exact instant in the element's `datetime`
+ * and, as its tooltip, in the reader's language (the page does not know the reader's time zone, so UTC is named).
+ */
+function when(t: Translator, at: Date | string, now: Date): SafeHtml {
+  const d = new Date(at);
+  const exact = `${d.toLocaleString(LOCALES[t.lang], { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' })} UTC`;
+  return html`<time datetime="${d.toISOString()}" title="${exact}">${timeAgo(t, d, now)}</time>`;
 }
 
-/** "Your devices": each device approval and desktop sign-in, by app and device, each ended on its own. */
-export function devicesPage(t: Translator, opts: { account: string; approvals: DeviceApproval[]; csrf: string }): string {
+/** "Living-room TV — Samsung TV (Tizen)": the app, then the device as a person names it. */
+export function approvalTitle(t: Translator, a: DeviceApproval): string {
+  return `${a.client_name ?? a.client_id} — ${describeDevice(t, a.device_ua ?? undefined)}`;
+}
+
+/** Your account: the devices and computers signed in from it, the apps allowed to use it, and sign-out. */
+export function accountPage(
+  t: Translator,
+  opts: {
+    account: string;
+    approvals: DeviceApproval[];
+    apps: Array<Consent & { name: string }>;
+    csrf: string;
+    signOut: string;
+    now?: Date;
+  },
+): string {
+  const now = opts.now ?? new Date();
   const items = opts.approvals.map(
     (a) => html`<li class="card device" data-approval="${a.id}" data-kind="${a.kind}">
-<h2>${a.client_name ?? a.client_id} — ${describeDevice(t, a.device_ua ?? undefined)}</h2>
+<h2>${approvalTitle(t, a)}</h2>
 <dl>
 <dt>${t('devices.kind')}</dt><dd>${t(a.kind === 'desktop' ? 'devices.kind.desktop' : 'devices.kind.device')}</dd>
 <dt>${t('confirm.ip')}</dt><dd>${displayAddress(a.device_ip)}</dd>
-<dt>${t('devices.approved')}</dt><dd>${when(t, a.approved_at)}</dd>
+<dt>${t('devices.approved')}</dt><dd>${when(t, a.approved_at, now)}</dd>
 </dl>
-<form method="post" action="/account/devices/${a.id}/revoke">
-<input type="hidden" name="csrf" value="${opts.csrf}">
-<button type="submit" class="decline">${t('devices.revoke')}</button>
-</form>
+<a class="button decline" href="/account/devices/${a.id}/revoke">${t('devices.revoke')}</a>
+</li>`,
+  );
+  const apps = opts.apps.map(
+    (c) => html`<li class="card app" data-client="${c.client_id}">
+<h2>${c.name}</h2>
+${scopeList(t, c.scopes)}
+<p class="muted">${t('apps.allowed')} ${when(t, c.updated_at, now)}</p>
+<a class="button decline" href="/account/apps/${encodeURIComponent(c.client_id)}/remove">${t('apps.remove')}</a>
 </li>`,
   );
   return page({
     title: t('devices.title'),
     lang: t('lang.tag'),
     body: html`<h1>${t('devices.title')}</h1>
-<p class="muted">${opts.account}</p>
+<p class="muted">${t('account.signedInAs', { name: opts.account })}</p>
 <p>${t('devices.lead')}</p>
-${items.length ? html`<ul class="devices">${items}</ul>` : html`<p>${t('devices.none')}</p>`}`,
+${items.length ? html`<ul class="devices">${items}</ul>` : html`<p>${t('devices.none')}</p>`}
+<h1>${t('apps.title')}</h1>
+<p>${t('apps.lead')}</p>
+${apps.length ? html`<ul class="devices">${apps}</ul>` : html`<p>${t('apps.none')}</p>`}
+<p><a class="button" href="${opts.signOut}">${t('account.signOut')}</a></p>`,
+  });
+}
+
+/** The step before ending something: what exactly ends, and two equal choices. */
+export function confirmEndPage(
+  t: Translator,
+  opts: { title: string; what: string; detail: string; action: string; csrf: string; cancel: string },
+): string {
+  return page({
+    title: opts.title,
+    lang: t('lang.tag'),
+    body: html`<div class="card">
+<h1>${opts.title}</h1>
+<p><strong>${opts.what}</strong></p>
+<p>${opts.detail}</p>
+<form method="post" action="${opts.action}">
+<input type="hidden" name="csrf" value="${opts.csrf}">
+<div class="choices">
+<a class="button" href="${opts.cancel}">${t('account.cancel')}</a>
+<button type="submit" class="decline">${opts.title}</button>
+</div>
+</form>
+</div>`,
+  });
+}
+
+/** The home page at `/`: what Handoff is, and the way in (sign in, or your account when signed in). */
+export function homePage(t: Translator, opts: { account?: string | undefined; signOut: string }): string {
+  return page({
+    title: t('home.title'),
+    lang: t('lang.tag'),
+    body: html`<div class="card">
+<h1>${t('home.title')}</h1>
+<p>${t('home.lead')}</p>
+${
+  opts.account
+    ? html`<p class="muted">${t('account.signedInAs', { name: opts.account })}</p>
+<a class="button primary" href="/account/devices">${t('home.account')}</a>
+<a class="button" href="/device">${t('home.connect')}</a>
+<a class="button" href="${opts.signOut}">${t('account.signOut')}</a>`
+    : html`<a class="button primary" href="/account/signin">${t('home.signIn')}</a>
+<a class="button" href="/device">${t('home.connect')}</a>`
+}
+</div>`,
   });
 }

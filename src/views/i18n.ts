@@ -8,7 +8,7 @@ const en = {
   'common.error.generic': 'Something went wrong on our side. Try again.',
   'error.title.wait': 'Please wait',
   'error.title.cannot': 'Cannot continue',
-  'throttle.wait': 'Too many attempts. Wait {minutes} minute(s), then try again.',
+  'throttle.wait': 'Too many attempts. Wait {minutes, plural, one {# minute} other {# minutes}}, then try again.',
   'error.interactionGone': 'This sign-in has expired or was opened in another browser. Go back to the app and start again.',
   'error.interactionOther': 'This sign-in does not belong to this browser session.',
   'error.formExpired': 'This form has expired. Go back and try again.',
@@ -30,8 +30,8 @@ const en = {
   'entry.error.notFound': 'That code is not valid. Check the code on your device and try again.',
   'entry.error.generic': 'Something went wrong. Start again on your device.',
   'throttle.title': 'Too many attempts',
-  'throttle.body': 'Too many wrong codes were entered. Wait {minutes} minute(s), then try again.',
-  'confirm.title': 'Sign in {client} on your device?',
+  'throttle.body': 'Too many wrong codes were entered. Wait {minutes, plural, one {# minute} other {# minutes}}, then try again.',
+  'confirm.title': 'Sign in to {client} on your device?',
   'confirm.compare': 'Check that this code matches the one on your device’s screen:',
   'confirm.asks': 'It asks for:',
   'confirm.device': 'Requesting device',
@@ -51,8 +51,6 @@ const en = {
   'used.title': 'Code already used',
   'used.body': 'This code has already been used. Start again on your device to get a new code.',
   'time.justNow': 'just now',
-  'time.minutes': '{n} minute(s) ago',
-  'time.hours': '{n} hour(s) ago',
   'ua.unknown': 'Unknown device',
   'ua.on': '{app} on {os}',
   'scope.openid': 'Confirm who you are (your account id)',
@@ -65,11 +63,36 @@ const en = {
   'login.password': 'Password',
   'login.submit': 'Sign in',
   'login.wrong': 'Wrong username or password.',
-  'login.throttled': 'Too many failed sign-in attempts. Try again in {minutes} minute(s).',
+  'login.throttled': 'Too many failed sign-in attempts. Try again in {minutes, plural, one {# minute} other {# minutes}}.',
   'consent.title': '{client} wants to access your account',
   'consent.signedInAs': 'Signed in as {account}. It will be able to:',
   'consent.allow': 'Allow',
   'consent.deny': 'Decline',
+  'account.signedInAs': 'Signed in as {name}',
+  'account.signOut': 'Sign out',
+  'account.cancel': 'Cancel',
+  'devices.confirm.title': 'End this sign-in',
+  'devices.confirm.detail': 'It will be signed out at once and must be approved again to sign in.',
+  'apps.title': 'Apps you allowed',
+  'apps.lead': 'Apps that can sign you in without asking again. Removing one makes it ask next time.',
+  'apps.none': 'You have not allowed any app yet.',
+  'apps.allowed': 'Allowed',
+  'apps.remove': 'Remove access',
+  'apps.confirm.title': 'Remove access',
+  'apps.confirm.detail': 'This app will ask for your permission again the next time you sign in to it.',
+  'home.title': 'Handoff',
+  'home.lead':
+    'Handoff signs you in on TVs, command-line tools and computers with the phone you are already signed in on: scan the code they show, check who is asking, and approve.',
+  'home.signIn': 'Sign in',
+  'home.account': 'Your account',
+  'home.connect': 'Enter a code from a device',
+  'logout.title': 'Sign out',
+  'logout.question': 'Sign out of Handoff on this browser?',
+  'logout.client': 'You are signing out of {client} too.',
+  'logout.yes': 'Sign out',
+  'logout.no': 'Stay signed in',
+  'logout.done.title': 'Signed out',
+  'logout.done.body': 'You are signed out of Handoff on this browser.',
   'devices.title': 'Your devices',
   'devices.lead': 'Devices and computers you signed in from this account. End any you do not recognise or no longer use.',
   'devices.kind': 'Signed in by',
@@ -154,8 +177,6 @@ const zh: Record<MessageKey, string> = {
   'used.title': '代码已被使用',
   'used.body': '此代码已被使用。请在设备上重新开始以获取新代码。',
   'time.justNow': '刚刚',
-  'time.minutes': '{n} 分钟前',
-  'time.hours': '{n} 小时前',
   'ua.unknown': '未知设备',
   'ua.on': '{os} 上的 {app}',
   'scope.openid': '确认你的身份（账户 ID）',
@@ -173,6 +194,30 @@ const zh: Record<MessageKey, string> = {
   'consent.signedInAs': '已登录为 {account}。它将能够：',
   'consent.allow': '允许',
   'consent.deny': '拒绝',
+  'account.signedInAs': '已登录为 {name}',
+  'account.signOut': '退出登录',
+  'account.cancel': '取消',
+  'devices.confirm.title': '结束此登录',
+  'devices.confirm.detail': '它将立即退出登录，需再次批准才能登录。',
+  'apps.title': '你允许的应用',
+  'apps.lead': '这些应用可以直接让你登录而无需再次询问。移除后，下次登录时会再次询问。',
+  'apps.none': '你还没有允许任何应用。',
+  'apps.allowed': '允许于',
+  'apps.remove': '移除访问权限',
+  'apps.confirm.title': '移除访问权限',
+  'apps.confirm.detail': '下次你登录此应用时，它会再次请求你的许可。',
+  'home.title': 'Handoff',
+  'home.lead': 'Handoff 让你用已登录的手机登录电视、命令行工具和电脑：扫描它们显示的二维码，确认请求方，然后批准。',
+  'home.signIn': '登录',
+  'home.account': '你的账户',
+  'home.connect': '输入设备上的代码',
+  'logout.title': '退出登录',
+  'logout.question': '要在此浏览器上退出 Handoff 吗？',
+  'logout.client': '你也将退出 {client}。',
+  'logout.yes': '退出登录',
+  'logout.no': '保持登录',
+  'logout.done.title': '已退出登录',
+  'logout.done.body': '你已在此浏览器上退出 Handoff。',
   'devices.title': '你的设备',
   'devices.lead': '你用此账户登录过的设备和电脑。结束你不认识或不再使用的登录。',
   'devices.kind': '登录方式',
@@ -212,10 +257,29 @@ export type Lang = keyof typeof CATALOGS;
 
 export type Translator = ((key: MessageKey, vars?: Record<string, string | number>) => string) & { lang: Lang };
 
+/** The locale each catalogue is written for (plural rules, dates, relative times). */
+export const LOCALES: Record<Lang, string> = { en: 'en', zh: 'zh-CN' };
+
+/**
+ * Fills a message: `{name}` takes a value; `{name, plural, one {# minute} other {# minutes}}` (ICU's plural form, a
+ * subset) picks the branch `Intl.PluralRules` names for the number in the reader's language, `#` being the number.
+ */
+function format(message: string, vars: Record<string, string | number>, rules: Intl.PluralRules): string {
+  return message
+    .replace(/\{(\w+), plural, ((?:[\w=]+ \{[^{}]*\}\s*)+)\}/g, (m, name: string, branches: string) => {
+      const n = Number(vars[name]);
+      if (!(name in vars) || !Number.isFinite(n)) return m;
+      const options = new Map([...branches.matchAll(/([\w=]+) \{([^{}]*)\}/g)].map((b) => [b[1] as string, b[2] as string]));
+      const chosen = options.get(`=${n}`) ?? options.get(rules.select(n)) ?? options.get('other') ?? '';
+      return chosen.replace(/#/g, String(n));
+    })
+    .replace(/\{(\w+)\}/g, (m, name: string) => (name in vars ? String(vars[name]) : m));
+}
+
 export function translator(lang: Lang): Translator {
   const catalog = CATALOGS[lang];
-  const t = (key: MessageKey, vars: Record<string, string | number> = {}) =>
-    catalog[key].replace(/\{(\w+)\}/g, (m, name: string) => (name in vars ? String(vars[name]) : m));
+  const rules = new Intl.PluralRules(LOCALES[lang]);
+  const t = (key: MessageKey, vars: Record<string, string | number> = {}) => format(catalog[key], vars, rules);
   return Object.assign(t, { lang });
 }
 
@@ -234,10 +298,20 @@ export function pickLanguage(header: string | undefined): Lang {
   return best.lang;
 }
 
-/** "3 minutes ago" for a past instant. */
+/** "3 minutes ago", "yesterday", "2 weeks ago" for a past instant, in the reader's language (no time zone needed). */
 export function timeAgo(t: Translator, then: Date, now = new Date()): string {
   const seconds = Math.max(0, Math.round((now.getTime() - then.getTime()) / 1000));
   if (seconds < 60) return t('time.justNow');
-  if (seconds < 3600) return t('time.minutes', { n: Math.floor(seconds / 60) });
-  return t('time.hours', { n: Math.floor(seconds / 3600) });
+  const rtf = new Intl.RelativeTimeFormat(LOCALES[t.lang], { numeric: 'auto' });
+  const steps: Array<[Intl.RelativeTimeFormatUnit, number]> = [
+    ['minute', 60],
+    ['hour', 3600],
+    ['day', 86_400],
+    ['week', 604_800],
+    ['month', 2_629_800],
+    ['year', 31_557_600],
+  ];
+  let unit: [Intl.RelativeTimeFormatUnit, number] = steps[0] as [Intl.RelativeTimeFormatUnit, number];
+  for (const step of steps) if (seconds >= step[1]) unit = step;
+  return rtf.format(-Math.floor(seconds / unit[1]), unit[0]);
 }

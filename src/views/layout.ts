@@ -27,7 +27,14 @@ dl{margin:.5rem 0;display:grid;grid-template-columns:auto 1fr;gap:.3rem .8rem}dt
 ul.scopes{padding-left:1.2rem;margin:.4rem 0}
 [hidden]{display:none!important}.qr-login{text-align:center;margin:1.25rem 0 0;padding-top:1rem;border-top:1px solid var(--line)}.qr-login img{display:block;margin:.5rem auto;background:#fff;width:240px;height:240px}.or{color:var(--muted);font-size:.9rem;margin-top:1rem}.tv{max-width:40rem;margin:0 auto;text-align:center}.tv img{display:block;margin:1rem auto;background:#fff;width:min(320px,80vw);height:auto}
 ul.devices{list-style:none;padding:0;margin:0}ul.devices li{margin:.75rem 0}h2{font-size:1.1rem;margin:0 0 .5rem}
+a.button{display:flex;align-items:center;justify-content:center;font-weight:600;min-height:3rem;border-radius:10px;border:2px solid var(--accent);margin-top:1rem;text-decoration:none;color:var(--accent)}
+a.button.primary{background:var(--accent);color:var(--accent-fg)}a.button.decline{color:var(--danger);border-color:var(--danger)}.choices a.button{margin-top:.5rem}
+@media (max-width:40rem){.qr-login{display:none!important}}
+header.brand{max-width:28rem;margin:0 auto;padding:.9rem 1rem 0;display:flex;align-items:center;gap:.5rem;font-weight:700}header.brand a{color:var(--fg);text-decoration:none;display:flex;align-items:center;gap:.5rem}header.brand img{width:28px;height:28px}
 `;
+
+/** Handoff's mark: two overlapping rounded screens (a phone handing off to a larger one), as an SVG favicon. */
+export const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect width="64" height="64" rx="14" fill="#1d5bd6"/><rect x="10" y="16" width="30" height="22" rx="4" fill="none" stroke="#fff" stroke-width="4"/><rect x="34" y="26" width="18" height="26" rx="4" fill="#1d5bd6" stroke="#fff" stroke-width="4"/><circle cx="43" cy="45" r="2" fill="#fff"/></svg>`;
 
 export function page(opts: { title: string; lang?: string; body: SafeHtml }): string {
   return html`<!doctype html>
@@ -37,9 +44,10 @@ export function page(opts: { title: string; lang?: string; body: SafeHtml }): st
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>${opts.title} · Handoff</title>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
 <style>${new SafeHtml(STYLE)}</style>
 </head>
-<body><main>${opts.body}</main></body>
+<body><header class="brand"><a href="/"><img src="/favicon.svg" alt="" width="28" height="28">Handoff</a></header><main>${opts.body}</main></body>
 </html>`.value;
 }
 

@@ -1,5 +1,5 @@
 import type { Translator } from './i18n.js';
-import { html, type SafeHtml } from './html.js';
+import { html, SafeHtml } from './html.js';
 import { page } from './layout.js';
 
 export interface ClientView {
@@ -91,6 +91,26 @@ export function messagePage(opts: {
 <h1 class="${opts.status ?? ''}">${opts.title}</h1>
 <p>${opts.message}</p>
 ${opts.extra ?? ''}
+</div>`,
+  });
+}
+
+/**
+ * RP-initiated logout's question. `form` is oidc-provider's own form (its id `op.logoutForm`, the xsrf field); the
+ * two buttons submit it, "Sign out" with `logout=yes`.
+ */
+export function logoutPage(t: Translator, opts: { form: string; client?: string | undefined }): string {
+  return page({
+    title: t('logout.title'),
+    lang: t('lang.tag'),
+    body: html`<div class="card">
+<h1>${t('logout.question')}</h1>
+${opts.client ? html`<p>${t('logout.client', { client: opts.client })}</p>` : ''}
+${new SafeHtml(opts.form)}
+<div class="choices">
+<button type="submit" form="op.logoutForm">${t('logout.no')}</button>
+<button type="submit" form="op.logoutForm" class="primary" value="yes" name="logout" autofocus>${t('logout.yes')}</button>
+</div>
 </div>`,
   });
 }

@@ -157,7 +157,7 @@ describe('device experience', () => {
       const phone = new Phone();
       const page = await phone.request(dc.verification_uri_complete);
       assert.equal(page.status, 200);
-      assert.match(page.html, /Sign in Living Room TV on your device\?/);
+      assert.match(page.html, /Sign in to Living Room TV on your device\?/);
       assert.match(page.html, new RegExp(dc.user_code));
       assert.match(page.html, /Your email address/);
       assert.match(page.html, /data-field="device">Samsung TV \(Tizen\)</);
@@ -192,7 +192,7 @@ describe('device experience', () => {
       assert.match(devices.html, /Node\.js/);
       const entry = `data-approval="${sha256(dc.device_code)}"`;
       assert.ok(devices.html.includes(entry));
-      const revoked = await phone.submit(devices, {}, `/account/devices/${sha256(dc.device_code)}/revoke`);
+      const revoked = await phone.revokeOnAccount(server.publicUrl, sha256(dc.device_code));
       assert.ok(!revoked.html.includes(entry), 'the ended sign-in is no longer listed');
       assert.equal((await me()).status, 401, 'the access token stopped working');
       const refresh = await postForm(`${server.publicUrl}/token`, {
@@ -209,7 +209,7 @@ describe('device experience', () => {
       assert.match(page.html, /name="password"/);
       const after = await phone.submit(page, { username: 'alice', password: 'correct horse battery staple' });
       assert.equal(after.url, `${server.publicUrl}/account/devices`);
-      assert.match(after.html, /<h1>Your devices<\/h1>\n<p class="muted">Alice Example<\/p>/);
+      assert.match(after.html, /<h1>Your devices<\/h1>\n<p class="muted">Signed in as Alice Example<\/p>/);
     });
   });
 });

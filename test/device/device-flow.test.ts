@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { Phone } from '../helpers/phone.js';
-import { deviceAuthorization, redeem, startTestServer } from '../helpers/server.js';
+import { createClient } from '../../src/admin/clients.js';
+import { deviceAuthorization, postForm, redeem, startTestServer } from '../helpers/server.js';
 
 describe('device authorization grant, end to end', () => {
   let server: Awaited<ReturnType<typeof startTestServer>>;
@@ -32,7 +33,7 @@ describe('device authorization grant, end to end', () => {
     assert.ok(tokens.access_token);
     assert.ok(tokens.refresh_token, 'offline_access was granted, so a refresh token is issued');
     const idToken = tokens.id_token as string;
-    assert.equal(decodeProtectedHeader(idToken).alg, 'ES256');
+    assert.equal(decodeProtectedHeader(idToken).alg, 'RS256', 'RS256 is the default of OpenID Connect Registration');
     const { payload } = await jwtVerify(idToken, createRemoteJWKSet(new URL(`${server.issuer}/jwks`)), {
       issuer: server.issuer,
       audience: 'tv',
@@ -48,6 +49,46 @@ describe('device authorization grant, end to end', () => {
     const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token as string);
     assert.ok(refreshed.access_token);
     assert.notEqual(refreshed.access_token, tokens.access_token);
+  });
+
+  it('signs ID tokens with the algorithm a client asks for (ES256, EdDSA), RS256 otherwise', async () => {
+    for (const alg of ['ES256', 'EdDSA']) {
+      const clientId = `tv-${alg.toLowerCase()}`;
+      await createClient(server.store, server.provider(), {
+        client_id: clientId,
+        token_endpoint_auth_method: 'none',
+        grant_types: ['urn:ietf:params:oauth:grant-type:device_code'],
+        response_types: [],
+        id_token_signed_response_alg: alg,
+      });
+      const dc = await deviceAuthorization(server.publicUrl, clientId, 'openid');
+      await new Phone().approveDevice(dc.verification_uri_complete);
+      const tokens = await redeem(server.publicUrl, dc.device_code, clientId);
+      assert.equal(decodeProtectedHeader(String(tokens.json.id_token)).alg, alg);
+    }
+  });
+
+  it('asks for openid when a device sends no scope or an empty one, so what the user approves is what it gets', async () => {
+    const forms: Array<Record<string, string>> = [{ client_id: 'tv' }, { client_id: 'tv', scope: '' }, { client_id: 'tv', scope: '  ' }];
+    for (const form of forms) {
+      const started = await postForm(`${server.publicUrl}/device/auth`, form);
+      assert.equal(started.status, 200, JSON.stringify(started.json));
+      const page = await new Phone().approveDevice(String(started.json.verification_uri_complete));
+      assert.match(page.html, /Device connected/);
+      const tokens = await redeem(server.publicUrl, String(started.json.device_code));
+      assert.equal(tokens.status, 200, JSON.stringify(tokens.json));
+      assert.equal(tokens.json.scope, 'openid');
+      assert.ok(tokens.json.id_token);
+    }
+  });
+
+  it('lists in discovery the authentication methods its revocation and introspection endpoints accept', async () => {
+    const metadata = (await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    const methods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];
+    assert.deepEqual(metadata.token_endpoint_auth_methods_supported, methods);
+    assert.deepEqual(metadata.revocation_endpoint_auth_methods_supported, methods);
+    assert.deepEqual(metadata.introspection_endpoint_auth_methods_supported, methods);
+    assert.deepEqual([...(metadata.id_token_signing_alg_values_supported as string[])].sort(), ['ES256', 'EdDSA', 'RS256']);
   });
 
   it('answers authorization_pending until approval, and a redeemed code never works again', async () => {

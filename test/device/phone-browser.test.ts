@@ -66,7 +66,7 @@ describe('phone pages in Chromium', () => {
     await field.fill(dc.user_code.toLowerCase().replace('-', ' '));
     await page.getByRole('button', { name: 'Continue' }).click();
 
-    await page.getByRole('heading', { name: 'Sign in Living Room TV on your device?' }).waitFor();
+    await page.getByRole('heading', { name: 'Sign in to Living Room TV on your device?' }).waitFor();
     await fitsWidth();
     assert.equal(await page.locator('.code').textContent(), dc.user_code);
     assert.equal(await page.locator('[data-field="device"]').textContent(), 'Handoff demo TV on Android');

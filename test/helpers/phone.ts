@@ -95,6 +95,16 @@ export class Phone {
    * only decision; a consent page would be a second one, so it is not expected).
    * `decision` 'deny' declines on the confirmation page. Returns the last page shown.
    */
+  /**
+   * Ends one sign-in on the account page the way a person does: its Revoke link opens a confirmation page, whose form
+   * ends it. Without an id, the first entry listed. Returns the account page shown after.
+   */
+  async revokeOnAccount(base: string, id?: string): Promise<Page> {
+    const entry = id ?? /data-approval="([^"]+)"/.exec((await this.request(`${base}/account/devices`)).html)?.[1];
+    if (!entry) throw new Error('nothing to revoke on the account page');
+    return this.submit(await this.request(`${base}/account/devices/${entry}/revoke`));
+  }
+
   async approveDevice(verificationUriComplete: string, decision: 'approve' | 'deny' = 'approve', password = PASSWORD): Promise<Page> {
     let page = await this.request(verificationUriComplete);
     if (page.html.includes('Submitting Callback')) page = await this.submit(page);

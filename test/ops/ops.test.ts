@@ -69,7 +69,8 @@ describe('operations: health, metrics, logs, audit, proxy', () => {
     await phone.approveDevice(dc.verification_uri_complete);
     assert.equal((await redeem(server.publicUrl, dc.device_code)).status, 200);
     const devices = await phone.request(`${server.publicUrl}/account/devices`);
-    await phone.submit(devices, {}, '/revoke');
+    assert.match(devices.html, /data-approval=/);
+    await phone.revokeOnAccount(server.publicUrl);
     const events = (await (await adminFetch(server, 'GET', '/admin/audit?limit=10')).json()) as Array<Record<string, unknown>>;
     const actions = events.map((e) => e.action);
     assert.deepEqual(actions.slice(0, 2), ['device.revoked', 'device.approved']);

@@ -95,7 +95,7 @@ describe('security: a desktop scan grants exactly what the phone showed', () => 
     const devices = await phone.request(`${server.publicUrl}/account/devices`);
     const entry = new RegExp(`data-approval="${d.ticket}" data-kind="desktop">\\s*<h2>Photo App — Chrome on Windows</h2>`);
     assert.match(devices.html, entry);
-    const ended = await phone.submit(devices, {}, `/account/devices/${d.ticket}/revoke`);
+    const ended = await phone.revokeOnAccount(server.publicUrl, d.ticket);
     assert.doesNotMatch(ended.html, entry);
     assert.equal((await me()).status, 401, 'the desktop’s access token stopped working');
   });

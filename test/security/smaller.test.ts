@@ -21,7 +21,8 @@ describe('security: the smaller findings', () => {
     const [ta, tb] = [await redeem(server.publicUrl, a.device_code), await redeem(server.publicUrl, b.device_code)];
     const me = (t: typeof ta) => fetch(`${server.publicUrl}/me`, { headers: { authorization: `Bearer ${t.json.access_token}` } });
     const devices = await phone.request(`${server.publicUrl}/account/devices`);
-    await phone.submit(devices, {}, `/account/devices/${sha256(a.device_code)}/revoke`);
+    assert.match(devices.html, /data-approval=/);
+    await phone.revokeOnAccount(server.publicUrl, sha256(a.device_code));
     assert.equal((await me(ta)).status, 401, 'the revoked device is cut off');
     assert.equal((await me(tb)).status, 200, 'the other device keeps working');
     const after = await phone.request(`${server.publicUrl}/account/devices`);

@@ -5,7 +5,8 @@
 // A stream the server refuses (busy: 429 or 503) or that drops is not the end: the page re-reads the ticket's state
 // once and reconnects with backoff (1 s doubling to 15 s), so an approval is never missed.
 const box = document.querySelector('[data-qr]');
-if (box) {
+// On a narrow screen the section is hidden (a phone is never asked to scan): nothing to follow.
+if (box && !window.matchMedia('(max-width: 40rem)').matches) {
   const img = document.getElementById('qr-image');
   const complete = box.querySelector('form[data-complete]');
   const every = Number(box.dataset.rotateSeconds) * 1000;
