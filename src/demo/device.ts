@@ -7,6 +7,8 @@ import { DEMO_CLIENT_ID } from './seed.js';
  * prints the QR code and the user code, waits for the phone, and prints who signed in. It waits with held token
  * requests (`Prefer: wait=N`, answered the moment the phone decides); should the server not hold them, it falls
  * back to RFC 8628 polling: every `interval` seconds, 5 more after each `slow_down`.
+ * The QR code is drawn in ANSI colours (black on white, any terminal theme); `-- --dark` or `-- --light` draw it
+ * without colours for a dark or a light background.
  */
 const GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const UA = 'HandoffDemoTV/1.0 (terminal)';
@@ -51,7 +53,9 @@ async function main(): Promise<number> {
     interval?: number;
     expires_in: number;
   };
-  const qr = await (await fetch(s.verification_uri_complete_qr.replace(/\.svg$/, '.txt'))).text();
+  // ANSI colours draw the same code on light and dark themes; `--dark` / `--light` print it without colour codes.
+  const theme = process.argv.includes('--light') ? 'light' : process.argv.includes('--dark') ? 'dark' : 'ansi';
+  const qr = await (await fetch(`${s.verification_uri_complete_qr.replace(/\.svg$/, '.txt')}?theme=${theme}`)).text();
   process.stdout.write(
     `\n${qr}\nScan the code with your phone, or open ${s.verification_uri} and enter:\n\n    ${s.user_code}\n\nWaiting for your phone…\n`,
   );

@@ -4,7 +4,7 @@ import { addressKey } from '../http/address.js';
 import { take } from '../http/limits.js';
 import { sha256 } from '../store/hash.js';
 import type { Store } from '../store/index.js';
-import { openUserCode, type QrFormat, renderQr, verificationUriComplete } from './qr.js';
+import { openUserCode, type QrFormat, renderQr, TEXT_THEMES, type TextTheme, verificationUriComplete } from './qr.js';
 
 /**
  * Rendered QR images by code and format. Rendering a PNG costs milliseconds of CPU, so each image is rendered once
@@ -30,7 +30,7 @@ class QrCache {
 }
 
 /**
- * `GET /device/qr/<handle>.(svg|png|txt)`: the QR of a live, undecided device code, cacheable for the code's
+ * `GET /device/qr/<handle>.(svg|png|txt)` (`.txt?theme=ansi|dark|light`, see qr.ts): the QR of a live, undecided device code, cacheable for the code's
  * remaining life; 404 for anything else. Requests are limited per address (`device.maxQrImagesPerIp` a minute).
  */
 export function qrImageRoutes(deps: { config: Config; store: Store; issuer: string; secrets: () => string[] }): Router {
@@ -50,7 +50,11 @@ export function qrImageRoutes(deps: { config: Config; store: Store; issuer: stri
       return;
     }
     const format = match[2] as QrFormat;
-    const { type, body } = await cache.get(`${userCode}.${format}`, () => renderQr(verificationUriComplete(deps.issuer, userCode), format));
+    // `.txt?theme=dark|light` for a terminal without colours; ANSI colours (any theme) otherwise.
+    const requested = String(ctx.query.theme ?? 'ansi');
+    const theme: TextTheme = (TEXT_THEMES as readonly string[]).includes(requested) ? (requested as TextTheme) : 'ansi';
+    const key = format === 'txt' ? `${userCode}.${format}.${theme}` : `${userCode}.${format}`;
+    const { type, body } = await cache.get(key, () => renderQr(verificationUriComplete(deps.issuer, userCode), format, theme));
     ctx.set('Cache-Control', `private, max-age=${remaining}`);
     ctx.set('Expires', new Date(Date.now() + remaining * 1000).toUTCString());
     ctx.type = type;

@@ -32,31 +32,43 @@ export function verificationUriComplete(issuer: string, userCode: string): strin
 const OPTIONS = { errorCorrectionLevel: 'M' as const, margin: 4 };
 
 /**
- * A QR code drawn with Unicode half blocks, two modules per character row. The *light* modules (and a 2-module
- * quiet zone) are the printed blocks, so on the dark background most terminals use the code reads dark-on-light
- * as scanners expect.
+ * How a text QR is drawn for a terminal:
+ * - `ansi` (the default): black modules on a white field set by ANSI colour codes, so the code reads the same on a
+ *   light or a dark terminal theme;
+ * - `dark`: no colour codes, for a terminal with a dark background: the light modules are the printed blocks;
+ * - `light`: no colour codes, for a light background: the dark modules are the printed blocks.
+ * Either way with the standard 4-module quiet zone, two modules per character row (Unicode half blocks).
  */
-export function qrText(text: string): string {
+export type TextTheme = 'ansi' | 'dark' | 'light';
+export const TEXT_THEMES: readonly TextTheme[] = ['ansi', 'dark', 'light'];
+
+export function qrText(text: string, theme: TextTheme = 'ansi'): string {
   const { modules } = QRCode.create(text, { errorCorrectionLevel: OPTIONS.errorCorrectionLevel });
   const size = modules.size;
-  const quiet = 2;
+  const quiet = OPTIONS.margin;
   const dark = (r: number, c: number) => r >= 0 && c >= 0 && r < size && c < size && modules.get(r, c) === 1;
+  // Which modules are drawn as blocks: with colour codes, the dark ones in black on white.
+  const printed = theme === 'dark' ? (r: number, c: number) => !dark(r, c) : dark;
   const lines: string[] = [];
   for (let r = -quiet; r < size + quiet; r += 2) {
     let line = '';
     for (let c = -quiet; c < size + quiet; c += 1) {
-      const top = !dark(r, c);
-      const bottom = r + 1 < size + quiet && !dark(r + 1, c);
+      const top = printed(r, c);
+      const bottom = r + 1 < size + quiet && printed(r + 1, c);
       line += top && bottom ? '█' : top ? '▀' : bottom ? '▄' : ' ';
     }
-    lines.push(line);
+    lines.push(theme === 'ansi' ? `\x1b[30;107m${line}\x1b[0m` : line);
   }
   return `${lines.join('\n')}\n`;
 }
 
 /** Renders a QR code. PNG: 720 px with the standard 4-module quiet zone, large enough to scan across a room. */
-export async function renderQr(text: string, format: QrFormat): Promise<{ type: string; body: string | Buffer }> {
+export async function renderQr(
+  text: string,
+  format: QrFormat,
+  theme: TextTheme = 'ansi',
+): Promise<{ type: string; body: string | Buffer }> {
   if (format === 'png') return { type: 'image/png', body: await QRCode.toBuffer(text, { ...OPTIONS, type: 'png', width: 720 }) };
   if (format === 'svg') return { type: 'image/svg+xml', body: await QRCode.toString(text, { ...OPTIONS, type: 'svg' }) };
-  return { type: 'text/plain; charset=utf-8', body: qrText(text) };
+  return { type: 'text/plain; charset=utf-8', body: qrText(text, theme) };
 }

@@ -1,5 +1,7 @@
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import knexFactory, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
@@ -47,6 +49,12 @@ export function openDb(target: DbTarget): Db {
     mkdirSync(dir, { recursive: true });
     // One process per embedded data directory (see data-dir-lock.ts); refused before PGlite opens its files.
     unlock = lockDataDir(resolve(target.dataDir));
+    try {
+      if (!existsSync(join(dir, 'PG_VERSION'))) initDataDir(dir);
+    } catch (err) {
+      unlock();
+      throw err;
+    }
   }
   const pglite = new PGlite(dir, { startParams: PGLITE_START_PARAMS });
   const db = knexFactory({ client: ClientPgLite, dialect: 'postgres', connection: { pglite } } as Knex.Config);
@@ -55,6 +63,15 @@ export function openDb(target: DbTarget): Db {
 }
 
 const locks = new WeakMap<Db, () => void>();
+
+const INIT_SCRIPT = fileURLToPath(new URL('./pglite-init.js', import.meta.url));
+
+/** A new data directory is created by a short-lived child process (pglite-init.ts says why); start-up waits for it. */
+function initDataDir(dir: string): void {
+  const r = spawnSync(process.execPath, [INIT_SCRIPT, dir, JSON.stringify(PGLITE_START_PARAMS)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  if (r.status !== 0)
+    throw new Error(`could not create the embedded database in ${dir}: ${r.stderr?.toString().trim() || r.error?.message}`);
+}
 
 /**
  * PGlite's own start parameters, with a smaller buffer cache: its default 128 MB of shared buffers is touched as it

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { createClient } from '../../src/admin/clients.js';
 import { DEMO_CLIENT } from '../../src/demo/seed.js';
 import { Phone } from '../helpers/phone.js';
+import { decodeTerminalText } from '../helpers/qr.js';
 import { startTestServer } from '../helpers/server.js';
 
 const DEMO = fileURLToPath(new URL('../../src/demo/device.js', import.meta.url));
@@ -29,7 +30,9 @@ describe('npm run demo:device', () => {
       });
       const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
       for (let i = 0; i < 100 && !out.includes('Waiting for your phone'); i += 1) await new Promise((r) => setTimeout(r, 100));
-      assert.match(out, /█{10,}/, 'a text QR code');
+      const qr = out.slice(0, out.indexOf('Scan the code'));
+      for (const theme of ['dark', 'light'] as const)
+        assert.match(decodeTerminalText(qr, theme) ?? '', /\/device\?user_code=/, `a text QR code that reads on a ${theme} terminal`);
       const userCode = /\n {4}([A-Z]{4}-[A-Z]{4})\n/.exec(out)?.[1];
       assert.ok(userCode, out);
       const confirm = await new Phone().approveDevice(`${server.issuer}/device?user_code=${userCode}`);

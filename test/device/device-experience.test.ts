@@ -3,7 +3,7 @@ import { agePoll, endLimitWindows } from '../helpers/fixtures.js';
 import { PNG } from 'pngjs';
 import { sha256 } from '../../src/store/hash.js';
 import { Phone } from '../helpers/phone.js';
-import { decodePng } from '../helpers/qr.js';
+import { decodePng, decodeTerminalText } from '../helpers/qr.js';
 import { DEVICE_GRANT, deviceAuthorization, postForm, redeem, startTestServer } from '../helpers/server.js';
 
 type Auth = Awaited<ReturnType<typeof deviceAuthorization>> & { interval: number; verification_uri_complete_qr: string };
@@ -49,11 +49,19 @@ describe('device experience', () => {
       const maxAge = Number(/max-age=(\d+)/.exec(svg.headers.get('cache-control') ?? '')?.[1]);
       assert.ok(maxAge > 590 && maxAge <= 600, `max-age ${maxAge}`);
       assert.match(svg.headers.get('cache-control') ?? '', /private/);
-      const txt = await fetch(dc.verification_uri_complete_qr.replace(/\.svg$/, '.txt'));
-      assert.equal(txt.status, 200);
-      const text = await txt.text();
-      assert.match(text, /^█+\n/);
-      assert.ok(text.split('\n').length > 15);
+      // The text QR reads on any terminal: with ANSI colours on a light or a dark theme, and uncoloured in the
+      // rendering chosen for the theme; the one made for the other theme does not (so the test can fail).
+      const txt = (theme?: string) =>
+        fetch(`${dc.verification_uri_complete_qr.replace(/\.svg$/, '.txt')}${theme ? `?theme=${theme}` : ''}`);
+      const ansi = await txt();
+      assert.equal(ansi.status, 200);
+      const colours = await ansi.text();
+      for (const theme of ['dark', 'light'] as const) assert.equal(decodeTerminalText(colours, theme), dc.verification_uri_complete, theme);
+      const forDark = await (await txt('dark')).text();
+      const forLight = await (await txt('light')).text();
+      assert.equal(decodeTerminalText(forDark, 'dark'), dc.verification_uri_complete);
+      assert.equal(decodeTerminalText(forLight, 'light'), dc.verification_uri_complete);
+      assert.equal(decodeTerminalText(forDark, 'light'), undefined, 'the dark rendering is inverted on a light theme');
     });
 
     it('renders nothing but live, well-formed codes: anything else is a 404', async () => {
