@@ -1,14 +1,15 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import pino from 'pino';
 
 /** The request a log line belongs to (ops/telemetry.ts runs each request in it); every line it writes carries the id. */
 export const requestContext = new AsyncLocalStorage<{ requestId: string }>();
 
 /**
- * Structured JSON logs, one line per event, on stdout. Callers pass facts, never secrets: codes, tokens,
- * cookies and passwords are not logged anywhere in Handoff. Lines written while serving a request carry its id.
+ * Structured JSON logs through pino, one line per event, on stdout: `time` (ISO 8601), `level` (its name),
+ * `requestId` while serving a request, `msg`, then the caller's fields. Callers pass facts, never secrets; should one
+ * slip into a field anyway, the paths below are redacted by pino before the line is written.
  */
 export type Level = 'debug' | 'info' | 'warn' | 'error' | 'silent';
-const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
@@ -17,22 +18,46 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
-export function createLogger(level: Level, write: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Logger {
+/** Field names that carry a credential wherever they appear, at the top level or one object down. */
+const SECRET_FIELDS = [
+  'password',
+  'token',
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'device_code',
+  'user_code',
+  'code',
+  'client_secret',
+  'authorization',
+  'cookie',
+  'secret',
+];
+export const REDACTED_PATHS = SECRET_FIELDS.flatMap((f) => [f, `*.${f}`]);
+
+export function createLogger(level: Level, write?: (line: string) => void): Logger {
+  const destination = write
+    ? { write: (chunk: string) => write(chunk.endsWith('\n') ? chunk.slice(0, -1) : chunk) }
+    : pino.destination({ dest: 1, sync: true });
+  const log = pino(
+    {
+      level,
+      base: null,
+      messageKey: 'msg',
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      mixin: () => {
+        const requestId = requestContext.getStore()?.requestId;
+        return requestId ? { requestId } : {};
+      },
+      serializers: { err: (err: unknown) => (err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : err) },
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    },
+    destination,
+  );
   const at =
     (lvl: Exclude<Level, 'silent'>) =>
-    (msg: string, fields: Record<string, unknown> = {}) => {
-      if (ORDER[lvl] < ORDER[level]) return;
-      const requestId = requestContext.getStore()?.requestId;
-      const out: Record<string, unknown> = {
-        time: new Date().toISOString(),
-        level: lvl,
-        ...(requestId ? { requestId } : {}),
-        msg,
-        ...fields,
-      };
-      const err = fields.err;
-      if (err instanceof Error) out.err = { name: err.name, message: err.message, stack: err.stack };
-      write(JSON.stringify(out));
-    };
+    (msg: string, fields: Record<string, unknown> = {}) =>
+      log[lvl](fields, msg);
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }

@@ -1,24 +1,18 @@
+import Bowser from 'bowser';
+
 /**
- * A person-readable name for a User-Agent: "Chrome on Android", "curl", "Safari on iOS". Deliberately small:
- * it names what a user can recognise and says "Unknown device" otherwise; the raw string is never shown.
+ * A person-readable name for a User-Agent: "Chrome on Android", "curl", "Samsung TV (Tizen)". Browsers and operating
+ * systems are recognised by bowser (MIT, maintained, no dependencies); on top of it, the command-line and library
+ * clients that a device flow meets (which a browser detector does not name) and the wording a person recognises.
+ * It says "Unknown device" otherwise (views/device.ts); the raw string is never shown.
  */
 export interface DeviceDescription {
   app?: string;
   os?: string;
 }
 
-const OS: Array<[RegExp, string]> = [
-  [/\b(iPhone|iPad|iPod)\b|\bCPU (iPhone )?OS \d/i, 'iOS'],
-  [/\bAndroid\b/i, 'Android'],
-  [/\bTizen\b/i, 'Samsung TV (Tizen)'],
-  [/\bWeb0S\b|\bwebOS\b/i, 'LG TV (webOS)'],
-  [/\bCrOS\b/, 'ChromeOS'],
-  [/\bWindows NT\b|\bWindows\b/i, 'Windows'],
-  [/\bMac OS X\b|\bMacintosh\b|\bDarwin\b/i, 'macOS'],
-  [/\bLinux\b/i, 'Linux'],
-];
-
-const APPS: Array<[RegExp, string]> = [
+/** Clients a browser detector does not know: tools and HTTP libraries, named as their users know them. */
+const TOOLS: Array<[RegExp, string]> = [
   [/\bcurl\/[\d.]+/i, 'curl'],
   [/\bWget\//i, 'Wget'],
   [/\bpython-requests\/|\bpython-httpx\/|\bPython-urllib\//i, 'Python'],
@@ -26,18 +20,37 @@ const APPS: Array<[RegExp, string]> = [
   [/\bGo-http-client\//, 'Go'],
   [/\bokhttp\//i, 'Android app'],
   [/\bHandoffDemoTV\//, 'Handoff demo TV'],
-  [/\bEdg(e|A|iOS)?\/\d/, 'Edge'],
-  [/\bOPR\/\d|\bOpera\b/, 'Opera'],
-  [/\bSamsungBrowser\/\d/, 'Samsung Internet'],
-  [/\bFirefox\/\d|\bFxiOS\/\d/, 'Firefox'],
-  [/\bCriOS\/\d|Chrome\/\d|\bChromium\/\d/, 'Chrome'],
-  [/\bVersion\/[\d.]+.*\bSafari\/\d|\bMobile\/\w+ Safari\b|\bAppleWebKit\b.*\bMobile\//, 'Safari'],
 ];
+
+/** bowser's operating-system names as a person says them (TVs by their maker and system). */
+const OS_NAMES: Record<string, string> = {
+  iOS: 'iOS',
+  Android: 'Android',
+  Tizen: 'Samsung TV (Tizen)',
+  WebOS: 'LG TV (webOS)',
+  'Chrome OS': 'ChromeOS',
+  Windows: 'Windows',
+  macOS: 'macOS',
+  Linux: 'Linux',
+};
+
+/** bowser's browser names, shortened as their users say them; a TV's built-in browser is named by its system. */
+const BROWSER_NAMES: Record<string, string> = {
+  Chrome: 'Chrome',
+  Chromium: 'Chrome',
+  'Microsoft Edge': 'Edge',
+  Firefox: 'Firefox',
+  Safari: 'Safari',
+  Opera: 'Opera',
+  'Samsung Internet for Android': 'Samsung Internet',
+};
 
 export function describeUserAgent(ua: string | undefined): DeviceDescription {
   if (!ua) return {};
   const s = ua.slice(0, 512);
-  const app = APPS.find(([re]) => re.test(s))?.[1];
-  const os = OS.find(([re]) => re.test(s))?.[1];
+  const tool = TOOLS.find(([re]) => re.test(s))?.[1];
+  const parsed = Bowser.parse(s);
+  const os = OS_NAMES[parsed.os.name ?? ''];
+  const app = tool ?? BROWSER_NAMES[parsed.browser.name ?? ''];
   return { ...(app ? { app } : {}), ...(os ? { os } : {}) };
 }

@@ -51,6 +51,24 @@ describe('operations: health, metrics, logs, audit, proxy', () => {
     for (const s of secrets) assert.ok(!raw.includes(s), `a secret reached the logs: ${s.slice(0, 6)}…`);
   });
 
+  it('writes pino JSON lines with time, level and msg, and redacts credential fields that slip into a log call', () => {
+    const out: string[] = [];
+    const log = createLogger('info', (line) => out.push(line));
+    log.debug('not at this level');
+    log.info('a fact', { route: '/token', password: 'hunter2', nested: { device_code: 'abc', kept: 1 } });
+    log.error('failed', { err: new Error('boom') });
+    assert.equal(out.length, 2);
+    const first = JSON.parse(out[0] as string) as Record<string, unknown>;
+    assert.match(String(first.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.deepEqual(
+      { level: first.level, msg: first.msg, route: first.route, password: first.password, nested: first.nested },
+      { level: 'info', msg: 'a fact', route: '/token', password: '[redacted]', nested: { device_code: '[redacted]', kept: 1 } },
+    );
+    assert.ok(!out[0]?.includes('hunter2'));
+    const second = JSON.parse(out[1] as string) as { level: string; err: { name: string; message: string } };
+    assert.deepEqual([second.level, second.err.name, second.err.message], ['error', 'Error', 'boom']);
+  });
+
   it('counts requests, handoffs by outcome and open waits in Prometheus format', async () => {
     const denied = await deviceAuthorization(server.publicUrl);
     await new Phone().approveDevice(denied.verification_uri_complete, 'deny');

@@ -37,6 +37,23 @@ describe('user agents as a person reads them', () => {
     ],
     ['Mozilla/5.0 (Macintosh; Intel Mac OS X 14.5; rv:128.0) Gecko/20100101 Firefox/128.0', { app: 'Firefox', os: 'macOS' }],
     ['curl/8.5.0', { app: 'curl' }],
+    [
+      'Mozilla/5.0 (SMART-TV; LINUX; Tizen 6.0) AppleWebKit/537.36 (KHTML, like Gecko) 76.0.3809.146/6.0 TV Safari/537.36',
+      { os: 'Samsung TV (Tizen)' },
+    ],
+    [
+      'Mozilla/5.0 (Web0S; Linux/SmartTV) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/79.0.3945.79 Safari/537.36 WebAppManager',
+      { os: 'LG TV (webOS)' },
+    ],
+    [
+      'Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/25.0 Chrome/121.0.0.0 Mobile Safari/537.36',
+      { app: 'Samsung Internet', os: 'Android' },
+    ],
+    [
+      'Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+      { app: 'Chrome', os: 'ChromeOS' },
+    ],
+    ['Go-http-client/2.0', { app: 'Go' }],
     ['python-requests/2.32.3', { app: 'Python' }],
     ['', {}],
   ];
