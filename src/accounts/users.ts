@@ -59,3 +59,36 @@ export async function createUser(store: Store, input: NewUser, params: ScryptPar
   if (!user) throw conflict(`username ${input.username} is taken`, 'username');
   return user;
 }
+
+export interface UserChange {
+  name?: string | null;
+  email?: string | null;
+  password?: string;
+}
+
+/** Checks an update (admin API JSON): `name`, `email` (null clears either) and `password`, nothing else. */
+export function parseUserChange(input: unknown): UserChange {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw badRequest('body must be a JSON object');
+  const o = input as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!['password', 'name', 'email'].includes(key)) throw badRequest(`unknown field ${key} (a username cannot change)`, key);
+  }
+  if (Object.keys(o).length === 0) throw badRequest('nothing to change: give name, email or password');
+  if (o.password !== undefined && (typeof o.password !== 'string' || o.password.length < 8 || o.password.length > 1024)) {
+    throw badRequest('password must be a string of 8 to 1024 characters', 'password');
+  }
+  return {
+    ...(o.name === null ? { name: null } : o.name !== undefined ? { name: optionalText(o, 'name', 200) } : {}),
+    ...(o.email === null ? { email: null } : o.email !== undefined ? { email: optionalText(o, 'email', 254, EMAIL) } : {}),
+    ...(typeof o.password === 'string' ? { password: o.password } : {}),
+  };
+}
+
+/** Applies a change (a new password is hashed with scrypt); undefined when there is no such user. */
+export async function updateUser(store: Store, id: string, change: UserChange, params: ScryptParams): Promise<User | undefined> {
+  return store.users.update(id, {
+    ...(change.name !== undefined ? { name: change.name } : {}),
+    ...(change.email !== undefined ? { email: change.email } : {}),
+    ...(change.password !== undefined ? { passwordHash: await hashPassword(change.password, params) } : {}),
+  });
+}

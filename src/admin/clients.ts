@@ -46,6 +46,58 @@ export async function createClient(store: Store, provider: Provider, input: Meta
   return { ...publicView(metadata), ...(secret ? { client_secret: secret } : {}) };
 }
 
+const SERVER_SET = [
+  'client_id',
+  'client_secret',
+  'registration_access_token',
+  'registration_client_uri',
+  'client_id_issued_at',
+  'client_secret_expires_at',
+];
+
+async function validated(provider: Provider, metadata: Metadata): Promise<void> {
+  try {
+    await provider.Client.validate(metadata as Parameters<Provider['Client']['validate']>[0]);
+  } catch (err) {
+    const e = err as { error?: string; error_description?: string };
+    throw new HttpError(400, e.error ?? 'invalid_client_metadata', e.error_description ?? 'client metadata is invalid');
+  }
+}
+
+/**
+ * Changes a client's metadata: the given fields replace the stored ones (`null` removes one), validated by
+ * oidc-provider as a whole. Identity and secret are not changed here (see {@link rotateClientSecret}).
+ */
+export async function updateClient(store: Store, provider: Provider, id: string, change: Metadata): Promise<Metadata> {
+  const current = await store.clients.find(id);
+  if (!current) throw new HttpError(404, 'not_found', 'no such client');
+  for (const key of SERVER_SET) if (key in change) throw badRequest(`${key} cannot be changed here`, key);
+  const metadata: Metadata = { ...current };
+  for (const [key, value] of Object.entries(change)) {
+    if (value === null) delete metadata[key];
+    else metadata[key] = value;
+  }
+  const confidential =
+    (metadata.token_endpoint_auth_method ?? 'client_secret_basic') !== 'none' && metadata.token_endpoint_auth_method !== 'private_key_jwt';
+  if (confidential && !metadata.client_secret)
+    throw badRequest('a confidential client needs a secret: use clients rotate-secret after changing it', 'token_endpoint_auth_method');
+  await validated(provider, metadata);
+  if (!(await store.clients.replace(id, metadata))) throw new HttpError(404, 'not_found', 'no such client');
+  return publicView(metadata);
+}
+
+/** A new secret for a confidential client, returned once; the old one stops working at once. */
+export async function rotateClientSecret(store: Store, id: string): Promise<Metadata> {
+  const current = await store.clients.find(id);
+  if (!current) throw new HttpError(404, 'not_found', 'no such client');
+  const method = current.token_endpoint_auth_method ?? 'client_secret_basic';
+  if (method === 'none' || method === 'private_key_jwt') throw badRequest(`a ${method} client has no secret`, 'token_endpoint_auth_method');
+  const secret = randomBytes(32).toString('base64url');
+  const metadata = { ...current, client_secret: clientSecretHash(secret) };
+  if (!(await store.clients.replace(id, metadata))) throw new HttpError(404, 'not_found', 'no such client');
+  return { ...publicView(metadata), client_secret: secret };
+}
+
 export async function listClients(store: Store): Promise<Metadata[]> {
   return (await store.clients.list()).map(publicView);
 }

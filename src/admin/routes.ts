@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
-import { createUser, parseNewUser } from '../accounts/users.js';
+import { createUser, parseNewUser, parseUserChange, updateUser } from '../accounts/users.js';
 import type { Config } from '../config/schema.js';
 import { readJsonObject } from '../http/body.js';
 import { badRequest, HttpError, notFound } from '../http/errors.js';
@@ -9,7 +9,7 @@ import { isStorableText } from '../store/hash.js';
 import type { Store } from '../store/index.js';
 import { migrateLatest } from '../store/migrate.js';
 import { audit } from '../ops/audit.js';
-import { createClient, listClients } from './clients.js';
+import { createClient, listClients, rotateClientSecret, updateClient } from './clients.js';
 
 export interface AdminDeps {
   config: Config;
@@ -60,6 +60,14 @@ export function adminRoutes(deps: AdminDeps): Router {
   router.get('/users', async (ctx) => {
     ctx.body = await store.users.list();
   });
+  router.patch('/users/:id', jsonOnly, async (ctx) => {
+    const change = parseUserChange(await readJsonObject(ctx, config.bodyLimitBytes));
+    const id = ctx.params.id ?? '';
+    const user = await updateUser(store, id, change, config.scrypt);
+    if (!user) throw notFound('no such user');
+    await record(ctx, { action: 'admin.user.updated', accountId: id, detail: { fields: Object.keys(change) } });
+    ctx.body = user;
+  });
   router.delete('/users/:id', async (ctx) => {
     const id = ctx.params.id ?? '';
     if (!(await store.users.delete(id))) throw notFound('no such user');
@@ -76,6 +84,19 @@ export function adminRoutes(deps: AdminDeps): Router {
   });
   router.get('/clients', async (ctx) => {
     ctx.body = await listClients(store);
+  });
+  router.patch('/clients/:id', jsonOnly, async (ctx) => {
+    const id = ctx.params.id ?? '';
+    const change = await readJsonObject(ctx, config.bodyLimitBytes);
+    const client = await updateClient(store, deps.provider(), id, change);
+    await record(ctx, { action: 'admin.client.updated', clientId: id, detail: { fields: Object.keys(change) } });
+    ctx.body = client;
+  });
+  router.post('/clients/:id/rotate-secret', jsonOnly, async (ctx) => {
+    const id = ctx.params.id ?? '';
+    const client = await rotateClientSecret(store, id);
+    await record(ctx, { action: 'admin.client.secret_rotated', clientId: id });
+    ctx.body = client;
   });
   router.delete('/clients/:id', async (ctx) => {
     const id = ctx.params.id ?? '';

@@ -1,91 +1,140 @@
 import { readFileSync } from 'node:fs';
 import { type AdminTarget, adminRequest } from './admin-client.js';
+import { prompt } from './prompt.js';
 
 /**
- * The CLI's commands, one row each: `<noun> <verb>` → what it sends to the admin API. Options are `--name value`.
+ * The CLI's commands, one row each: `<noun> <verb>`, its options (parsed by `node:util` `parseArgs`: unknown flags
+ * are errors, `--help` prints the row's help) and what it sends to the admin API.
  */
-export type Options = Record<string, string>;
-type Command = { usage: string; run: (base: AdminTarget, opts: Options) => Promise<unknown> };
+export type Options = Record<string, string | boolean | undefined>;
+export interface Command {
+  summary: string;
+  /** Options taking a value (`--name value` or `--name=value`), each with its help; `required` ones must be given. */
+  options?: Record<string, { help: string; required?: boolean }>;
+  run: (base: AdminTarget, opts: Options) => Promise<unknown>;
+}
 
-function readStdin(): string {
+/** Standard input when it is piped; a prompt (hidden for a password) when it is a terminal. */
+async function secretInput(question: string, opts: { confirm?: boolean } = {}): Promise<string> {
+  if (!process.stdin.isTTY) {
+    let text = '';
+    try {
+      text = readFileSync(0, 'utf8');
+    } catch {
+      // no standard input
+    }
+    return text.replace(/\r?\n$/, '');
+  }
+  const first = await prompt(`${question}: `, { hidden: true });
+  if (opts.confirm && (await prompt(`${question} again: `, { hidden: true })) !== first) throw new Error('the two entries differ');
+  return first;
+}
+
+const text = (o: Options, name: string) => (typeof o[name] === 'string' ? (o[name] as string) : undefined);
+
+function json(textValue: string, what: string): unknown {
   try {
-    return readFileSync(0, 'utf8');
+    return JSON.parse(textValue);
   } catch {
-    return '';
+    throw new Error(`${what} must be JSON`);
   }
 }
 
-function required(opts: Options, name: string): string {
-  const v = opts[name];
-  if (!v) throw new Error(`--${name} is required`);
-  return v;
+async function newPassword(): Promise<string> {
+  const password = await secretInput('New password', { confirm: true });
+  if (!password) throw new Error('no password given: type it at the prompt, or pipe it on standard input (echo "$PASSWORD" | ...)');
+  return password;
 }
+
+const id = (kind: string) => ({ id: { help: `the ${kind}'s id`, required: true } });
+const path = (base: string, o: Options) => `${base}/${encodeURIComponent(text(o, 'id') ?? '')}`;
 
 export const COMMANDS: Record<string, Command> = {
   'users create': {
-    usage: 'users create --username NAME [--name "Full Name"] [--email ADDR]   (password on standard input)',
-    run: (base, o) => {
-      const password = readStdin().replace(/\r?\n$/, '');
-      if (!password)
-        throw new Error('give the password on standard input, e.g. echo "$PASSWORD" | npm run --silent cli -- users create ...');
+    summary: 'Create a user; the password is asked for (hidden), or read from standard input.',
+    options: { username: { help: 'sign-in name', required: true }, name: { help: 'full name' }, email: { help: 'email address' } },
+    run: async (base, o) => {
+      const password = await newPassword();
       return adminRequest(base, 'POST', '/admin/users', {
-        username: required(o, 'username'),
+        username: text(o, 'username'),
         password,
         ...(o.name ? { name: o.name } : {}),
         ...(o.email ? { email: o.email } : {}),
       });
     },
   },
-  'users list': { usage: 'users list', run: (base) => adminRequest(base, 'GET', '/admin/users') },
+  'users list': { summary: 'List users.', run: (base) => adminRequest(base, 'GET', '/admin/users') },
+  'users update': {
+    summary: "Change a user's name or email (an empty value clears it).",
+    options: { ...id('user'), name: { help: 'full name' }, email: { help: 'email address' } },
+    run: (base, o) => {
+      const change: Record<string, string | null> = {};
+      for (const field of ['name', 'email'])
+        if (typeof o[field] === 'string') change[field] = o[field] === '' ? null : (o[field] as string);
+      if (!Object.keys(change).length) throw new Error('nothing to change: give --name or --email');
+      return adminRequest(base, 'PATCH', path('/admin/users', o), change);
+    },
+  },
+  'users set-password': {
+    summary: "Set a user's password; asked for (hidden), or read from standard input.",
+    options: id('user'),
+    run: async (base, o) => adminRequest(base, 'PATCH', path('/admin/users', o), { password: await newPassword() }),
+  },
   'users delete': {
-    usage: 'users delete --id USER_ID',
+    summary: 'Delete a user and everything stored for them.',
+    options: id('user'),
     run: async (base, o) => {
-      await adminRequest(base, 'DELETE', `/admin/users/${encodeURIComponent(required(o, 'id'))}`);
+      await adminRequest(base, 'DELETE', path('/admin/users', o));
       return { deleted: o.id };
     },
   },
   'clients create': {
-    usage: 'clients create --metadata \'{"client_name": ...}\'   (RFC 7591 JSON; or on standard input)',
-    run: (base, o) => {
-      const text = o.metadata ?? readStdin();
-      let metadata: unknown;
-      try {
-        metadata = JSON.parse(text);
-      } catch {
-        throw new Error('client metadata must be JSON');
-      }
-      return adminRequest(base, 'POST', '/admin/clients', metadata);
-    },
+    summary: 'Register a client from RFC 7591 metadata (JSON, or on standard input); a secret is shown once.',
+    options: { metadata: { help: 'the metadata as JSON' } },
+    run: async (base, o) =>
+      adminRequest(base, 'POST', '/admin/clients', json(text(o, 'metadata') ?? (await secretInput('Metadata (JSON)')), 'client metadata')),
   },
-  'clients list': { usage: 'clients list', run: (base) => adminRequest(base, 'GET', '/admin/clients') },
+  'clients list': { summary: 'List clients.', run: (base) => adminRequest(base, 'GET', '/admin/clients') },
+  'clients update': {
+    summary: "Change a client's metadata: the given fields replace the stored ones (null removes one).",
+    options: { ...id('client'), metadata: { help: 'the fields to change, as JSON', required: true } },
+    run: (base, o) => adminRequest(base, 'PATCH', path('/admin/clients', o), json(text(o, 'metadata') ?? '', 'client metadata')),
+  },
+  'clients rotate-secret': {
+    summary: 'Give a confidential client a new secret (shown once); the old one stops working at once.',
+    options: id('client'),
+    run: (base, o) => adminRequest(base, 'POST', `${path('/admin/clients', o)}/rotate-secret`),
+  },
   'clients delete': {
-    usage: 'clients delete --id CLIENT_ID',
+    summary: 'Delete a client and everything issued to it.',
+    options: id('client'),
     run: async (base, o) => {
-      await adminRequest(base, 'DELETE', `/admin/clients/${encodeURIComponent(required(o, 'id'))}`);
+      await adminRequest(base, 'DELETE', path('/admin/clients', o));
       return { deleted: o.id };
     },
   },
-  'keys rotate': { usage: 'keys rotate', run: (base) => adminRequest(base, 'POST', '/admin/keys/rotate') },
+  'keys rotate': {
+    summary: 'Rotate the signing keys (the old ones stay published until their tokens expire).',
+    run: (base) => adminRequest(base, 'POST', '/admin/keys/rotate'),
+  },
   'keys rotate-cookies': {
-    usage: 'keys rotate-cookies   (new cookie key; old ones keep verifying through a grace period)',
+    summary: 'Add a cookie key that signs from now on; old ones keep verifying through a grace period.',
     run: (base) => adminRequest(base, 'POST', '/admin/cookie-keys/rotate'),
   },
-  'db migrate': { usage: 'db migrate', run: (base) => adminRequest(base, 'POST', '/admin/db/migrate') },
+  'db migrate': { summary: 'Apply pending database migrations.', run: (base) => adminRequest(base, 'POST', '/admin/db/migrate') },
 };
 
-export function parseArgs(argv: string[]): { command: string; opts: Options } {
-  const words: string[] = [];
-  const opts: Options = {};
-  for (let i = 0; i < argv.length; i += 1) {
-    const a = argv[i] as string;
-    if (a.startsWith('--')) {
-      const eq = a.indexOf('=');
-      if (eq > 0) opts[a.slice(2, eq)] = a.slice(eq + 1);
-      else {
-        opts[a.slice(2)] = argv[i + 1] ?? '';
-        i += 1;
-      }
-    } else words.push(a);
-  }
-  return { command: words.slice(0, 2).join(' '), opts };
+/** The usage line and option help of one command. */
+export function helpFor(name: string, cmd: Command): string {
+  const options = Object.entries(cmd.options ?? {}).map(
+    ([o, d]) => `  --${o} VALUE${' '.repeat(Math.max(1, 14 - o.length))}${d.help}${d.required ? ' (required)' : ''}`,
+  );
+  return [
+    `usage: npm run --silent cli -- ${name}${options.length ? ' [options]' : ''}`,
+    '',
+    cmd.summary,
+    ...(options.length ? ['', ...options] : []),
+    '  --admin-url URL       the admin API (default: ADMIN_HOST:ADMIN_PORT)',
+    '  --help                this help',
+  ].join('\n');
 }

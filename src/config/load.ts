@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -70,11 +71,33 @@ function fromEnv(env: NodeJS.ProcessEnv): { values: Record<string, unknown>; nam
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
     names.set(key, name);
-    if (kind === 'number') values[key] = /^\d+$/.test(raw) ? Number(raw) : raw;
+    if (kind === 'number') values[key] = /^-?\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw) : raw;
     else if (kind === 'boolean') values[key] = raw === 'true' || raw === '1' ? true : raw === 'false' || raw === '0' ? false : raw;
     else values[key] = raw;
   }
   return { values, names };
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let at: unknown = root;
+  for (const p of path) at = isPlainObject(at) ? at[String(p)] : undefined;
+  return at;
+}
+
+/** One bad setting as a person would say it: "DEVICE_CODE_TTL must be a whole number of at least 60 (got -5)". */
+function plainly(label: string, issue: z.core.$ZodIssue, value: unknown): string {
+  const got = value === undefined ? '' : ` (got ${JSON.stringify(value)})`;
+  if (issue.code === 'invalid_type' && issue.expected === 'number') return `${label} must be a whole number${got}`;
+  if (issue.code === 'invalid_type' && issue.expected === 'boolean') return `${label} must be true or false${got}`;
+  if (issue.code === 'invalid_type' && value === undefined) return `${label} is required`;
+  if (issue.code === 'invalid_format' || (issue.code === 'invalid_type' && issue.expected === 'int'))
+    return `${label} must be a whole number${got}`;
+  if (issue.code === 'too_small' && issue.origin === 'number') {
+    const positive = Number(issue.minimum) === 1;
+    return positive ? `${label} must be a positive whole number${got}` : `${label} must be at least ${issue.minimum}${got}`;
+  }
+  if (issue.code === 'too_big' && issue.origin === 'number') return `${label} must be at most ${issue.maximum}${got}`;
+  return `${label}: ${issue.message}${got}`;
 }
 
 /**
@@ -96,7 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: ConfigOverrides = 
       result.error.issues.map((issue) => {
         const top = String(issue.path[0] ?? '');
         const label = names.get(top) ?? (issue.path.join('.') || '(root)');
-        return `${label}: ${issue.message}`;
+        return plainly(label, issue, valueAt(merged, issue.path));
       }),
     );
   }

@@ -37,6 +37,15 @@ export function clients(db: Db, run: Run) {
       forget(id);
       return inserted.length > 0;
     },
+    /** Replaces an existing client's metadata; false when there is no such client. */
+    async replace(id: string, metadata: Record<string, unknown>): Promise<boolean> {
+      const updated = await db('clients')
+        .update({ metadata: toJsonb(metadata) })
+        .where({ client_id: id })
+        .returning('client_id');
+      forget(id);
+      return updated.length > 0;
+    },
     async upsert(id: string, metadata: Record<string, unknown>): Promise<void> {
       await db('clients')
         .insert({ client_id: id, metadata: toJsonb(metadata) })

@@ -47,6 +47,20 @@ export function users(db: Db) {
         .first<{ id: string; password_hash: string } | undefined>('id', 'password_hash')
         .whereRaw('lower(username) = ?', [canonical]);
     },
+    /** Changes a user's name, email or password hash (a field left out stays; `null` clears name or email). */
+    async update(id: string, change: { name?: string | null; email?: string | null; passwordHash?: string }): Promise<User | undefined> {
+      if (!isStorableText(id)) return undefined;
+      const set: Record<string, unknown> = {};
+      if (change.name !== undefined) set.name = change.name;
+      if (change.email !== undefined) set.email = change.email;
+      if (change.passwordHash !== undefined) set.password_hash = change.passwordHash;
+      if (Object.keys(set).length === 0) return this.byId(id);
+      const rows = await db('users')
+        .update(set)
+        .where({ id })
+        .returning<User[]>([...PUBLIC_COLUMNS]);
+      return rows[0];
+    },
     /** Deletes a user and everything stored for them; false when there was no such user. */
     async delete(id: string): Promise<boolean> {
       if (!isStorableText(id)) return false;

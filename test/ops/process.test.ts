@@ -1,12 +1,30 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, spawnHandoff, waitExit } from '../helpers/process.js';
+import { Phone } from '../helpers/phone.js';
 import { SseClient } from '../helpers/sse.js';
 import { DEVICE_GRANT, PASSWORD, heldRedeem } from '../helpers/server.js';
+
+/** Runs a command on a pseudo-terminal (script(1)), typing each answer once the prompt before it has appeared. */
+function onTerminal(command: string, env: Record<string, string>, answers: string[]): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { PATH: process.env.PATH ?? '', TERM: 'dumb', ...env } });
+    let output = '';
+    let asked = 0;
+    const onData = (d: Buffer) => {
+      output += d.toString();
+      const prompts = (output.match(/password[^:]*: /gi) ?? []).length;
+      while (asked < prompts && asked < answers.length) child.stdin.write(`${answers[asked++]}\r`);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => resolve({ code: code ?? 1, output }));
+  });
+}
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
@@ -85,7 +103,39 @@ describe('the process, the demo and the CLI', () => {
           .sort(),
         ['app', 'demo-device'],
       );
+      const renamed = await run(CLI, ['clients', 'update', '--id', 'app', '--metadata', '{"client_name":"The App"}'], cliEnv);
+      assert.equal(JSON.parse(renamed.stdout).client_name, 'The App', renamed.stderr);
+      const rotatedSecret = await run(CLI, ['clients', 'rotate-secret', '--id', 'app'], cliEnv);
+      const secret = String(JSON.parse(rotatedSecret.stdout).client_secret);
+      assert.ok(secret.length >= 43 && secret !== JSON.parse(client.stdout).client_secret, 'a new secret, shown once');
       assert.equal((await run(CLI, ['clients', 'delete', '--id', 'app'], cliEnv)).code, 0);
+
+      const carol = String(JSON.parse(created.stdout).id);
+      const updated = await run(CLI, ['users', 'update', '--id', carol, '--name', 'Carol Example'], cliEnv);
+      assert.equal(JSON.parse(updated.stdout).name, 'Carol Example', updated.stderr);
+      const piped = await run(CLI, ['users', 'set-password', '--id', carol], cliEnv, 'piped new password\n');
+      assert.equal(piped.code, 0, piped.stderr);
+      // On a terminal the password is asked for twice and never echoed (a real pseudo-terminal, through script(1)).
+      const typed = await onTerminal(`${process.execPath} ${CLI} users set-password --id ${carol}`, cliEnv, [
+        'typed password 1',
+        'typed password 1',
+      ]);
+      assert.equal(typed.code, 0, typed.output);
+      assert.match(typed.output, /New password: [\s\S]*New password again: /);
+      assert.ok(!typed.output.includes('typed password 1'), 'the password is not echoed');
+      const signIn = new Phone();
+      const form = await signIn.request(`http://localhost:${port}/account/signin`);
+      assert.match((await signIn.submit(form, { username: 'carol', password: 'typed password 1' })).html, /Signed in as Carol Example/);
+
+      const unknownFlag = await run(CLI, ['users', 'list', '--bogus', 'x'], cliEnv);
+      assert.equal(unknownFlag.code, 2);
+      assert.match(unknownFlag.stderr, /Unknown option '--bogus'[\s\S]*usage: npm run --silent cli -- users list/);
+      const missing = await run(CLI, ['users', 'delete'], cliEnv);
+      assert.equal(missing.code, 2);
+      assert.match(missing.stderr, /--id is required/);
+      const help = await run(CLI, ['clients', 'update', '--help'], cliEnv);
+      assert.equal(help.code, 0);
+      assert.match(help.stdout, /--metadata VALUE +the fields to change, as JSON \(required\)/);
       const rotated = await run(CLI, ['keys', 'rotate'], cliEnv);
       assert.equal(JSON.parse(rotated.stdout).retired.length, 3);
       const migrated = await run(CLI, ['db', 'migrate'], cliEnv);

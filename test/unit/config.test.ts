@@ -36,11 +36,27 @@ describe('configuration', () => {
       (err: unknown) => {
         assert.ok(err instanceof ConfigError);
         const text = err.message;
-        for (const name of ['PORT', 'DATABASE_URL', 'ISSUER', 'LOG_LEVEL']) assert.match(text, new RegExp(`${name}:`));
+        for (const name of ['PORT', 'DATABASE_URL', 'ISSUER', 'LOG_LEVEL']) assert.match(text, new RegExp(`${name}( must|:)`));
         assert.equal(err.problems.length, 4);
         return true;
       },
     );
+  });
+
+  it('says what is wrong with a number the way a person would', () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (err) {
+        if (err instanceof ConfigError) return err.problems;
+      }
+      return [];
+    };
+    assert.deepEqual(problems({ DEVICE_CODE_TTL: '-5' }), ['DEVICE_CODE_TTL must be at least 60 (got -5)']);
+    assert.deepEqual(problems({ DEVICE_CODE_TTL: 'ten' }), ['DEVICE_CODE_TTL must be a whole number (got "ten")']);
+    assert.deepEqual(problems({ DEVICE_CODE_TTL: '90.5' }), ['DEVICE_CODE_TTL must be a whole number (got 90.5)']);
+    assert.deepEqual(problems({ PORT: '70000' }), ['PORT must be at most 65535 (got 70000)']);
+    assert.deepEqual(problems({ PROXY: 'maybe' }), ['PROXY must be true or false (got "maybe")']);
   });
 
   it('merges CONFIG_FILE, nested settings included, and refuses one it cannot read', () => {
@@ -58,7 +74,7 @@ describe('configuration', () => {
   it('names nested file settings by path', () => {
     assert.throws(
       () => loadConfig({}, { login: { maxFailuresPerAccountAndAddress: 0, maxFailuresPerAddress: 1, windowSeconds: 1 } }),
-      /login\.maxFailuresPerAccountAndAddress:/,
+      /login\.maxFailuresPerAccountAndAddress (must|:)/,
     );
   });
 });
