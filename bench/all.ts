@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
  * about the same time). Each scenario prints JSON lines; they are collected and echoed at the end.
  */
 const dir = fileURLToPath(new URL('.', import.meta.url));
-const runs: Array<{ script: string; env?: Record<string, string> }> = [
+const runs: Array<{ script: string; env?: Record<string, string>; postgres?: boolean }> = [
+  { script: 'startup.js' },
+  { script: 'costs.js', postgres: true },
   { script: 'throughput.js' },
   { script: 'waits.js' },
   { script: 'waits.js', env: { BENCH_INSTANCES: '2', BENCH_WAITS: '2000' } },
@@ -14,8 +16,8 @@ const runs: Array<{ script: string; env?: Record<string, string> }> = [
 const results: string[] = [];
 const pg = process.env.BENCH_DATABASE_URL || process.env.DATABASE_URL;
 for (const run of runs) {
-  if (run.env?.BENCH_INSTANCES && !pg) {
-    process.stderr.write('skipping the two-instance scenario: set BENCH_DATABASE_URL to a PostgreSQL server\n');
+  if ((run.env?.BENCH_INSTANCES || run.postgres) && !pg) {
+    process.stderr.write(`skipping ${run.script} ${JSON.stringify(run.env ?? {})}: set BENCH_DATABASE_URL to a PostgreSQL server\n`);
     continue;
   }
   process.stderr.write(`running ${run.script} ${JSON.stringify(run.env ?? {})}\n`);

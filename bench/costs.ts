@@ -97,7 +97,7 @@ async function main() {
   const pid = instance.child.pid ?? 0;
 
   const totals = async (): Promise<Totals> => {
-    await settle(1200); // PostgreSQL flushes each backend's statistics within a second of its last transaction
+    await settle(11_000); // PostgreSQL flushes an idle backend's statistics within 10 s of its last transaction
     const stats = (
       await sql.query(
         `SELECT xact_commit + xact_rollback AS xacts, tup_inserted + tup_updated + tup_deleted AS rows,
@@ -143,18 +143,22 @@ async function main() {
 
   try {
     await seed(instance);
-    const phone = new Phone();
-    const signin = await phone.request(`${issuer}/account/signin`);
-    await phone.submit(signin, { username: 'alice', password: PASSWORD }, '/login');
+    // Ten phones, each signed in once (not counted): one person decides one code at a time on a phone.
+    const phones: Phone[] = [];
+    for (let w = 0; w < 10; w += 1) {
+      const phone = new Phone();
+      await phone.submit(await phone.request(`${issuer}/account/signin`), { username: 'alice', password: PASSWORD }, '/login');
+      phones.push(phone);
+    }
 
     const post = (form: Record<string, string>, headers: Record<string, string> = {}) =>
       fetch(`${issuer}${form.grant_type ? '/token' : '/device/auth'}`, { method: 'POST', body: new URLSearchParams(form), headers });
     const codes: Array<{ device_code: string; verification_uri_complete: string }> = [];
-    const parallel = async (count: number, op: (i: number) => Promise<void>) => {
+    const parallel = async (count: number, op: (i: number, worker: number) => Promise<void>) => {
       let next = 0;
       await Promise.all(
-        Array.from({ length: 10 }, async () => {
-          while (next < count) await op(next++);
+        Array.from({ length: 10 }, async (_, worker) => {
+          while (next < count) await op(next++, worker);
         }),
       );
     };
@@ -188,9 +192,9 @@ async function main() {
         };
         if (!body.access_token) throw new Error(`held: ${JSON.stringify(body)}`);
       });
-      await parallel(N, async (i) => {
-        const page = await phone.approveDevice(codes[i]?.verification_uri_complete ?? '');
-        if (!/Device connected/.test(page.html)) throw new Error(`approve: ${page.status}`);
+      await parallel(N, async (i, w) => {
+        const page = await (phones[w] as Phone).approveDevice(codes[i]?.verification_uri_complete ?? '');
+        if (!/Device connected/.test(page.html)) throw new Error(`approve: ${page.status} ${page.url} ${page.html.slice(0, 2000)}`);
       });
       await Promise.all(held);
     });
@@ -209,8 +213,8 @@ async function main() {
     for (let i = 0; i < N; i += 1) more.push((await (await post({ client_id: 'tv', scope: 'openid' })).json()) as (typeof codes)[number]);
     await settle(1100);
     const alone = await phase('phone decision', N, () =>
-      parallel(N, async (i) => {
-        const page = await phone.approveDevice(more[i]?.verification_uri_complete ?? '');
+      parallel(N, async (i, w) => {
+        const page = await (phones[w] as Phone).approveDevice(more[i]?.verification_uri_complete ?? '');
         if (!/Device connected/.test(page.html)) throw new Error(`approve: ${page.status}`);
       }),
     );
