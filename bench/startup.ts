@@ -46,8 +46,15 @@ async function timeToFirstAnswer(env: Record<string, string>): Promise<{ ms: num
       await new Promise((r) => setTimeout(r, 10));
     }
   } finally {
-    if (child.pid) process.kill(-child.pid, 'SIGTERM');
-    await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+    if (child.exitCode === null && child.pid) {
+      const exited = new Promise((r) => child.once('exit', r));
+      try {
+        process.kill(-child.pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+      await exited;
+    }
   }
 }
 

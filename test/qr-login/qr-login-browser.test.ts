@@ -16,11 +16,13 @@ describe('scan to sign in (desktop + phone in Chromium)', () => {
   let server: Awaited<ReturnType<typeof startTestServer>>;
   let browser: Browser;
   let rp: oidc.Configuration;
+  let secret = '';
   const open: BrowserContext[] = [];
 
   before(async () => {
     server = await startTestServer({
-      qrLogin: { ticketSeconds: 5, rotateSeconds: 3, maxRotations: 2, confirmSeconds: 60, maxTicketsPerIp: 1000, maxScansPerIp: 1000 },
+      // Codes outlive any test step: only the rotation test (its own server) rotates them while it watches.
+      qrLogin: { ticketSeconds: 75, rotateSeconds: 60, maxRotations: 2, confirmSeconds: 60, maxTicketsPerIp: 1000, maxScansPerIp: 1000 },
     });
     await createUser(server.store, { username: 'bob', password: PASSWORD, name: 'Bob Other' }, server.config.scrypt);
     const c = await createClient(server.store, server.provider(), { client_id: 'rp', client_name: 'Photo App', redirect_uris: [REDIRECT] });
@@ -31,7 +33,8 @@ describe('scan to sign in (desktop + phone in Chromium)', () => {
       qr_login: false,
     });
     const meta = (await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json()) as oidc.ServerMetadata;
-    rp = new oidc.Configuration(meta, 'rp', String(c.client_secret));
+    secret = String(c.client_secret);
+    rp = new oidc.Configuration(meta, 'rp', secret);
     oidc.allowInsecureRequests(rp);
     browser = await launchChromium();
   });
@@ -44,7 +47,7 @@ describe('scan to sign in (desktop + phone in Chromium)', () => {
     await server.close();
   });
 
-  async function desktop(clientId = 'rp'): Promise<{ page: Page; verifier: string }> {
+  async function desktop(clientId = 'rp', relyingParty = rp): Promise<{ page: Page; verifier: string }> {
     const ctx = await browser.newContext({ viewport: { width: 1100, height: 900 }, userAgent: DESKTOP_UA });
     open.push(ctx);
     await ctx.route('https://rp.example.com/**', (route) =>
@@ -52,7 +55,7 @@ describe('scan to sign in (desktop + phone in Chromium)', () => {
     );
     const page = await ctx.newPage();
     const verifier = oidc.randomPKCECodeVerifier();
-    const url = oidc.buildAuthorizationUrl(rp, {
+    const url = oidc.buildAuthorizationUrl(relyingParty, {
       client_id: clientId,
       redirect_uri: REDIRECT,
       scope: 'openid profile',
@@ -136,20 +139,32 @@ describe('scan to sign in (desktop + phone in Chromium)', () => {
   });
 
   it('rotates the code while the page is open (the old one stops working), then pauses for a click', async () => {
-    const { page: desk } = await desktop();
-    const first = await scanQr(desk);
-    const shown = await desk.locator('#qr-image').getAttribute('src');
-    // (the page's CSP forbids evaluating strings, so the test watches from outside)
-    for (let i = 0; i < 60 && (await desk.locator('#qr-image').getAttribute('src')) === shown; i += 1) await desk.waitForTimeout(100);
-    const second = await scanQr(desk);
-    assert.notEqual(second, first);
-    const ph = await phone();
-    await ph.goto(first);
-    await ph.getByRole('heading', { name: 'Code expired' }).waitFor();
-    await desk.getByText('The code is paused.').waitFor({ timeout: 10_000 });
-    await desk.getByRole('button', { name: 'Show a new code' }).last().click();
-    await desk.locator('#qr-image').waitFor();
-    assert.ok(await scanQr(desk));
+    // A server of its own whose codes rotate every 2 s; each step waits on what the page shows, never on the clock.
+    const rotating = await startTestServer({
+      qrLogin: { ticketSeconds: 4, rotateSeconds: 2, maxRotations: 2, confirmSeconds: 60, maxTicketsPerIp: 1000, maxScansPerIp: 1000 },
+    });
+    try {
+      const meta = (await (await fetch(`${rotating.issuer}/.well-known/openid-configuration`)).json()) as oidc.ServerMetadata;
+      const there = new oidc.Configuration(meta, 'rp', secret);
+      oidc.allowInsecureRequests(there);
+      const { page: desk } = await desktop('rp', there);
+      const first = decodePng(await desk.locator('#qr-image').screenshot());
+      assert.ok(first?.startsWith(`${rotating.issuer}/q/`), `decoded ${first}`);
+      const shown = await desk.locator('#qr-image').getAttribute('src');
+      // (the page's CSP forbids evaluating strings, so the test waits on the element from outside)
+      await desk.locator(`#qr-image:not([src="${shown}"])`).waitFor({ timeout: 30_000 });
+      const second = decodePng(await desk.locator('#qr-image').screenshot());
+      assert.ok(second && second !== first, 'a new code');
+      const old = await phone();
+      await old.goto((first as string).replace(rotating.issuer, server.issuer));
+      await old.getByRole('heading', { name: /Code expired|Code not valid/ }).waitFor();
+      await desk.getByText('The code is paused.').waitFor({ timeout: 30_000 });
+      await desk.getByRole('button', { name: 'Show a new code' }).last().click();
+      await desk.locator('#qr-image').waitFor();
+      assert.ok(decodePng(await desk.locator('#qr-image').screenshot())?.startsWith(`${rotating.issuer}/q/`));
+    } finally {
+      await rotating.close();
+    }
   });
 
   it('the first phone claims the code: a second phone sees it is already in use', async () => {
