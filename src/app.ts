@@ -14,6 +14,7 @@ import { verificationGuards } from './device/verification.js';
 import type { EventBus } from './events/bus.js';
 import type { WaitRegistry } from './events/waits.js';
 import { assetRoutes } from './http/assets.js';
+import type { Reporter } from './ops/reports.js';
 import { renderError } from './http/error-page.js';
 import { HttpError } from './http/errors.js';
 import { adminOnly, fromIssuer } from './http/host.js';
@@ -41,6 +42,8 @@ export interface AppDeps extends InteractionDeps, Omit<AdminDeps, keyof Interact
   log: Logger;
   metrics: Metrics;
   onOutcome: (kind: 'device' | 'desktop', outcome: 'approved' | 'denied' | 'revoked') => void;
+  /** "I didn't start this" reports (ops/reports.ts). */
+  report: Reporter;
   issuer: string;
   bus: EventBus;
   waits: WaitRegistry;

@@ -17,6 +17,7 @@ import { corsAllowed } from './oidc/cors.js';
 import { ensureKeys, rotateCookieKeys, rotateSigningKeys } from './oidc/keys.js';
 import { createProvider } from './oidc/provider.js';
 import { Metrics } from './ops/metrics.js';
+import { reporter } from './ops/reports.js';
 import { startPurger } from './ops/purger.js';
 import { closeDb, type Db, databaseUrlOf, openDb } from './store/db.js';
 import { createStore, type Store } from './store/index.js';
@@ -126,7 +127,8 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
   let cookieKeys = await store.keys.cookie();
   let version = await store.keys.version();
   const cors = (origin: string, uris: string[]) => corsAllowed(issuer, origin, uris);
-  const devicePages = deviceFlowPages({ config, store, bus, provider: () => provider, onOutcome });
+  const report = reporter({ store, metrics, config, log });
+  const devicePages = deviceFlowPages({ config, store, bus, provider: () => provider, onOutcome, report });
   const grant = deviceGrant({ config, store, bus, waits, corsAllowed: cors });
   const build = async () => {
     const p = createProvider({
@@ -154,6 +156,7 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
     config,
     metrics,
     onOutcome,
+    report,
     issuer,
     bus,
     waits,

@@ -102,6 +102,25 @@ export const configSchema = z
       })
       .strict()
       .describe('desktop scan-to-sign-in'),
+    reports: z
+      .object({
+        webhookUrl: z
+          .url({ protocol: /^https?$/ })
+          .nullable()
+          .describe('where "I didn\'t start this" reports are POSTed as JSON (null: no webhook)'),
+        webhookSecret: z
+          .string()
+          .min(16)
+          .nullable()
+          .describe('HMAC-SHA256 key of the X-Handoff-Signature header (required with webhookUrl)'),
+        maxAttempts: z.number().int().min(1).max(20).describe('deliveries tried per report, with doubling backoff from 1 s'),
+      })
+      .strict()
+      .refine((r) => r.webhookUrl === null || r.webhookSecret !== null, {
+        message: 'webhookSecret is required with webhookUrl',
+        path: ['webhookSecret'],
+      })
+      .describe('reports of cross-device sign-ins the user did not start (RFC 10027)'),
     scrypt: z
       .object({
         cost: z

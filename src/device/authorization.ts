@@ -3,6 +3,7 @@ import type { Config } from '../config/schema.js';
 import { addressKey } from '../http/address.js';
 import { clientIdOf, readProtocolForm } from '../http/body.js';
 import { replayBody } from '../oidc/seams.js';
+import { HttpError } from '../http/errors.js';
 import { type Limit, take } from '../http/limits.js';
 import { seal } from '../http/secrets.js';
 import { sha256 } from '../store/hash.js';
@@ -48,6 +49,21 @@ export function mintLimits(config: Config, ip: string, clientId: string): Limit[
   return limits;
 }
 
+/**
+ * `device_flow_scopes` (client metadata): what a device authorization of this client may ask for. Anything else is
+ * refused here with `invalid_scope`, before a code exists and before any user sees a request for it.
+ */
+async function checkDeviceScopes(store: Store, clientId: string, scope: string): Promise<void> {
+  if (!clientId) return;
+  const allowed = (await store.clients.find(clientId))?.device_flow_scopes;
+  if (!Array.isArray(allowed)) return;
+  const asked = scope.split(' ').filter(Boolean);
+  const outside = (asked.length ? asked : ['openid']).filter((s) => !allowed.includes(s));
+  if (outside.length) {
+    throw new HttpError(400, 'invalid_scope', `this client may not ask a device for ${outside.join(' ')}`, { field: 'scope' });
+  }
+}
+
 /** The `status_uri` handle of a device code, and back. */
 export const statusHandle = (roots: string[], deviceCode: string) => seal(roots, 'status-handle', sha256(deviceCode));
 
@@ -63,6 +79,7 @@ export function deviceAuthorization(deps: AuthorizationDeps): Middleware {
       const form = new URLSearchParams(raw.toString('utf8'));
       clientId = clientIdOf(form, ctx.get('authorization')) ?? '';
       let body = raw;
+      await checkDeviceScopes(deps.store, clientId, form.get('scope') ?? '');
       if (!form.get('scope')?.trim()) {
         form.set('scope', 'openid');
         body = Buffer.from(form.toString(), 'utf8');

@@ -1,5 +1,6 @@
 import type { EventBus } from '../events/bus.js';
 import { audit } from '../ops/audit.js';
+import type { Reporter } from '../ops/reports.js';
 import type { Store } from '../store/index.js';
 import type { PollRow } from '../store/device-codes.js';
 
@@ -83,6 +84,8 @@ export interface Decision {
   requestedAt: Date | null;
   /** Where the person acted from. */
   actorIp: string;
+  /** Whether the device and the phone were on one network (recorded with every decision). */
+  sameNetwork: boolean;
 }
 
 /** approve: recorded for "Your devices" and the audit trail once, then announced to whoever waits. */
@@ -106,6 +109,7 @@ export async function approved(store: Store, bus: EventBus, d: Decision, onOutco
         deviceIp: d.deviceIp,
         deviceUa: d.deviceUa,
         actorIp: d.actorIp,
+        detail: { sameNetwork: d.sameNetwork },
       });
       onOutcome?.('device', 'approved');
     }
@@ -113,8 +117,8 @@ export async function approved(store: Store, bus: EventBus, d: Decision, onOutco
   await bus.publish(d.key);
 }
 
-/** deny: recorded in the audit trail, then announced. */
-export async function denied(store: Store, bus: EventBus, d: Decision, onOutcome?: Outcome): Promise<void> {
+/** deny: recorded in the audit trail (and reported, when the user said they did not start it), then announced. */
+export async function denied(store: Store, bus: EventBus, d: Decision, onOutcome?: Outcome, report?: Reporter): Promise<void> {
   await audit(store, {
     action: 'device.denied',
     accountId: d.accountId,
@@ -122,7 +126,19 @@ export async function denied(store: Store, bus: EventBus, d: Decision, onOutcome
     deviceIp: d.deviceIp,
     deviceUa: d.deviceUa,
     actorIp: d.actorIp,
+    detail: { sameNetwork: d.sameNetwork },
   });
+  if (report) {
+    await report({
+      kind: 'device',
+      clientId: d.clientId,
+      accountId: d.accountId ?? null,
+      deviceIp: d.deviceIp,
+      deviceUa: d.deviceUa,
+      phoneIp: d.actorIp,
+      sameNetwork: d.sameNetwork,
+    });
+  }
   onOutcome?.('device', 'denied');
   await bus.publish(d.key);
 }

@@ -2,13 +2,15 @@ import type { Context, Middleware } from 'koa';
 import type { DeviceCode, KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/schema.js';
 import type { EventBus } from '../events/bus.js';
-import { addressKey } from '../http/address.js';
+import { addressKey, proximityCheck, proximityOf, sameNetwork } from '../http/address.js';
 import { HttpError, TooManyRequests } from '../http/errors.js';
 import { renderError } from '../http/error-page.js';
 import { giveBack, type Limit, take } from '../http/limits.js';
 import { canonicalPath } from '../http/protocol-routes.js';
 import { findSession } from '../http/session.js';
-import { oidcOf, xsrfOf } from '../oidc/seams.js';
+import { oidcOf, replayBody, xsrfOf } from '../oidc/seams.js';
+import { readProtocolForm } from '../http/body.js';
+import type { Reporter } from '../ops/reports.js';
 import { sha256 } from '../store/hash.js';
 import type { Store } from '../store/index.js';
 import { tFor } from '../views/context.js';
@@ -35,6 +37,8 @@ export interface VerificationDeps {
   bus: EventBus;
   provider: () => Provider;
   onOutcome?: Outcome;
+  /** "I didn't start this" (ops/reports.ts). */
+  report?: Reporter;
 }
 
 function guessLimits(config: Config, ip: string, session: string | undefined): Limit[] {
@@ -80,6 +84,7 @@ export function verificationGuards(deps: VerificationDeps): Middleware {
         ctx.redirect('/device');
         return;
       }
+      if (await decisionGuard(ctx, deps)) return;
       const limits = guessLimits(deps.config, ctx.ip, found.id);
       await take(deps.store, limits);
       try {
@@ -107,7 +112,47 @@ export function verificationGuards(deps: VerificationDeps): Middleware {
   };
 }
 
-type ClientView = { clientName?: string | undefined; clientId: string; clientUri?: string | undefined };
+/**
+ * The decision form, before oidc-provider reads it: "I didn't start this" becomes the library's own Decline
+ * (`abort=yes`) and is remembered as a report; Approve under a `require` proximity policy from another network is
+ * refused with a page that says why and offers Decline only. True when the request was answered here.
+ */
+async function decisionGuard(ctx: Context, deps: VerificationDeps): Promise<boolean> {
+  const raw = await readProtocolForm(ctx);
+  if (!raw) return false;
+  const form = new URLSearchParams(raw.toString('utf8'));
+  let body = raw;
+  if (form.get('report') === 'yes') {
+    form.delete('report');
+    form.delete('confirm');
+    form.set('abort', 'yes');
+    body = Buffer.from(form.toString(), 'utf8');
+    ctx.req.headers['content-length'] = String(body.length);
+    ctx.state.reported = true;
+  } else if (form.get('confirm') === 'yes') {
+    const userCode = normalizeUserCode(form.get('user_code') ?? '');
+    const p = deps.provider();
+    const code = userCode ? await p.DeviceCode.findByUserCode(userCode, { ignoreExpiration: true }) : undefined;
+    const client = code?.clientId ? await p.Client.find(code.clientId) : undefined;
+    if (code && client && proximityCheck(proximityOf(client.metadata()), deviceOf(code).ip, ctx.ip).refuse) {
+      const t = tFor(ctx);
+      ctx.status = 403;
+      ctx.type = 'html';
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = outcomePage(t, 'tooFar');
+      return true;
+    }
+  }
+  replayBody(ctx, body);
+  return false;
+}
+
+type ClientView = {
+  clientName?: string | undefined;
+  clientId: string;
+  clientUri?: string | undefined;
+  metadata?: () => Record<string, unknown>;
+};
 
 /** The row key of a device code the library found by its user code (its `jti` is the handle `~<key>`). */
 const keyOf = (code: DeviceCode | undefined) => (code?.jti?.startsWith('~') ? code.jti.slice(1) : undefined);
@@ -130,13 +175,16 @@ function decisionOf(ctx: KoaContextWithOIDC, code: DeviceCode, key: string): Dec
     deviceUa: device.ua ?? null,
     requestedAt: code.iat ? new Date(code.iat * 1000) : null,
     actorIp: ctx.ip,
+    sameNetwork: sameNetwork(device.ip, ctx.ip),
   };
 }
 
 function drawConfirm(ctx: KoaContextWithOIDC, code: DeviceCode | undefined, client: ClientView, userCode: string): void {
   const device = code ? deviceOf(code) : { ip: undefined, ua: undefined };
+  const network = proximityCheck(proximityOf(client.metadata?.()), device.ip, ctx.ip);
   ctx.type = 'html';
   ctx.body = confirmPage(tFor(ctx), {
+    network,
     action: ctx.oidc.urlFor('code_verification'),
     xsrf: xsrfOf(ctx),
     userCode,
@@ -196,7 +244,13 @@ export function deviceFlowPages(deps: VerificationDeps) {
       if (!err && linked) return confirmLinked(ctx, deps, linked);
       const code = ctx.oidc.entities.DeviceCode;
       const key = keyOf(code);
-      if (err?.name === 'AbortedError' && code && key) await denied(deps.store, deps.bus, decisionOf(ctx, code, key), deps.onOutcome);
+      const reported = err?.name === 'AbortedError' && ctx.state.reported === true;
+      if (err?.name === 'AbortedError' && code && key)
+        await denied(deps.store, deps.bus, decisionOf(ctx, code, key), deps.onOutcome, reported ? deps.report : undefined);
+      if (reported) {
+        ctx.body = outcomePage(t, 'reported');
+        return;
+      }
       const outcome = { AbortedError: 'denied', ExpiredError: 'expired', AlreadyUsedError: 'used' } as const;
       const known = err ? outcome[err.name as keyof typeof outcome] : undefined;
       if (known) {

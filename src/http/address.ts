@@ -30,3 +30,26 @@ export function sameNetwork(a: string | null | undefined, b: string | null | und
   const x = networkOf(a);
   return x !== undefined && x === networkOf(b);
 }
+
+/**
+ * A client's proximity policy for cross-device handoffs (client metadata `handoff_proximity`): whether the device or
+ * computer that asks and the phone that decides must be on the same network. `warn` (the default) says so on the
+ * decision page; `require` refuses approval from another network; `off` says nothing.
+ */
+export type Proximity = 'off' | 'warn' | 'require';
+export const PROXIMITIES: readonly Proximity[] = ['off', 'warn', 'require'];
+
+export function proximityOf(metadata: Record<string, unknown> | undefined): Proximity {
+  const v = metadata?.handoff_proximity;
+  return typeof v === 'string' && (PROXIMITIES as readonly string[]).includes(v) ? (v as Proximity) : 'warn';
+}
+
+/** What the decision page must do about two addresses under a policy. */
+export function proximityCheck(
+  policy: Proximity,
+  deviceIp: string | null | undefined,
+  phoneIp: string,
+): { same: boolean; warn: boolean; refuse: boolean } {
+  const same = sameNetwork(deviceIp, phoneIp);
+  return { same, warn: policy === 'warn' && !same, refuse: policy === 'require' && !same };
+}

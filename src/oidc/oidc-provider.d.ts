@@ -9,6 +9,10 @@ declare module 'oidc-provider' {
     qr_login?: boolean | undefined;
     /** `true`: this confidential client (an API) may introspect tokens issued to other clients. */
     resource_server?: boolean | undefined;
+    /** Whether the asking device and the deciding phone must share a network (http/address.ts `proximityOf`). */
+    handoff_proximity?: 'off' | 'warn' | 'require' | undefined;
+    /** The only scopes a device authorization of this client may ask for (device/authorization.ts). */
+    device_flow_scopes?: string[] | undefined;
   }
 
   interface InteractionResults {

@@ -8,6 +8,7 @@ import Provider, {
   type SigningAlgorithm,
 } from 'oidc-provider';
 import type { Config } from '../config/schema.js';
+import { PROXIMITIES } from '../http/address.js';
 import { clientSecretMatches } from '../store/hash.js';
 import type { Store } from '../store/index.js';
 import { tFor } from '../views/context.js';
@@ -154,11 +155,28 @@ export function providerConfiguration({
     },
     // `qr_login: false` turns desktop scan-to-sign-in off for a client (on by default); `resource_server: true`
     // lets a confidential client introspect tokens issued to other clients (an API that accepts them).
+    // `qr_login: false` turns desktop scan-to-sign-in off for a client (on by default); `resource_server: true`
+    // lets a confidential client introspect tokens issued to other clients (an API that accepts them);
+    // `handoff_proximity` (off, warn, require) and `device_flow_scopes` are the cross-device policies (README).
     extraClientMetadata: {
-      properties: ['qr_login', 'resource_server'],
+      properties: ['qr_login', 'resource_server', 'handoff_proximity', 'device_flow_scopes'],
       validator(_ctx, key, value) {
         if ((key === 'qr_login' || key === 'resource_server') && value !== undefined && typeof value !== 'boolean') {
           throw new errors.InvalidClientMetadata(`${key} must be a boolean`);
+        }
+        if (key === 'handoff_proximity' && value !== undefined && !(PROXIMITIES as readonly unknown[]).includes(value)) {
+          throw new errors.InvalidClientMetadata(`handoff_proximity must be one of ${PROXIMITIES.join(', ')}`);
+        }
+        if (
+          key === 'device_flow_scopes' &&
+          value !== undefined &&
+          !(
+            Array.isArray(value) &&
+            value.length > 0 &&
+            value.every((s) => typeof s === 'string' && /^[\x21\x23-\x5b\x5d-\x7e]{1,64}$/.test(s))
+          )
+        ) {
+          throw new errors.InvalidClientMetadata('device_flow_scopes must be a non-empty list of scope names');
         }
       },
     },

@@ -10,6 +10,7 @@ export class Metrics {
   readonly latency: Histogram<'route'>;
   readonly handoffs: Counter<'kind' | 'outcome'>;
   readonly refusals: Counter<'limit'>;
+  readonly reports: Counter<'kind' | 'client'>;
   readonly purges: Counter<'result'>;
   readonly purged: Counter;
   // Children by label values, so a request costs two increments and no label hashing.
@@ -55,6 +56,12 @@ export class Metrics {
       name: 'handoff_throttle_refusals_total',
       help: 'Requests refused by a limit (HTTP 429)',
       labelNames: ['limit'],
+      registers,
+    });
+    this.reports = new Counter({
+      name: 'handoff_reports_total',
+      help: '"I didn\'t start this" reports by kind and client (a phishing attempt a user caught)',
+      labelNames: ['kind', 'client'],
       registers,
     });
     this.purges = new Counter({ name: 'handoff_purge_runs_total', help: 'Purge runs by result', labelNames: ['result'], registers });

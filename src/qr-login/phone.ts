@@ -4,13 +4,14 @@ import type Provider from 'oidc-provider';
 import { RETURN_COOKIE } from '../accounts/routes.js';
 import type { Config } from '../config/schema.js';
 import type { EventBus } from '../events/bus.js';
-import { addressKey, sameNetwork } from '../http/address.js';
+import { addressKey, proximityCheck, proximityOf, sameNetwork } from '../http/address.js';
 import { readForm } from '../http/body.js';
 import { checkCsrf, csrfToken } from '../http/csrf.js';
 import { HttpError } from '../http/errors.js';
 import { take } from '../http/limits.js';
 import { signedInUser } from '../http/session.js';
 import { audit } from '../ops/audit.js';
+import type { Reporter } from '../ops/reports.js';
 import type { Store } from '../store/index.js';
 import { tFor } from '../views/context.js';
 import { phoneConfirmPage, phoneOutcomePage } from '../views/qr-login.js';
@@ -31,6 +32,8 @@ export interface QrPhoneDeps {
   secrets: () => string[];
   bus: EventBus;
   onOutcome?: (kind: 'device' | 'desktop', outcome: 'approved' | 'denied' | 'revoked') => void;
+  /** "I didn't start this" (ops/reports.ts). */
+  report?: Reporter;
 }
 
 const TICKET = /^[\w-]{43}$/;
@@ -84,7 +87,7 @@ export function qrPhoneRoutes(deps: QrPhoneDeps): Router {
       client: { name: client?.clientName ?? ticket.client_id, uri: client?.clientUri },
       scopes: (ticket.scope ?? '').split(' ').filter(Boolean),
       desktop: { ip: ticket.desktop_ip, ua: ticket.desktop_ua, at: new Date(ticket.created_at) },
-      otherNetwork: !sameNetwork(ticket.desktop_ip, ctx.ip),
+      network: proximityCheck(proximityOf(client?.metadata()), ticket.desktop_ip, ctx.ip),
     });
   });
 
@@ -109,12 +112,21 @@ export function qrPhoneRoutes(deps: QrPhoneDeps): Router {
     const { phone, form, id } = await phoneForm(ctx);
     const provider = deps.provider();
     const approve = form.decision === 'approve';
+    const reported = form.decision === 'report';
     ctx.set('Cache-Control', 'no-store');
     ctx.type = 'html';
     const before = await ticketById(store, id);
     if (approve && before && !(await qrLoginEnabled(provider, before.client_id))) {
       ctx.status = 409;
       ctx.body = phoneOutcomePage(t, 'unknown');
+      return;
+    }
+    // Under a `require` proximity policy, approval from another network is refused here too (the page offered
+    // Decline only); the ticket stays undecided until it is declined or expires.
+    const policy = before ? proximityOf((await provider.Client.find(before.client_id))?.metadata()) : 'warn';
+    if (approve && before && proximityCheck(policy, before.desktop_ip, ctx.ip).refuse) {
+      ctx.status = 403;
+      ctx.body = phoneOutcomePage(t, 'tooFar');
       return;
     }
     const decided = await decide(
@@ -130,6 +142,7 @@ export function qrPhoneRoutes(deps: QrPhoneDeps): Router {
       return;
     }
     await deps.bus.publish(ticketKey(decided.id));
+    const same = sameNetwork(decided.desktop_ip, ctx.ip);
     await audit(store, {
       action: approve ? 'desktop.approved' : 'desktop.denied',
       accountId: decided.account_id,
@@ -137,10 +150,22 @@ export function qrPhoneRoutes(deps: QrPhoneDeps): Router {
       deviceIp: decided.desktop_ip,
       deviceUa: decided.desktop_ua,
       actorIp: ctx.ip,
+      detail: { sameNetwork: same },
     });
     deps.onOutcome?.('desktop', approve ? 'approved' : 'denied');
+    if (reported) {
+      await deps.report?.({
+        kind: 'desktop',
+        clientId: decided.client_id,
+        accountId: decided.account_id,
+        deviceIp: decided.desktop_ip,
+        deviceUa: decided.desktop_ua,
+        phoneIp: ctx.ip,
+        sameNetwork: same,
+      });
+    }
     const client = await provider.Client.find(decided.client_id);
-    ctx.body = phoneOutcomePage(t, approve ? 'approved' : 'denied', client?.clientName ?? decided.client_id);
+    ctx.body = phoneOutcomePage(t, approve ? 'approved' : reported ? 'reported' : 'denied', client?.clientName ?? decided.client_id);
   });
   return router;
 }

@@ -40,8 +40,19 @@ export function describeDevice(t: Translator, ua: string | undefined): string {
 
 export function confirmPage(
   t: Translator,
-  opts: { action: string; xsrf: string; userCode: string; client: ClientView; scopes: string[]; device: RequestingDevice; now?: Date },
+  opts: {
+    action: string;
+    xsrf: string;
+    userCode: string;
+    client: ClientView;
+    scopes: string[];
+    device: RequestingDevice;
+    /** The proximity policy's verdict on the device's and this phone's addresses (http/address.ts). */
+    network?: { warn: boolean; refuse: boolean };
+    now?: Date;
+  },
 ): string {
+  const refuse = opts.network?.refuse === true;
   return page({
     title: t('confirm.title', { client: opts.client.name }),
     lang: t('lang.tag'),
@@ -56,21 +67,28 @@ ${opts.scopes.length ? html`<p>${t('confirm.asks')}</p>${scopeList(t, opts.scope
 <dt>${t('confirm.ip')}</dt><dd data-field="ip">${displayAddress(opts.device.ip)}</dd>
 ${opts.device.at ? html`<dt>${t('confirm.when')}</dt><dd data-field="when">${timeAgo(t, opts.device.at, opts.now)}</dd>` : ''}
 </dl>
+${opts.network?.warn ? html`<p class="error" role="alert" data-field="network">${t('confirm.otherNetwork')}</p>` : ''}
+${refuse ? html`<p class="error" role="alert" data-field="network">${t('confirm.mustBeNear')}</p>` : ''}
 <p><strong>${t('confirm.question')}</strong></p>
 <p class="muted">${t('confirm.warning')}</p>
 <form method="post" action="${opts.action}">
 <input type="hidden" name="xsrf" value="${opts.xsrf}">
 <input type="hidden" name="user_code" value="${opts.userCode}">
-<div class="choices">
+${
+  refuse
+    ? html`<button type="submit" name="abort" value="yes" class="decline">${t('confirm.decline')}</button>`
+    : html`<div class="choices">
 <button type="submit" name="abort" value="yes" class="decline">${t('confirm.decline')}</button>
 <button type="submit" name="confirm" value="yes" class="primary">${t('confirm.approve')}</button>
-</div>
+</div>`
+}
+<button type="submit" name="report" value="yes" class="report">${t('confirm.report')}</button>
 </form>
 </div>`,
   });
 }
 
-export type Outcome = 'success' | 'denied' | 'expired' | 'used' | 'throttled' | 'error';
+export type Outcome = 'success' | 'denied' | 'reported' | 'tooFar' | 'expired' | 'used' | 'throttled' | 'error';
 
 export function outcomePage(t: Translator, outcome: Outcome, vars: { client?: string; minutes?: number } = {}): string {
   const lang = t('lang.tag');
@@ -79,6 +97,10 @@ export function outcomePage(t: Translator, outcome: Outcome, vars: { client?: st
       return messagePage({ lang, title: t('success.title'), message: t('success.body', { client: vars.client ?? '' }), status: 'success' });
     case 'denied':
       return messagePage({ lang, title: t('denied.title'), message: t('denied.body') });
+    case 'reported':
+      return messagePage({ lang, title: t('reported.title'), message: t('reported.body') });
+    case 'tooFar':
+      return messagePage({ lang, title: t('common.error.title'), message: t('confirm.mustBeNear'), status: 'error' });
     case 'expired':
       return messagePage({ lang, title: t('expired.title'), message: t('expired.body'), status: 'error' });
     case 'used':

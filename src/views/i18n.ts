@@ -38,6 +38,16 @@ const en = {
   'confirm.ip': 'IP address',
   'confirm.when': 'Requested',
   'confirm.question': 'Did you start this on a device in front of you?',
+  'confirm.otherNetwork': 'This device is on a different network from your phone. If it is not in front of you, decline.',
+  'confirm.mustBeNear':
+    'This app can only be approved from a phone on the same network as the device. Connect your phone to the device’s network (Wi-Fi) and open the code again, or decline.',
+  'confirm.report': 'I didn’t start this',
+  'reported.title': 'Thanks for telling us',
+  'reported.body':
+    'The sign-in was refused and nothing was shared. Someone may have sent you this code to get into your account: never approve a code you did not ask for on a device in front of you.',
+  'qrPhone.report': 'I didn’t start this',
+  'qrPhone.mustBeNear':
+    'This app can only be approved from a phone on the same network as the computer. Connect your phone to the computer’s network (Wi-Fi) and scan again, or decline.',
   'confirm.warning':
     'If someone sent you this code or link, or you are not sure, decline. Approving gives that device access to your account.',
   'confirm.approve': 'Yes, approve',
@@ -165,6 +175,13 @@ const zh: Record<MessageKey, string> = {
   'confirm.ip': 'IP 地址',
   'confirm.when': '请求时间',
   'confirm.question': '这是你在面前的设备上发起的吗？',
+  'confirm.otherNetwork': '此设备与你的手机不在同一网络。如果它不在你面前，请拒绝。',
+  'confirm.mustBeNear': '此应用只能由与设备在同一网络的手机批准。请将手机连接到设备所在的网络（Wi-Fi）后重新打开代码，或拒绝。',
+  'confirm.report': '这不是我发起的',
+  'reported.title': '感谢你的反馈',
+  'reported.body': '登录已被拒绝，没有共享任何信息。可能有人发给你这个代码以进入你的账户：请不要批准不是你在面前的设备上请求的代码。',
+  'qrPhone.report': '这不是我发起的',
+  'qrPhone.mustBeNear': '此应用只能由与电脑在同一网络的手机批准。请将手机连接到电脑所在的网络（Wi-Fi）后重新扫描，或拒绝。',
   'confirm.warning': '如果是别人发给你的代码或链接，或者你不确定，请拒绝。批准后该设备将可以访问你的账户。',
   'confirm.approve': '是，批准',
   'confirm.decline': '否，拒绝',

@@ -30,6 +30,7 @@ ul.devices{list-style:none;padding:0;margin:0}ul.devices li{margin:.75rem 0}h2{f
 a.button{display:flex;align-items:center;justify-content:center;font-weight:600;min-height:3rem;border-radius:10px;border:2px solid var(--accent);margin-top:1rem;text-decoration:none;color:var(--accent)}
 a.button.primary{background:var(--accent);color:var(--accent-fg)}a.button.decline{color:var(--danger);border-color:var(--danger)}.choices a.button{margin-top:.5rem}
 @media (max-width:40rem){.qr-login{display:none!important}}
+button.report{background:transparent;border:0;color:var(--danger);text-decoration:underline;font-weight:600;min-height:2.75rem}
 header.brand{max-width:28rem;margin:0 auto;padding:.9rem 1rem 0;display:flex;align-items:center;gap:.5rem;font-weight:700}header.brand a{color:var(--fg);text-decoration:none;display:flex;align-items:center;gap:.5rem}header.brand img{width:28px;height:28px}
 `;
 

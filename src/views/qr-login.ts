@@ -42,9 +42,11 @@ export function phoneConfirmPage(
     client: ClientView;
     scopes: string[];
     desktop: { ip: string | null; ua: string | null; at: Date };
-    otherNetwork: boolean;
+    /** The proximity policy's verdict on the computer's and this phone's addresses (http/address.ts). */
+    network: { warn: boolean; refuse: boolean };
   },
 ): string {
+  const refuse = opts.network.refuse;
   return page({
     title: t('qrPhone.title', { client: opts.client.name }),
     lang: t('lang.tag'),
@@ -58,22 +60,28 @@ ${opts.scopes.length ? html`<p>${t('confirm.asks')}</p>${scopeList(t, opts.scope
 <dt>${t('confirm.ip')}</dt><dd data-field="ip">${displayAddress(opts.desktop.ip)}</dd>
 <dt>${t('confirm.when')}</dt><dd data-field="when">${timeAgo(t, opts.desktop.at)}</dd>
 </dl>
-${opts.otherNetwork ? html`<p class="error" role="alert" data-field="network">${t('qrPhone.otherNetwork')}</p>` : ''}
+${opts.network.warn ? html`<p class="error" role="alert" data-field="network">${t('qrPhone.otherNetwork')}</p>` : ''}
+${refuse ? html`<p class="error" role="alert" data-field="network">${t('qrPhone.mustBeNear')}</p>` : ''}
 <p><strong>${t('qrPhone.question')}</strong></p>
 <form method="post" action="${opts.action}" data-claim="${opts.claim}">
 <input type="hidden" name="csrf" value="${opts.csrf}">
 <input type="hidden" name="ticket" value="${opts.ticket}">
-<div class="choices">
+${
+  refuse
+    ? html`<button type="submit" name="decision" value="deny" class="decline">${t('confirm.decline')}</button>`
+    : html`<div class="choices">
 <button type="submit" name="decision" value="deny" class="decline">${t('confirm.decline')}</button>
 <button type="submit" name="decision" value="approve" class="primary">${t('confirm.approve')}</button>
-</div>
+</div>`
+}
+<button type="submit" name="decision" value="report" class="report">${t('qrPhone.report')}</button>
 </form>
 </div>
 <script src="/assets/qr-phone.js"></script>`,
   });
 }
 
-export type PhoneOutcome = 'approved' | 'denied' | 'claimed' | 'expired' | 'unknown';
+export type PhoneOutcome = 'approved' | 'denied' | 'reported' | 'tooFar' | 'claimed' | 'expired' | 'unknown';
 
 export function phoneOutcomePage(t: Translator, outcome: PhoneOutcome, client = ''): string {
   const lang = t('lang.tag');
@@ -82,6 +90,10 @@ export function phoneOutcomePage(t: Translator, outcome: PhoneOutcome, client = 
       return messagePage({ lang, title: t('qrPhone.approved.title'), message: t('qrPhone.approved.body', { client }), status: 'success' });
     case 'denied':
       return messagePage({ lang, title: t('denied.title'), message: t('qrPhone.denied.body') });
+    case 'reported':
+      return messagePage({ lang, title: t('reported.title'), message: t('reported.body') });
+    case 'tooFar':
+      return messagePage({ lang, title: t('common.error.title'), message: t('qrPhone.mustBeNear'), status: 'error' });
     case 'claimed':
       return messagePage({ lang, title: t('qrPhone.claimed.title'), message: t('qrPhone.claimed.body'), status: 'error' });
     case 'expired':
