@@ -3,7 +3,8 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Config } from '../config/schema.js';
-import { readForm } from '../http/body.js';
+import { readForm, readJsonObject } from '../http/body.js';
+import { passkeyCeremonies, relyingPartyOf } from './passkeys.js';
 import { checkCsrf, csrfToken } from '../http/csrf.js';
 import { HttpError } from '../http/errors.js';
 import { signedInUser } from '../http/session.js';
@@ -86,8 +87,78 @@ export function accountRoutes(deps: AccountDeps): Router {
         apps: await Promise.all(consents.map(async (c) => ({ ...c, name: await clientName(c.client_id) }))),
         csrf: csrfFor(who.sessionUid),
         signOut: signOutUrl(deps.issuer),
+        passkeys: await deps.store.passkeys.list(who.accountId),
+        recent: (await deps.store.audit.list({ limit: 5, accountId: who.accountId, action: 'signed_in' })).map((e) => ({
+          at: e.at,
+          method: String((typeof e.detail === 'string' ? JSON.parse(e.detail) : e.detail)?.method ?? 'password'),
+          ip: e.actor_ip,
+          ua: e.device_ua,
+        })),
       }),
     );
+  });
+
+  // Passkeys: registered from this page (JSON, for the page's script), renamed and removed with forms; removing
+  // takes a confirmation first, like ending a sign-in.
+  const ceremonies = passkeyCeremonies(deps.store, relyingPartyOf(deps.issuer));
+  const jsonChecked = async (ctx: Context) => {
+    const who = await requireSignIn(ctx);
+    const body = await readJsonObject(ctx, deps.config.bodyLimitBytes);
+    checkCsrf(deps.secrets(), typeof body.csrf === 'string' ? body.csrf : undefined, ['devices', who.sessionUid]);
+    return { who, body };
+  };
+  router.post('/account/passkeys/options', async (ctx) => {
+    const { who } = await jsonChecked(ctx);
+    const user = await deps.store.users.byId(who.accountId);
+    if (!user) throw new HttpError(401, 'login_required', 'Sign in again to manage your devices.', { key: 'error.accountSignIn' });
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = await ceremonies.registrationOptions(user, `session:${who.sessionUid}`);
+  });
+  router.post('/account/passkeys', async (ctx) => {
+    const { who, body } = await jsonChecked(ctx);
+    const added = await ceremonies.register(who.accountId, `session:${who.sessionUid}`, body);
+    ctx.status = 201;
+    ctx.body = added;
+  });
+  router.post('/account/passkeys/:id/rename', async (ctx) => {
+    const who = await requireSignIn(ctx);
+    const form = await readForm(ctx, deps.config.bodyLimitBytes);
+    checkCsrf(deps.secrets(), form.csrf, ['devices', who.sessionUid]);
+    const name = (form.name ?? '')
+      .replace(/[\u0000-\u001f\u007f]/g, '')
+      .trim()
+      .slice(0, 64);
+    if (name) await deps.store.passkeys.rename(who.accountId, ctx.params.id ?? '', name);
+    ctx.status = 303;
+    ctx.redirect('/account/devices');
+  });
+  router.get('/account/passkeys/:id/remove', async (ctx) => {
+    const who = await requireSignIn(ctx);
+    const t = tFor(ctx);
+    const passkey = (await deps.store.passkeys.list(who.accountId)).find((p) => p.id === ctx.params.id);
+    if (!passkey) {
+      ctx.redirect('/account/devices');
+      return;
+    }
+    render(
+      ctx,
+      confirmEndPage(t, {
+        title: t('passkeys.confirm.title'),
+        what: passkey.name,
+        detail: t('passkeys.confirm.detail'),
+        action: `/account/passkeys/${encodeURIComponent(passkey.id)}/remove`,
+        csrf: csrfFor(who.sessionUid),
+        cancel: '/account/devices',
+      }),
+    );
+  });
+  router.post('/account/passkeys/:id/remove', async (ctx) => {
+    const who = await requireSignIn(ctx);
+    const form = await readForm(ctx, deps.config.bodyLimitBytes);
+    checkCsrf(deps.secrets(), form.csrf, ['devices', who.sessionUid]);
+    await deps.store.passkeys.remove(who.accountId, ctx.params.id ?? '');
+    ctx.status = 303;
+    ctx.redirect('/account/devices');
   });
 
   // Ending a sign-in or an app's access takes two steps: a page that says exactly what ends, then the POST.

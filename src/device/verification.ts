@@ -11,6 +11,8 @@ import { findSession } from '../http/session.js';
 import { oidcOf, replayBody, xsrfOf } from '../oidc/seams.js';
 import { readProtocolForm } from '../http/body.js';
 import type { Reporter } from '../ops/reports.js';
+import { signedInWithPasskey } from '../accounts/passkeys.js';
+import { ACR_PHISHING_RESISTANT } from '../oidc/acr.js';
 import { sha256 } from '../store/hash.js';
 import type { Store } from '../store/index.js';
 import { tFor } from '../views/context.js';
@@ -181,10 +183,16 @@ function decisionOf(ctx: KoaContextWithOIDC, code: DeviceCode, key: string): Dec
 
 function drawConfirm(ctx: KoaContextWithOIDC, code: DeviceCode | undefined, client: ClientView, userCode: string): void {
   const device = code ? deviceOf(code) : { ip: undefined, ua: undefined };
-  const network = proximityCheck(proximityOf(client.metadata?.()), device.ip, ctx.ip);
+  const metadata = client.metadata?.();
+  const network = proximityCheck(proximityOf(metadata), device.ip, ctx.ip);
+  const session = ctx.oidc.session;
+  const signedInWith = session?.accountId ? (signedInWithPasskey(session.amr) ? 'passkey' : 'password') : undefined;
+  const wantsPhr = ((metadata?.default_acr_values ?? []) as string[]).includes(ACR_PHISHING_RESISTANT);
   ctx.type = 'html';
   ctx.body = confirmPage(tFor(ctx), {
     network,
+    signedInWith,
+    needsPasskey: wantsPhr && signedInWith !== 'passkey',
     action: ctx.oidc.urlFor('code_verification'),
     xsrf: xsrfOf(ctx),
     userCode,

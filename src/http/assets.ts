@@ -9,6 +9,7 @@ const read = (path: string) => readFileSync(new URL(`../../../src/${path}`, impo
 const ASSETS: Record<string, string> = {
   'qr-login.js': read('qr-login/assets/qr-login.js'),
   'qr-phone.js': read('qr-login/assets/qr-phone.js'),
+  'passkeys.js': read('accounts/assets/passkeys.js'),
 };
 
 /** Reads a page script shipped beside the sources (`src/<path>`). */

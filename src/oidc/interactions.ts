@@ -4,7 +4,10 @@ import type Provider from 'oidc-provider';
 import { verifyPassword, decoyHash } from '../accounts/password.js';
 import { canonicalUsername, knownBrowserFor, rememberBrowser, signInCounters } from '../accounts/sign-in-limits.js';
 import type { Config } from '../config/schema.js';
-import { readForm } from '../http/body.js';
+import { readForm, readJsonObject } from '../http/body.js';
+import { passkeyCeremonies, relyingPartyOf } from '../accounts/passkeys.js';
+import { audit } from '../ops/audit.js';
+import { ACR_PASSWORD, ACR_PHISHING_RESISTANT, PHR_REQUIRED } from './acr.js';
 import { checkCsrf, csrfToken as csrfFor } from '../http/csrf.js';
 import { HttpError } from '../http/errors.js';
 import { giveBack, take } from '../http/limits.js';
@@ -82,8 +85,16 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     ctx.set('Cache-Control', 'no-store');
     const t = tFor(ctx);
     if (d.prompt.name === 'login') {
-      const qr = await deps.qrSection?.(ctx, d, csrf);
-      ctx.body = loginPage(t, { action: `/interaction/${d.uid}/login`, csrf, client, ...(qr ? { qr } : {}) });
+      const stepUp = d.prompt.reasons.includes(PHR_REQUIRED);
+      const qr = stepUp ? undefined : await deps.qrSection?.(ctx, d, csrf);
+      ctx.body = loginPage(t, {
+        action: `/interaction/${d.uid}/login`,
+        csrf,
+        client,
+        passkey: { options: `/interaction/${d.uid}/passkey/options`, verify: `/interaction/${d.uid}/passkey` },
+        stepUp,
+        ...(qr ? { qr } : {}),
+      });
       return;
     }
     const user = d.session?.accountId ? await store.users.byId(d.session.accountId) : undefined;
@@ -104,10 +115,13 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const t = tFor(ctx);
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
+    if (d.prompt.reasons.includes(PHR_REQUIRED))
+      throw new HttpError(400, 'invalid_request', 'This application asks for a passkey.', { key: 'error.passkeyRequired' });
     const again = (status: number, error: string) => {
       ctx.status = status;
       ctx.body = loginPage(t, {
         action: `/interaction/${d.uid}/login`,
+        passkey: { options: `/interaction/${d.uid}/passkey/options`, verify: `/interaction/${d.uid}/passkey` },
         csrf,
         client,
         username: typed.replace(/[\u0000-\u001f]/g, ''),
@@ -131,10 +145,49 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     // A correct password does not spend the budget: give back the reserved attempts.
     await giveBack(store, counters);
     rememberBrowser(ctx, deps.secrets(), creds.id, config.login, deps.issuer.startsWith('https:'));
+    await signedInAudit(ctx, creds.id, 'password');
     const returnTo = await deps
       .provider()
-      .interactionResult(ctx.req, ctx.res, { login: { accountId: creds.id, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
+      .interactionResult(
+        ctx.req,
+        ctx.res,
+        { login: { accountId: creds.id, amr: ['pwd'], acr: ACR_PASSWORD } },
+        { mergeWithLastSubmission: false },
+      );
     finish(ctx, returnTo);
+  });
+
+  // Passkey sign-in: options bound to this interaction, then the signed answer. It is counted like a password
+  // attempt from this address (reserved first, given back on success), so passkeys open no side door for guessing.
+  const ceremonies = passkeyCeremonies(store, relyingPartyOf(deps.issuer));
+  const signedInAudit = (ctx: Context, accountId: string, method: 'password' | 'passkey') =>
+    audit(store, { action: 'account.signed_in', accountId, actorIp: ctx.ip, deviceUa: ctx.get('user-agent') || null, detail: { method } });
+  async function jsonWithCsrf(ctx: Context, d: Details): Promise<Record<string, unknown>> {
+    const body = await readJsonObject(ctx, config.bodyLimitBytes);
+    checkCsrf(deps.secrets(), typeof body.csrf === 'string' ? body.csrf : undefined, ['interaction', d.uid]);
+    return body;
+  }
+  router.post('/interaction/:uid/passkey/options', async (ctx) => {
+    const d = await details(ctx);
+    if (d.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'This step is already complete.', { key: 'error.step' });
+    await jsonWithCsrf(ctx, d);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = await ceremonies.authenticationOptions(`interaction:${d.uid}`);
+  });
+  router.post('/interaction/:uid/passkey', async (ctx) => {
+    const d = await details(ctx);
+    if (d.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'This step is already complete.', { key: 'error.step' });
+    const body = await jsonWithCsrf(ctx, d);
+    const counters = signInCounters(config.login, { username: undefined, ip: ctx.ip, knownBrowser: undefined });
+    await take(store, counters);
+    const { accountId, amr } = await ceremonies.authenticate(`interaction:${d.uid}`, body);
+    await giveBack(store, counters);
+    await signedInAudit(ctx, accountId, 'passkey');
+    const returnTo = await deps
+      .provider()
+      .interactionResult(ctx.req, ctx.res, { login: { accountId, amr, acr: ACR_PHISHING_RESISTANT } }, { mergeWithLastSubmission: false });
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { redirect: returnTo };
   });
 
   router.post('/interaction/:uid/confirm', async (ctx) => {

@@ -9,6 +9,7 @@ import Provider, {
 } from 'oidc-provider';
 import type { Config } from '../config/schema.js';
 import { PROXIMITIES } from '../http/address.js';
+import { ACR_VALUES, interactionPolicyWithPhr } from './acr.js';
 import { clientSecretMatches } from '../store/hash.js';
 import type { Store } from '../store/index.js';
 import { tFor } from '../views/context.js';
@@ -230,7 +231,9 @@ export function providerConfiguration({
     },
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      policy: interactionPolicyWithPhr(),
     },
+    acrValues: ACR_VALUES,
     ttl: {
       AccessToken: config.accessTokenTtl,
       AuthorizationCode: 60,

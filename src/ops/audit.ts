@@ -15,6 +15,7 @@ export type AuditAction =
   | 'desktop.denied'
   | 'desktop.revoked'
   | 'desktop.reported'
+  | 'account.signed_in'
   | 'admin.user.created'
   | 'admin.user.updated'
   | 'admin.user.deleted'

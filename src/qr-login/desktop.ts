@@ -14,6 +14,8 @@ import { TooManyRequests } from '../http/errors.js';
 import { take } from '../http/limits.js';
 import { ACCOUNT_CLIENT_ID } from '../accounts/client.js';
 import { type Details, loadInteraction } from '../oidc/interactions.js';
+import { signedInWithPasskey } from '../accounts/passkeys.js';
+import { ACR_PASSWORD, ACR_PHISHING_RESISTANT } from '../oidc/acr.js';
 import { SCOPES } from '../oidc/scopes.js';
 import type { Store } from '../store/index.js';
 import { tFor } from '../views/context.js';
@@ -74,7 +76,7 @@ function desktopSignIn(ctx: Context, d: Details): boolean {
 
 /** The scan result that finishes the desktop's sign-in; `handoff.scan` tells app.ts to end the desktop session. */
 export type ScanResult = {
-  login: { accountId: string; ts: number; amr: string[]; remember: false };
+  login: { accountId: string; ts: number; amr: string[]; acr: string; remember: false };
   consent: { grantId: string };
   handoff: { scan: string };
   [key: string]: unknown;
@@ -197,8 +199,21 @@ export function qrDesktop(deps: QrDesktopDeps) {
     if (maxAge !== undefined && Number.isFinite(maxAge) && Math.floor(Date.now() / 1000) - authTime > maxAge) {
       throw new HttpError(400, 'login_required', 'This application needs a more recent sign-in than the phone’s.', { key: 'error.maxAge' });
     }
-    // The phone's approval is the consent: a grant of its own, with exactly the scopes the phone showed.
+    // A phishing-resistant sign-in asked for (acr_values=phr, or the client's default) needs a phone signed in with
+    // a passkey: a password phone's approval cannot stand in for it.
     const provider = deps.provider();
+    const rpClient = await provider.Client.find(used.client_id);
+    const wantsPhr =
+      String(d.params.acr_values ?? '')
+        .split(' ')
+        .includes(ACR_PHISHING_RESISTANT) || ((rpClient?.defaultAcrValues ?? []) as string[]).includes(ACR_PHISHING_RESISTANT);
+    const passkeyPhone = signedInWithPasskey(used.amr ?? []);
+    if (wantsPhr && !passkeyPhone) {
+      throw new HttpError(400, 'login_required', 'This application needs a phone signed in with a passkey.', {
+        key: 'confirm.needsPasskey',
+      });
+    }
+    // The phone's approval is the consent: a grant of its own, with exactly the scopes the phone showed.
     const grant = new provider.Grant({ accountId: used.account_id, clientId: used.client_id });
     const shown = (used.scope ?? '').split(' ').filter((s) => SCOPES.includes(s));
     if (shown.length) grant.addOIDCScope(shown.join(' '));
@@ -216,7 +231,13 @@ export function qrDesktop(deps: QrDesktopDeps) {
       requestedAt: new Date(used.created_at),
     });
     const result: ScanResult = {
-      login: { accountId: used.account_id, ts: authTime, amr: used.amr ?? [], remember: false },
+      login: {
+        accountId: used.account_id,
+        ts: authTime,
+        amr: used.amr ?? [],
+        acr: passkeyPhone ? ACR_PHISHING_RESISTANT : ACR_PASSWORD,
+        remember: false,
+      },
       consent: { grantId },
       handoff: { scan: used.id },
     };

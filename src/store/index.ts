@@ -8,6 +8,7 @@ import { deviceCodes } from './device-codes.js';
 import { revokeGrant } from './grants.js';
 import { keys } from './keys.js';
 import { oidcRows } from './oidc.js';
+import { passkeys } from './passkeys.js';
 import { purgeExpired } from './purge.js';
 import { statements } from './sql.js';
 import { tickets } from './tickets.js';
@@ -25,6 +26,7 @@ import { users } from './users.js';
  * | `tickets` | `qr_tickets` | qr-login/ |
  * | `approvals` | `device_approvals` | accounts/, device/, qr-login/ |
  * | `users`, `clients` | `users`, `clients` | accounts/, admin/, the adapter |
+ * | `passkeys` | `passkeys`, `webauthn_challenges` | accounts/passkeys.ts |
  * | `consents` | `consents` | oidc/ (remembered consent), accounts/ (removed on the account page) |
  * | `keys` | `signing_keys`, `cookie_keys`, `admin_tokens` | oidc/keys.ts, admin/token.ts |
  * | `audit` | `audit_events` | ops/audit.ts |
@@ -42,6 +44,7 @@ export function createStore(db: Db) {
     approvals: approvals(db),
     users: users(db),
     consents: consents(db),
+    passkeys: passkeys(db),
     clients: clients(db, run),
     keys: keys(db),
     audit: audit(db),

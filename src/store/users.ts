@@ -70,6 +70,7 @@ export function users(db: Db) {
         if (gone.length === 0) return false;
         await deleteForAccount(trx, id);
         await trx('consents').delete().where({ account_id: id });
+        await trx('passkeys').delete().where({ account_id: id });
         return true;
       });
     },

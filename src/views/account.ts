@@ -31,6 +31,8 @@ export function accountPage(
     apps: Array<Consent & { name: string }>;
     csrf: string;
     signOut: string;
+    passkeys: Array<{ id: string; name: string; created_at: Date | string; last_used_at: Date | string | null }>;
+    recent: Array<{ at: Date | string; method: string; ip: string | null; ua: string | null }>;
     now?: Date;
   },
 ): string {
@@ -64,6 +66,43 @@ ${items.length ? html`<ul class="devices">${items}</ul>` : html`<p>${t('devices.
 <h1>${t('apps.title')}</h1>
 <p>${t('apps.lead')}</p>
 ${apps.length ? html`<ul class="devices">${apps}</ul>` : html`<p>${t('apps.none')}</p>`}
+<h1>${t('passkeys.title')}</h1>
+<p>${t('passkeys.lead')}</p>
+${
+  opts.passkeys.length
+    ? html`<ul class="devices">${opts.passkeys.map(
+        (p) => html`<li class="card passkey" data-passkey="${p.id}">
+<form method="post" action="/account/passkeys/${encodeURIComponent(p.id)}/rename">
+<input type="hidden" name="csrf" value="${opts.csrf}">
+<label for="name-${p.id}">${t('passkeys.name')}</label>
+<input type="text" id="name-${p.id}" name="name" value="${p.name}" maxlength="64" required>
+<button type="submit">${t('passkeys.rename')}</button>
+</form>
+<dl>
+<dt>${t('passkeys.added')}</dt><dd>${when(t, p.created_at, now)}</dd>
+<dt>${t('passkeys.lastUsed')}</dt><dd>${p.last_used_at ? when(t, p.last_used_at, now) : t('passkeys.never')}</dd>
+</dl>
+<a class="button decline" href="/account/passkeys/${encodeURIComponent(p.id)}/remove">${t('passkeys.remove')}</a>
+</li>`,
+      )}</ul>`
+    : html`<p>${t('passkeys.none')}</p>`
+}
+<div data-passkey-register data-options="/account/passkeys/options" data-verify="/account/passkeys" data-csrf="${opts.csrf}">
+<label for="passkey-name">${t('passkeys.name')}</label>
+<input type="text" id="passkey-name" name="name" maxlength="64" placeholder="${t('passkeys.title')}">
+<button type="button" class="primary" hidden>${t('passkeys.add')}</button>
+<p class="error" role="alert" data-passkey-status hidden>${t('passkeys.failed')}</p>
+</div>
+<script src="/assets/passkeys.js"></script>
+${
+  opts.recent.length
+    ? html`<h1>${t('account.recent')}</h1>
+<ul class="devices">${opts.recent.map(
+        (r) =>
+          html`<li class="card signin" data-method="${r.method}">${when(t, r.at, now)} · ${t(r.method === 'passkey' ? 'account.method.passkey' : 'account.method.password')} · ${describeDevice(t, r.ua ?? undefined)} · ${displayAddress(r.ip)}</li>`,
+      )}</ul>`
+    : ''
+}
 <p><a class="button" href="${opts.signOut}">${t('account.signOut')}</a></p>`,
   });
 }

@@ -49,6 +49,10 @@ export function confirmPage(
     device: RequestingDevice;
     /** The proximity policy's verdict on the device's and this phone's addresses (http/address.ts). */
     network?: { warn: boolean; refuse: boolean };
+    /** How this phone is signed in, when it is. */
+    signedInWith?: 'passkey' | 'password' | undefined;
+    /** The app accepts only a phone signed in with a passkey, and this one is not: approving asks for one first. */
+    needsPasskey?: boolean;
     now?: Date;
   },
 ): string {
@@ -67,6 +71,8 @@ ${opts.scopes.length ? html`<p>${t('confirm.asks')}</p>${scopeList(t, opts.scope
 <dt>${t('confirm.ip')}</dt><dd data-field="ip">${displayAddress(opts.device.ip)}</dd>
 ${opts.device.at ? html`<dt>${t('confirm.when')}</dt><dd data-field="when">${timeAgo(t, opts.device.at, opts.now)}</dd>` : ''}
 </dl>
+${opts.signedInWith ? html`<p class="muted" data-field="signed-in-with">${t(opts.signedInWith === 'passkey' ? 'signedIn.passkey' : 'signedIn.password')}</p>` : ''}
+${opts.needsPasskey ? html`<p data-field="needs-passkey">${t('confirm.needsPasskey')}</p>` : ''}
 ${opts.network?.warn ? html`<p class="error" role="alert" data-field="network">${t('confirm.otherNetwork')}</p>` : ''}
 ${refuse ? html`<p class="error" role="alert" data-field="network">${t('confirm.mustBeNear')}</p>` : ''}
 <p><strong>${t('confirm.question')}</strong></p>

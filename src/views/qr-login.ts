@@ -44,6 +44,8 @@ export function phoneConfirmPage(
     desktop: { ip: string | null; ua: string | null; at: Date };
     /** The proximity policy's verdict on the computer's and this phone's addresses (http/address.ts). */
     network: { warn: boolean; refuse: boolean };
+    /** How this phone is signed in. */
+    signedInWith: 'passkey' | 'password';
   },
 ): string {
   const refuse = opts.network.refuse;
@@ -60,6 +62,7 @@ ${opts.scopes.length ? html`<p>${t('confirm.asks')}</p>${scopeList(t, opts.scope
 <dt>${t('confirm.ip')}</dt><dd data-field="ip">${displayAddress(opts.desktop.ip)}</dd>
 <dt>${t('confirm.when')}</dt><dd data-field="when">${timeAgo(t, opts.desktop.at)}</dd>
 </dl>
+<p class="muted" data-field="signed-in-with">${t(opts.signedInWith === 'passkey' ? 'signedIn.passkey' : 'signedIn.password')}</p>
 ${opts.network.warn ? html`<p class="error" role="alert" data-field="network">${t('qrPhone.otherNetwork')}</p>` : ''}
 ${refuse ? html`<p class="error" role="alert" data-field="network">${t('qrPhone.mustBeNear')}</p>` : ''}
 <p><strong>${t('qrPhone.question')}</strong></p>

@@ -33,23 +33,48 @@ export function clientHeader(client: ClientView): SafeHtml {
 
 export function loginPage(
   t: Translator,
-  opts: { action: string; csrf: string; client: ClientView; username?: string; error?: string; qr?: SafeHtml },
+  opts: {
+    action: string;
+    csrf: string;
+    client: ClientView;
+    username?: string;
+    error?: string;
+    qr?: SafeHtml;
+    /** Where the page's script asks for passkey options and posts the answer (accounts/assets/passkeys.js). */
+    passkey?: { options: string; verify: string };
+    /** The app asked for a phishing-resistant sign-in (`acr_values=phr`): only a passkey is offered. */
+    stepUp?: boolean;
+  },
 ): string {
+  const passkey = opts.passkey
+    ? html`<div data-passkey-signin data-options="${opts.passkey.options}" data-verify="${opts.passkey.verify}" data-csrf="${opts.csrf}">
+<button type="button" class="primary" data-passkey-button hidden>${t('login.passkey')}</button>
+<p class="error" role="alert" data-passkey-status data-failed="${t('error.passkey')}" hidden></p>
+${opts.stepUp ? html`<noscript><p class="error">${t('login.noPasskeySupport')}</p></noscript>` : ''}
+</div>
+<script src="/assets/passkeys.js"></script>`
+    : '';
   return page({
     title: t('login.submit'),
     lang: t('lang.tag'),
     body: html`<div class="card">
 <h1>${t('login.title', { client: opts.client.name })}</h1>
 ${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
+${opts.stepUp ? html`<p data-field="step-up">${t('login.passkeyRequired', { client: opts.client.name })}</p>` : ''}
 ${opts.qr ?? ''}
-<form method="post" action="${opts.action}" autocomplete="on">
+${
+  opts.stepUp
+    ? ''
+    : html`<form method="post" action="${opts.action}" autocomplete="on">
 <input type="hidden" name="csrf" value="${opts.csrf}">
 <label for="username">${t('login.username')}</label>
-<input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required value="${opts.username ?? ''}" ${opts.username ? '' : html`autofocus`}>
+<input type="text" id="username" name="username" autocomplete="username webauthn" autocapitalize="none" spellcheck="false" required value="${opts.username ?? ''}" ${opts.username ? '' : html`autofocus`}>
 <label for="password">${t('login.password')}</label>
 <input type="password" id="password" name="password" autocomplete="current-password" required ${opts.username ? html`autofocus` : ''}>
 <button type="submit" class="primary">${t('login.submit')}</button>
-</form>
+</form>`
+}
+${passkey}
 </div>`,
   });
 }

@@ -88,6 +88,7 @@ describe('device authorization grant, end to end', () => {
     assert.deepEqual(metadata.token_endpoint_auth_methods_supported, methods);
     assert.deepEqual(metadata.revocation_endpoint_auth_methods_supported, methods);
     assert.deepEqual(metadata.introspection_endpoint_auth_methods_supported, methods);
+    assert.deepEqual(metadata.acr_values_supported, ['phr', '0'], 'phishing-resistant (a passkey) or not');
     assert.deepEqual([...(metadata.id_token_signing_alg_values_supported as string[])].sort(), ['ES256', 'EdDSA', 'RS256']);
   });
 

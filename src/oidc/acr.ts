@@ -1,0 +1,40 @@
+import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+
+/**
+ * Authentication context (`acr`), as relying parties read it from ID tokens:
+ * - `phr` (OpenID Connect EAP ACR Values 1.0, "phishing-resistant"): this session signed in with a passkey;
+ * - `0` (OpenID Connect Core 2): a password, which is not phishing-resistant.
+ * `amr` (RFC 8176) says how: `pwd`, or `hwk`/`swk` with `user` for a passkey.
+ */
+export const ACR_PHISHING_RESISTANT = 'phr';
+export const ACR_PASSWORD = '0';
+export const ACR_VALUES = [ACR_PHISHING_RESISTANT, ACR_PASSWORD];
+
+/** The login prompt's reason when a phishing-resistant sign-in is asked for and this session has none. */
+export const PHR_REQUIRED = 'phr_required';
+
+/** Whether this request asks for `phr`: `acr_values=phr`, or the client's `default_acr_values`. */
+export function wantsPhishingResistant(ctx: KoaContextWithOIDC): boolean {
+  const oidc = ctx.oidc;
+  const requested = String(oidc.params?.acr_values ?? '').split(' ');
+  const defaults = (oidc.client?.defaultAcrValues ?? []) as string[];
+  return requested.includes(ACR_PHISHING_RESISTANT) || defaults.includes(ACR_PHISHING_RESISTANT);
+}
+
+/**
+ * oidc-provider's interaction policy, with one more check in the login prompt: a request for `phr` from a session
+ * that signed in another way asks the user to sign in again, with a passkey (a step-up). It applies to relying
+ * parties' sign-ins and to device codes alike (the phone approving a code resumes through the same prompts).
+ */
+export function interactionPolicyWithPhr() {
+  const policy = interactionPolicy.base();
+  const login = policy.get('login');
+  login?.checks.add(
+    new interactionPolicy.Check(PHR_REQUIRED, 'a phishing-resistant sign-in (a passkey) is required', (ctx) =>
+      wantsPhishingResistant(ctx) && ctx.oidc.session?.acr !== ACR_PHISHING_RESISTANT
+        ? interactionPolicy.Check.REQUEST_PROMPT
+        : interactionPolicy.Check.NO_NEED_TO_PROMPT,
+    ),
+  );
+  return policy;
+}

@@ -1,0 +1,244 @@
+import assert from 'node:assert/strict';
+import * as oidc from 'openid-client';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { createClient } from '../../src/admin/clients.js';
+import { launchChromium } from '../helpers/browser.js';
+import { endLimitWindows } from '../helpers/fixtures.js';
+import { deviceAuthorization, PASSWORD, redeem, startTestServer } from '../helpers/server.js';
+
+const REDIRECT = 'https://rp.example.com/callback';
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+/**
+ * Passkeys in real Chromium with the DevTools protocol's virtual authenticator (an internal platform authenticator
+ * with resident keys and user verification), through playwright-core's CDP session.
+ */
+describe('passkeys, authentication context and step-up (Chromium, virtual authenticator)', () => {
+  let server: Awaited<ReturnType<typeof startTestServer>>;
+  let browser: Browser;
+  let rp: oidc.Configuration;
+  const open: BrowserContext[] = [];
+
+  before(async () => {
+    server = await startTestServer();
+    const c = await createClient(server.store, server.provider(), {
+      client_id: 'pk-rp',
+      client_name: 'Photo App',
+      redirect_uris: [REDIRECT],
+    });
+    await createClient(server.store, server.provider(), {
+      client_id: 'phr-tv',
+      client_name: 'Bank TV',
+      token_endpoint_auth_method: 'none',
+      grant_types: [DEVICE_GRANT],
+      response_types: [],
+      default_acr_values: ['phr'],
+    });
+    const meta = (await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json()) as oidc.ServerMetadata;
+    rp = new oidc.Configuration(meta, 'pk-rp', String(c.client_secret));
+    oidc.allowInsecureRequests(rp);
+    browser = await launchChromium();
+  });
+  beforeEach(() => endLimitWindows(server.db));
+  afterEach(async () => {
+    for (const c of open.splice(0)) await c.close();
+  });
+  after(async () => {
+    await browser.close();
+    await server.close();
+  });
+
+  /** A browser with a virtual authenticator; `credentials()` lists what it holds. */
+  async function withAuthenticator(): Promise<{ ctx: BrowserContext; page: Page; credentials: () => Promise<unknown[]> }> {
+    const ctx = await browser.newContext({ viewport: { width: 1000, height: 900 } });
+    open.push(ctx);
+    await ctx.route('https://rp.example.com/**', (route) =>
+      route.fulfill({ status: 200, contentType: 'text/html', body: '<h1>Photo App</h1>' }),
+    );
+    const page = await ctx.newPage();
+    const cdp = await ctx.newCDPSession(page);
+    await cdp.send('WebAuthn.enable');
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: {
+        protocol: 'ctap2',
+        transport: 'internal',
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+    return { ctx, page, credentials: async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials };
+  }
+
+  async function signInWithPassword(page: Page) {
+    await page.goto(`${server.publicUrl}/account/devices`);
+    await page.getByLabel('Username').fill('alice');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.getByRole('heading', { name: 'Your devices' }).waitFor();
+  }
+
+  async function addPasskey(page: Page, name: string) {
+    await page.goto(`${server.publicUrl}/account/devices`);
+    await page.getByLabel('Name').last().fill(name);
+    await page.getByRole('button', { name: 'Add a passkey' }).click();
+    await page.locator(`[data-passkey] input[value="${name}"]`).waitFor();
+  }
+
+  async function authorize(page: Page, params: Record<string, string> = {}) {
+    const verifier = oidc.randomPKCECodeVerifier();
+    const url = oidc.buildAuthorizationUrl(rp, {
+      redirect_uri: REDIRECT,
+      scope: 'openid',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state: 's',
+      ...params,
+    });
+    const callback = page.waitForRequest(/^https:\/\/rp\.example\.com\/callback\?/, { timeout: 20_000 });
+    // With consent remembered the navigation may end at the relying party at once; the request is what counts.
+    await page.goto(url.toString()).catch((err: Error) => {
+      if (!/rp\.example\.com|ERR_NAME_NOT_RESOLVED|ERR_ABORTED/.test(err.message)) throw err;
+    });
+    return { verifier, callback };
+  }
+
+  async function tokensFrom(flow: Awaited<ReturnType<typeof authorize>>, page: Page) {
+    const consent = page.getByRole('button', { name: 'Allow' });
+    const back = await Promise.race([flow.callback, consent.waitFor({ timeout: 20_000 }).then(() => undefined)]);
+    if (!back) await consent.click();
+    const request = back ?? (await flow.callback);
+    return oidc.authorizationCodeGrant(rp, new URL(request.url()), { pkceCodeVerifier: flow.verifier, expectedState: 's' });
+  }
+
+  it('registers a passkey on the account page, lists it with a name, and signs in with it by autofill, no username: amr and acr say so', async () => {
+    const { ctx, page, credentials } = await withAuthenticator();
+    await signInWithPassword(page);
+    await addPasskey(page, 'Test laptop');
+    assert.equal((await credentials()).length, 1, 'a discoverable credential was created');
+    const rows = await server.store.passkeys.list(server.userId);
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]?.name, 'Test laptop');
+    assert.match(await page.locator(`[data-passkey="${rows[0]?.id}"]`).innerText(), /never/, 'not used yet');
+
+    // Autofill: the sign-in page asks for a passkey with conditional mediation as it loads (the username field is
+    // marked `webauthn`); the virtual authenticator answers as a person picking the suggestion would, with no username.
+    await ctx.clearCookies();
+    const flow = await authorize(page);
+    assert.equal(
+      await page
+        .locator('#username')
+        .getAttribute('autocomplete')
+        .catch(() => 'username webauthn'),
+      'username webauthn',
+    );
+    const tokens = await tokensFrom(flow, page);
+    const claims = tokens.claims();
+    assert.equal(claims?.sub, server.userId);
+    assert.deepEqual(claims?.amr, ['hwk', 'user']);
+    assert.equal(claims?.acr, 'phr');
+    assert.ok((await server.store.passkeys.list(server.userId))[0]?.last_used_at, 'last use recorded');
+  });
+
+  it('a password session is asked to step up with a passkey for acr_values=phr; a password alone gets acr 0', async () => {
+    const { ctx, page } = await withAuthenticator();
+    await signInWithPassword(page);
+    await addPasskey(page, 'Step-up key');
+    const plain = await authorize(page);
+    const first = await tokensFrom(plain, page);
+    assert.equal(first.claims()?.acr, '0');
+    assert.deepEqual(first.claims()?.amr, ['pwd']);
+
+    const strict = await authorize(page, { acr_values: 'phr' });
+    await page.locator('[data-field="step-up"]').waitFor();
+    assert.equal(await page.getByLabel('Password').count(), 0, 'only a passkey is offered');
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    const second = await tokensFrom(strict, page);
+    assert.equal(second.claims()?.acr, 'phr');
+    await ctx.clearCookies();
+  });
+
+  it('a device client with default_acr_values phr: a password phone is stepped up, a passkey phone approves, and the tokens say phr', async () => {
+    const { page } = await withAuthenticator();
+    await signInWithPassword(page);
+    await addPasskey(page, 'Phone key');
+    const dc = await deviceAuthorization(server.publicUrl, 'phr-tv', 'openid');
+    await page.goto(dc.verification_uri_complete);
+    await page.locator('[data-field="needs-passkey"]').waitFor();
+    assert.match(await page.locator('[data-field="signed-in-with"]').innerText(), /with a password/);
+    await page.getByRole('button', { name: 'Yes, approve' }).click();
+    await page.locator('[data-field="step-up"]').waitFor();
+    assert.equal(
+      (await redeem(server.publicUrl, dc.device_code, 'phr-tv')).json.error,
+      'authorization_pending',
+      'not approved by a password',
+    );
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page.getByRole('heading', { name: 'Device connected' }).waitFor();
+    const tokens = await redeem(server.publicUrl, dc.device_code, 'phr-tv');
+    assert.equal(tokens.status, 200);
+    const payload = JSON.parse(Buffer.from(String(tokens.json.id_token).split('.')[1] ?? '', 'base64url').toString()) as Record<
+      string,
+      unknown
+    >;
+    assert.equal(payload.acr, 'phr');
+
+    // The next code on this phone (now signed in with a passkey) says so and needs no step-up.
+    const next = await deviceAuthorization(server.publicUrl, 'phr-tv', 'openid');
+    await page.goto(next.verification_uri_complete);
+    assert.match(await page.locator('[data-field="signed-in-with"]').innerText(), /with a passkey/);
+    assert.equal(await page.locator('[data-field="needs-passkey"]').count(), 0);
+  });
+
+  it('refuses replayed, forged and malformed answers with 400 and changes nothing; a removed passkey stops working at once', async () => {
+    const { ctx, page } = await withAuthenticator();
+    await signInWithPassword(page);
+    await addPasskey(page, 'Short-lived');
+    const registered = (await server.store.passkeys.list(server.userId)).find((p) => p.name === 'Short-lived');
+    assert.ok(registered);
+    await ctx.clearCookies();
+
+    // Capture a real answer as it is posted (by autofill), let it sign in, then replay it.
+    const posted = page.waitForRequest((r) => r.method() === 'POST' && /\/interaction\/[^/]+\/passkey$/.test(r.url()), { timeout: 20_000 });
+    const flow = await authorize(page);
+    const request = await posted;
+    const captured = { url: request.url(), body: request.postData() ?? '' };
+    await flow.callback;
+    const cookies = (await ctx.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+    const counter = (await server.store.passkeys.find(registered.id))?.counter;
+    const replay = await fetch(captured.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', cookie: cookies },
+      body: captured.body,
+    });
+    assert.equal(replay.status, 400, 'a replayed answer is refused');
+    for (const body of [
+      '{',
+      JSON.stringify({ csrf: JSON.parse(captured.body).csrf, response: { id: registered.id, response: { clientDataJSON: 'e30' } } }),
+    ]) {
+      const res = await fetch(captured.url, { method: 'POST', headers: { 'content-type': 'application/json', cookie: cookies }, body });
+      assert.ok(res.status >= 400 && res.status < 500, `${res.status} for ${body.slice(0, 40)}`);
+    }
+    assert.equal((await server.store.passkeys.find(registered.id))?.counter, counter, 'nothing changed');
+
+    // Removing takes a confirmation; then the same authenticator no longer signs in. (Signing in to the account
+    // page now happens by autofill: the authenticator holds a passkey for this site.)
+    await ctx.clearCookies();
+    await page.goto('about:blank');
+    await page.goto(`${server.publicUrl}/account/devices`);
+    await page.getByRole('heading', { name: 'Your devices' }).waitFor();
+    await page.goto(`${server.publicUrl}/account/passkeys/${encodeURIComponent(registered.id)}/remove`);
+    await page.getByRole('heading', { name: 'Remove this passkey' }).waitFor();
+    await page.getByRole('button', { name: 'Remove this passkey' }).click();
+    await page.getByRole('heading', { name: 'Your devices' }).waitFor();
+    assert.equal(
+      (await server.store.passkeys.list(server.userId)).some((p) => p.id === registered.id),
+      false,
+    );
+    await ctx.clearCookies();
+    await page.goto('about:blank');
+    await authorize(page);
+    await page.getByText('not registered here').waitFor();
+  });
+});
