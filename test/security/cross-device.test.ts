@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Browser } from 'playwright-core';
 import { createClient } from '../../src/admin/clients.js';
+import { launchChromium, phoneContext } from '../helpers/browser.js';
 import { signature } from '../../src/ops/reports.js';
 import { Phone } from '../helpers/phone.js';
 import { adminFetch, postForm, redeem, startTestServer } from '../helpers/server.js';
@@ -178,5 +180,53 @@ describe('cross-device policies: proximity, device flow scopes, "I didn\'t start
     // A report locks nobody out: the same phone approves the next code.
     const next = await start('tv-warn');
     assert.match((await victim.approveDevice(next.verification_uri_complete)).html, /Device connected/);
+  });
+});
+
+describe('cross-device policies in Chromium: the phone sees the network warning and reports a code it did not start', () => {
+  let server: Awaited<ReturnType<typeof startTestServer>>;
+  let browser: Browser;
+  before(async () => {
+    server = await startTestServer({ proxy: true });
+    await createClient(server.store, server.provider(), {
+      client_id: 'tv-browser',
+      client_name: 'Hotel TV',
+      token_endpoint_auth_method: 'none',
+      grant_types: [DEVICE_GRANT],
+      response_types: [],
+    });
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser.close();
+    await server.close();
+  });
+
+  it('warns before the buttons on another network, and "I didn\'t start this" ends it with a plain explanation', async () => {
+    const started = await postForm(
+      `${server.publicUrl}/device/auth`,
+      { client_id: 'tv-browser', scope: 'openid' },
+      { 'x-forwarded-for': '203.0.113.10' },
+    );
+    const dc = started.json as { device_code: string; verification_uri_complete: string };
+    const ctx = await phoneContext(browser);
+    await ctx.setExtraHTTPHeaders({ 'x-forwarded-for': '198.51.100.5' });
+    try {
+      const page = await ctx.newPage();
+      await page.goto(dc.verification_uri_complete);
+      const warning = page.locator('[data-field="network"]');
+      await warning.waitFor();
+      assert.match(await warning.innerText(), /different network/);
+      const [w, a] = [await warning.boundingBox(), await page.getByRole('button', { name: 'Yes, approve' }).boundingBox()];
+      assert.ok(w && a && w.y < a.y, 'the warning is above the buttons');
+      await page.getByRole('button', { name: 'I didn’t start this' }).click();
+      await page.getByRole('heading', { name: 'Thanks for telling us' }).waitFor();
+      assert.match(await page.locator('main').innerText(), /nothing was shared/);
+    } finally {
+      await ctx.close();
+    }
+    assert.equal((await redeem(server.publicUrl, dc.device_code, 'tv-browser')).json.error, 'access_denied');
+    const reports = (await (await adminFetch(server, 'GET', '/admin/audit?type=reported')).json()) as Array<Record<string, unknown>>;
+    assert.equal(reports[0]?.client_id, 'tv-browser');
   });
 });
