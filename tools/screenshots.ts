@@ -39,11 +39,13 @@ async function main() {
     await page.getByLabel('Username').fill('alice');
     await shoot(page, 'sign-in');
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('heading', { name: 'Device connected' }).waitFor();
     await shoot(page, 'success');
     await page.goto(`${server.publicUrl}/account/devices`);
     await shoot(page, 'your-devices');
+    await page.goto(`${server.publicUrl}/`);
+    await shoot(page, 'home');
     const declined = await start();
     await page.goto(declined.verification_uri_complete);
     await page.getByRole('button', { name: 'No, decline' }).click();
@@ -78,6 +80,12 @@ async function main() {
     await shoot(page, 'phone-qr-confirm');
     await desk.getByText('Scanned. Confirm on your phone.').waitFor();
     await shoot(desk, 'desktop-scanned');
+
+    // Sign-out from the account page: RP-initiated logout's question, on our own page.
+    await page.goto(`${server.publicUrl}/account/devices`);
+    await page.getByRole('link', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign out of Handoff on this browser?' }).waitFor();
+    await shoot(page, 'sign-out');
   } finally {
     await browser.close();
     await server.close();

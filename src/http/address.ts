@@ -17,10 +17,13 @@ export function addressKey(ip: string | null | undefined): string {
   return `${p.groups.slice(0, 4).join(':')}::/64`;
 }
 
-/** The network of an address as a person means it: IPv4 /24 or IPv6 /64. */
+/** The network of an address as a person means it: IPv4 /24 or IPv6 /64; loopback (either family) is this machine. */
 export function networkOf(ip: string | null | undefined): string | undefined {
   const p = parseAddress(ip);
   if (!p) return undefined;
+  if ((p.family === 4 && p.octets[0] === '127') || (p.family === 6 && p.groups.join(':') === '0000:0000:0000:0000:0000:0000:0000:0001')) {
+    return 'loopback';
+  }
   if (p.family === 4) return `${p.octets.slice(0, 3).join('.')}.0/24`;
   return `${p.groups.slice(0, 4).join(':')}::/64`;
 }

@@ -89,7 +89,7 @@ ${
 }
 <div data-passkey-register data-options="/account/passkeys/options" data-verify="/account/passkeys" data-csrf="${opts.csrf}">
 <label for="passkey-name">${t('passkeys.name')}</label>
-<input type="text" id="passkey-name" name="name" maxlength="64" placeholder="${t('passkeys.title')}">
+<input type="text" id="passkey-name" name="name" maxlength="64" placeholder="${t('passkeys.placeholder')}">
 <button type="button" class="primary" hidden>${t('passkeys.add')}</button>
 <p class="error" role="alert" data-passkey-status hidden>${t('passkeys.failed')}</p>
 </div>

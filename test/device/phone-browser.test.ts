@@ -81,7 +81,7 @@ describe('phone pages in Chromium', () => {
 
     await page.getByLabel('Username').fill('alice');
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('heading', { name: 'Device connected' }).waitFor();
     assert.match(String(await page.textContent('main')), /Living Room TV is now signed in/);
 

@@ -74,7 +74,7 @@ describe('scan to sign in (desktop + phone in Chromium)', () => {
     await page.goto(`${server.publicUrl}/account/devices`);
     await page.getByLabel('Username').fill(username);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('heading', { name: 'Your devices' }).waitFor();
     return page;
   }
@@ -190,7 +190,7 @@ describe('scan to sign in (desktop + phone in Chromium)', () => {
     await ph.goto(ticketUrl);
     await ph.getByLabel('Username').fill('alice');
     await ph.getByLabel('Password').fill(PASSWORD);
-    await ph.getByRole('button', { name: 'Sign in' }).click();
+    await ph.getByRole('button', { name: 'Sign in', exact: true }).click();
     await ph.getByRole('heading', { name: 'Sign in to Photo App on your computer?' }).waitFor();
     assert.match(String(await ph.locator('[data-field="network"]').textContent()), /different network/);
     assert.equal(await ph.locator('[data-field="ip"]').textContent(), '203.0.113.7');

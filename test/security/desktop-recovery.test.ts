@@ -72,7 +72,7 @@ describe('security: the desktop page recovers from a refused stream (Chromium)',
     await phone.goto(`${server.publicUrl}/account/devices`);
     await phone.getByLabel('Username').fill('alice');
     await phone.getByLabel('Password').fill(PASSWORD);
-    await phone.getByRole('button', { name: 'Sign in' }).click();
+    await phone.getByRole('button', { name: 'Sign in', exact: true }).click();
     await phone.getByRole('heading', { name: 'Your devices' }).waitFor();
     await phone.goto(ticketUrl);
     await phone.getByRole('button', { name: 'Yes, approve' }).click();

@@ -16,6 +16,9 @@ describe('client addresses', () => {
   it('treats unknown or mixed families as different', () => {
     assert.equal(sameNetwork(undefined, '192.0.2.1'), false);
     assert.equal(sameNetwork('192.0.2.1', '2001:db8::1'), false);
+    assert.equal(sameNetwork('127.0.0.1', '::1'), true, 'loopback in either family is this machine');
+    assert.equal(sameNetwork('::ffff:127.0.0.1', '127.0.0.2'), true);
+    assert.equal(sameNetwork('127.0.0.1', '128.0.0.1'), false);
     assert.equal(sameNetwork('garbage', 'garbage'), false);
   });
   it('counts an IPv4 address alone and every address of an IPv6 /64 as one', () => {
