@@ -90,8 +90,8 @@ function plainly(label: string, issue: z.core.$ZodIssue, value: unknown): string
   if (issue.code === 'invalid_type' && issue.expected === 'number') return `${label} must be a whole number${got}`;
   if (issue.code === 'invalid_type' && issue.expected === 'boolean') return `${label} must be true or false${got}`;
   if (issue.code === 'invalid_type' && value === undefined) return `${label} is required`;
-  if (issue.code === 'invalid_format' || (issue.code === 'invalid_type' && issue.expected === 'int'))
-    return `${label} must be a whole number${got}`;
+  const intFormat = issue.code === 'invalid_format' && /int/.test(String(issue.format));
+  if (intFormat || (issue.code === 'invalid_type' && issue.expected === 'int')) return `${label} must be a whole number${got}`;
   if (issue.code === 'too_small' && issue.origin === 'number') {
     const positive = Number(issue.minimum) === 1;
     return positive ? `${label} must be a positive whole number${got}` : `${label} must be at least ${issue.minimum}${got}`;

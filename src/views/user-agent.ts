@@ -51,6 +51,8 @@ export function describeUserAgent(ua: string | undefined): DeviceDescription {
   const tool = TOOLS.find(([re]) => re.test(s))?.[1];
   const parsed = Bowser.parse(s);
   const os = OS_NAMES[parsed.os.name ?? ''];
-  const app = tool ?? BROWSER_NAMES[parsed.browser.name ?? ''];
+  // A TV's built-in browser is named after its system by bowser ("Tizen", "WebOS Browser"); the engine it reports
+  // is what a person knows it by.
+  const app = tool ?? BROWSER_NAMES[parsed.browser.name ?? ''] ?? (/\bChrome\/\d/.test(s) ? 'Chrome' : undefined);
   return { ...(app ? { app } : {}), ...(os ? { os } : {}) };
 }

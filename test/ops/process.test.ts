@@ -54,7 +54,7 @@ describe('the process, the demo and the CLI', () => {
   it('refuses to start on bad settings, naming each one', async () => {
     const r = await run(MAIN, [], { PORT: 'x', DATABASE_URL: 'mysql://h/db', DATA_DIR: dir });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /PORT:/);
+    assert.match(r.stderr, /PORT must be a whole number \(got "x"\)/);
     assert.match(r.stderr, /DATABASE_URL:/);
   });
 

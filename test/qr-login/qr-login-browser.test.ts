@@ -16,7 +16,6 @@ describe('scan to sign in (desktop + phone in Chromium)', () => {
   let server: Awaited<ReturnType<typeof startTestServer>>;
   let browser: Browser;
   let rp: oidc.Configuration;
-  let secret = '';
   const open: BrowserContext[] = [];
 
   before(async () => {
@@ -33,8 +32,7 @@ describe('scan to sign in (desktop + phone in Chromium)', () => {
       qr_login: false,
     });
     const meta = (await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json()) as oidc.ServerMetadata;
-    secret = String(c.client_secret);
-    rp = new oidc.Configuration(meta, 'rp', secret);
+    rp = new oidc.Configuration(meta, 'rp', String(c.client_secret));
     oidc.allowInsecureRequests(rp);
     browser = await launchChromium();
   });
@@ -67,11 +65,11 @@ describe('scan to sign in (desktop + phone in Chromium)', () => {
     return { page, verifier };
   }
 
-  async function phone(username = 'alice'): Promise<Page> {
+  async function phone(username = 'alice', base = server.publicUrl): Promise<Page> {
     const ctx = await phoneContext(browser);
     open.push(ctx);
     const page = await ctx.newPage();
-    await page.goto(`${server.publicUrl}/account/devices`);
+    await page.goto(`${base}/account/devices`);
     await page.getByLabel('Username').fill(username);
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
@@ -138,35 +136,6 @@ describe('scan to sign in (desktop + phone in Chromium)', () => {
     assert.notEqual(await desk.locator('#qr-image').getAttribute('src'), before);
   });
 
-  it('rotates the code while the page is open (the old one stops working), then pauses for a click', async () => {
-    // A server of its own whose codes rotate every 2 s; each step waits on what the page shows, never on the clock.
-    const rotating = await startTestServer({
-      qrLogin: { ticketSeconds: 4, rotateSeconds: 2, maxRotations: 2, confirmSeconds: 60, maxTicketsPerIp: 1000, maxScansPerIp: 1000 },
-    });
-    try {
-      const meta = (await (await fetch(`${rotating.issuer}/.well-known/openid-configuration`)).json()) as oidc.ServerMetadata;
-      const there = new oidc.Configuration(meta, 'rp', secret);
-      oidc.allowInsecureRequests(there);
-      const { page: desk } = await desktop('rp', there);
-      const first = decodePng(await desk.locator('#qr-image').screenshot());
-      assert.ok(first?.startsWith(`${rotating.issuer}/q/`), `decoded ${first}`);
-      const shown = await desk.locator('#qr-image').getAttribute('src');
-      // (the page's CSP forbids evaluating strings, so the test waits on the element from outside)
-      await desk.locator(`#qr-image:not([src="${shown}"])`).waitFor({ timeout: 30_000 });
-      const second = decodePng(await desk.locator('#qr-image').screenshot());
-      assert.ok(second && second !== first, 'a new code');
-      const old = await phone();
-      await old.goto((first as string).replace(rotating.issuer, server.issuer));
-      await old.getByRole('heading', { name: /Code expired|Code not valid/ }).waitFor();
-      await desk.getByText('The code is paused.').waitFor({ timeout: 30_000 });
-      await desk.getByRole('button', { name: 'Show a new code' }).last().click();
-      await desk.locator('#qr-image').waitFor();
-      assert.ok(decodePng(await desk.locator('#qr-image').screenshot())?.startsWith(`${rotating.issuer}/q/`));
-    } finally {
-      await rotating.close();
-    }
-  });
-
   it('the first phone claims the code: a second phone sees it is already in use', async () => {
     const { page: desk } = await desktop();
     const ticketUrl = await scanQr(desk);
@@ -200,5 +169,39 @@ describe('scan to sign in (desktop + phone in Chromium)', () => {
     const { page: desk } = await desktop('no-qr');
     await desk.getByLabel('Password').waitFor();
     assert.equal(await desk.locator('[data-qr]').count(), 0);
+  });
+  it('rotates the code while the page is open (the old one stops working), then pauses for a click', async () => {
+    // A server of its own whose codes rotate every 2 s (last in this file: starting it resets the shared database);
+    // each step waits on what the page shows, never on the clock.
+    const rotating = await startTestServer({
+      qrLogin: { ticketSeconds: 5, rotateSeconds: 2, maxRotations: 2, confirmSeconds: 60, maxTicketsPerIp: 1000, maxScansPerIp: 1000 },
+    });
+    try {
+      const c = await createClient(rotating.store, rotating.provider(), {
+        client_id: 'rp',
+        client_name: 'Photo App',
+        redirect_uris: [REDIRECT],
+      });
+      const meta = (await (await fetch(`${rotating.issuer}/.well-known/openid-configuration`)).json()) as oidc.ServerMetadata;
+      const there = new oidc.Configuration(meta, 'rp', String(c.client_secret));
+      oidc.allowInsecureRequests(there);
+      const { page: desk } = await desktop('rp', there);
+      const first = decodePng(await desk.locator('#qr-image').screenshot());
+      assert.ok(first?.startsWith(`${rotating.issuer}/q/`), `decoded ${first}`);
+      const shown = await desk.locator('#qr-image').getAttribute('src');
+      // (the page's CSP forbids evaluating strings, so the test waits on the element from outside)
+      await desk.locator(`#qr-image:not([src="${shown}"])`).waitFor({ timeout: 30_000 });
+      const second = decodePng(await desk.locator('#qr-image').screenshot());
+      assert.ok(second && second !== first, 'a new code');
+      const old = await phone('alice', rotating.publicUrl);
+      await old.goto(first as string);
+      await old.getByRole('heading', { name: /Code expired|Code not valid/ }).waitFor();
+      await desk.getByText('The code is paused.').waitFor({ timeout: 30_000 });
+      await desk.getByRole('button', { name: 'Show a new code' }).last().click();
+      await desk.locator('#qr-image').waitFor();
+      assert.ok(decodePng(await desk.locator('#qr-image').screenshot())?.startsWith(`${rotating.issuer}/q/`));
+    } finally {
+      await rotating.close();
+    }
   });
 });

@@ -43,7 +43,7 @@ describe('user agents as a person reads them', () => {
     ],
     [
       'Mozilla/5.0 (Web0S; Linux/SmartTV) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/79.0.3945.79 Safari/537.36 WebAppManager',
-      { os: 'LG TV (webOS)' },
+      { app: 'Chrome', os: 'LG TV (webOS)' },
     ],
     [
       'Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/25.0 Chrome/121.0.0.0 Mobile Safari/537.36',
