@@ -5,11 +5,12 @@
 export function prompt(question: string, opts: { hidden?: boolean } = {}): Promise<string> {
   const input = process.stdin;
   const output = process.stderr;
-  output.write(question);
   return new Promise((resolve, reject) => {
     let answer = '';
     const wasRaw = input.isRaw;
+    // Echo is off before the question appears, so an answer typed (or pasted) at once is never shown.
     input.setRawMode?.(true);
+    output.write(question);
     input.setEncoding('utf8');
     input.resume();
     const done = (err?: Error) => {
