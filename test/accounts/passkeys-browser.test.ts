@@ -13,7 +13,9 @@ const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
  * Passkeys in real Chromium with the DevTools protocol's virtual authenticator (an internal platform authenticator
  * with resident keys and user verification), through playwright-core's CDP session.
  */
-describe('passkeys, authentication context and step-up (Chromium, virtual authenticator)', () => {
+describe('passkeys, authentication context and step-up (Chromium, virtual authenticator)', function () {
+  // Each step waits on an event (a request, an element); on a loaded machine a whole ceremony can take a while.
+  this.timeout(180_000);
   let server: Awaited<ReturnType<typeof startTestServer>>;
   let browser: Browser;
   let rp: oidc.Configuration;
@@ -96,7 +98,9 @@ describe('passkeys, authentication context and step-up (Chromium, virtual authen
       state: 's',
       ...params,
     });
-    const callback = page.waitForRequest(/^https:\/\/rp\.example\.com\/callback\?/, { timeout: 20_000 });
+    const callback = page.waitForRequest(/^https:\/\/rp\.example\.com\/callback\?/, { timeout: 120_000 });
+    // A flow whose test ends elsewhere (an error page) never sees its callback: not an unhandled rejection then.
+    callback.catch(() => {});
     // With consent remembered the navigation may end at the relying party at once; the request is what counts.
     await page.goto(url.toString()).catch((err: Error) => {
       if (!/rp\.example\.com|ERR_NAME_NOT_RESOLVED|ERR_ABORTED/.test(err.message)) throw err;
@@ -106,7 +110,13 @@ describe('passkeys, authentication context and step-up (Chromium, virtual authen
 
   async function tokensFrom(flow: Awaited<ReturnType<typeof authorize>>, page: Page) {
     const consent = page.getByRole('button', { name: 'Allow' });
-    const back = await Promise.race([flow.callback, consent.waitFor({ timeout: 20_000 }).then(() => undefined)]);
+    const back = await Promise.race([
+      flow.callback,
+      consent.waitFor({ timeout: 120_000 }).then(
+        () => undefined,
+        () => undefined,
+      ),
+    ]);
     if (!back) await consent.click();
     const request = back ?? (await flow.callback);
     return oidc.authorizationCodeGrant(rp, new URL(request.url()), { pkceCodeVerifier: flow.verifier, expectedState: 's' });
@@ -200,7 +210,9 @@ describe('passkeys, authentication context and step-up (Chromium, virtual authen
     await ctx.clearCookies();
 
     // Capture a real answer as it is posted (by autofill), let it sign in, then replay it.
-    const posted = page.waitForRequest((r) => r.method() === 'POST' && /\/interaction\/[^/]+\/passkey$/.test(r.url()), { timeout: 20_000 });
+    const posted = page.waitForRequest((r) => r.method() === 'POST' && /\/interaction\/[^/]+\/passkey$/.test(r.url()), {
+      timeout: 120_000,
+    });
     const flow = await authorize(page);
     const request = await posted;
     const captured = { url: request.url(), body: request.postData() ?? '' };
