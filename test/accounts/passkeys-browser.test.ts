@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as oidc from 'openid-client';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createClient } from '../../src/admin/clients.js';
-import { launchChromium } from '../helpers/browser.js';
+import { blank, launchChromium } from '../helpers/browser.js';
 import { endLimitWindows } from '../helpers/fixtures.js';
 import { deviceAuthorization, PASSWORD, redeem, startTestServer } from '../helpers/server.js';
 
@@ -237,7 +237,7 @@ describe('passkeys, authentication context and step-up (Chromium, virtual authen
     // Removing takes a confirmation; then the same authenticator no longer signs in. (Signing in to the account
     // page now happens by autofill: the authenticator holds a passkey for this site.)
     await ctx.clearCookies();
-    await page.goto('about:blank');
+    await blank(page);
     await page.goto(`${server.publicUrl}/account/devices`);
     await page.getByRole('heading', { name: 'Your devices' }).waitFor();
     await page.goto(`${server.publicUrl}/account/passkeys/${encodeURIComponent(registered.id)}/remove`);
@@ -249,7 +249,7 @@ describe('passkeys, authentication context and step-up (Chromium, virtual authen
       false,
     );
     await ctx.clearCookies();
-    await page.goto('about:blank');
+    await blank(page);
     await authorize(page);
     await page.getByText('not registered here').waitFor();
   });

@@ -31,3 +31,19 @@ export function phoneContext(browser: Browser, locale = 'en-US'): Promise<Browse
       'Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1',
   });
 }
+
+/**
+ * A blank page, once any navigation still under way is over: a relying party's callback that the test does not serve
+ * ends on Chromium's error page a moment after its request was seen, and would interrupt the next `goto`.
+ */
+export async function blank(page: import('playwright-core').Page): Promise<void> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      await page.goto('about:blank');
+      return;
+    } catch (err) {
+      if (attempt >= 5 || !/interrupted by another navigation/.test((err as Error).message)) throw err;
+      await page.waitForLoadState('load').catch(() => {});
+    }
+  }
+}
