@@ -25,10 +25,15 @@ import { type InteractionDeps, interactionRoutes } from './oidc/interactions.js'
 import { mountProvider, oidcOf } from './oidc/seams.js';
 import { opsRoutes } from './ops/health.js';
 import type { Metrics } from './ops/metrics.js';
-import { routeOf, telemetry } from './ops/telemetry.js';
+import { type RouteNamer, routeOf, telemetry } from './ops/telemetry.js';
 import { qrDesktop } from './qr-login/desktop.js';
 import { qrPhoneRoutes } from './qr-login/phone.js';
 
+/** oidc-provider's name for the route it served (`oidc:<route>`), for logs and metrics. */
+const providerRoute: RouteNamer = (ctx) => {
+  const route = oidcOf(ctx)?.route;
+  return route ? `oidc:${route}` : undefined;
+};
 /**
  * Builds the two Koa apps; never listens (see server.ts).
  *
@@ -80,7 +85,7 @@ function errors(log: Logger, json: boolean): Middleware {
       await next();
     } catch (err) {
       const d = renderError(ctx, err, { json });
-      if (d.status >= 500) log.error('request failed', { method: ctx.method, route: routeOf(ctx), err });
+      if (d.status >= 500) log.error('request failed', { method: ctx.method, route: routeOf(ctx, providerRoute), err });
     }
   };
 }
@@ -106,7 +111,7 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider, plugins:
   app.proxy = deps.config.proxy;
   app.maxIpsCount = deps.config.proxyHops;
   app.silent = true;
-  app.use(telemetry(deps.log, deps.metrics, deps.config.logLevel === 'debug' || deps.config.logLevel === 'info'));
+  app.use(telemetry(deps.log, deps.metrics, deps.config.logLevel === 'debug' || deps.config.logLevel === 'info', providerRoute));
   app.use(errors(deps.log, false));
   // The front door, one middleware (every request passes it, so it is one function, not five): security headers,
   // every URL from ISSUER, the body limit, and 405 for a wrong method on a protocol endpoint.

@@ -1,23 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, Middleware } from 'koa';
 import type { Logger } from '../log.js';
-import { oidcOf } from '../oidc/seams.js';
 import type { Metrics } from './metrics.js';
 import { requestContext } from '../log.js';
 
 const REQUEST_ID = /^[\w.-]{8,64}$/;
 
+/** A name for a request no router of ours matched (app.ts gives oidc-provider's route names, `oidc:<route>`). */
+export type RouteNamer = (ctx: Context) => string | undefined;
+
 /**
  * The route a request took, as a template: the router pattern (ours, `/q/:ticket`, or oidc-provider's, `/token`),
- * else oidc-provider's route name, else `unmatched`. Logs and metrics use it instead of the path, which can carry codes and tickets.
+ * else what `named` says (oidc-provider's route name), else `unmatched`. Logs and metrics use it instead of the
+ * path, which can carry codes and tickets.
  */
-export function routeOf(ctx: Context): string {
+export function routeOf(ctx: Context, named?: RouteNamer): string {
   // @koa/router leaves the matched route's pattern on the context (its documented `_matchedRoute`).
   const matched = (ctx as { _matchedRoute?: unknown })._matchedRoute;
   if (typeof matched === 'string') return matched;
-  const oidc = oidcOf(ctx);
-  if (oidc?.route) return `oidc:${oidc.route}`;
-  return 'unmatched';
+  return named?.(ctx) ?? 'unmatched';
 }
 
 /** A valid incoming X-Request-Id, else a new one. */
@@ -26,7 +27,7 @@ export function newRequestId(incoming: unknown): string {
 }
 
 /** One JSON log line and metrics per request, with a request id (a valid incoming X-Request-Id, else a new one). */
-export function telemetry(log: Logger, metrics: Metrics, info: boolean): Middleware {
+export function telemetry(log: Logger, metrics: Metrics, info: boolean, named?: RouteNamer): Middleware {
   return (ctx, next) => {
     const requestId = newRequestId(ctx.get('x-request-id'));
     ctx.set('X-Request-Id', requestId);
@@ -35,7 +36,7 @@ export function telemetry(log: Logger, metrics: Metrics, info: boolean): Middlew
       try {
         await next();
       } finally {
-        const route = routeOf(ctx);
+        const route = routeOf(ctx, named);
         const seconds = (performance.now() - started) / 1000;
         metrics.recordRequest(route, ctx.method, ctx.status, seconds);
         if (info) log.info('request', { method: ctx.method, route, status: ctx.status, ms: Math.round(seconds * 10000) / 10 });
