@@ -3,7 +3,8 @@
 //   1. installs dependencies from the lockfile (`npm ci`) when node_modules is missing or was installed from another
 //      lockfile (its hash is kept in node_modules/.handoff-lockfile);
 //   2. compiles TypeScript when a source file is newer than the last build (the stamp is dist/.handoff-build).
-// Plain JavaScript on purpose: it runs before the pinned Node and the compiler are installed.
+// Plain JavaScript on purpose: it runs before the pinned Node and the compiler are installed. (The npm scripts then
+// run `node_modules/.bin/node` by its path: the shell already looked `node` up once, before the install.)
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
