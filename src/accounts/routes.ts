@@ -56,6 +56,13 @@ export function accountRoutes(deps: AccountDeps): Router {
     ctx.type = 'html';
     ctx.body = body;
   };
+  /** A form post of the account pages: a signed-in browser and its CSRF token, or a readable 401/403. */
+  const formChecked = async (ctx: Context) => {
+    const who = await requireSignIn(ctx);
+    const form = await readForm(ctx, deps.config.bodyLimitBytes);
+    checkCsrf(deps.secrets(), form.csrf, ['devices', who.sessionUid]);
+    return { who, form };
+  };
   const clientName = async (clientId: string) => (await deps.provider().Client.find(clientId))?.clientName ?? clientId;
 
   router.get('/', async (ctx) => {
@@ -121,9 +128,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     ctx.body = added;
   });
   router.post('/account/passkeys/:id/rename', async (ctx) => {
-    const who = await requireSignIn(ctx);
-    const form = await readForm(ctx, deps.config.bodyLimitBytes);
-    checkCsrf(deps.secrets(), form.csrf, ['devices', who.sessionUid]);
+    const { who, form } = await formChecked(ctx);
     const name = (form.name ?? '')
       .replace(/[\u0000-\u001f\u007f]/g, '')
       .trim()
@@ -153,9 +158,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     );
   });
   router.post('/account/passkeys/:id/remove', async (ctx) => {
-    const who = await requireSignIn(ctx);
-    const form = await readForm(ctx, deps.config.bodyLimitBytes);
-    checkCsrf(deps.secrets(), form.csrf, ['devices', who.sessionUid]);
+    const { who } = await formChecked(ctx);
     await deps.store.passkeys.remove(who.accountId, ctx.params.id ?? '');
     ctx.status = 303;
     ctx.redirect('/account/devices');
@@ -183,9 +186,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     );
   });
   router.post('/account/devices/:id/revoke', async (ctx) => {
-    const who = await requireSignIn(ctx);
-    const form = await readForm(ctx, deps.config.bodyLimitBytes);
-    checkCsrf(deps.secrets(), form.csrf, ['devices', who.sessionUid]);
+    const { who } = await formChecked(ctx);
     const kind = await revokeApproval(deps.store, who.accountId, ctx.params.id ?? '', ctx.ip);
     if (kind) deps.onOutcome?.(kind, 'revoked');
     ctx.status = 303;
@@ -213,9 +214,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     );
   });
   router.post('/account/apps/:client/remove', async (ctx) => {
-    const who = await requireSignIn(ctx);
-    const form = await readForm(ctx, deps.config.bodyLimitBytes);
-    checkCsrf(deps.secrets(), form.csrf, ['devices', who.sessionUid]);
+    const { who } = await formChecked(ctx);
     await deps.store.consents.forget(who.accountId, ctx.params.client ?? '');
     ctx.status = 303;
     ctx.redirect('/account/devices');

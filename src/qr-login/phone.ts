@@ -125,8 +125,8 @@ export function qrPhoneRoutes(deps: QrPhoneDeps): Router {
     }
     // Under a `require` proximity policy, approval from another network is refused here too (the page offered
     // Decline only); the ticket stays undecided until it is declined or expires.
-    const policy = before ? proximityOf((await provider.Client.find(before.client_id))?.metadata()) : 'warn';
-    if (approve && before && proximityCheck(policy, before.desktop_ip, ctx.ip).refuse) {
+    const client = before ? await provider.Client.find(before.client_id) : undefined;
+    if (approve && before && proximityCheck(proximityOf(client?.metadata()), before.desktop_ip, ctx.ip).refuse) {
       ctx.status = 403;
       ctx.body = phoneOutcomePage(t, 'tooFar');
       return;
@@ -166,7 +166,6 @@ export function qrPhoneRoutes(deps: QrPhoneDeps): Router {
         sameNetwork: same,
       });
     }
-    const client = await provider.Client.find(decided.client_id);
     ctx.body = phoneOutcomePage(t, approve ? 'approved' : reported ? 'reported' : 'denied', client?.clientName ?? decided.client_id);
   });
   return router;

@@ -14,19 +14,21 @@ const bytes = (s) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/'
 const post = (url, body) =>
   fetch(url, { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
-const assertionJSON = (cred) => ({
+// A credential as JSON (WebAuthn's RegistrationResponseJSON / AuthenticationResponseJSON), with its own response fields.
+const credentialJSON = (cred, response) => ({
   id: cred.id,
   rawId: b64(cred.rawId),
   type: cred.type,
   clientExtensionResults: cred.getClientExtensionResults(),
   authenticatorAttachment: cred.authenticatorAttachment ?? undefined,
-  response: {
-    clientDataJSON: b64(cred.response.clientDataJSON),
+  response: { clientDataJSON: b64(cred.response.clientDataJSON), ...response },
+});
+const assertionJSON = (cred) =>
+  credentialJSON(cred, {
     authenticatorData: b64(cred.response.authenticatorData),
     signature: b64(cred.response.signature),
     userHandle: cred.response.userHandle ? b64(cred.response.userHandle) : undefined,
-  },
-});
+  });
 
 const signin = document.querySelector('[data-passkey-signin]');
 if (signin && window.PublicKeyCredential) {
@@ -83,18 +85,10 @@ if (register && window.PublicKeyCredential) {
           excludeCredentials: (o.excludeCredentials ?? []).map((c) => ({ ...c, id: bytes(c.id) })),
         },
       });
-      const response = {
-        id: cred.id,
-        rawId: b64(cred.rawId),
-        type: cred.type,
-        clientExtensionResults: cred.getClientExtensionResults(),
-        authenticatorAttachment: cred.authenticatorAttachment ?? undefined,
-        response: {
-          clientDataJSON: b64(cred.response.clientDataJSON),
-          attestationObject: b64(cred.response.attestationObject),
-          transports: cred.response.getTransports?.() ?? [],
-        },
-      };
+      const response = credentialJSON(cred, {
+        attestationObject: b64(cred.response.attestationObject),
+        transports: cred.response.getTransports?.() ?? [],
+      });
       const name = register.querySelector('input[name="name"]')?.value ?? '';
       const res = await post(verify, { csrf, name, response });
       if (!res.ok) throw new Error('verify');
