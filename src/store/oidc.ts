@@ -1,5 +1,6 @@
 import type { AdapterPayload } from 'oidc-provider';
 import type { Db } from './db.js';
+import { combine } from './combine.js';
 import type { Run } from './sql.js';
 
 /**
@@ -31,6 +32,62 @@ const UPSERT = {
       uid_hash = COALESCE(excluded.uid_hash, oidc_store.uid_hash),
       expires_at = excluded.expires_at`,
 };
+/**
+ * Upserts that arrive together are one statement ({@link combine}): a multi-row INSERT of the same columns, with the
+ * same conflict rule as {@link UPSERT}. One statement may not touch a row twice, so two upserts of one row in a
+ * batch are merged first, as running them in turn would leave it: the later payload, and the later non-null hash
+ * over the earlier one (`COALESCE`). Payloads are embedded as they are (each is already JSON text).
+ */
+const UPSERT_MANY = {
+  name: 'oidc_upsert_many',
+  text: `INSERT INTO oidc_store (model, key_hash, payload, grant_id, user_code_hash, uid_hash, expires_at)
+    SELECT m, k, p, g, u, d, CASE WHEN e > 0 THEN now() + make_interval(secs => e) END
+    FROM jsonb_to_recordset($1::jsonb) AS t(m text, k text, p jsonb, g text, u text, d text, e int)
+    ON CONFLICT (model, key_hash) DO UPDATE SET
+      payload = excluded.payload,
+      grant_id = excluded.grant_id,
+      user_code_hash = COALESCE(excluded.user_code_hash, oidc_store.user_code_hash),
+      uid_hash = COALESCE(excluded.uid_hash, oidc_store.uid_hash),
+      expires_at = excluded.expires_at`,
+};
+
+interface Upsert extends UpsertColumns {
+  model: string;
+  key: string;
+  payloadJson: string;
+}
+
+/** At most this many upsert statements out at once per instance; upserts beyond wait and go out together. */
+const IN_FLIGHT = 2;
+
+const str = (v: string | null) => (v === null ? 'null' : JSON.stringify(v));
+
+async function sendUpserts(run: Run, list: Upsert[]): Promise<void[]> {
+  if (list.length === 1) {
+    const u = list[0] as Upsert;
+    await run(UPSERT, [u.model, u.key, u.payloadJson, u.grantId, u.userCodeHash, u.uidHash, Math.trunc(u.expiresIn)]);
+    return [undefined];
+  }
+  const rows = new Map<string, Upsert>();
+  for (const u of list) {
+    const id = `${u.model}\u0000${u.key}`;
+    const before = rows.get(id);
+    rows.delete(id);
+    rows.set(id, before ? { ...u, userCodeHash: u.userCodeHash ?? before.userCodeHash, uidHash: u.uidHash ?? before.uidHash } : u);
+  }
+  // In key order, so two batches that share rows lock them in the same order and never wait on each other in a circle.
+  const sorted = [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, u]) => u);
+  const json = `[${sorted
+    .map(
+      (u) =>
+        `{"m":${str(u.model)},"k":${str(u.key)},"p":${u.payloadJson},"g":${str(u.grantId)},"u":${str(u.userCodeHash)},` +
+        `"d":${str(u.uidHash)},"e":${Math.trunc(u.expiresIn)}}`,
+    )
+    .join(',')}]`;
+  await run(UPSERT_MANY, [json]);
+  return list.map(() => undefined);
+}
+
 const FIND = {
   name: 'oidc_find',
   text: 'SELECT payload, consumed_at, key_hash FROM oidc_store WHERE model = $1 AND key_hash = $2',
@@ -60,9 +117,11 @@ export async function deleteForClient(trx: Db, clientId: string): Promise<void> 
 }
 
 export function oidcRows(run: Run) {
+  const upsert = combine<Upsert, void>((list) => sendUpserts(run, list), { maxInFlight: IN_FLIGHT, maxBatch: 128 });
   return {
-    async upsert(model: string, key: string, payloadJson: string, c: UpsertColumns): Promise<void> {
-      await run(UPSERT, [model, key, payloadJson, c.grantId, c.userCodeHash, c.uidHash, Math.trunc(c.expiresIn)]);
+    /** Inserts or replaces one model's row; settles once it is committed (possibly together with others). */
+    upsert(model: string, key: string, payloadJson: string, c: UpsertColumns): Promise<void> {
+      return upsert({ model, key, payloadJson, ...c });
     },
     async find(model: string, key: string): Promise<OidcRow | undefined> {
       return (await run<OidcRow>(FIND, [model, key]))[0];

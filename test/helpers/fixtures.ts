@@ -35,6 +35,11 @@ export async function endLimitWindows(db: Db): Promise<void> {
   await db('rate_counters').delete();
 }
 
+/** Time, driven: every limit's window started `seconds` ago. */
+export async function ageLimitWindows(db: Db, seconds: number): Promise<void> {
+  await db('rate_counters').update({ window_start: db.raw(`now() - make_interval(secs => ?::int)`, [seconds]) });
+}
+
 /** Time, driven: the device code's last accepted poll was `seconds` ago. */
 export async function agePoll(db: Db, deviceCode: string, seconds: number): Promise<void> {
   await db('oidc_store')
