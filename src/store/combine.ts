@@ -40,7 +40,7 @@ export function combine<T, R>(send: Send<T, R>, opts: CombineOptions): (item: T)
     try {
       const results = await send(batch.map((p) => p.item));
       if (results.length !== batch.length) throw new Error(`combined statement answered ${results.length} of ${batch.length}`);
-      batch.forEach((p, i) => p.resolve(results[i] as R));
+      for (const [i, p] of batch.entries()) p.resolve(results[i] as R);
     } catch (err) {
       if (batch.length === 1) (batch[0] as Pending<T, R>).reject(err);
       else {

@@ -62,7 +62,7 @@ const IN_FLIGHT = 2;
 
 const str = (v: string | null) => (v === null ? 'null' : JSON.stringify(v));
 
-async function sendUpserts(run: Run, list: Upsert[]): Promise<void[]> {
+async function sendUpserts(run: Run, list: Upsert[]): Promise<undefined[]> {
   if (list.length === 1) {
     const u = list[0] as Upsert;
     await run(UPSERT, [u.model, u.key, u.payloadJson, u.grantId, u.userCodeHash, u.uidHash, Math.trunc(u.expiresIn)]);
@@ -117,11 +117,11 @@ export async function deleteForClient(trx: Db, clientId: string): Promise<void> 
 }
 
 export function oidcRows(run: Run) {
-  const upsert = combine<Upsert, void>((list) => sendUpserts(run, list), { maxInFlight: IN_FLIGHT, maxBatch: 128 });
+  const upsert = combine<Upsert, undefined>((list) => sendUpserts(run, list), { maxInFlight: IN_FLIGHT, maxBatch: 128 });
   return {
     /** Inserts or replaces one model's row; settles once it is committed (possibly together with others). */
-    upsert(model: string, key: string, payloadJson: string, c: UpsertColumns): Promise<void> {
-      return upsert({ model, key, payloadJson, ...c });
+    async upsert(model: string, key: string, payloadJson: string, c: UpsertColumns): Promise<void> {
+      await upsert({ model, key, payloadJson, ...c });
     },
     async find(model: string, key: string): Promise<OidcRow | undefined> {
       return (await run<OidcRow>(FIND, [model, key]))[0];
