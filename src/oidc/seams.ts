@@ -35,21 +35,18 @@ export function mountProvider(provider: Provider): Middleware {
 
 /**
  * Hands a request whose form body Handoff has already read (the device token endpoint reads it to answer polls
- * itself) on to oidc-provider, which reads the body from `ctx.req` again: the request is replaced, for the
- * provider only, by a view whose stream yields the same bytes.
+ * itself) on to oidc-provider, which reads the body from `ctx.req` again: on this request object only, the four
+ * members a body reader uses (`readable`, `readableEncoding`, `iterator` and async iteration) are shadowed by those
+ * of a stream that yields the same bytes. (Shadowing four members costs nothing per later access; a Proxy around
+ * the request would run on every one of the dozens of header and socket reads that follow.)
  */
 export function replayBody(ctx: Context, raw: Buffer): void {
-  const original = ctx.req;
   const replay = Readable.from([raw]);
-  ctx.req = new Proxy(original, {
-    get(target, prop) {
-      if (prop === 'readable' || prop === 'readableEncoding' || prop === 'iterator' || prop === Symbol.asyncIterator) {
-        const value = Reflect.get(replay, prop);
-        return typeof value === 'function' ? value.bind(replay) : value;
-      }
-      const value = Reflect.get(target, prop);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
+  Object.defineProperties(ctx.req, {
+    readable: { configurable: true, get: () => replay.readable },
+    readableEncoding: { configurable: true, get: () => replay.readableEncoding },
+    iterator: { configurable: true, value: replay.iterator.bind(replay) },
+    [Symbol.asyncIterator]: { configurable: true, value: replay[Symbol.asyncIterator].bind(replay) },
   });
 }
 

@@ -2,6 +2,7 @@ import type { Db } from './db.js';
 import { revokeGrant } from './grants.js';
 import { isStorableText } from './hash.js';
 import { insertAudit, type AuditRow } from './audit.js';
+import { retryDeadlocks } from './sql.js';
 
 /**
  * `device_approvals`: what a user signed in elsewhere (device approvals and desktop scans), each with a grant of its
@@ -87,27 +88,29 @@ export function approvals(db: Db) {
      */
     async revoke(accountId: string, id: string, audit: (row: { kind: ApprovalKind } & Omit<AuditRow, 'action'>) => AuditRow) {
       if (!isStorableText(id)) return undefined;
-      return db.transaction(async (trx) => {
-        const rows = await trx('device_approvals')
-          .update({ revoked_at: trx.fn.now() })
-          .where({ id, account_id: accountId })
-          .whereNull('revoked_at')
-          .returning<{ grant_id: string; client_id: string; device_ip: string | null; device_ua: string | null; kind: ApprovalKind }[]>([
-            'grant_id',
-            'client_id',
-            'device_ip',
-            'device_ua',
-            'kind',
-          ]);
-        const row = rows[0];
-        if (!row?.grant_id) return undefined;
-        await insertAudit(
-          trx,
-          audit({ kind: row.kind, accountId, clientId: row.client_id, deviceIp: row.device_ip, deviceUa: row.device_ua }),
-        );
-        await revokeGrant(trx, row.grant_id);
-        return row.kind;
-      });
+      return retryDeadlocks(() =>
+        db.transaction(async (trx) => {
+          const rows = await trx('device_approvals')
+            .update({ revoked_at: trx.fn.now() })
+            .where({ id, account_id: accountId })
+            .whereNull('revoked_at')
+            .returning<{ grant_id: string; client_id: string; device_ip: string | null; device_ua: string | null; kind: ApprovalKind }[]>([
+              'grant_id',
+              'client_id',
+              'device_ip',
+              'device_ua',
+              'kind',
+            ]);
+          const row = rows[0];
+          if (!row?.grant_id) return undefined;
+          await insertAudit(
+            trx,
+            audit({ kind: row.kind, accountId, clientId: row.client_id, deviceIp: row.device_ip, deviceUa: row.device_ua }),
+          );
+          await revokeGrant(trx, row.grant_id);
+          return row.kind;
+        }),
+      );
     },
   };
 }

@@ -2,7 +2,7 @@ import type { AdapterPayload } from 'oidc-provider';
 import type { Db } from './db.js';
 import { isStorableText, toJsonb } from './hash.js';
 import { deleteForClient } from './oidc.js';
-import type { Run } from './sql.js';
+import { type Run, retryDeadlocks } from './sql.js';
 
 /**
  * `clients`: RFC 7591 metadata by client id (ids are public). oidc-provider looks the client up on every request,
@@ -64,15 +64,17 @@ export function clients(db: Db, run: Run) {
     /** Removes a client and everything issued to it; false when there was no such client. */
     async delete(id: string): Promise<boolean> {
       if (!isStorableText(id)) return false;
-      return db.transaction(async (trx) => {
-        // RETURNING rather than the affected count: knex-pglite reports DELETE counts differently from pg.
-        const gone = await trx('clients').delete().where({ client_id: id }).returning('client_id');
-        forget(id);
-        if (gone.length === 0) return false;
-        await deleteForClient(trx, id);
-        await trx('consents').delete().where({ client_id: id });
-        return true;
-      });
+      return retryDeadlocks(() =>
+        db.transaction(async (trx) => {
+          // RETURNING rather than the affected count: knex-pglite reports DELETE counts differently from pg.
+          const gone = await trx('clients').delete().where({ client_id: id }).returning('client_id');
+          forget(id);
+          if (gone.length === 0) return false;
+          await deleteForClient(trx, id);
+          await trx('consents').delete().where({ client_id: id });
+          return true;
+        }),
+      );
     },
   };
 }

@@ -1,4 +1,3 @@
-import type { Db } from './db.js';
 import { combine } from './combine.js';
 import type { Run } from './sql.js';
 
@@ -52,10 +51,19 @@ const HITS = {
     FROM h JOIN up ON up.bucket = h.b AND up.key = h.k ORDER BY h.i`,
 };
 
+const RELEASE = {
+  name: 'counter_release',
+  text: `UPDATE rate_counters AS r SET count = GREATEST(r.count - 1, 0)
+    FROM (SELECT bucket, key FROM rate_counters
+          WHERE (bucket, key) IN (SELECT b, k FROM jsonb_to_recordset($1::jsonb) AS l(b text, k text))
+          ORDER BY bucket, key FOR UPDATE) AS s
+    WHERE r.bucket = s.bucket AND r.key = s.key`,
+};
+
 /** At most this many counter statements out at once per instance; hits beyond wait and go out together. */
 const IN_FLIGHT = 2;
 
-export function counters(db: Db, run: Run) {
+export function counters(run: Run) {
   const hit = combine<Counter, Hit>(
     async (list) => {
       const json = JSON.stringify(list.map((c, i) => ({ i, b: c.bucket, k: c.key, w: c.windowSeconds, m: c.max })));
@@ -71,14 +79,14 @@ export function counters(db: Db, run: Run) {
   return {
     /** Counts one attempt unless the window is full; reports whether it was refused. */
     hit,
-    /** Gives back one counted attempt per counter (never below zero), in one statement. */
+    /**
+     * Gives back one counted attempt per counter (never below zero), in one statement. The rows are locked in key
+     * order, as the counting statement locks them, so a give-back and a combined hit never wait on each other in
+     * a circle (a deadlock).
+     */
     async release(list: Array<Pick<Counter, 'bucket' | 'key'>>): Promise<void> {
       if (list.length === 0) return;
-      const q = db('rate_counters').update({ count: db.raw('GREATEST(count - 1, 0)') });
-      q.where((b) => {
-        for (const c of list) b.orWhere({ bucket: c.bucket, key: c.key });
-      });
-      await q;
+      await run(RELEASE, [JSON.stringify(list.map((c) => ({ b: c.bucket, k: c.key })))]);
     },
   };
 }

@@ -10,7 +10,7 @@ import { keys } from './keys.js';
 import { oidcRows } from './oidc.js';
 import { passkeys } from './passkeys.js';
 import { purgeExpired } from './purge.js';
-import { statements } from './sql.js';
+import { retryDeadlocks, statements } from './sql.js';
 import { tickets } from './tickets.js';
 import { users } from './users.js';
 
@@ -39,7 +39,7 @@ export function createStore(db: Db) {
     engine,
     oidc: oidcRows(run),
     deviceCodes: deviceCodes(db, run),
-    counters: counters(db, run),
+    counters: counters(run),
     tickets: tickets(db),
     approvals: approvals(db),
     users: users(db),
@@ -49,7 +49,7 @@ export function createStore(db: Db) {
     keys: keys(db),
     audit: audit(db),
     /** The one revoke-by-grant (store/grants.ts), in its own transaction. */
-    revokeGrant: (grantId: string, models?: string[]) => db.transaction((trx) => revokeGrant(trx, grantId, models)),
+    revokeGrant: (grantId: string, models?: string[]) => retryDeadlocks(() => db.transaction((trx) => revokeGrant(trx, grantId, models))),
     purge: (opts: { batchSize: number; graceSeconds: number }) => purgeExpired(db, opts),
     /** SQL statements sent since start-up (a counter for /metrics and the capacity model in bench/). */
     statementCount: count,

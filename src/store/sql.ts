@@ -74,3 +74,19 @@ export function statements(db: Db, postgresUrl: string | undefined): Statements 
     close: async () => detach(),
   };
 }
+
+/**
+ * Runs a transaction again (at most three times in all) when PostgreSQL rolled it back to break a deadlock
+ * (`40P01`). Writes combined into one statement (combine.ts) lock several rows at once; a transaction that also
+ * locks several (a revocation) can then meet one in a circle, and PostgreSQL ends the circle by rolling one back.
+ * The rollback undid all of it, so running it again is safe, and it is what the error asks for.
+ */
+export async function retryDeadlocks<T>(transaction: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await transaction();
+    } catch (err) {
+      if (attempt >= 3 || (err as { code?: unknown }).code !== '40P01') throw err;
+    }
+  }
+}

@@ -1,6 +1,7 @@
 import type { Db } from './db.js';
 import { isStorableText } from './hash.js';
 import { deleteForAccount } from './oidc.js';
+import { retryDeadlocks } from './sql.js';
 
 /** `users`. Usernames are unique case-insensitively (ASCII; see accounts/users.ts); only scrypt hashes are stored. */
 export interface User {
@@ -64,15 +65,17 @@ export function users(db: Db) {
     /** Deletes a user and everything stored for them; false when there was no such user. */
     async delete(id: string): Promise<boolean> {
       if (!isStorableText(id)) return false;
-      return db.transaction(async (trx) => {
-        // RETURNING rather than the affected count: knex-pglite reports DELETE counts differently from pg.
-        const gone = await trx('users').delete().where({ id }).returning('id');
-        if (gone.length === 0) return false;
-        await deleteForAccount(trx, id);
-        await trx('consents').delete().where({ account_id: id });
-        await trx('passkeys').delete().where({ account_id: id });
-        return true;
-      });
+      return retryDeadlocks(() =>
+        db.transaction(async (trx) => {
+          // RETURNING rather than the affected count: knex-pglite reports DELETE counts differently from pg.
+          const gone = await trx('users').delete().where({ id }).returning('id');
+          if (gone.length === 0) return false;
+          await deleteForAccount(trx, id);
+          await trx('consents').delete().where({ account_id: id });
+          await trx('passkeys').delete().where({ account_id: id });
+          return true;
+        }),
+      );
     },
   };
 }

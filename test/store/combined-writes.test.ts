@@ -78,6 +78,30 @@ describe('combined writes on the store', () => {
     }
   });
 
+  it('combined hits and give-backs of several counters at once never wait on each other in a circle', async () => {
+    const keys = ['k1', 'k2', 'k3', 'k4'];
+    const other = createStore(db);
+    try {
+      for (let round = 0; round < 15; round += 1) {
+        const work: Promise<unknown>[] = [];
+        for (let i = 0; i < 24; i += 1) {
+          const s = i % 2 ? store : other;
+          const order = i % 3 ? keys : [...keys].reverse();
+          work.push(s.counters.hit(counter(order[i % 4] as string, 1000)));
+          if (i % 4 === 0) work.push(s.counters.release(order.map((key) => ({ bucket: 'test', key }))));
+        }
+        const results = await Promise.allSettled(work);
+        assert.deepEqual(
+          results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)),
+          [],
+          `round ${round}`,
+        );
+      }
+    } finally {
+      await other.close();
+    }
+  });
+
   it('a burst of upserts is stored as if each ran alone, in a few statements', async () => {
     const before = store.statementCount();
     await Promise.all(
