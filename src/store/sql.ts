@@ -33,15 +33,29 @@ export interface Statements {
 }
 
 /** The runner of fixed statements for this database, and how to close what it opened. */
+/**
+ * knex's statements on one database, counted by one listener however many stores share it (tests start many
+ * instances on one database; a listener per store would pile up on the same emitter).
+ */
+const knexStatements = new WeakMap<Db, { n: number }>();
+function knexCounter(db: Db): { n: number } {
+  let counter = knexStatements.get(db);
+  if (!counter) {
+    const c = { n: 0 };
+    db.on('query', () => {
+      c.n += 1;
+    });
+    knexStatements.set(db, c);
+    counter = c;
+  }
+  return counter;
+}
+
 export function statements(db: Db, postgresUrl: string | undefined): Statements {
   let sent = 0;
-  const onQuery = () => {
-    sent += 1;
-  };
-  db.on('query', onQuery);
-  const detach = () => {
-    db.removeListener('query', onQuery);
-  };
+  const built = knexCounter(db);
+  const builtAtStart = built.n;
+  const count = () => sent + built.n - builtAtStart;
   if (postgresUrl) {
     const pool = new pg.Pool({ connectionString: postgresUrl, max: 8, application_name: 'handoff' });
     // An idle connection the server dropped is replaced at the next use; never an unhandled error.
@@ -51,9 +65,8 @@ export function statements(db: Db, postgresUrl: string | undefined): Statements 
         sent += 1;
         return (await pool.query({ name: s.name, text: s.text, values })).rows as R[];
       },
-      count: () => sent,
+      count,
       close: async () => {
-        detach();
         await pool.end();
       },
     };
@@ -70,8 +83,8 @@ export function statements(db: Db, postgresUrl: string | undefined): Statements 
         await knexPool.releaseConnection(connection);
       }
     },
-    count: () => sent,
-    close: async () => detach(),
+    count,
+    close: async () => {},
   };
 }
 
