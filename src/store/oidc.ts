@@ -21,16 +21,18 @@ export interface UpsertColumns {
   expiresIn: number;
 }
 
-const UPSERT = {
-  name: 'oidc_upsert',
-  text: `INSERT INTO oidc_store (model, key_hash, payload, grant_id, user_code_hash, uid_hash, expires_at)
-    VALUES ($1, $2, $3::jsonb, $4, $5, $6, CASE WHEN $7::int > 0 THEN now() + make_interval(secs => $7::int) END)
-    ON CONFLICT (model, key_hash) DO UPDATE SET
+/** An upsert replaces the row, but keeps a lookup hash that the new write leaves empty. */
+const ON_CONFLICT = `ON CONFLICT (model, key_hash) DO UPDATE SET
       payload = excluded.payload,
       grant_id = excluded.grant_id,
       user_code_hash = COALESCE(excluded.user_code_hash, oidc_store.user_code_hash),
       uid_hash = COALESCE(excluded.uid_hash, oidc_store.uid_hash),
-      expires_at = excluded.expires_at`,
+      expires_at = excluded.expires_at`;
+const UPSERT = {
+  name: 'oidc_upsert',
+  text: `INSERT INTO oidc_store (model, key_hash, payload, grant_id, user_code_hash, uid_hash, expires_at)
+    VALUES ($1, $2, $3::jsonb, $4, $5, $6, CASE WHEN $7::int > 0 THEN now() + make_interval(secs => $7::int) END)
+    ${ON_CONFLICT}`,
 };
 /**
  * Upserts that arrive together are one statement ({@link combine}): a multi-row INSERT of the same columns, with the
@@ -43,12 +45,7 @@ const UPSERT_MANY = {
   text: `INSERT INTO oidc_store (model, key_hash, payload, grant_id, user_code_hash, uid_hash, expires_at)
     SELECT m, k, p, g, u, d, CASE WHEN e > 0 THEN now() + make_interval(secs => e) END
     FROM jsonb_to_recordset($1::jsonb) AS t(m text, k text, p jsonb, g text, u text, d text, e int)
-    ON CONFLICT (model, key_hash) DO UPDATE SET
-      payload = excluded.payload,
-      grant_id = excluded.grant_id,
-      user_code_hash = COALESCE(excluded.user_code_hash, oidc_store.user_code_hash),
-      uid_hash = COALESCE(excluded.uid_hash, oidc_store.uid_hash),
-      expires_at = excluded.expires_at`,
+    ${ON_CONFLICT}`,
 };
 
 interface Upsert extends UpsertColumns {
@@ -60,8 +57,6 @@ interface Upsert extends UpsertColumns {
 /** At most this many upsert statements out at once per instance; upserts beyond wait and go out together. */
 const IN_FLIGHT = 2;
 
-const str = (v: string | null) => (v === null ? 'null' : JSON.stringify(v));
-
 async function sendUpserts(run: Run, list: Upsert[]): Promise<undefined[]> {
   if (list.length === 1) {
     const u = list[0] as Upsert;
@@ -72,7 +67,6 @@ async function sendUpserts(run: Run, list: Upsert[]): Promise<undefined[]> {
   for (const u of list) {
     const id = `${u.model}\u0000${u.key}`;
     const before = rows.get(id);
-    rows.delete(id);
     rows.set(id, before ? { ...u, userCodeHash: u.userCodeHash ?? before.userCodeHash, uidHash: u.uidHash ?? before.uidHash } : u);
   }
   // In key order, so two batches that share rows lock them in the same order and never wait on each other in a circle.
@@ -80,8 +74,8 @@ async function sendUpserts(run: Run, list: Upsert[]): Promise<undefined[]> {
   const json = `[${sorted
     .map(
       (u) =>
-        `{"m":${str(u.model)},"k":${str(u.key)},"p":${u.payloadJson},"g":${str(u.grantId)},"u":${str(u.userCodeHash)},` +
-        `"d":${str(u.uidHash)},"e":${Math.trunc(u.expiresIn)}}`,
+        `{"m":${JSON.stringify(u.model)},"k":${JSON.stringify(u.key)},"p":${u.payloadJson},"g":${JSON.stringify(u.grantId)},` +
+        `"u":${JSON.stringify(u.userCodeHash)},"d":${JSON.stringify(u.uidHash)},"e":${Math.trunc(u.expiresIn)}}`,
     )
     .join(',')}]`;
   await run(UPSERT_MANY, [json]);

@@ -32,25 +32,23 @@ export interface Statements {
   close(): Promise<void>;
 }
 
-/** The runner of fixed statements for this database, and how to close what it opened. */
 /**
  * knex's statements on one database, counted by one listener however many stores share it (tests start many
  * instances on one database; a listener per store would pile up on the same emitter).
  */
 const knexStatements = new WeakMap<Db, { n: number }>();
 function knexCounter(db: Db): { n: number } {
-  let counter = knexStatements.get(db);
-  if (!counter) {
-    const c = { n: 0 };
-    db.on('query', () => {
-      c.n += 1;
-    });
-    knexStatements.set(db, c);
-    counter = c;
-  }
+  const known = knexStatements.get(db);
+  if (known) return known;
+  const counter = { n: 0 };
+  db.on('query', () => {
+    counter.n += 1;
+  });
+  knexStatements.set(db, counter);
   return counter;
 }
 
+/** The runner of fixed statements for this database, and how to close what it opened. */
 export function statements(db: Db, postgresUrl: string | undefined): Statements {
   let sent = 0;
   const built = knexCounter(db);
