@@ -1,7 +1,8 @@
 import type { EventBus } from '../events/bus.js';
-import { audit } from '../ops/audit.js';
+import { type AuditAction, audit } from '../ops/audit.js';
 import type { Reporter } from '../ops/reports.js';
 import type { Store } from '../store/index.js';
+import type { ApprovalAudit } from '../store/approvals.js';
 import type { PollRow } from '../store/device-codes.js';
 
 /**
@@ -88,31 +89,25 @@ export interface Decision {
   sameNetwork: boolean;
 }
 
-/** approve: recorded for "Your devices" and the audit trail once, then announced to whoever waits. */
+/** approve: recorded for "Your devices" and the audit trail once (one statement), then announced to whoever waits. */
 export async function approved(store: Store, bus: EventBus, d: Decision, onOutcome?: Outcome): Promise<void> {
   if (d.accountId && d.grantId) {
-    const first = await store.approvals.record({
+    const approval = {
       id: d.key,
-      kind: 'device',
+      kind: 'device' as const,
       accountId: d.accountId,
       clientId: d.clientId,
       grantId: d.grantId,
       deviceIp: d.deviceIp,
       deviceUa: d.deviceUa,
       requestedAt: d.requestedAt,
-    });
-    if (first) {
-      await audit(store, {
-        action: 'device.approved',
-        accountId: d.accountId,
-        clientId: d.clientId,
-        deviceIp: d.deviceIp,
-        deviceUa: d.deviceUa,
-        actorIp: d.actorIp,
-        detail: { sameNetwork: d.sameNetwork },
-      });
-      onOutcome?.('device', 'approved');
-    }
+    };
+    const audit: ApprovalAudit & { action: AuditAction } = {
+      action: 'device.approved',
+      actorIp: d.actorIp,
+      detail: { sameNetwork: d.sameNetwork },
+    };
+    if (await store.approvals.record(approval, audit)) onOutcome?.('device', 'approved');
   }
   await bus.publish(d.key);
 }

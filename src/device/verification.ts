@@ -5,10 +5,10 @@ import type { EventBus } from '../events/bus.js';
 import { addressKey, proximityCheck, proximityOf, sameNetwork } from '../http/address.js';
 import { HttpError, TooManyRequests } from '../http/errors.js';
 import { renderError } from '../http/error-page.js';
-import { giveBack, type Limit, take } from '../http/limits.js';
+import { type Limit, refuseIf, take } from '../http/limits.js';
 import { canonicalPath } from '../http/protocol-routes.js';
 import { findSession } from '../http/session.js';
-import { oidcOf, replayBody, xsrfOf } from '../oidc/seams.js';
+import { deviceCodeOf, replayBody, xsrfOf } from '../oidc/seams.js';
 import { readProtocolForm } from '../http/body.js';
 import type { Reporter } from '../ops/reports.js';
 import { signedInWithPasskey } from '../accounts/passkeys.js';
@@ -80,21 +80,20 @@ export function verificationGuards(deps: VerificationDeps): Middleware {
     }
     if (path === '/device' && ctx.method === 'POST') {
       // A form from a browser with no live session cannot carry a valid xsrf token; oidc-provider 9 would answer 500.
-      const found = await findSession(ctx, deps.provider());
+      const p = deps.provider();
+      const found = await findSession(ctx, p);
       if (!found) {
         ctx.status = 303;
         ctx.redirect('/device');
         return;
       }
-      if (await decisionGuard(ctx, deps)) return;
-      const limits = guessLimits(deps.config, ctx.ip, found.id);
-      await take(deps.store, limits);
-      try {
-        await next();
-      } finally {
-        const oidc = oidcOf(ctx);
-        if (oidc?.entities.DeviceCode || !oidc?.params?.user_code) await giveBack(deps.store, limits);
-      }
+      const form = await readProtocolForm(ctx);
+      const fields = form ? new URLSearchParams(form.toString('utf8')) : undefined;
+      const typed = fields?.get('user_code');
+      // A typed code is a guess (an empty form is not): one statement finds the code and counts a miss.
+      const code = typed ? await guess(deps, p, typed, guessLimits(deps.config, ctx.ip, found.id)) : undefined;
+      if (await decisionGuard(ctx, p, form, fields, code)) return;
+      await next();
       ctx.set('Cache-Control', 'no-store');
       return;
     }
@@ -119,10 +118,14 @@ export function verificationGuards(deps: VerificationDeps): Middleware {
  * (`abort=yes`) and is remembered as a report; Approve under a `require` proximity policy from another network is
  * refused with a page that says why and offers Decline only. True when the request was answered here.
  */
-async function decisionGuard(ctx: Context, deps: VerificationDeps): Promise<boolean> {
-  const raw = await readProtocolForm(ctx);
-  if (!raw) return false;
-  const form = new URLSearchParams(raw.toString('utf8'));
+async function decisionGuard(
+  ctx: Context,
+  provider: Provider,
+  raw: Buffer | undefined,
+  form: URLSearchParams | undefined,
+  code: DeviceCode | undefined,
+): Promise<boolean> {
+  if (!raw || !form) return false;
   let body = raw;
   if (form.get('report') === 'yes') {
     form.delete('report');
@@ -132,10 +135,7 @@ async function decisionGuard(ctx: Context, deps: VerificationDeps): Promise<bool
     ctx.req.headers['content-length'] = String(body.length);
     ctx.state.reported = true;
   } else if (form.get('confirm') === 'yes') {
-    const userCode = normalizeUserCode(form.get('user_code') ?? '');
-    const p = deps.provider();
-    const code = userCode ? await p.DeviceCode.findByUserCode(userCode, { ignoreExpiration: true }) : undefined;
-    const client = code?.clientId ? await p.Client.find(code.clientId) : undefined;
+    const client = code?.clientId ? await provider.Client.find(code.clientId) : undefined;
     if (code && client && proximityCheck(proximityOf(client.metadata()), deviceOf(code).ip, ctx.ip).refuse) {
       const t = tFor(ctx);
       ctx.status = 403;
@@ -147,6 +147,22 @@ async function decisionGuard(ctx: Context, deps: VerificationDeps): Promise<bool
   }
   replayBody(ctx, body);
   return false;
+}
+
+/**
+ * One guess at a user code (RFC 8628 5.1; store/device-codes.ts `guess`): the code it names, if any; a miss is
+ * counted against the address and the browser session, and a guess past either limit is refused (429) whether
+ * or not the code exists. A malformed code names nothing and counts as a miss.
+ */
+async function guess(deps: VerificationDeps, provider: Provider, typed: string, limits: Limit[]): Promise<DeviceCode | undefined> {
+  const userCode = normalizeUserCode(typed);
+  if (!userCode) {
+    await take(deps.store, limits);
+    return undefined;
+  }
+  const found = await deps.store.deviceCodes.guess(sha256(userCode), limits);
+  refuseIf(limits, found.refused);
+  return deviceCodeOf(provider, found.row, userCode);
 }
 
 type ClientView = {
@@ -205,9 +221,9 @@ function drawConfirm(ctx: KoaContextWithOIDC, code: DeviceCode | undefined, clie
 /** The code a QR link carried: counted like a typed one, then its confirmation (or why not). */
 async function confirmLinked(ctx: KoaContextWithOIDC, deps: VerificationDeps, userCode: string): Promise<void> {
   const t = tFor(ctx);
-  const limits = guessLimits(deps.config, ctx.ip, ctx.oidc.session?.jti);
+  let code: DeviceCode | undefined;
   try {
-    await take(deps.store, limits);
+    code = await guess(deps, ctx.oidc.provider, userCode, guessLimits(deps.config, ctx.ip, ctx.oidc.session?.jti));
   } catch (err) {
     if (err instanceof TooManyRequests) {
       renderError(ctx as unknown as Context, err);
@@ -215,14 +231,12 @@ async function confirmLinked(ctx: KoaContextWithOIDC, deps: VerificationDeps, us
     }
     throw err;
   }
-  const code = await ctx.oidc.provider.DeviceCode.findByUserCode(userCode, { ignoreExpiration: true });
   ctx.type = 'html';
   if (!code) {
     ctx.status = 400;
     ctx.body = codeEntryPage(t, { action: ctx.oidc.urlFor('code_verification'), xsrf: xsrfOf(ctx), error: t('entry.error.notFound') });
     return;
   }
-  await giveBack(deps.store, limits);
   if (code.isExpired) {
     ctx.body = outcomePage(t, 'expired');
     return;

@@ -1,5 +1,5 @@
 import type { MessageKey } from '../views/i18n.js';
-import type { Counter } from '../store/counters.js';
+import type { Counter, Refusal } from '../store/counters.js';
 import type { Store } from '../store/index.js';
 import { TooManyRequests } from './errors.js';
 
@@ -18,16 +18,14 @@ export interface Limit extends Counter {
 }
 
 export async function take(store: Store, limits: Limit[]): Promise<void> {
-  const taken: Counter[] = [];
-  for (const c of limits) {
-    const r = await store.counters.hit(c);
-    if (r.refused) {
-      await store.counters.release(taken);
-      const refusal = c.refusal ?? { description: 'too many requests; wait before trying again' };
-      throw new TooManyRequests(refusal.description, r.retryAfter, refusal.key ? { key: refusal.key } : {});
-    }
-    taken.push(c);
-  }
+  refuseIf(limits, await store.counters.take(limits));
+}
+
+/** The answer to a request one of `limits` refused (store/counters.ts decides which): 429 with its `Retry-After`. */
+export function refuseIf(limits: Limit[], refused: Refusal | undefined): void {
+  if (!refused) return;
+  const refusal = limits[refused.index]?.refusal ?? { description: 'too many requests; wait before trying again' };
+  throw new TooManyRequests(refusal.description, refused.retryAfter, refusal.key ? { key: refusal.key } : {});
 }
 
 /** Gives back attempts that turned out to be legitimate (a correct password, a code that exists). */

@@ -43,6 +43,12 @@ function hydrate(row: OidcRow | undefined, jti: string): AdapterPayload | undefi
   return { ...row.payload, jti, ...(consumed !== undefined ? { consumed } : {}) };
 }
 
+/** A row found by its user code, as `findByUserCode` hands it to oidc-provider: addressed by its handle. */
+export function foundByUserCode(row: OidcRow | undefined, userCode: string): AdapterPayload | undefined {
+  const found = hydrate(row, `~${row?.key_hash}`);
+  return found && { ...found, userCode };
+}
+
 /** The adapter factory oidc-provider calls once per model name. */
 export function createAdapterFactory(store: Store): (name: string) => Adapter {
   return (name: string) => (name === 'Client' ? new ClientAdapter(store) : new StoreAdapter(store, name));
@@ -77,9 +83,7 @@ export class StoreAdapter implements Adapter {
   }
 
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-    const row = await this.#store.oidc.findByUserCode(this.#model, sha256(userCode));
-    const found = hydrate(row, `~${row?.key_hash}`);
-    return found && { ...found, userCode };
+    return foundByUserCode(await this.#store.oidc.findByUserCode(this.#model, sha256(userCode)), userCode);
   }
 
   /** Sessions by uid (read-only uses: interaction and token session binding); addressed by handle. */

@@ -3,9 +3,11 @@ import type { Context, Middleware } from 'koa';
 import type Koa from 'koa';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
-import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import { type DeviceCode, errors, type KoaContextWithOIDC } from 'oidc-provider';
 import { handler as deviceCodeHandler, parameters as deviceCodeParameters } from 'oidc-provider/lib/actions/grants/device_code.js';
 import * as grantHelpers from 'oidc-provider/lib/helpers/grants.js';
+import type { OidcRow } from '../store/oidc.js';
+import { foundByUserCode } from './adapter.js';
 
 /**
  * The one module allowed to touch oidc-provider's internals and runtime shape. Everything else goes through these
@@ -23,6 +25,16 @@ export function xsrfOf(ctx: KoaContextWithOIDC): string {
   const state: unknown = ctx.oidc.session?.state;
   const secret = typeof state === 'object' && state !== null ? (state as { secret?: unknown }).secret : undefined;
   return typeof secret === 'string' ? secret : '';
+}
+
+/**
+ * The device code of a row the store found by its user code (store/device-codes.ts `guess`), as the library's own
+ * `DeviceCode.findByUserCode` would have built it from the adapter: its constructor, given the stored payload.
+ */
+export function deviceCodeOf(provider: Provider, row: OidcRow | undefined, userCode: string): DeviceCode | undefined {
+  const payload = foundByUserCode(row, userCode);
+  // The typing asks for the client object a new code is minted with; a stored code carries its `clientId`.
+  return payload && new provider.DeviceCode(payload as unknown as ConstructorParameters<typeof provider.DeviceCode>[0]);
 }
 
 /** Route names of oidc-provider that Handoff refers to. */

@@ -2,7 +2,7 @@ import type { Db } from './db.js';
 import { revokeGrant } from './grants.js';
 import { isStorableText } from './hash.js';
 import { insertAudit, type AuditRow } from './audit.js';
-import { retryDeadlocks } from './sql.js';
+import { type Run, retryDeadlocks } from './sql.js';
 
 /**
  * `device_approvals`: what a user signed in elsewhere (device approvals and desktop scans), each with a grant of its
@@ -32,25 +32,32 @@ export interface NewApproval {
   requestedAt: Date | null;
 }
 
-export function approvals(db: Db) {
+/** What the audit trail says of an approval besides the approval's own fields (the action, who acted, from where). */
+export type ApprovalAudit = Pick<AuditRow, 'action' | 'actorIp' | 'detail'>;
+
+const RECORD = `INSERT INTO device_approvals (id, kind, account_id, client_id, grant_id, device_ip, device_ua, requested_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING RETURNING id`;
+const RECORDS = { name: 'approval_record', text: RECORD };
+/** The approval and, only when this statement recorded it, its audit entry: one statement, one commit. */
+const RECORDS_AUDITED = {
+  name: 'approval_record_audited',
+  text: `WITH a AS (${RECORD})
+    INSERT INTO audit_events (action, account_id, client_id, device_ip, device_ua, actor_ip, detail)
+    SELECT $9, $3, $4, $6, $7, $10, $11::jsonb FROM a
+    RETURNING 1 AS recorded`,
+};
+
+export function approvals(db: Db, run: Run) {
   return {
-    /** Records an approval once (by id); true when this call recorded it. */
-    async record(a: NewApproval): Promise<boolean> {
-      const inserted = await db('device_approvals')
-        .insert({
-          id: a.id,
-          kind: a.kind,
-          account_id: a.accountId,
-          client_id: a.clientId,
-          grant_id: a.grantId,
-          device_ip: a.deviceIp,
-          device_ua: a.deviceUa?.slice(0, 512) ?? null,
-          requested_at: a.requestedAt,
-        })
-        .onConflict('id')
-        .ignore()
-        .returning('id');
-      return inserted.length > 0;
+    /**
+     * Records an approval once (by id), and with it its audit entry when one is given (approval, device and
+     * account from the approval); true when this call recorded it.
+     */
+    async record(a: NewApproval, audit?: ApprovalAudit): Promise<boolean> {
+      const values = [a.id, a.kind, a.accountId, a.clientId, a.grantId, a.deviceIp, a.deviceUa?.slice(0, 512) ?? null, a.requestedAt];
+      if (!audit) return (await run(RECORDS, values)).length > 0;
+      const detail = audit.detail ? JSON.stringify(audit.detail) : null;
+      return (await run(RECORDS_AUDITED, [...values, audit.action, audit.actorIp ?? null, detail])).length > 0;
     },
     /**
      * The account's live sign-ins, newest first: not revoked here, and still holding their grant (oidc-provider

@@ -1,5 +1,5 @@
 import { combine } from './combine.js';
-import type { Run } from './sql.js';
+import { perCount, type Run } from './sql.js';
 
 /**
  * Fixed-window counters shared by every instance (`rate_counters`). One statement both counts and decides, so
@@ -60,6 +60,56 @@ const RELEASE = {
     WHERE r.bucket = s.bucket AND r.key = s.key`,
 };
 
+/**
+ * One request's limits in order, one statement: a chain of upserts in which hit `i` is sent only when hits `0..i-1`
+ * were allowed (`onlyIf` can hold the whole chain back, see store/device-codes.ts). Parameters from `$first`, four a
+ * hit: bucket, key, window seconds, max. Each hit counts as a lone {@link HITS} hit does.
+ */
+export function chainCtes(n: number, first: number, onlyIf = 'true'): string {
+  return Array.from({ length: n }, (_, i) => {
+    const [b, k, w, m] = [0, 1, 2, 3].map((j) => `$${first + 4 * i + j}`);
+    const expired = `r.window_start <= now() - make_interval(secs => ${w}::int)`;
+    const room = `LEAST(1, GREATEST(0, ${m}::int - r.count))`;
+    const after = i === 0 ? onlyIf : `${onlyIf} AND (SELECT taken FROM c${i - 1}) = 1`;
+    return `c${i} AS (
+      INSERT INTO rate_counters AS r (bucket, key, count, window_start, taken, window_seconds)
+      SELECT ${b}::text, ${k}::text, LEAST(1, ${m}::int), now(), LEAST(1, ${m}::int), ${w}::int WHERE ${after}
+      ON CONFLICT (bucket, key) DO UPDATE SET
+        taken = CASE WHEN ${expired} THEN LEAST(1, ${m}::int) ELSE ${room} END,
+        count = CASE WHEN ${expired} THEN LEAST(1, ${m}::int) ELSE r.count + ${room} END,
+        window_start = CASE WHEN ${expired} THEN now() ELSE r.window_start END,
+        window_seconds = excluded.window_seconds
+      RETURNING taken,
+        GREATEST(1, CEIL(EXTRACT(EPOCH FROM (window_start + make_interval(secs => window_seconds) - now()))))::int AS retry_after)`;
+  }).join(',\n    ');
+}
+
+/** The chain's answer columns: `t<i>` (1 allowed, 0 refused, null not sent) and `r<i>` (seconds left). */
+export const chainColumns = (n: number) =>
+  Array.from({ length: n }, (_, i) => `(SELECT taken FROM c${i}) AS t${i}, (SELECT retry_after FROM c${i}) AS r${i}`).join(', ');
+
+export const chainParams = (list: Counter[]) => list.flatMap((c) => [c.bucket, c.key, c.windowSeconds, c.max]);
+
+/** The limit that refused a request: its position in the list, and when its window ends. */
+export interface Refusal {
+  index: number;
+  retryAfter: number;
+}
+
+export type ChainRow = Record<string, number | null>;
+
+/** The first refused hit of a chain row. */
+export function chainRefusal(row: ChainRow | undefined, list: Counter[]): Refusal | undefined {
+  for (let i = 0; i < list.length; i++) {
+    if (row?.[`t${i}`] !== 1) return { index: i, retryAfter: Number(row?.[`r${i}`] ?? list[i]?.windowSeconds ?? 1) };
+  }
+  return undefined;
+}
+
+const chainStatement = perCount((n) => ({ name: `counter_chain_${n}`, text: `WITH ${chainCtes(n, 1)} SELECT ${chainColumns(n)}` }));
+
+const distinct = (list: Counter[]) => new Set(list.map((c) => `${c.bucket}\u0000${c.key}`)).size === list.length;
+
 /** At most this many counter statements out at once per instance; hits beyond wait and go out together. */
 const IN_FLIGHT = 2;
 
@@ -76,18 +126,41 @@ export function counters(run: Run) {
     },
     { maxInFlight: IN_FLIGHT, maxBatch: 256 },
   );
+  const release = async (list: Array<Pick<Counter, 'bucket' | 'key'>>): Promise<void> => {
+    if (list.length === 0) return;
+    await run(RELEASE, [JSON.stringify(list.map((c) => ({ b: c.bucket, k: c.key })))]);
+  };
   return {
     /** Counts one attempt unless the window is full; reports whether it was refused. */
     hit,
+    /**
+     * One request's limits, in order: each is counted only while every one before it allowed the request, so a
+     * request refused by one spends no other budget (the ones counted before it are given back). One statement
+     * (a lone limit joins the combined hits); the refusal, if any, is answered.
+     */
+    async take(list: Counter[]): Promise<Refusal | undefined> {
+      if (list.length === 0) return undefined;
+      if (list.length === 1 || !distinct(list)) {
+        for (const [index, c] of list.entries()) {
+          const r = await hit(c);
+          if (r.refused) {
+            await release(list.slice(0, index));
+            return { index, retryAfter: r.retryAfter };
+          }
+        }
+        return undefined;
+      }
+      const row = (await run<ChainRow>(chainStatement(list.length), chainParams(list)))[0];
+      const refused = chainRefusal(row, list);
+      if (refused) await release(list.slice(0, refused.index));
+      return refused;
+    },
     /**
      * Gives back one counted attempt per counter (never below zero), in one statement. The rows are locked in key
      * order, as the counting statement locks them, so a give-back and a combined hit never wait on each other in
      * a circle (a deadlock).
      */
-    async release(list: Array<Pick<Counter, 'bucket' | 'key'>>): Promise<void> {
-      if (list.length === 0) return;
-      await run(RELEASE, [JSON.stringify(list.map((c) => ({ b: c.bucket, k: c.key })))]);
-    },
+    release,
   };
 }
 

@@ -1,5 +1,16 @@
+import {
+  type ChainRow,
+  type Counter,
+  type Counters,
+  chainColumns,
+  chainCtes,
+  chainParams,
+  chainRefusal,
+  type Refusal,
+} from './counters.js';
 import type { Db } from './db.js';
-import type { Run } from './sql.js';
+import type { OidcRow } from './oidc.js';
+import { perCount, type Run, type Statement } from './sql.js';
 
 /**
  * The device-flow columns of a device code's row (`oidc_store`, model `DeviceCode`): pacing (`last_polled_at`,
@@ -69,8 +80,62 @@ const QR = {
     WHERE model = 'DeviceCode' AND user_code_hash = $1 AND NOT payload ? 'accountId' AND NOT payload ? 'error'`,
 };
 
-export function deviceCodes(_db: Db, run: Run) {
+/**
+ * A user code a phone typed or opened (RFC 8628 5.1, guessing), one statement: the code is looked up by its hash
+ * and, only when no code has it, the attempt is counted against the guess limits in order (a chain of hits,
+ * store/counters.ts). A code that exists spends nothing, but is refused while any of the limits is full, so a
+ * correct code never resets earlier failures and no code is found past the limit. (Counting every attempt first
+ * and giving it back when the code exists, as this did before, leaves the same counts: it took four statements.)
+ */
+const guessStatement = perCount((n: number): Statement => {
+  const limits = Array.from({ length: n }, (_, i) => {
+    const [b, k, w, m] = [0, 1, 2, 3].map((j) => `$${2 + 4 * i + j}`);
+    return `(${i}, ${b}::text, ${k}::text, ${w}::int, ${m}::int)`;
+  });
   return {
+    name: `device_guess_${n}`,
+    text: `WITH found AS (
+        SELECT payload, consumed_at, key_hash FROM oidc_store WHERE model = 'DeviceCode' AND user_code_hash = $1 LIMIT 1),
+      full_limit AS (
+        SELECT l.i, CASE WHEN r.window_start IS NULL THEN l.w
+            ELSE GREATEST(1, CEIL(EXTRACT(EPOCH FROM (r.window_start + make_interval(secs => l.w) - now()))))::int END AS retry_after
+        FROM (VALUES ${limits.join(', ')}) AS l(i, b, k, w, m)
+        LEFT JOIN rate_counters r ON r.bucket = l.b AND r.key = l.k AND r.window_start > now() - make_interval(secs => l.w)
+        WHERE EXISTS (SELECT 1 FROM found) AND l.m <= COALESCE(r.count, 0)
+        ORDER BY l.i LIMIT 1),
+      ${chainCtes(n, 2, 'NOT EXISTS (SELECT 1 FROM found)')}
+    SELECT (SELECT payload FROM found) AS payload, (SELECT consumed_at FROM found) AS consumed_at,
+      (SELECT key_hash FROM found) AS key_hash, (SELECT i FROM full_limit) AS full_at,
+      (SELECT retry_after FROM full_limit) AS full_retry, ${chainColumns(n)}`,
+  };
+});
+
+/** What a guess found: the code's row when one has the user code, or the limit that refused the attempt. */
+export interface Guess {
+  row?: OidcRow;
+  refused?: Refusal;
+}
+
+export function deviceCodes(_db: Db, run: Run, counters: Pick<Counters, 'release'>) {
+  return {
+    /** See {@link guessStatement}; `limits` in the order they are checked (at least one). */
+    async guess(userCodeHash: string, limits: Counter[]): Promise<Guess> {
+      const statement = guessStatement(limits.length);
+      const answer = (
+        await run<Partial<OidcRow> & { full_at: number | null; full_retry: number | null } & ChainRow>(statement, [
+          userCodeHash,
+          ...chainParams(limits),
+        ])
+      )[0];
+      if (answer?.key_hash && answer.payload) {
+        const row = { payload: answer.payload, consumed_at: answer.consumed_at ?? null, key_hash: answer.key_hash };
+        if (answer.full_at === null || answer.full_at === undefined) return { row };
+        return { row, refused: { index: answer.full_at, retryAfter: answer.full_retry ?? 1 } };
+      }
+      const refused = chainRefusal(answer as ChainRow | undefined, limits);
+      if (refused) await counters.release(limits.slice(0, refused.index));
+      return refused ? { refused } : {};
+    },
     async poll(key: string, interval: number): Promise<PollRow | undefined> {
       const row = (await run<PollRow & { exp: string | number | null }>(POLL, [key, interval]))[0];
       return row && { ...row, exp: row.exp === null ? null : Number(row.exp) };

@@ -34,14 +34,15 @@ import { users } from './users.js';
 export function createStore(db: Db) {
   const engine = engineOf(db);
   const { run, count, close } = statements(db, engine === 'postgres' ? databaseUrlOf(db) : undefined);
+  const limits = counters(run);
   return {
     db,
     engine,
     oidc: oidcRows(run),
-    deviceCodes: deviceCodes(db, run),
-    counters: counters(run),
+    deviceCodes: deviceCodes(db, run, limits),
+    counters: limits,
     tickets: tickets(db),
-    approvals: approvals(db),
+    approvals: approvals(db, run),
     users: users(db),
     consents: consents(db),
     passkeys: passkeys(db),

@@ -20,6 +20,18 @@ interface PooledClient {
   acquireConnection(): Promise<Connection>;
   releaseConnection(connection: Connection): Promise<unknown>;
 }
+/** A statement whose text depends on a count (how many limits a request has), built once per count. */
+export function perCount(build: (n: number) => Statement): (n: number) => Statement {
+  const built = new Map<number, Statement>();
+  return (n) => {
+    const known = built.get(n);
+    if (known) return known;
+    const made = build(n);
+    built.set(n, made);
+    return made;
+  };
+}
+
 type Connection = { query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> };
 
 export type Run = <R>(statement: Statement, values: unknown[]) => Promise<R[]>;

@@ -170,4 +170,40 @@ describe('security: nobody can spend a budget that others need', () => {
       assert.equal(r.status, 401);
     });
   });
+
+  describe('user codes (RFC 8628 5.1, guessing)', () => {
+    let server: Awaited<ReturnType<typeof startTestServer>>;
+    before(async () => {
+      server = await startTestServer({ proxy: true, device: { maxFailedCodesPerIp: 3, maxFailedCodesPerSession: 10 } });
+    });
+    beforeEach(() => endLimitWindows(server.db));
+    after(() => server.close());
+
+    const startTv = async () =>
+      (await postForm(`${server.publicUrl}/device/auth`, { client_id: 'tv', scope: 'openid' }, from(TV))).json as {
+        user_code: string;
+        verification_uri_complete: string;
+      };
+
+    it('an address out of guesses cannot find even a real code; the owner opening the QR is not slowed', async () => {
+      const attacker = Phone.at(ATTACKER);
+      const entry = await attacker.request(`${server.publicUrl}/device`);
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i += 1) statuses.push((await attacker.submit(entry, { user_code: `BBBB-BBB${'CDFG'[i]}` })).status);
+      assert.deepEqual(statuses, [400, 400, 400, 429]);
+      const dc = await startTv();
+      const found = await attacker.submit(entry, { user_code: dc.user_code });
+      assert.equal(found.status, 429, 'past the limit the right code is refused like any other');
+      assert.doesNotMatch(found.html, /name="confirm"/);
+
+      const owner = Phone.at('198.51.100.20');
+      for (let i = 0; i < 5; i += 1) {
+        const page = await owner.request(dc.verification_uri_complete);
+        assert.equal(page.status, 200);
+        assert.match(page.html, /name="confirm"/, `opening the link a ${i + 1}th time still shows the request`);
+      }
+      const typed = await owner.submit(await owner.request(`${server.publicUrl}/device`), { user_code: dc.user_code });
+      assert.match(typed.html, /name="confirm"/, 'a correct code spends nothing: still within 3 after 6 correct ones');
+    });
+  });
 });
