@@ -127,8 +127,8 @@ export function publicLane(deps: LaneDeps, app: Handler): Handler {
           return;
         }
         const headers = { ...SECURITY_HEADERS, 'X-Request-Id': requestId };
-        const handled = await devicePoll(deps, { req, res, ip, headers }, raw, () => {
-          keepBody(req, raw);
+        const handled = await devicePoll(deps, { req, res, ip, headers }, raw, (decided) => {
+          keepBody(req, raw, decided);
           app(req, res);
         });
         if (handled === 'answered') counted('/token');

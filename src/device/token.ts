@@ -12,7 +12,7 @@ import { isHandle, keyFor } from '../oidc/adapter.js';
 import { type Issue, replayBody } from '../oidc/seams.js';
 import { clientSecretMatches } from '../store/hash.js';
 import type { Store } from '../store/index.js';
-import { handoffState, isFinal, poll, redeemed } from './flow.js';
+import { handoffState, isFinal, type PollOutcome, poll, redeemed } from './flow.js';
 import { preferredWait } from './prefer.js';
 
 /**
@@ -113,13 +113,18 @@ function authenticated(meta: Metadata | undefined, form: URLSearchParams, author
  * A device-grant poll, answered from the database (one statement), held, or handed on to oidc-provider. `raw` is
  * the form body the lane read; `handOn` gives the request, with that body, to the app.
  */
-export async function devicePoll(deps: DeviceTokenDeps, x: Exchange, raw: Buffer, handOn: () => void): Promise<Handled> {
+export async function devicePoll(
+  deps: DeviceTokenDeps,
+  x: Exchange,
+  raw: Buffer,
+  handOn: (decided?: DecidedInLane) => void,
+): Promise<Handled> {
   const { config, store } = deps;
   const interval = config.device.pollInterval;
   const form = new URLSearchParams(raw.toString('utf8'));
-  const on = () => {
+  const on = (decided?: DecidedInLane) => {
     for (const [name, value] of Object.entries(x.headers)) x.res.setHeader(name, value);
-    handOn();
+    handOn(decided);
     return 'handed-on' as const;
   };
   if (form.get('grant_type') !== DEVICE_GRANT) return on();
@@ -166,7 +171,7 @@ export async function devicePoll(deps: DeviceTokenDeps, x: Exchange, raw: Buffer
       return 'answered';
     case 'decided':
     case 'replay':
-      return on();
+      return on({ key, clientId, replay: outcome.kind === 'replay' });
     case 'pending': {
       const wait = preferredWait(header(x, 'prefer'), config.realtime.maxWaitSeconds);
       if (wait === undefined) {
@@ -190,19 +195,32 @@ export async function devicePoll(deps: DeviceTokenDeps, x: Exchange, raw: Buffer
         return 'answered';
       }
       x.res.setHeader('Preference-Applied', `wait=${wait}`);
-      if (held === 'decided') return on();
+      if (held === 'decided') return on({ key, clientId, replay: false });
       answer(x, 400, held === 'expired' ? EXPIRED : PENDING);
       return 'answered';
     }
   }
 }
 
+/**
+ * A code the lane found decided (or replayed) in this very request, by its poll or at the end of a hold: the device
+ * grant inside oidc-provider then issues without polling the row a second time. It is used only for the same code
+ * and the same client; whoever redeems first still wins at the library's consume.
+ */
+export interface DecidedInLane {
+  key: string;
+  clientId: string;
+  replay: boolean;
+}
+
 /** Bodies the lane read before handing a request on: given back to oidc-provider, which reads it again. */
 const handedOn = new WeakMap<IncomingMessage, Buffer>();
+const decidedInLane = new WeakMap<IncomingMessage, DecidedInLane>();
 
-/** The lane read this request's body; the app gives it back to oidc-provider (see {@link bodyForProvider}). */
-export function keepBody(req: IncomingMessage, raw: Buffer): void {
+/** The lane read this request's body (and maybe its outcome); the app gives it back (see {@link bodyForProvider}). */
+export function keepBody(req: IncomingMessage, raw: Buffer, decided?: DecidedInLane): void {
   handedOn.set(req, raw);
+  if (decided) decidedInLane.set(req, decided);
 }
 
 /** In the app, before oidc-provider's token endpoint: the body the lane read, replayed. */
@@ -281,7 +299,12 @@ export function deviceGrant(deps: DeviceTokenDeps) {
     const clientId = ctx.oidc.client?.clientId ?? '';
     if (!deviceCode || isHandle(deviceCode)) throw new errors.InvalidGrant('device code not found');
     const key = keyFor(deviceCode, 'DeviceCode');
-    const outcome = await poll(store, key, clientId, config.device.pollInterval);
+    const lane = decidedInLane.get(ctx.req);
+    decidedInLane.delete(ctx.req);
+    const outcome: PollOutcome =
+      lane?.key === key && lane.clientId === clientId
+        ? { kind: lane.replay ? 'replay' : 'decided' }
+        : await poll(store, key, clientId, config.device.pollInterval);
     switch (outcome.kind) {
       case 'unknown':
         try {

@@ -79,10 +79,10 @@ export function verificationGuards(deps: VerificationDeps): Middleware {
       ctx.query = query;
     }
     if (path === '/device' && ctx.method === 'POST') {
-      // A form from a browser with no live session cannot carry a valid xsrf token; oidc-provider 9 would answer 500.
+      // A form from a browser with no session cannot carry a valid xsrf token; oidc-provider 9 would answer 500.
       const p = deps.provider();
-      const found = await findSession(ctx, p);
-      if (!found) {
+      const sessionId = ctx.cookies.get(p.cookieName('session'), { signed: true });
+      if (!sessionId) {
         ctx.status = 303;
         ctx.redirect('/device');
         return;
@@ -91,7 +91,7 @@ export function verificationGuards(deps: VerificationDeps): Middleware {
       const fields = form ? new URLSearchParams(form.toString('utf8')) : undefined;
       const typed = fields?.get('user_code');
       // A typed code is a guess (an empty form is not): one statement finds the code and counts a miss.
-      const code = typed ? await guess(deps, p, typed, guessLimits(deps.config, ctx.ip, found.id)) : undefined;
+      const code = typed ? await guess(deps, p, typed, guessLimits(deps.config, ctx.ip, sessionId)) : undefined;
       if (await decisionGuard(ctx, p, form, fields, code)) return;
       await next();
       ctx.set('Cache-Control', 'no-store');

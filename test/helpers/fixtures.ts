@@ -47,6 +47,13 @@ export async function agePoll(db: Db, deviceCode: string, seconds: number): Prom
     .where({ model: 'DeviceCode', key_hash: sha256(deviceCode) });
 }
 
+/** A browser session ended (signed out elsewhere, or expired and purged): its row is gone, its cookie stays. */
+export async function endSession(db: Db, sessionId: string): Promise<void> {
+  await db('oidc_store')
+    .delete()
+    .where({ model: 'Session', key_hash: sha256(sessionId) });
+}
+
 /** A live session row for a phone session id (what a phone signed in as `accountId` holds). */
 export async function liveSession(db: Db, sessionId: string, accountId: string): Promise<void> {
   await db('oidc_store').insert({

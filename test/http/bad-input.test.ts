@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { sha256 } from '../../src/store/hash.js';
+import { endSession } from '../helpers/fixtures.js';
 import { Phone } from '../helpers/phone.js';
 import { adminFetch, DEVICE_GRANT, deviceAuthorization, postForm, startTestServer } from '../helpers/server.js';
 
@@ -98,6 +99,23 @@ describe('hostile input', () => {
     });
     assert.equal(big.status, 413);
     assert.equal((await send('/nope')).status, 404);
+  });
+
+  it('a decision from a browser whose session ended goes back to the entry page; nothing is approved', async () => {
+    const dc = await deviceAuthorization(server.publicUrl);
+    const phone = new Phone();
+    const confirm = await phone.request(dc.verification_uri_complete);
+    assert.match(confirm.html, /name="confirm"/);
+    const session = phone.cookies.get('_session');
+    assert.ok(session, 'the phone holds a session cookie');
+    await endSession(server.db, session);
+    const r = await phone.submit(confirm, { confirm: 'yes' });
+    assert.ok(r.status < 500, `answered ${r.status}`);
+    assert.match(r.html, /name="user_code"/, 'the code entry page, to start again');
+    const again = await phone.submit(r, { user_code: dc.user_code });
+    assert.match(again.html, /name="confirm"/, 'and from it the same code can be entered again');
+    const poll = await postForm(`${server.publicUrl}/token`, { grant_type: DEVICE_GRANT, device_code: dc.device_code, client_id: 'tv' });
+    assert.equal(poll.json.error, 'authorization_pending');
   });
 
   it('an unknown device code is invalid_grant; a stored hash used as a device code is refused', async () => {
