@@ -180,7 +180,7 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider, plugins:
     if (mounted?.provider !== current) {
       mounted = { provider: current, mw: mountProvider(current) };
       // Cookies are read and written through this app's context, so it signs with the provider's cookie keys.
-      app.keys = current.keys as string[];
+      app.keys = current.keys;
     }
     return mounted.mw(ctx, next);
   });

@@ -8,6 +8,7 @@ import Provider, {
   type SigningAlgorithm,
 } from 'oidc-provider';
 import type { Config } from '../config/schema.js';
+import { CookieSigner } from '../http/cookie-signer.js';
 import { PROXIMITIES } from '../http/address.js';
 import { ACR_VALUES, interactionPolicyWithPhr } from './acr.js';
 import { clientSecretMatches } from '../store/hash.js';
@@ -60,7 +61,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   provider.proxy = deps.config.proxy;
   provider.maxIpsCount = deps.config.proxyHops;
   // Cookie signing keys are the Koa app's keys (newest first: signs with the first, verifies with all).
-  provider.keys = deps.cookieKeys;
+  provider.keys = new CookieSigner(deps.cookieKeys);
   // Secrets minted by the admin API are stored as SHA-256 hashes; compare hashes in constant time.
   provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
     return clientSecretMatches(this.clientSecret, actual);

@@ -14,6 +14,8 @@ import { retryDeadlocks, statements } from './sql.js';
 import { tickets } from './tickets.js';
 import { users } from './users.js';
 
+const NOTIFY = { name: 'notify', text: 'SELECT pg_notify($1, $2)' };
+
 /**
  * The store: every SQL statement Handoff runs, one module per table or model family, composed once at start-up
  * (server.ts) and handed to the features. A feature asks the store; it never writes SQL.
@@ -43,7 +45,7 @@ export function createStore(db: Db) {
     counters: limits,
     tickets: tickets(db),
     approvals: approvals(db, run),
-    users: users(db),
+    users: users(db, run),
     consents: consents(db),
     passkeys: passkeys(db),
     clients: clients(db, run),
@@ -61,7 +63,7 @@ export function createStore(db: Db) {
     },
     /** NOTIFY for the event bus on PostgreSQL (events/pg-bus.ts listens on its own connection). */
     async notify(channel: string, payload: string): Promise<void> {
-      await db.raw('SELECT pg_notify(?, ?)', [channel, payload]);
+      await run(NOTIFY, [channel, payload]);
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { Db } from './db.js';
 import { isStorableText } from './hash.js';
 import { deleteForAccount } from './oidc.js';
-import { retryDeadlocks } from './sql.js';
+import { type Run, retryDeadlocks } from './sql.js';
 
 /** `users`. Usernames are unique case-insensitively (ASCII; see accounts/users.ts); only scrypt hashes are stored. */
 export interface User {
@@ -13,8 +13,10 @@ export interface User {
 }
 
 const PUBLIC_COLUMNS = ['id', 'username', 'name', 'email', 'created_at'] as const;
+/** By id: oidc-provider's `findAccount`, on every approval and token (a fixed statement, see sql.ts). */
+const BY_ID = { name: 'user_by_id', text: `SELECT ${PUBLIC_COLUMNS.join(', ')} FROM users WHERE id = $1` };
 
-export function users(db: Db) {
+export function users(db: Db, run: Run) {
   return {
     /** Inserts a user; undefined when the username is taken. */
     async insert(u: {
@@ -38,9 +40,7 @@ export function users(db: Db) {
     },
     async byId(id: string): Promise<User | undefined> {
       if (!isStorableText(id)) return undefined;
-      return db('users')
-        .first<User | undefined>([...PUBLIC_COLUMNS])
-        .where({ id });
+      return (await run<User>(BY_ID, [id]))[0];
     },
     /** The row used for sign-in, by the canonical (ASCII lower-case) username; the hash never leaves accounts/. */
     async credentials(canonical: string): Promise<{ id: string; password_hash: string } | undefined> {

@@ -344,11 +344,17 @@ function format(message: string, vars: Record<string, string | number>, rules: I
     .replace(/\{(\w+)\}/g, (m, name: string) => (name in vars ? String(vars[name]) : m));
 }
 
+/** One translator per language, made once (its plural rules are an ICU object, costly to build per page). */
+const translators = new Map<Lang, Translator>();
+
 export function translator(lang: Lang): Translator {
+  const known = translators.get(lang);
+  if (known) return known;
   const catalog = CATALOGS[lang];
   const rules = new Intl.PluralRules(LOCALES[lang]);
-  const t = (key: MessageKey, vars: Record<string, string | number> = {}) => format(catalog[key], vars, rules);
-  return Object.assign(t, { lang });
+  const t = Object.assign((key: MessageKey, vars: Record<string, string | number> = {}) => format(catalog[key], vars, rules), { lang });
+  translators.set(lang, t);
+  return t;
 }
 
 /** The best of our languages for an `Accept-Language` header; English when nothing matches. */
