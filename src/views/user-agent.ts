@@ -45,9 +45,22 @@ const BROWSER_NAMES: Record<string, string> = {
   'Samsung Internet for Android': 'Samsung Internet',
 };
 
-export function describeUserAgent(ua: string | undefined): DeviceDescription {
+/** Descriptions of the user agents seen lately (a few hundred strings cover nearly every request); parsing is costly. */
+const described = new Map<string, Readonly<DeviceDescription>>();
+const MAX_DESCRIBED = 500;
+
+export function describeUserAgent(ua: string | undefined): Readonly<DeviceDescription> {
   if (!ua) return {};
   const s = ua.slice(0, 512);
+  const known = described.get(s);
+  if (known) return known;
+  const description = parse(s);
+  if (described.size >= MAX_DESCRIBED) described.clear();
+  described.set(s, description);
+  return description;
+}
+
+function parse(s: string): DeviceDescription {
   const tool = TOOLS.find(([re]) => re.test(s))?.[1];
   const parsed = Bowser.parse(s);
   const os = OS_NAMES[parsed.os.name ?? ''];
