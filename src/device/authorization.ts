@@ -35,7 +35,13 @@ export function mintLimits(config: Config, ip: string, clientId: string): Limit[
   const s = config.device;
   const refusal = { description: 'too many device authorizations; wait before starting another' };
   const limits: Limit[] = [
-    { bucket: 'device-auth:ip', key: addressKey(ip), windowSeconds: s.authorizationWindowSeconds, max: s.maxAuthorizationsPerIp, refusal },
+    {
+      bucket: 'device-auth:address',
+      key: addressKey(ip),
+      windowSeconds: s.authorizationWindowSeconds,
+      max: s.maxAuthorizationsPerIp,
+      refusal,
+    },
   ];
   if (s.maxAuthorizationsPerClient !== null) {
     limits.push({

@@ -108,7 +108,17 @@ export function chainRefusal(row: ChainRow | undefined, list: Counter[]): Refusa
 
 const chainStatement = perCount((n) => ({ name: `counter_chain_${n}`, text: `WITH ${chainCtes(n, 1)} SELECT ${chainColumns(n)}` }));
 
-const distinct = (list: Counter[]) => new Set(list.map((c) => `${c.bucket}\u0000${c.key}`)).size === list.length;
+/**
+ * Whether a chain may be one statement: its order is also the lock order every statement that locks several counter
+ * rows keeps (key order, `bucket` then `key`: combined hits sort, give-backs sort), so no two of them can ever wait on
+ * each other in a circle. A chain in another order is counted one statement per limit, each locking one row.
+ */
+export function inLockOrder(list: Counter[]): boolean {
+  return list.every((c, i) => {
+    const before = list[i - 1];
+    return !before || before.bucket < c.bucket || (before.bucket === c.bucket && before.key < c.key);
+  });
+}
 
 /** At most this many counter statements out at once per instance; hits beyond wait and go out together. */
 const IN_FLIGHT = 2;
@@ -135,12 +145,13 @@ export function counters(run: Run) {
     hit,
     /**
      * One request's limits, in order: each is counted only while every one before it allowed the request, so a
-     * request refused by one spends no other budget (the ones counted before it are given back). One statement
-     * (a lone limit joins the combined hits); the refusal, if any, is answered.
+     * request refused by one spends no other budget (the ones counted before it are given back). One statement when
+     * the order is the lock order ({@link inLockOrder}; a lone limit joins the combined hits); the refusal, if any,
+     * is answered.
      */
     async take(list: Counter[]): Promise<Refusal | undefined> {
       if (list.length === 0) return undefined;
-      if (list.length === 1 || !distinct(list)) {
+      if (list.length === 1 || !inLockOrder(list)) {
         for (const [index, c] of list.entries()) {
           const r = await hit(c);
           if (r.refused) {

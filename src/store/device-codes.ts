@@ -6,6 +6,7 @@ import {
   chainCtes,
   chainParams,
   chainRefusal,
+  inLockOrder,
   type Refusal,
 } from './counters.js';
 import type { Db } from './db.js';
@@ -118,8 +119,9 @@ export interface Guess {
 
 export function deviceCodes(_db: Db, run: Run, counters: Pick<Counters, 'release'>) {
   return {
-    /** See {@link guessStatement}; `limits` in the order they are checked (at least one). */
+    /** See {@link guessStatement}; `limits` in the order they are checked, which must be the lock order (at least one). */
     async guess(userCodeHash: string, limits: Counter[]): Promise<Guess> {
+      if (!inLockOrder(limits)) throw new Error('guess limits must be listed in lock order (store/counters.ts)');
       const statement = guessStatement(limits.length);
       const answer = (
         await run<Partial<OidcRow> & { full_at: number | null; full_retry: number | null } & ChainRow>(statement, [

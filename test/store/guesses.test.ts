@@ -32,7 +32,7 @@ describe('limits, guesses and approvals in one statement each', () => {
   };
 
   it('a chain of limits counts in order and spends nothing past the one that refuses', async () => {
-    const narrow = [limit('ip', 3), limit('client', 5)];
+    const narrow = [limit('device-auth:address', 3), limit('device-auth:client', 5)];
     const answers: Array<number | undefined> = [];
     for (let i = 0; i < 5; i++) {
       const [refused, statements] = await sent(() => store.counters.take(narrow));
@@ -40,17 +40,24 @@ describe('limits, guesses and approvals in one statement each', () => {
       assert.equal(statements, 1, 'allowed or refused by the first limit: one statement');
     }
     assert.deepEqual(answers, [undefined, undefined, undefined, 0, 0]);
-    assert.equal(await count('ip'), 3);
-    assert.equal(await count('client'), 3, 'requests the address limit refused spent none of the next budget');
+    assert.equal(await count('device-auth:address'), 3);
+    assert.equal(await count('device-auth:client'), 3, 'requests the address limit refused spent none of the next budget');
 
-    const wide = [limit('address', 10), limit('session', 2)];
+    const wide = [limit('user-code:address', 10), limit('user-code:session', 2)];
     const later: Array<number | undefined> = [];
     for (let i = 0; i < 4; i++) later.push((await store.counters.take(wide))?.index);
     assert.deepEqual(later, [undefined, undefined, 1, 1]);
-    assert.equal(await count('address'), 2, 'refused by the second limit: the first is given back');
-    assert.equal(await count('session'), 2);
+    assert.equal(await count('user-code:address'), 2, 'refused by the second limit: the first is given back');
+    assert.equal(await count('user-code:session'), 2);
     const refusal = await store.counters.take(wide);
     assert.ok(refusal && refusal.retryAfter >= 1 && refusal.retryAfter <= 60, 'a refusal says when its window ends');
+
+    // Listed in another order than the lock order: counted one statement per limit, with the same answers.
+    const unsorted = [limit('login:address', 10), limit('login:pair', 2), limit('login:account', 10)];
+    const answered: Array<number | undefined> = [];
+    for (let i = 0; i < 3; i++) answered.push((await store.counters.take(unsorted))?.index);
+    assert.deepEqual(answered, [undefined, undefined, 1]);
+    assert.deepEqual([await count('login:address'), await count('login:pair'), await count('login:account')], [2, 2, 2]);
   });
 
   it('parallel chains allow exactly the first limit, and the second counts only what the first allowed', async () => {
@@ -59,6 +66,32 @@ describe('limits, guesses and approvals in one statement each', () => {
     assert.ok(results.every((r) => r === undefined || r.index === 0));
     assert.equal(await count('x'), 10);
     assert.equal(await count('y'), 10);
+  });
+
+  it('chains in any order, lone hits and give-backs of the same counters at once never wait on each other in a circle', async () => {
+    // The sign-in limits are listed address, pair, account: not the lock order, so they are counted one by one.
+    const listed = [limit('login:address', 1000, 'a'), limit('login:pair', 1000, 'p'), limit('login:account', 1000, 'c')];
+    const sorted = [limit('device-auth:address', 1000, 'a'), limit('device-auth:client', 1000, 'c')];
+    const other = createStore(db);
+    try {
+      for (let round = 0; round < 10; round += 1) {
+        const work: Promise<unknown>[] = [];
+        for (let i = 0; i < 24; i += 1) {
+          const s = i % 2 ? store : other;
+          work.push(s.counters.take(i % 3 ? listed : sorted));
+          work.push(s.counters.hit(listed[i % 3] as (typeof listed)[number]));
+          if (i % 4 === 0) work.push(s.counters.release(i % 8 ? listed : sorted));
+        }
+        const results = await Promise.allSettled(work);
+        assert.deepEqual(
+          results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)),
+          [],
+          `round ${round}`,
+        );
+      }
+    } finally {
+      await other.close();
+    }
   });
 
   const USER_CODE = sha256('BCDFGHJK');
