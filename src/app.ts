@@ -61,7 +61,7 @@ export interface AppDeps extends InteractionDeps, Omit<AdminDeps, keyof Interact
 
 /**
  * Something the public app serves besides Handoff itself: its routers (under path `prefixes`) and page scripts.
- * main.ts hands the demo in outside production; the production app builder imports no demo code.
+ * run.ts hands the demo in outside production; the production app builder imports no demo code.
  */
 export interface AppPlugin {
   prefixes: string[];

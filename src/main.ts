@@ -1,64 +1,11 @@
-import { setFlagsFromString } from 'node:v8';
-import type { Config } from './config/schema.js';
-import { ConfigError, loadConfig } from './config/load.js';
-import { demoPlugin } from './demo/plugin.js';
-import { demoBanner, seedDemo } from './demo/seed.js';
-import { createLogger } from './log.js';
-import { type Handoff, startHandoff } from './server.js';
+import { enableCompileCache } from 'node:module';
 
-/** Process entry: load config → start → print the demo → shut down cleanly on SIGTERM/SIGINT. */
-async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig(process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`Handoff cannot start: ${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
-  // The embedded database is for small machines: V8 is told to favour memory over speed (a smaller young
-  // generation and a heap that grows slowly and is given back), which keeps an embedded instance under 200 MiB idle
-  // and near it after a load (bench/README.md, "PGlite memory"). It is read by the heap as it runs, so setting it
-  // here, before the app is built, takes effect. On PostgreSQL the process keeps V8's defaults (speed).
-  if (!config.databaseUrl) setFlagsFromString('--optimize-for-size');
-  const log = createLogger(config.logLevel);
-
-  // Signals are handled from the first moment: one that arrives while starting stops the process as soon as the
-  // start has finished (never in the middle of a migration).
-  let handoff: Handoff | undefined;
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info('shutting down', { signal });
-    const force = setTimeout(() => process.exit(1), 10_000);
-    force.unref();
-    if (!handoff) return;
-    handoff.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error('shutdown failed', { err });
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-
-  const demo = config.env !== 'production';
-  handoff = await startHandoff(config, { log, plugins: demo ? [demoPlugin()] : [] });
-  if (stopping) {
-    stopping = false;
-    stop('SIGTERM');
-    return;
-  }
-  if (demo) process.stdout.write(`${demoBanner(handoff, await seedDemo(config, handoff.store, handoff.provider()))}\n`);
-  log.info('listening', { issuer: handoff.issuer, admin: handoff.adminUrl, database: config.databaseUrl ? 'postgres' : 'pglite' });
-}
-
-main().catch((err: unknown) => {
-  process.stderr.write(`Handoff failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+/**
+ * Process entry. Before any other module is loaded, Node is told to keep the code it compiles for Handoff and its
+ * libraries in its on-disk compile cache (under the system's temporary directory, per Node version and file), so
+ * every start after the first skips most of that work: loading the modules is about a second of a start here, and
+ * the cache takes a fifth off it (bench/README.md, start-up). Where the directory cannot be written, Node simply
+ * compiles as before. The process itself is src/run.ts.
+ */
+enableCompileCache();
+await import('./run.js');

@@ -43,7 +43,7 @@ export interface StartOptions {
   /** Use this database instead of opening one from the config (tests share one PGlite); it is not closed. */
   db?: Db;
   log?: Logger;
-  /** What the app serves besides Handoff itself (main.ts hands the demo in outside production). */
+  /** What the app serves besides Handoff itself (run.ts hands the demo in outside production). */
   plugins?: AppPlugin[];
 }
 
