@@ -119,7 +119,11 @@ export function passkeyCeremonies(store: Store, rp: RelyingParty) {
     },
 
     async authenticationOptions(binding: string) {
-      const options = await (await webauthn()).generateAuthenticationOptions({ rpID: rp.id, userVerification: 'required', timeout: CHALLENGE_SECONDS * 1000 });
+      const options = await (await webauthn()).generateAuthenticationOptions({
+        rpID: rp.id,
+        userVerification: 'required',
+        timeout: CHALLENGE_SECONDS * 1000,
+      });
       await store.passkeys.issueChallenge(options.challenge, 'authenticate', binding, null, CHALLENGE_SECONDS);
       return options;
     },
