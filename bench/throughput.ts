@@ -101,8 +101,12 @@ async function scenarios(name: string, instance: Instance, handoff: boolean, per
   process.stderr.write(`${name}: flows\n`);
   const phones = Array.from({ length: 8 }, () => new Phone());
   for (const p of phones) await flow(base, p, 'openid profile offline_access');
-  const flows = await measure(SECONDS, phones.length, async (w) => (await flow(base, phones[w] as Phone, 'openid profile')) !== undefined);
+  const flows = await withCpu(pid, () =>
+    measure(SECONDS, phones.length, async (w) => (await flow(base, phones[w] as Phone, 'openid profile')) !== undefined),
+  );
   row.flowsPerSec = flows.perSecond;
+  row.flowNodeCpuMs = flows.nodeMsPerOp;
+  row.flowPgCpuMs = flows.pgMsPerOp;
 
   process.stderr.write(`${name}: refresh\n`);
   const refresh: string[] = [];
