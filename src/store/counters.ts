@@ -60,6 +60,9 @@ const RELEASE = {
     WHERE r.bucket = s.bucket AND r.key = s.key`,
 };
 
+/** The placeholders of limit `i` of a list sent from `$first` (see {@link chainParams}): bucket, key, window, max. */
+export const limitPlaceholders = (first: number, i: number) => [0, 1, 2, 3].map((j) => `$${first + 4 * i + j}`);
+
 /**
  * One request's limits in order, one statement: a chain of upserts in which hit `i` is sent only when hits `0..i-1`
  * were allowed (`onlyIf` can hold the whole chain back, see store/device-codes.ts). Parameters from `$first`, four a
@@ -67,7 +70,7 @@ const RELEASE = {
  */
 export function chainCtes(n: number, first: number, onlyIf = 'true'): string {
   return Array.from({ length: n }, (_, i) => {
-    const [b, k, w, m] = [0, 1, 2, 3].map((j) => `$${first + 4 * i + j}`);
+    const [b, k, w, m] = limitPlaceholders(first, i);
     const expired = `r.window_start <= now() - make_interval(secs => ${w}::int)`;
     const room = `LEAST(1, GREATEST(0, ${m}::int - r.count))`;
     const after = i === 0 ? onlyIf : `${onlyIf} AND (SELECT taken FROM c${i - 1}) = 1`;

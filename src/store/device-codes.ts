@@ -7,6 +7,7 @@ import {
   chainParams,
   chainRefusal,
   inLockOrder,
+  limitPlaceholders,
   type Refusal,
 } from './counters.js';
 import type { Db } from './db.js';
@@ -90,7 +91,7 @@ const QR = {
  */
 const guessStatement = perCount((n: number): Statement => {
   const limits = Array.from({ length: n }, (_, i) => {
-    const [b, k, w, m] = [0, 1, 2, 3].map((j) => `$${2 + 4 * i + j}`);
+    const [b, k, w, m] = limitPlaceholders(2, i);
     return `(${i}, ${b}::text, ${k}::text, ${w}::int, ${m}::int)`;
   });
   return {

@@ -20,6 +20,10 @@ interface PooledClient {
   acquireConnection(): Promise<Connection>;
   releaseConnection(connection: Connection): Promise<unknown>;
 }
+type Connection = { query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> };
+
+export type Run = <R>(statement: Statement, values: unknown[]) => Promise<R[]>;
+
 /** A statement whose text depends on a count (how many limits a request has), built once per count. */
 export function perCount(build: (n: number) => Statement): (n: number) => Statement {
   const built = new Map<number, Statement>();
@@ -31,10 +35,6 @@ export function perCount(build: (n: number) => Statement): (n: number) => Statem
     return made;
   };
 }
-
-type Connection = { query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> };
-
-export type Run = <R>(statement: Statement, values: unknown[]) => Promise<R[]>;
 
 /** What {@link statements} gives the store: the runner, a count of every statement sent, and how to close. */
 export interface Statements {

@@ -68,32 +68,6 @@ describe('limits, guesses and approvals in one statement each', () => {
     assert.equal(await count('y'), 10);
   });
 
-  it('chains in any order, lone hits and give-backs of the same counters at once never wait on each other in a circle', async () => {
-    // The sign-in limits are listed address, pair, account: not the lock order, so they are counted one by one.
-    const listed = [limit('login:address', 1000, 'a'), limit('login:pair', 1000, 'p'), limit('login:account', 1000, 'c')];
-    const sorted = [limit('device-auth:address', 1000, 'a'), limit('device-auth:client', 1000, 'c')];
-    const other = createStore(db);
-    try {
-      for (let round = 0; round < 10; round += 1) {
-        const work: Promise<unknown>[] = [];
-        for (let i = 0; i < 24; i += 1) {
-          const s = i % 2 ? store : other;
-          work.push(s.counters.take(i % 3 ? listed : sorted));
-          work.push(s.counters.hit(listed[i % 3] as (typeof listed)[number]));
-          if (i % 4 === 0) work.push(s.counters.release(i % 8 ? listed : sorted));
-        }
-        const results = await Promise.allSettled(work);
-        assert.deepEqual(
-          results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)),
-          [],
-          `round ${round}`,
-        );
-      }
-    } finally {
-      await other.close();
-    }
-  });
-
   const USER_CODE = sha256('BCDFGHJK');
   async function storeCode(): Promise<void> {
     const payload = JSON.stringify({ clientId: 'tv', exp: Math.floor(Date.now() / 1000) + 600, params: { scope: 'openid' } });
