@@ -6,7 +6,7 @@ import { createClient } from '../src/admin/clients.js';
 import { decodePng } from '../test/helpers/qr.js';
 import { PASSWORD, startTestServer } from '../test/helpers/server.js';
 
-/** `npm run screenshots`: the phone pages at 360 px in Debian's Chromium, written to docs/screenshots/ for the README. */
+/** `npm run screenshots`: the phone pages at 360 px in Chromium (test/helpers/browser.ts picks which), written to docs/screenshots/ for the README. */
 const OUT = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
 
 async function main() {
