@@ -47,7 +47,8 @@ const jsonOnly: Middleware = (ctx, next) => {
 /** The admin API: JSON in, JSON out, on ADMIN_PORT (127.0.0.1 by default); every change is audited. */
 export function adminRoutes(deps: AdminDeps): Router {
   const { store, config } = deps;
-  const router = new Router({ prefix: '/admin' });
+  // Paths match exactly as written (case and trailing slash included), as the token rule (token.ts) reads them.
+  const router = new Router({ prefix: '/admin', sensitive: true, strict: true });
   const record = (ctx: Context, e: Omit<Parameters<typeof audit>[1], 'actorIp'>) => audit(store, { ...e, actorIp: ctx.ip });
 
   router.post('/users', jsonOnly, async (ctx) => {

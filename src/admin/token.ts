@@ -39,10 +39,20 @@ export async function ensureAdminToken(store: Store, opts: { adminToken?: string
   return token;
 }
 
-/** Refuses `/admin` requests without a valid bearer token (401 with `WWW-Authenticate`). */
+/**
+ * The operations paths a load balancer or Prometheus on the host reads without a token, exactly as spelled here:
+ * `/HEALTHZ` or `/metrics/` is no operations path, and needs the token like everything else.
+ */
+export const OPEN_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * Refuses every request on the admin listener without a valid bearer token (401 with `WWW-Authenticate`), except
+ * the exact {@link OPEN_PATHS}. The rule names what is open, not what is closed, so no spelling of a path (case,
+ * trailing or doubled slashes, encodings) can walk around it, whatever a router makes of it.
+ */
 export function requireAdminToken(store: Store, adminToken: string | undefined): Middleware {
   return async (ctx, next) => {
-    if (!ctx.path.startsWith('/admin')) return next();
+    if (OPEN_PATHS.has(ctx.path) && (ctx.method === 'GET' || ctx.method === 'HEAD')) return next();
     const header = ctx.get('authorization');
     const m = /^Bearer ([\x21-\x7e]{16,512})$/.exec(header);
     const refuse = () =>

@@ -9,7 +9,7 @@ import type { Metrics } from './metrics.js';
  * migration is applied, the event bus is listening: 200, otherwise 503 naming what is not), `/metrics`.
  */
 export function opsRoutes(deps: { store: Store; bus: EventBus; metrics: Metrics }): Router {
-  const router = new Router();
+  const router = new Router({ sensitive: true, strict: true });
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
   });

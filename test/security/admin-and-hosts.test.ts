@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { rawRequest } from '../helpers/raw-http.js';
-import { adminFetch, startTestServer, TEST_ADMIN_TOKEN } from '../helpers/server.js';
+import { verifyPassword } from '../../src/accounts/password.js';
+import { adminFetch, PASSWORD, startTestServer, TEST_ADMIN_TOKEN } from '../helpers/server.js';
 
 /** Finding 5 (the admin API answered anyone) and finding 7 (5xx and hosts). */
 describe('security: the admin API and the hosts Handoff answers to', () => {
@@ -33,6 +34,39 @@ describe('security: the admin API and the hosts Handoff answers to', () => {
       assert.equal(wrong.status, 401, `${method} ${path} with a wrong token`);
     }
     assert.equal((await adminFetch(server, 'GET', '/admin/users')).status, 200);
+  });
+
+  it('no spelling of a path walks around the token: case, trailing and doubled slashes, encodings (third review, 1)', async () => {
+    const host = { host: adminHost() };
+    const json = { ...host, 'content-type': 'application/json' };
+    const before = await server.store.users.list();
+    const attempts: Array<[string, string, string?]> = [
+      ['GET', '/ADMIN/users'],
+      ['GET', '/Admin/users'],
+      ['GET', '/admin/users/'],
+      ['GET', '//admin/users'],
+      ['GET', '/%61dmin/users'],
+      ['GET', '/admin//users'],
+      ['POST', '/Admin/users', JSON.stringify({ username: 'mallory', password: 'a long enough password' })],
+      ['PATCH', `/Admin/users/${server.userId}`, JSON.stringify({ password: 'taken over by mallory' })],
+      ['POST', '/ADMIN/clients', JSON.stringify({ client_id: 'evil', token_endpoint_auth_method: 'none' })],
+      ['POST', '/ADMIN/keys/rotate', '{}'],
+      ['GET', '/HEALTHZ'],
+      ['GET', '/metrics/'],
+      ['GET', '/Readyz'],
+    ];
+    for (const [method, path, body] of attempts) {
+      const r = await rawRequest(`${server.adminUrl}/`, { method, path, headers: body ? json : host, ...(body ? { body } : {}) });
+      assert.equal(r.status, 401, `${method} ${path} without a token: ${r.status} ${r.text.slice(0, 120)}`);
+    }
+    assert.deepEqual(await server.store.users.list(), before, 'nothing was created or changed');
+    assert.equal(await server.store.clients.find('evil'), undefined);
+    const alice = await server.store.users.credentials('alice');
+    assert.ok(alice && (await verifyPassword(PASSWORD, alice.password_hash)), "alice's password is still hers");
+    // The exact operations paths stay open to the host's load balancer and Prometheus.
+    for (const path of ['/healthz', '/readyz', '/metrics']) {
+      assert.equal((await rawRequest(`${server.adminUrl}${path}`, { headers: host })).status, 200, path);
+    }
   });
 
   it('a page in a browser on this machine cannot reach it: any Origin, a foreign Host (DNS rebinding) or a form body is refused', async () => {
