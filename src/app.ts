@@ -9,7 +9,6 @@ import type { Config } from './config/schema.js';
 import { deviceAuthorization } from './device/authorization.js';
 import { qrImageRoutes } from './device/qr-images.js';
 import { statusRoutes } from './device/status.js';
-import { bodyForProvider } from './device/token.js';
 import { verificationGuards } from './device/verification.js';
 import type { EventBus } from './events/bus.js';
 import type { WaitRegistry } from './events/waits.js';
@@ -17,8 +16,8 @@ import { assetRoutes } from './http/assets.js';
 import type { Reporter } from './ops/reports.js';
 import { renderError } from './http/error-page.js';
 import { HttpError } from './http/errors.js';
-import { adminOnly, fromIssuer } from './http/host.js';
-import { canonicalPath, checkMethod } from './http/protocol-routes.js';
+import type { Arrival } from './http/front-door.js';
+import { adminOnly } from './http/host.js';
 import { SECURITY_HEADERS } from './http/security-headers.js';
 import type { Logger } from './log.js';
 import { type InteractionDeps, interactionRoutes } from './oidc/interactions.js';
@@ -37,9 +36,9 @@ const providerRoute: RouteNamer = (ctx) => {
 /**
  * Builds the two Koa apps; never listens (see server.ts).
  *
- * - public: telemetry → security headers → errors → Host from ISSUER → body limit → methods of protocol endpoints
- *   → our pages and endpoints | the device flow around oidc-provider's endpoints → oidc-provider (swappable after a
- *   key rotation)
+ * - public: the front door's decisions (http/front-door.ts, shared with the public lane) → telemetry → errors → a
+ *   refusal of the front door → our pages and endpoints | the device flow around oidc-provider's endpoints →
+ *   oidc-provider (swappable after a key rotation)
  * - admin:  errors → own Host only, no Origin → bearer token → admin API (JSON only) and ops routes
  */
 export interface AppDeps extends InteractionDeps, Omit<AdminDeps, keyof InteractionDeps> {
@@ -57,6 +56,8 @@ export interface AppDeps extends InteractionDeps, Omit<AdminDeps, keyof Interact
   adminHosts: () => Set<string>;
   /** ADMIN_TOKEN when set; otherwise tokens are checked against their stored hashes. */
   adminToken: string | undefined;
+  /** The public port's front door (http/front-door.ts), the same one the public lane passes requests through. */
+  door: (req: import('node:http').IncomingMessage) => Arrival;
 }
 
 /**
@@ -91,18 +92,25 @@ function errors(log: Logger, json: boolean): Middleware {
 }
 
 /**
- * After the authorization request a desktop scan finished has been answered (the relying party has its code),
- * the desktop's Handoff session ends: a scan grants a sign-in to that relying party and nothing else.
+ * After a request oidc-provider answered with the result of a desktop scan (the relying party has its code, whatever
+ * the resume route), the desktop's Handoff session ends: a scan grants a sign-in to that relying party and nothing
+ * else. The rule reads the interaction result, not the path, so no route that resumes a sign-in escapes it.
  */
-function endScanSessions(provider: () => Provider): Middleware {
-  return async (ctx, next) => {
-    await next();
-    const oidc = oidcOf(ctx);
-    if (typeof oidc?.result?.handoff?.scan !== 'string') return;
-    const session = oidc.session;
-    if (session && !(session as { destroyed?: boolean }).destroyed) await session.destroy();
-    ctx.cookies.set(provider().cookieName('session'), null, { signed: true, overwrite: true, path: '/' });
-  };
+async function endScanSession(ctx: import('koa').Context, provider: Provider): Promise<void> {
+  const oidc = oidcOf(ctx);
+  if (typeof oidc?.result?.handoff?.scan !== 'string') return;
+  const session = oidc.session;
+  if (session && !(session as { destroyed?: boolean }).destroyed) await session.destroy();
+  ctx.cookies.set(provider.cookieName('session'), null, { signed: true, overwrite: true, path: '/' });
+}
+
+/**
+ * An opaque origin (`Origin: null`: sandboxed frames, file pages) stands for every such page at once: no CORS answer
+ * names it. oidc-provider's client-based check refuses it (oidc/cors.ts); its open endpoints (discovery, JWKS) and
+ * preflights would echo it, so the echo is taken back here.
+ */
+function noOpaqueCors(ctx: import('koa').Context): void {
+  if (ctx.get('origin') === 'null') ctx.remove('Access-Control-Allow-Origin');
 }
 
 export function buildPublicApp(deps: AppDeps, provider: () => Provider, plugins: AppPlugin[] = []): Koa {
@@ -111,24 +119,21 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider, plugins:
   app.proxy = deps.config.proxy;
   app.maxIpsCount = deps.config.proxyHops;
   app.silent = true;
+  // The front door's decisions (made once, shared with the public lane): the client address the whole app reads as
+  // ctx.ip, the canonical path every guard compares, and security headers.
+  app.use((ctx, next) => {
+    const arrival = deps.door(ctx.req);
+    ctx.request.ip = arrival.ip;
+    ctx.state.path = arrival.path;
+    ctx.set(SECURITY_HEADERS);
+    return next();
+  });
   app.use(telemetry(deps.log, deps.metrics, deps.config.logLevel === 'debug' || deps.config.logLevel === 'info', providerRoute));
   app.use(errors(deps.log, false));
-  // The front door, one middleware (every request passes it, so it is one function, not five): security headers,
-  // every URL from ISSUER, the body limit, and 405 for a wrong method on a protocol endpoint.
-  const issuerUrl = new URL(deps.issuer);
-  const https = issuerUrl.protocol === 'https:';
-  const limit = deps.config.bodyLimitBytes;
+  // A request the front door refused (or the lane failed to serve) is answered here, by the one error handler.
   app.use((ctx, next) => {
-    ctx.set(SECURITY_HEADERS);
-    // The issuer is the URL browsers use: with https, TLS is terminated in front of us even when the hop to this
-    // process is plain HTTP. Koa and oidc-provider (which builds its own cookie jar from the raw request) decide
-    // `Secure` from the socket, so the socket is marked as the encrypted connection it stands for.
-    if (https) (ctx.req.socket as { encrypted?: boolean }).encrypted = true;
-    fromIssuer(issuerUrl, ctx.req.headers);
-    const length = ctx.request.length;
-    if (length !== undefined && length > limit) throw new HttpError(413, 'invalid_request', `request body exceeds ${limit} bytes`);
-    ctx.state.path = canonicalPath(ctx.path);
-    checkMethod(ctx.state.path, ctx.method);
+    const refused = deps.door(ctx.req).refused;
+    if (refused !== undefined) throw refused;
     return next();
   });
   // Our pages and endpoints; everything else (the protocol endpoints) goes straight to oidc-provider without
@@ -157,32 +162,32 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider, plugins:
     ...plugins.flatMap((p) => p.prefixes),
   ];
   const OURS = new RegExp(`^/(${prefixes.map((p) => p.replace(/[/.]/g, '\\$&')).join('|')})?(/|$)`);
-  // The device flow around oidc-provider's three device endpoints (device/), and the end of a scan's session.
+  // The device flow around oidc-provider's device endpoints (device/), by the path as oidc-provider matches it.
   const authorization = deviceAuthorization(deps);
   const verification = verificationGuards(deps);
-  // A token request the public lane read and handed on (device/lane.ts) gets its body back for oidc-provider.
-  const token = bodyForProvider();
-  const resume = endScanSessions(provider);
   const around: Middleware = (ctx, next) => {
-    const path = ctx.state.path ?? canonicalPath(ctx.path);
-    if (path === '/token') return token(ctx, next);
+    const path = ctx.state.path ?? '';
     if (path === '/device/auth') return authorization(ctx, next);
     if (path === '/device' || path.startsWith('/device/')) return verification(ctx, next);
-    if (path.startsWith('/auth/')) return resume(ctx, next);
     return next();
   };
   // A path of ours that none of our routes serve falls through to oidc-provider through the same guards.
   app.use((ctx, next) => (OURS.test(ctx.path) ? ours(ctx, () => around(ctx, next)) : around(ctx, next)));
   // The provider is looked up per request, so a rebuilt provider (new keys) serves the very next request.
   let mounted: { provider: Provider; mw: Middleware } | undefined;
-  app.use((ctx, next) => {
+  app.use(async (ctx, next) => {
     const current = provider();
     if (mounted?.provider !== current) {
       mounted = { provider: current, mw: mountProvider(current) };
       // Cookies are read and written through this app's context, so it signs with the provider's cookie keys.
       app.keys = current.keys;
     }
-    return mounted.mw(ctx, next);
+    try {
+      await mounted.mw(ctx, next);
+    } finally {
+      noOpaqueCors(ctx);
+    }
+    await endScanSession(ctx, current);
   });
   return app;
 }

@@ -6,9 +6,10 @@ import { type AppDeps, type AppPlugin, buildAdminApp, buildPublicApp } from './a
 import { ensureAdminToken } from './admin/token.js';
 import { issuerFor } from './config/load.js';
 import type { Config } from './config/schema.js';
+import { frontDoor } from './http/front-door.js';
 import { publicLane } from './device/lane.js';
 import { deviceGrant } from './device/token.js';
-import { deviceFlowPages } from './device/verification.js';
+import { approvalRules, deviceFlowPages } from './device/verification.js';
 import { type EventBus, InProcessBus } from './events/bus.js';
 import { PgEventBus } from './events/pg-bus.js';
 import { WaitRegistry } from './events/waits.js';
@@ -130,6 +131,7 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
   const report = reporter({ store, metrics, config, log });
   const devicePages = deviceFlowPages({ config, store, bus, provider: () => provider, onOutcome, report });
   const grant = deviceGrant({ config, store, bus, waits, corsAllowed: cors });
+  const rules = approvalRules();
   const build = async () => {
     const p = createProvider({
       config,
@@ -139,6 +141,7 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
       cookieKeys,
       devicePages,
       deviceGrant: grant,
+      approvalRules: rules,
     });
     p.on('server_error', (_ctx: unknown, err: Error) => log.error('provider error', { err }));
     return p;
@@ -167,6 +170,7 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
     corsAllowed: cors,
     adminHosts: () => adminHosts,
     adminToken: config.adminToken,
+    door: frontDoor({ issuer, proxy: config.proxy, proxyHops: config.proxyHops, bodyLimitBytes: config.bodyLimitBytes }),
     rotateKeys: async () => {
       const rotated = await rotateSigningKeys(store, config.idTokenTtl + 300);
       await reload();
@@ -182,7 +186,7 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
     },
   };
   const app = buildPublicApp(deps, () => provider, opts.plugins ?? []).callback();
-  publicServer.on('request', publicLane({ ...deps, issuer }, app));
+  publicServer.on('request', publicLane(deps, deps.door, app));
   adminServer.on('request', buildAdminApp(deps).callback());
   // Ready: only now do the ports accept connections (the early public port aside).
   const boundPort = early ? port : await listen(publicServer, config.port);

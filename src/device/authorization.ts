@@ -1,8 +1,7 @@
 import type { Middleware } from 'koa';
 import type { Config } from '../config/schema.js';
 import { addressKey } from '../http/address.js';
-import { clientIdOf, readProtocolForm } from '../http/body.js';
-import { replayBody } from '../oidc/seams.js';
+import { clientIdOf, formText, protocolForm, rewriteBody } from '../http/body.js';
 import { HttpError } from '../http/errors.js';
 import { type Limit, take } from '../http/limits.js';
 import { seal } from '../http/secrets.js';
@@ -56,15 +55,20 @@ export function mintLimits(config: Config, ip: string, clientId: string): Limit[
 }
 
 /**
- * `device_flow_scopes` (client metadata): what a device authorization of this client may ask for. Anything else is
- * refused here with `invalid_scope`, before a code exists and before any user sees a request for it.
+ * `device_flow_scopes` (client metadata): what a device authorization of this client may ask for. The scopes outside
+ * it, none when the client has no such list. An empty request asks for `openid` (see below).
  */
+export function outsideDeviceScopes(metadata: Record<string, unknown> | undefined, scope: string): string[] {
+  const allowed = metadata?.device_flow_scopes;
+  if (!Array.isArray(allowed)) return [];
+  const asked = scope.split(' ').filter(Boolean);
+  return (asked.length ? asked : ['openid']).filter((s) => !allowed.includes(s));
+}
+
+/** Refused here with `invalid_scope`, before a code exists and before any user sees a request for it. */
 async function checkDeviceScopes(store: Store, clientId: string, scope: string): Promise<void> {
   if (!clientId) return;
-  const allowed = (await store.clients.find(clientId))?.device_flow_scopes;
-  if (!Array.isArray(allowed)) return;
-  const asked = scope.split(' ').filter(Boolean);
-  const outside = (asked.length ? asked : ['openid']).filter((s) => !allowed.includes(s));
+  const outside = outsideDeviceScopes(await store.clients.find(clientId), scope);
   if (outside.length) {
     throw new HttpError(400, 'invalid_scope', `this client may not ask a device for ${outside.join(' ')}`, { field: 'scope' });
   }
@@ -76,22 +80,19 @@ export const statusHandle = (roots: string[], deviceCode: string) => seal(roots,
 export function deviceAuthorization(deps: AuthorizationDeps): Middleware {
   return async (ctx, next) => {
     if (ctx.method !== 'POST') return next();
-    // The form is read here (and handed on to oidc-provider unchanged but for one default): the per-client ceiling
-    // needs the client id, and a request with no scope (cli/oauth sends `scope=`) asks for `openid`, so the user
-    // approves what the device then receives instead of an approval that ends in access_denied.
-    let clientId = '';
-    const raw = await readProtocolForm(ctx);
-    if (raw) {
-      const form = new URLSearchParams(raw.toString('utf8'));
-      clientId = clientIdOf(form, ctx.get('authorization')) ?? '';
-      let body = raw;
-      await checkDeviceScopes(deps.store, clientId, form.get('scope') ?? '');
-      if (!form.get('scope')?.trim()) {
-        form.set('scope', 'openid');
-        body = Buffer.from(form.toString(), 'utf8');
-        ctx.req.headers['content-length'] = String(body.length);
+    // The form is read here by the one reader (whatever its framing or charset), and oidc-provider reads the same:
+    // the per-client ceiling needs the client id, `device_flow_scopes` the scope, and a request with no scope
+    // (cli/oauth sends `scope=`) asks for `openid`, so the user approves what the device then receives instead of an
+    // approval that ends in access_denied. A repeated `scope` is left to oidc-provider, which refuses it.
+    const form = await protocolForm(ctx.req, deps.config.bodyLimitBytes);
+    const clientId = clientIdOf(form, ctx.get('authorization')) ?? '';
+    const scope = form?.scope;
+    if (form && !Array.isArray(scope)) {
+      await checkDeviceScopes(deps.store, clientId, scope ?? '');
+      if (!scope?.trim()) {
+        form.scope = 'openid';
+        rewriteBody(ctx.req, formText(form));
       }
-      replayBody(ctx, body);
     }
     await take(deps.store, mintLimits(deps.config, ctx.ip, clientId));
     await next();

@@ -8,8 +8,11 @@ import { renderError } from '../http/error-page.js';
 import { type Limit, refuseIf, take } from '../http/limits.js';
 import { canonicalPath } from '../http/protocol-routes.js';
 import { findSession } from '../http/session.js';
-import { deviceCodeOf, replayBody, xsrfOf } from '../oidc/seams.js';
-import { readProtocolForm } from '../http/body.js';
+import type { ParsedUrlQuery } from 'node:querystring';
+import { errors } from 'oidc-provider';
+import { deviceCodeOf, xsrfOf } from '../oidc/seams.js';
+import { field, formText, protocolForm, rewriteBody, truthy } from '../http/body.js';
+import { outsideDeviceScopes } from './authorization.js';
 import type { Reporter } from '../ops/reports.js';
 import { signedInWithPasskey } from '../accounts/passkeys.js';
 import { ACR_PHISHING_RESISTANT } from '../oidc/acr.js';
@@ -87,12 +90,13 @@ export function verificationGuards(deps: VerificationDeps): Middleware {
         ctx.redirect('/device');
         return;
       }
-      const form = await readProtocolForm(ctx);
-      const fields = form ? new URLSearchParams(form.toString('utf8')) : undefined;
-      const typed = fields?.get('user_code');
-      // A typed code is a guess (an empty form is not): one statement finds the code and counts a miss.
+      // Read by the one reader, whatever the framing or charset: what oidc-provider will look up is what is counted.
+      const form = await protocolForm(ctx.req, deps.config.bodyLimitBytes);
+      const typed = field(form, 'user_code');
+      // A typed code is a guess (an empty form is not): one statement finds the code and counts a miss. (A repeated
+      // `user_code` is refused by oidc-provider before it looks anything up.)
       const code = typed ? await guess(deps, p, typed, guessLimits(deps.config, ctx.ip, sessionId)) : undefined;
-      if (await decisionGuard(ctx, p, form, fields, code)) return;
+      if (await decisionGuard(ctx, p, form, code)) return;
       await next();
       ctx.set('Cache-Control', 'no-store');
       return;
@@ -115,38 +119,58 @@ export function verificationGuards(deps: VerificationDeps): Middleware {
 
 /**
  * The decision form, before oidc-provider reads it: "I didn't start this" becomes the library's own Decline
- * (`abort=yes`) and is remembered as a report; Approve under a `require` proximity policy from another network is
- * refused with a page that says why and offers Decline only. True when the request was answered here.
+ * (`abort=yes`) and is remembered as a report; an approval under a `require` proximity policy from another network is
+ * refused with a page that says why and offers Decline only. An approval is what oidc-provider takes as one: any
+ * non-empty `confirm` without `abort` (`confirm=1` as much as the page's `confirm=yes`). True when the request was
+ * answered here. The same rules are checked again where the approval is recorded ({@link approvalRules}).
  */
 async function decisionGuard(
   ctx: Context,
   provider: Provider,
-  raw: Buffer | undefined,
-  form: URLSearchParams | undefined,
+  form: ParsedUrlQuery | undefined,
   code: DeviceCode | undefined,
 ): Promise<boolean> {
-  if (!raw || !form) return false;
-  let body = raw;
-  if (form.get('report') === 'yes') {
-    form.delete('report');
-    form.delete('confirm');
-    form.set('abort', 'yes');
-    body = Buffer.from(form.toString(), 'utf8');
-    ctx.req.headers['content-length'] = String(body.length);
+  if (!form) return false;
+  if (truthy(form, 'report')) {
+    delete form.report;
+    delete form.confirm;
+    form.abort = 'yes';
+    rewriteBody(ctx.req, formText(form));
     ctx.state.reported = true;
-  } else if (form.get('confirm') === 'yes') {
-    const client = code?.clientId ? await provider.Client.find(code.clientId) : undefined;
-    if (code && client && proximityCheck(proximityOf(client.metadata()), deviceOf(code).ip, ctx.ip).refuse) {
-      const t = tFor(ctx);
-      ctx.status = 403;
-      ctx.type = 'html';
-      ctx.set('Cache-Control', 'no-store');
-      ctx.body = outcomePage(t, 'tooFar');
-      return true;
-    }
+    return false;
   }
-  replayBody(ctx, body);
+  if (truthy(form, 'abort') || !truthy(form, 'confirm')) return false;
+  const client = code?.clientId ? await provider.Client.find(code.clientId) : undefined;
+  if (code && client && proximityCheck(proximityOf(client.metadata()), deviceOf(code).ip, ctx.ip).refuse) {
+    const t = tFor(ctx);
+    ctx.status = 403;
+    ctx.type = 'html';
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = outcomePage(t, 'tooFar');
+    return true;
+  }
   return false;
+}
+
+/**
+ * The cross-device rules of an approval, checked where oidc-provider makes the grant that records it (its
+ * `loadExistingGrant`, on the code verification and device resume routes): whatever form or route carried the
+ * approval, a `require` proximity policy refuses a phone on another network, and `device_flow_scopes` refuses scopes
+ * outside the client's list. A refusal is oidc-provider's `access_denied`: the library records it on the code, so the
+ * device gets `access_denied` and nothing is issued.
+ */
+export function approvalRules(): (ctx: KoaContextWithOIDC) => Promise<void> {
+  return async (ctx) => {
+    const code = ctx.oidc.entities.DeviceCode;
+    const client = ctx.oidc.client;
+    if (!code || !client) return;
+    const metadata = client.metadata();
+    if (proximityCheck(proximityOf(metadata), deviceOf(code).ip, ctx.ip).refuse) {
+      throw new errors.AccessDenied('approval from another network is not allowed for this application');
+    }
+    const outside = outsideDeviceScopes(metadata, text(code.params?.scope) ?? '');
+    if (outside.length) throw new errors.AccessDenied(`this application may not ask a device for ${outside.join(' ')}`);
+  };
 }
 
 /**

@@ -1,22 +1,156 @@
+import type { IncomingMessage } from 'node:http';
+import { type ParsedUrlQuery, parse as parseQuery } from 'node:querystring';
+import { Readable } from 'node:stream';
+import contentType from 'content-type';
 import type { Context } from 'koa';
+import typeis from 'type-is';
 import { badRequest, HttpError } from './errors.js';
 
 /**
- * Reads a request body with a hard size limit: a declared Content-Length over the limit is refused before any
- * byte is read, and a stream that grows past it is cut off (413 either way).
+ * The one request reader of the public and admin ports. A request's body is read once, whatever its framing
+ * (`Content-Length` or chunked) and within one limit, and every reader after that gets the same bytes: our guards
+ * and routes through {@link readBody}, oidc-provider through the request stream, which is given the same bytes back
+ * (see {@link replay}). Forms are decoded and parsed exactly as oidc-provider parses them (its body reader: the
+ * declared charset through `TextDecoder`, then `querystring.parse`), so a guard never reads a request otherwise than
+ * the library that acts on it: a chunked body, a declared charset or a repeated field means the same to both.
+ *
+ * oidc-provider refuses bodies over 56 KiB itself, so no limit here is larger.
  */
-export async function readRaw(ctx: Context, limit: number): Promise<string> {
-  const declared = ctx.request.length;
-  if (declared !== undefined && declared > limit) throw new HttpError(413, 'invalid_request', `request body exceeds ${limit} bytes`);
+export const LIBRARY_BODY_LIMIT = 56 * 1024;
+
+export interface Body {
+  /** The bytes as received. */
+  bytes: Buffer;
+  /** The bytes decoded with the declared charset (UTF-8 without one), as oidc-provider decodes them. */
+  text: string;
+}
+
+const reads = new WeakMap<IncomingMessage, Promise<Body>>();
+
+const tooLarge = (limit: number) => new HttpError(413, 'invalid_request', `request body exceeds ${limit} bytes`);
+
+/** The declared `Content-Length` as Koa reads it (`ctx.request.length`), or undefined. */
+export function declaredLength(req: IncomingMessage): number | undefined {
+  const header = req.headers['content-length'];
+  if (header === undefined || header === '') return undefined;
+  return Math.trunc(Number(header)) || 0;
+}
+
+/** The declared charset as Koa reads it (`ctx.charset`): '' when there is none or the header does not parse. */
+export function charsetOf(req: IncomingMessage): string {
+  try {
+    return contentType.parse(req).parameters.charset ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/** Whether the request carries a body of media type `type`, as Koa's `ctx.is` (and so oidc-provider) decides it. */
+export function bodyIs(req: IncomingMessage, type: string): boolean {
+  return typeis(req, [type]) === type;
+}
+
+/**
+ * Gives the request stream its bytes back after they were read here: on this request object only, the members a body
+ * reader uses (`readable`, `readableEncoding`, `iterator` and async iteration; oidc-provider's reader uses exactly
+ * these) are shadowed by those of a stream that yields the same bytes. Shadowing costs nothing per later access; a
+ * Proxy around the request would run on every one of the dozens of header and socket reads that follow.
+ */
+function replay(req: IncomingMessage, bytes: Buffer): void {
+  const stream = Readable.from([bytes]);
+  Object.defineProperties(req, {
+    readable: { configurable: true, get: () => stream.readable },
+    readableEncoding: { configurable: true, get: () => stream.readableEncoding },
+    iterator: { configurable: true, value: stream.iterator.bind(stream) },
+    [Symbol.asyncIterator]: { configurable: true, value: stream[Symbol.asyncIterator].bind(stream) },
+  });
+}
+
+async function readOnce(req: IncomingMessage, limit: number): Promise<Body> {
+  const declared = declaredLength(req);
+  if (declared !== undefined && declared > limit) throw tooLarge(limit);
   const chunks: Buffer[] = [];
   let received = 0;
-  for await (const chunk of ctx.req) {
+  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
     const buf = chunk as Buffer;
     received += buf.length;
-    if (received > limit) throw new HttpError(413, 'invalid_request', `request body exceeds ${limit} bytes`);
+    if (received > limit) throw tooLarge(limit);
     chunks.push(buf);
   }
-  const text = Buffer.concat(chunks, received).toString('utf8');
+  if (declared !== undefined && received !== declared) throw badRequest('request size did not match content length');
+  const bytes = Buffer.concat(chunks, received);
+  const charset = charsetOf(req);
+  let text: string;
+  try {
+    text = charset ? new TextDecoder(charset).decode(bytes) : bytes.toString();
+  } catch {
+    throw badRequest(`unsupported charset ${JSON.stringify(charset.slice(0, 40))}`);
+  }
+  replay(req, bytes);
+  return { bytes, text };
+}
+
+/**
+ * This request's body, read once (the first call reads, every later one gets the same answer). Refused with 413
+ * past `limit` (declared or received), 400 when fewer or more bytes arrive than declared or the charset is unknown.
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Body> {
+  let read = reads.get(req);
+  if (!read) {
+    read = readOnce(req, Math.min(limit, LIBRARY_BODY_LIMIT));
+    reads.set(req, read);
+  }
+  return read;
+}
+
+/**
+ * Replaces the body every later reader of this request gets (a guard that rewrites a form, e.g. a default scope): the
+ * bytes, and the declared length to match them.
+ */
+export function rewriteBody(req: IncomingMessage, text: string): void {
+  const bytes = Buffer.from(text, 'utf8');
+  // The rewritten form is UTF-8: a declared charset no longer describes it.
+  const type = req.headers['content-type'];
+  if (typeof type === 'string') req.headers['content-type'] = type.replace(/;.*$/, '');
+  req.headers['content-length'] = String(bytes.length);
+  replay(req, bytes);
+  reads.set(req, Promise.resolve({ bytes, text }));
+}
+
+/**
+ * The form of a protocol request (`application/x-www-form-urlencoded`), parsed as oidc-provider parses it; undefined
+ * when the request carries no form (the library then reads none either). A repeated field is an array here, as there.
+ */
+export async function protocolForm(req: IncomingMessage, limit: number): Promise<ParsedUrlQuery | undefined> {
+  if (!bodyIs(req, 'application/x-www-form-urlencoded')) return undefined;
+  return parseQuery((await readBody(req, limit)).text);
+}
+
+/** One field of a parsed form: its value when sent once; undefined when absent or repeated (which the library refuses). */
+export function field(form: ParsedUrlQuery | undefined, name: string): string | undefined {
+  const v = form?.[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** Whether a field is present at all, once or repeated. */
+export const hasField = (form: ParsedUrlQuery | undefined, name: string): boolean => form?.[name] !== undefined;
+
+/** Whether a field carries a value oidc-provider takes as set (a non-empty string, or a repeated field). */
+export const truthy = (form: ParsedUrlQuery | undefined, name: string): boolean => {
+  const v = form?.[name];
+  return Array.isArray(v) ? v.length > 0 : !!v;
+};
+
+/** A form as a query string again (for a guard that rewrites it). */
+export function formText(form: ParsedUrlQuery): string {
+  const pairs: Array<[string, string]> = [];
+  for (const [k, v] of Object.entries(form)) for (const x of Array.isArray(v) ? v : [v ?? '']) pairs.push([k, x]);
+  return new URLSearchParams(pairs).toString();
+}
+
+/** The body of one of our own routes as text: read by the one reader; text that is not valid UTF-8 is refused. */
+async function ownText(ctx: Context, limit: number): Promise<string> {
+  const { text } = await readBody(ctx.req, limit);
   if (text.includes('\uFFFD')) throw badRequest('request body is not valid UTF-8');
   return text;
 }
@@ -24,7 +158,7 @@ export async function readRaw(ctx: Context, limit: number): Promise<string> {
 /** A JSON object body (`application/json`). */
 export async function readJsonObject(ctx: Context, limit: number): Promise<Record<string, unknown>> {
   if (!ctx.is('application/json')) throw new HttpError(415, 'invalid_request', 'Content-Type must be application/json');
-  const text = await readRaw(ctx, limit);
+  const text = await ownText(ctx, limit);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -55,12 +189,12 @@ function assertStorable(value: unknown, depth: number): void {
 }
 
 /**
- * An `application/x-www-form-urlencoded` body as single-valued fields; a field sent twice is refused, as
- * oidc-provider refuses duplicated parameters.
+ * A form of one of our own pages (`application/x-www-form-urlencoded`) as single-valued fields; a field sent twice is
+ * refused, as oidc-provider refuses duplicated parameters.
  */
 export async function readForm(ctx: Context, limit: number): Promise<Record<string, string>> {
   if (!ctx.is('application/x-www-form-urlencoded')) throw new HttpError(415, 'invalid_request', 'expected a form submission');
-  const params = new URLSearchParams(await readRaw(ctx, limit));
+  const params = new URLSearchParams(await ownText(ctx, limit));
   const out: Record<string, string> = {};
   for (const [k, v] of params) {
     if (Object.hasOwn(out, k)) throw badRequest(`${k} was sent more than once`);
@@ -70,33 +204,19 @@ export async function readForm(ctx: Context, limit: number): Promise<Record<stri
 }
 
 /**
- * The raw body of a form a protocol endpoint will also read (the device token endpoint, the device authorization
- * ceiling): at most oidc-provider's own 56 KiB, with a declared length; undefined otherwise (then the request goes to
- * oidc-provider unread). Give it back with `replayBody` (oidc/seams.ts).
+ * The client id of a token-endpoint style request: from HTTP Basic (RFC 6749 2.3.1), else the form. When both name a
+ * client and they differ, there is none (oidc-provider refuses such a request: `client_id mismatch`).
  */
-export async function readProtocolForm(ctx: Context): Promise<Buffer | undefined> {
-  const length = ctx.request.length;
-  if (length === undefined || length > 56 * 1024 || !ctx.is('application/x-www-form-urlencoded')) return undefined;
-  const chunks: Buffer[] = [];
-  let received = 0;
-  for await (const chunk of ctx.req.iterator({ destroyOnReturn: false })) {
-    const buf = chunk as Buffer;
-    received += buf.length;
-    chunks.push(buf);
-    if (received >= length) break;
-  }
-  return Buffer.concat(chunks, received);
-}
-
-/** The client id of a token-endpoint style request: from HTTP Basic (RFC 6749 2.3.1), else the form. */
-export function clientIdOf(form: URLSearchParams, authorization: string): string | undefined {
+export function clientIdOf(form: ParsedUrlQuery | undefined, authorization: string): string | undefined {
+  const posted = field(form, 'client_id');
   const m = /^Basic ([A-Za-z0-9+/=]+)$/.exec(authorization);
-  if (!m) return form.get('client_id') ?? undefined;
+  if (!m) return posted;
   const decoded = Buffer.from(m[1] as string, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 0) return undefined;
   try {
-    return decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
+    const id = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
+    return posted === undefined || posted === id ? id : undefined;
   } catch {
     return undefined;
   }

@@ -16,17 +16,17 @@ export function isValidHost(value: string): boolean {
   return m[1] === undefined || Number(m[1]) <= 65535;
 }
 
-/** Rewrites a request's host, protocol and origin headers as described above (throws 400 for a malformed Host). */
+/**
+ * Rewrites a request's host and protocol headers as described above (throws 400 for a malformed Host). `Origin` is
+ * left exactly as sent: an opaque origin (`null`: sandboxed frames, file pages) reaches oidc-provider's client-based
+ * CORS check like any other and is refused there (oidc/cors.ts); it is never taken for a request without one.
+ */
 export function fromIssuer(url: URL, headers: Record<string, string | string[] | undefined>): void {
   const host = headers.host;
   if (typeof host === 'string' && !isValidHost(host)) throw new HttpError(400, 'invalid_request', 'malformed Host header');
   headers.host = url.host;
   delete headers['x-forwarded-host'];
   headers['x-forwarded-proto'] = url.protocol.slice(0, -1);
-  // An opaque origin (`null`: sandboxed frames, file pages, custom-scheme apps) stands for every such page at
-  // once; no CORS answer may name it, so the request is treated as one with no origin at all.
-  const origin = headers.origin;
-  if (origin !== undefined && (typeof origin !== 'string' || !/^https?:\/\/[^/]+$/i.test(origin))) delete headers.origin;
 }
 
 /**

@@ -10,6 +10,21 @@ export const ACR_PHISHING_RESISTANT = 'phr';
 export const ACR_PASSWORD = '0';
 export const ACR_VALUES = [ACR_PHISHING_RESISTANT, ACR_PASSWORD];
 
+/**
+ * A cross-device approval (a device code, or a desktop scan approved on a phone) is never `phr`, whatever the phone
+ * signed in with: a passkey makes the phone's own sign-in phishing-resistant, but the hop from the screen that asked
+ * to the phone that approves is exactly what QR relaying and device-code phishing abuse (RFC 8628 5.4, RFC 10027).
+ * Its `amr` is the phone's methods plus RFC 8176 `mca` (multiple-channel authentication: the person approved on
+ * another device than the one signing in), so a relying party can tell it from a sign-in on the device itself; its
+ * `acr` is `0`.
+ */
+export const AMR_CROSS_DEVICE = 'mca';
+
+export function crossDevice(phoneAmr: readonly string[] | undefined): { acr: string; amr: string[] } {
+  const amr = (phoneAmr ?? []).filter((v) => v !== AMR_CROSS_DEVICE);
+  return { acr: ACR_PASSWORD, amr: [...amr, AMR_CROSS_DEVICE] };
+}
+
 /** The login prompt's reason when a phishing-resistant sign-in is asked for and this session has none. */
 export const PHR_REQUIRED = 'phr_required';
 

@@ -10,7 +10,7 @@ import Provider, {
 import type { Config } from '../config/schema.js';
 import { CookieSigner } from '../http/cookie-signer.js';
 import { PROXIMITIES } from '../http/address.js';
-import { ACR_VALUES, interactionPolicyWithPhr } from './acr.js';
+import { ACR_VALUES, crossDevice, interactionPolicyWithPhr } from './acr.js';
 import { clientSecretMatches } from '../store/hash.js';
 import type { Store } from '../store/index.js';
 import { tFor } from '../views/context.js';
@@ -37,6 +37,8 @@ export interface ProviderDeps {
   devicePages: DevicePages;
   /** The device flow's rules around oidc-provider's device_code grant (device/token.ts). */
   deviceGrant: (ctx: KoaContextWithOIDC, issue: Issue) => Promise<void>;
+  /** The cross-device rules of a device approval, checked as its grant is made (device/verification.ts). */
+  approvalRules?: (ctx: KoaContextWithOIDC) => Promise<void>;
 }
 
 /** How clients authenticate at the token, revocation and introspection endpoints (no secret is ever a key). */
@@ -57,7 +59,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       rememberedConsent: (accountId, clientId) => deps.store.consents.find(accountId, clientId),
     }),
   );
-  overrideDeviceGrant(provider, deps.deviceGrant);
+  overrideDeviceGrant(provider, deps.deviceGrant, (phone) => crossDevice(phone.amr));
   provider.proxy = deps.config.proxy;
   provider.maxIpsCount = deps.config.proxyHops;
   // Cookie signing keys are the Koa app's keys (newest first: signs with the first, verifies with all).
@@ -81,6 +83,7 @@ export function providerConfiguration({
   adapter,
   findAccount: find,
   rememberedConsent,
+  approvalRules,
 }: {
   config: Config;
   issuer: string;
@@ -90,6 +93,8 @@ export function providerConfiguration({
   findAccount: Configuration['findAccount'];
   /** The scopes an account allowed a client in an earlier session (store/consents.ts); none when absent. */
   rememberedConsent?: (accountId: string, clientId: string) => Promise<string[]>;
+  /** Rules a device approval must meet, checked where its grant is made (throw oidc-provider's AccessDenied). */
+  approvalRules?: ((ctx: KoaContextWithOIDC) => Promise<void>) | undefined;
 }): Configuration {
   const secure = issuer.startsWith('https:');
   const configuration: Configuration = {
@@ -254,6 +259,8 @@ export function providerConfiguration({
       const oidc = ctx.oidc;
       const clientId = oidc.client?.clientId ?? '';
       if ((oidc.route === 'code_verification' || oidc.route === 'device_resume') && oidc.session?.accountId) {
+        // The approval's rules (proximity, device scopes) are met here, where the grant that records it is made.
+        await approvalRules?.(ctx);
         const grant = new oidc.provider.Grant({ clientId, accountId: oidc.session.accountId });
         const scopes = [...oidc.requestParamOIDCScopes];
         if (scopes.length) grant.addOIDCScope(scopes.join(' '));

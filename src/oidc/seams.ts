@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import type { Context, Middleware } from 'koa';
 import type Koa from 'koa';
 import mount from 'koa-mount';
@@ -46,23 +45,6 @@ export function mountProvider(provider: Provider): Middleware {
 }
 
 /**
- * Hands a request whose form body Handoff has already read (the device token endpoint reads it to answer polls
- * itself) on to oidc-provider, which reads the body from `ctx.req` again: on this request object only, the four
- * members a body reader uses (`readable`, `readableEncoding`, `iterator` and async iteration) are shadowed by those
- * of a stream that yields the same bytes. (Shadowing four members costs nothing per later access; a Proxy around
- * the request would run on every one of the dozens of header and socket reads that follow.)
- */
-export function replayBody(ctx: Context, raw: Buffer): void {
-  const replay = Readable.from([raw]);
-  Object.defineProperties(ctx.req, {
-    readable: { configurable: true, get: () => replay.readable },
-    readableEncoding: { configurable: true, get: () => replay.readableEncoding },
-    iterator: { configurable: true, value: replay.iterator.bind(replay) },
-    [Symbol.asyncIterator]: { configurable: true, value: replay[Symbol.asyncIterator].bind(replay) },
-  });
-}
-
-/**
  * Puts the device flow in front of oidc-provider's own device_code grant (`registerGrantType`, as Logto overrides
  * grants): `decide` runs after oidc-provider authenticated the client, and calls `issue` (the library's handler,
  * with its helpers bound as the library binds them) once the code is decided.
@@ -70,14 +52,30 @@ export function replayBody(ctx: Context, raw: Buffer): void {
  * `issue({ replay: false })` is for a code the flow found unredeemed: if another request redeems it between that
  * read and the library's own, the library would take this request for a replay and revoke the winner's tokens.
  * So its "already consumed" step (`consumeGrantSource`) then refuses with `invalid_grant` and revokes nothing.
+ * `claims` says what the tokens assert of the sign-in, from what the phone's session asserted (oidc/acr.ts).
  */
 type Helper = (p: Provider, ...a: unknown[]) => unknown;
 export type Issue = (opts: { replay: boolean }) => Promise<void>;
 
-export function overrideDeviceGrant(provider: Provider, decide: (ctx: KoaContextWithOIDC, issue: Issue) => Promise<void>): void {
-  const bound = Object.fromEntries(
+export function overrideDeviceGrant(
+  provider: Provider,
+  decide: (ctx: KoaContextWithOIDC, issue: Issue) => Promise<void>,
+  claims: (phone: { acr?: string | undefined; amr?: string[] | undefined }) => { acr: string; amr: string[] },
+): void {
+  const helpers = Object.fromEntries(
     Object.entries(grantHelpers).map(([name, helper]) => [name, (helper as Helper).bind(undefined, provider)]),
   );
+  // What a device code's tokens say of how the user signed in (`acr`, `amr`) is decided here, as the library loads the
+  // code to issue them: the ID token, and refresh tokens (which carry them on), take it from the loaded code.
+  const find = helpers.findGrantSource as (...a: unknown[]) => Promise<{ acr?: string; amr?: string[] } | undefined>;
+  const bound = {
+    ...helpers,
+    findGrantSource: async (...a: unknown[]) => {
+      const code = await find(...a);
+      if (code) Object.assign(code, claims(code));
+      return code;
+    },
+  };
   const consume = (_ctx: unknown, source: { consumed?: unknown; consume(): Promise<void> }) => {
     if (source.consumed) throw new errors.InvalidGrant('device code already consumed');
     return source.consume();

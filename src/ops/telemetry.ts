@@ -1,10 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { Context, Middleware } from 'koa';
 import type { Logger } from '../log.js';
 import type { Metrics } from './metrics.js';
 import { requestContext } from '../log.js';
-
-const REQUEST_ID = /^[\w.-]{8,64}$/;
+import { newRequestId } from '../http/front-door.js';
 
 /** A name for a request no router of ours matched (app.ts gives oidc-provider's route names, `oidc:<route>`). */
 export type RouteNamer = (ctx: Context) => string | undefined;
@@ -21,12 +19,7 @@ export function routeOf(ctx: Context, named?: RouteNamer): string {
   return named?.(ctx) ?? 'unmatched';
 }
 
-/** A valid incoming X-Request-Id, else a new one. */
-export function newRequestId(incoming: unknown): string {
-  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-}
-
-/** One JSON log line and metrics per request, with a request id (a valid incoming X-Request-Id, else a new one). */
+/** One JSON log line and metrics per request, with its request id (the front door's, http/front-door.ts). */
 export function telemetry(log: Logger, metrics: Metrics, info: boolean, named?: RouteNamer): Middleware {
   return (ctx, next) => {
     const requestId = newRequestId(ctx.get('x-request-id'));

@@ -14,8 +14,7 @@ import { TooManyRequests } from '../http/errors.js';
 import { take } from '../http/limits.js';
 import { ACCOUNT_CLIENT_ID } from '../accounts/client.js';
 import { type Details, loadInteraction } from '../oidc/interactions.js';
-import { signedInWithPasskey } from '../accounts/passkeys.js';
-import { ACR_PASSWORD, ACR_PHISHING_RESISTANT } from '../oidc/acr.js';
+import { ACR_PHISHING_RESISTANT, crossDevice, PHR_REQUIRED } from '../oidc/acr.js';
 import { SCOPES } from '../oidc/scopes.js';
 import type { Store } from '../store/index.js';
 import { tFor } from '../views/context.js';
@@ -64,12 +63,38 @@ function wantsFreshLogin(d: Details): boolean {
 }
 
 /**
- * The "sign in with your phone" QR is for a relying party's sign-in on a computer: never on a phone (a phone is never
- * asked to scan), and never for a sign-in reached from a device code (it has no redirect_uri: the phone is the one
- * signing in). Phones are told by their client hints or user agent here, and by the page's width in its style.
+ * Whether a sign-in may be finished by a desktop scan at all. A scan finishes one relying party's authorization
+ * request on this browser with the phone's sign-in, so it is never for:
+ * - the sign-in step of a device code (the phone is the one signing in there, and nothing may leave a session
+ *   in another browser: a relayed QR would hand it the victim's session);
+ * - a request for a fresh sign-in here (`prompt=login`, `max_age=0`);
+ * - a request for a phishing-resistant sign-in (`acr_values=phr` or the client's default, including a pending `phr`
+ *   step-up): a cross-device approval is never `phr` (oidc/acr.ts);
+ * - Handoff's own account pages, or a client with `qr_login: false`.
+ * Every ticket endpoint checks this, not only the page that shows the code.
  */
-function desktopSignIn(ctx: Context, d: Details): boolean {
+export async function scanFinishable(provider: Provider, d: Details): Promise<boolean> {
+  if (d.deviceCode !== undefined || (d.params as { device_code?: unknown }).device_code !== undefined) return false;
   if (typeof d.params.redirect_uri !== 'string' || typeof d.params.response_type !== 'string') return false;
+  if (wantsFreshLogin(d) || d.prompt.reasons.includes(PHR_REQUIRED)) return false;
+  if (
+    String(d.params.acr_values ?? '')
+      .split(' ')
+      .includes(ACR_PHISHING_RESISTANT)
+  )
+    return false;
+  const clientId = d.params.client_id;
+  if (typeof clientId !== 'string' || clientId === ACCOUNT_CLIENT_ID) return false;
+  const client = await provider.Client.find(clientId);
+  if (!client || client.metadata().qr_login === false) return false;
+  return !((client.defaultAcrValues ?? []) as string[]).includes(ACR_PHISHING_RESISTANT);
+}
+
+/**
+ * The "sign in with your phone" QR is for a computer: never shown on a phone (a phone is never asked to scan). Phones
+ * are told by their client hints or user agent here, and by the page's width in its style.
+ */
+function onDesktop(ctx: Context): boolean {
   if (ctx.get('sec-ch-ua-mobile') === '?1') return false;
   return !/Mobi|Android|iPhone|iPad|iPod/i.test(ctx.get('user-agent'));
 }
@@ -114,7 +139,7 @@ export function qrDesktop(deps: QrDesktopDeps) {
   }
 
   async function section(ctx: Context, d: Details, csrf: string): Promise<SafeHtml | undefined> {
-    if (!desktopSignIn(ctx, d) || wantsFreshLogin(d) || !(await qrLoginEnabled(deps.provider(), d.params.client_id))) return undefined;
+    if (!onDesktop(ctx) || !(await scanFinishable(deps.provider(), d))) return undefined;
     const ticket = await newTicket(ctx, d);
     if (!ticket) return undefined;
     const base = `/interaction/${d.uid}/qr`;
@@ -130,13 +155,13 @@ export function qrDesktop(deps: QrDesktopDeps) {
     });
   }
 
-  /** The interaction of this browser at its login step, for a client with scan-to-sign-in on. */
+  /** The interaction of this browser at its login step, when a scan may finish it ({@link scanFinishable}). */
   async function loginStep(ctx: Context): Promise<Details> {
     const d = await loadInteraction(ctx, deps.provider());
     if (d.prompt.name !== 'login')
       throw new HttpError(400, 'invalid_request', 'This sign-in is already past the login step.', { key: 'error.step' });
-    if (!(await qrLoginEnabled(deps.provider(), d.params.client_id)))
-      throw new HttpError(403, 'access_denied', 'Signing in with a phone is turned off for this application.', { key: 'error.qrOff' });
+    if (!(await scanFinishable(deps.provider(), d)))
+      throw new HttpError(403, 'access_denied', 'Signing in with a phone is not available for this sign-in.', { key: 'error.qrOff' });
     return d;
   }
 
@@ -188,8 +213,6 @@ export function qrDesktop(deps: QrDesktopDeps) {
 
   router.post('/interaction/:uid/qr/complete', async (ctx) => {
     const { d, form } = await checked(ctx);
-    if (wantsFreshLogin(d))
-      throw new HttpError(400, 'login_required', 'This application asks for a fresh sign-in here.', { key: 'error.freshLogin' });
     const used = await use(store, form.ticket ?? '', d.uid);
     if (!used?.account_id)
       throw new HttpError(400, 'invalid_request', 'This code was not approved, or was already used.', { key: 'error.qrNotApproved' });
@@ -199,20 +222,7 @@ export function qrDesktop(deps: QrDesktopDeps) {
     if (maxAge !== undefined && Number.isFinite(maxAge) && Math.floor(Date.now() / 1000) - authTime > maxAge) {
       throw new HttpError(400, 'login_required', 'This application needs a more recent sign-in than the phone’s.', { key: 'error.maxAge' });
     }
-    // A phishing-resistant sign-in asked for (acr_values=phr, or the client's default) needs a phone signed in with
-    // a passkey: a password phone's approval cannot stand in for it.
     const provider = deps.provider();
-    const rpClient = await provider.Client.find(used.client_id);
-    const wantsPhr =
-      String(d.params.acr_values ?? '')
-        .split(' ')
-        .includes(ACR_PHISHING_RESISTANT) || ((rpClient?.defaultAcrValues ?? []) as string[]).includes(ACR_PHISHING_RESISTANT);
-    const passkeyPhone = signedInWithPasskey(used.amr ?? []);
-    if (wantsPhr && !passkeyPhone) {
-      throw new HttpError(400, 'login_required', 'This application needs a phone signed in with a passkey.', {
-        key: 'confirm.needsPasskey',
-      });
-    }
     // The phone's approval is the consent: a grant of its own, with exactly the scopes the phone showed.
     const grant = new provider.Grant({ accountId: used.account_id, clientId: used.client_id });
     const shown = (used.scope ?? '').split(' ').filter((s) => SCOPES.includes(s));
@@ -230,14 +240,9 @@ export function qrDesktop(deps: QrDesktopDeps) {
       deviceUa: used.desktop_ua,
       requestedAt: new Date(used.created_at),
     });
+    // The phone's sign-in, marked as approved across devices (never phr, oidc/acr.ts).
     const result: ScanResult = {
-      login: {
-        accountId: used.account_id,
-        ts: authTime,
-        amr: used.amr ?? [],
-        acr: passkeyPhone ? ACR_PHISHING_RESISTANT : ACR_PASSWORD,
-        remember: false,
-      },
+      login: { accountId: used.account_id, ts: authTime, ...crossDevice(used.amr ?? []), remember: false },
       consent: { grantId },
       handoff: { scan: used.id },
     };

@@ -169,7 +169,7 @@ describe('passkeys, authentication context and step-up (Chromium, virtual authen
     await ctx.clearCookies();
   });
 
-  it('a device client with default_acr_values phr: a password phone is stepped up, a passkey phone approves, and the tokens say phr', async () => {
+  it('a device client with default_acr_values phr: a password phone is stepped up, a passkey phone approves, and the tokens say so across devices', async () => {
     const { page } = await withAuthenticator();
     await signInWithPassword(page);
     await addPasskey(page, 'Phone key');
@@ -192,7 +192,9 @@ describe('passkeys, authentication context and step-up (Chromium, virtual authen
       string,
       unknown
     >;
-    assert.equal(payload.acr, 'phr');
+    // A cross-device approval is never phr (third review, 8): the phone's passkey and the hop are both in amr.
+    assert.equal(payload.acr, '0');
+    assert.deepEqual(payload.amr, ['hwk', 'user', 'mca']);
 
     // The next code on this phone (now signed in with a passkey) says so and needs no step-up.
     const next = await deviceAuthorization(server.publicUrl, 'phr-tv', 'openid');

@@ -3,7 +3,7 @@ import * as oidc from 'openid-client';
 import { createClient } from '../../src/admin/clients.js';
 import { desktopCompletes, desktopLogin, hasQr, phoneDecides } from '../helpers/desktop.js';
 import { ageSignIn } from '../helpers/fixtures.js';
-import { Phone } from '../helpers/phone.js';
+import { type Page, Phone } from '../helpers/phone.js';
 import { PASSWORD, postForm, startTestServer } from '../helpers/server.js';
 
 /** Finding 4 and the scan findings of the second review: a scan grants exactly what the phone showed, no more. */
@@ -57,7 +57,8 @@ describe('security: a desktop scan grants exactly what the phone showed', () => 
     const tokens = await oidc.authorizationCodeGrant(rp, new URL(back.url), { pkceCodeVerifier: d.verifier, expectedState: 's' });
     const claims = tokens.claims();
     assert.equal(claims?.sub, server.userId);
-    assert.deepEqual(claims?.amr, ['pwd'], 'the ID token says how the phone signed in');
+    assert.deepEqual(claims?.amr, ['pwd', 'mca'], 'the ID token says how the phone signed in, and that it was across devices');
+    assert.equal(claims?.acr, '0');
     const phoneSession = await server
       .db('oidc_store')
       .first<{ payload: { loginTs: number } }>('payload')
@@ -112,12 +113,45 @@ describe('security: a desktop scan grants exactly what the phone showed', () => 
     assert.ok(!back.url.startsWith(REDIRECT));
   });
 
-  it('prompt=login and max_age=0 ask for a fresh sign-in on the desktop: no QR code, and a completion is refused', async () => {
-    for (const params of [{ prompt: 'login' }, { max_age: '0' }] as Array<Record<string, string>>) {
+  const tickets = async () => Number((await server.db('qr_tickets').count<{ n: string }[]>({ n: '*' }))[0]?.n);
+
+  /** A sign-in that no scan may finish: no QR code, and no ticket endpoint mints, streams or completes one. */
+  async function noScanFor(desktop: Phone, page: Page, what: string) {
+    assert.doesNotMatch(page.html, /data-ticket=/, `${what}: no QR code`);
+    const uid = /\/interaction\/([\w-]+)\/(login|passkey)/.exec(page.html)?.[1] ?? '';
+    const csrf = /(?:name="csrf" value|data-csrf)="([^"]*)"/.exec(page.html)?.[1] ?? '';
+    assert.ok(uid && csrf, `${what}: a sign-in page`);
+    const before = await tickets();
+    const rotate = await desktop.request(`${server.publicUrl}/interaction/${uid}/qr/rotate`, { form: { csrf } });
+    assert.equal(rotate.status, 403, `${what}: rotate`);
+    const complete = await desktop.request(`${server.publicUrl}/interaction/${uid}/qr/complete`, { form: { csrf, ticket: 'x' } });
+    assert.equal(complete.status, 403, `${what}: complete`);
+    assert.equal(await tickets(), before, `${what}: no ticket was minted`);
+  }
+
+  it('prompt=login, max_age=0 and acr_values=phr: no QR code, and no ticket endpoint answers', async () => {
+    for (const params of [{ prompt: 'login' }, { max_age: '0' }, { acr_values: 'phr' }] as Array<Record<string, string>>) {
       const d = await desktopLogin(rp, REDIRECT, params);
       assert.equal(hasQr(d), false, `${JSON.stringify(params)}: no QR code`);
-      assert.match(d.page.html, /name="password"/);
+      assert.match(d.page.html, /name="password"|passkey/);
+      await noScanFor(d.desktop, d.page, JSON.stringify(params));
     }
+  });
+
+  it('the sign-in step of a device code mints no desktop ticket, so its QR cannot be relayed for a session (third review, 2)', async () => {
+    // The attacker starts a device code and opens it in a desktop browser that is not signed in.
+    const dc = (await postForm(`${server.publicUrl}/device/auth`, { client_id: 'tv', scope: 'openid offline_access' })).json as {
+      verification_uri_complete: string;
+    };
+    const attacker = new Phone();
+    attacker.userAgent = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+    const confirm = await attacker.request(dc.verification_uri_complete);
+    const signIn = await attacker.submit(confirm, { confirm: 'yes' });
+    assert.match(signIn.html, /name="password"/);
+    await noScanFor(attacker, signIn, 'device code');
+    // Nothing of the victim's reaches the attacker's browser: no session, so the account pages ask for a sign-in.
+    const account = await attacker.request(`${server.publicUrl}/account/devices`);
+    assert.doesNotMatch(account.html, /Your devices/);
   });
 
   it('a max_age the phone’s sign-in does not meet is not met by a scan', async () => {
