@@ -3,6 +3,7 @@ import Koa, { type Middleware } from 'koa';
 import compose from 'koa-compose';
 import type Provider from 'oidc-provider';
 import { accountRoutes } from './accounts/routes.js';
+import { sessionNotes } from './accounts/sessions.js';
 import { type AdminDeps, adminRoutes } from './admin/routes.js';
 import { requireAdminToken } from './admin/token.js';
 import type { Config } from './config/schema.js';
@@ -126,6 +127,10 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider, plugins:
     ctx.request.ip = arrival.ip;
     ctx.state.path = arrival.path;
     ctx.set(SECURITY_HEADERS);
+    // Every cookie is signed and verified with the current provider's cookie keys, on our routes as on the
+    // library's: after a rotation the very next request, whichever it is, uses the new keys.
+    const keys = provider().keys;
+    if (app.keys !== keys) app.keys = keys;
     return next();
   });
   app.use(telemetry(deps.log, deps.metrics, deps.config.logLevel === 'debug' || deps.config.logLevel === 'info', providerRoute));
@@ -139,10 +144,11 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider, plugins:
   // Our pages and endpoints; everything else (the protocol endpoints) goes straight to oidc-provider without
   // walking them, which keeps the hot path (polls, token and device authorization requests) short.
   const qrLogin = qrDesktop(deps);
+  const notes = sessionNotes(deps.store);
   const routers = [
     qrImageRoutes(deps),
     statusRoutes(deps),
-    accountRoutes(deps),
+    accountRoutes({ ...deps, sessionNotes: notes }),
     qrLogin.router,
     qrPhoneRoutes(deps),
     interactionRoutes({ ...deps, qrSection: qrLogin.section }),
@@ -177,17 +183,14 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider, plugins:
   let mounted: { provider: Provider; mw: Middleware } | undefined;
   app.use(async (ctx, next) => {
     const current = provider();
-    if (mounted?.provider !== current) {
-      mounted = { provider: current, mw: mountProvider(current) };
-      // Cookies are read and written through this app's context, so it signs with the provider's cookie keys.
-      app.keys = current.keys;
-    }
+    if (mounted?.provider !== current) mounted = { provider: current, mw: mountProvider(current) };
     try {
       await mounted.mw(ctx, next);
     } finally {
       noOpaqueCors(ctx);
     }
     await endScanSession(ctx, current);
+    await notes.afterProvider(ctx, oidcOf(ctx));
   });
   return app;
 }

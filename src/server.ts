@@ -18,7 +18,7 @@ import { corsAllowed } from './oidc/cors.js';
 import { ensureKeys, rotateCookieKeys, rotateSigningKeys } from './oidc/keys.js';
 import { createProvider } from './oidc/provider.js';
 import { Metrics } from './ops/metrics.js';
-import { reporter } from './ops/reports.js';
+import { reporter, startDeliveries } from './ops/reports.js';
 import { startPurger } from './ops/purger.js';
 import { closeDb, type Db, databaseUrlOf, openDb } from './store/db.js';
 import { createStore, type Store } from './store/index.js';
@@ -104,6 +104,9 @@ export async function startHandoff(config: Config, opts: StartOptions = {}): Pro
   }
 }
 
+/** The bus key that says "keys changed" (never a handoff's: those are 64 hex digits). */
+const KEYS_CHANGED = 'keys';
+
 async function start(config: Config, db: Db, log: Logger, opts: StartOptions): Promise<Handoff> {
   const applied = await migrateLatest(db);
   if (applied.length) log.info('migrations applied', { applied });
@@ -128,7 +131,8 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
   let cookieKeys = await store.keys.cookie();
   let version = await store.keys.version();
   const cors = (origin: string, uris: string[]) => corsAllowed(issuer, origin, uris);
-  const report = reporter({ store, metrics, config, log });
+  const deliveries = startDeliveries({ store, metrics, config, log });
+  const report = reporter({ store, metrics, config, log, deliveries });
   const devicePages = deviceFlowPages({ config, store, bus, provider: () => provider, onOutcome, report });
   const grant = deviceGrant({ config, store, bus, waits, corsAllowed: cors });
   const rules = approvalRules();
@@ -174,13 +178,16 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
     rotateKeys: async () => {
       const rotated = await rotateSigningKeys(store, config.idTokenTtl + 300);
       await reload();
+      await bus.publish(KEYS_CHANGED);
       log.info('signing keys rotated', rotated);
       return rotated;
     },
-    rotateCookieKeys: async () => {
-      // Old keys verify as long as anything they signed can live: a session, and an interaction begun just before.
-      const rotated = await rotateCookieKeys(store, config.sessionTtl + config.interactionTtl);
+    rotateCookieKeys: async (opts) => {
+      // Old keys verify as long as anything they signed can live: a session, and an interaction begun just before;
+      // in an emergency (a leaked key) not a moment longer.
+      const rotated = await rotateCookieKeys(store, opts.now ? 0 : config.sessionTtl + config.interactionTtl);
       await reload();
+      await bus.publish(KEYS_CHANGED);
       log.info('cookie keys rotated', rotated);
       return rotated;
     },
@@ -193,14 +200,17 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
   const adminPort = await listen(adminServer, config.adminPort, config.adminHost);
   adminHosts = adminHostsFor(config.adminHost, adminPort);
 
-  // Another instance may rotate keys, and retired keys leave the JWKS when their tokens have expired.
-  const keyWatch = setInterval(() => {
+  // Another instance may rotate keys (it says so on the bus, so every instance signs and verifies with the new keys
+  // within moments), and retired keys leave the JWKS when their tokens have expired (checked every 30 seconds).
+  const checkKeys = () => {
     store.keys
       .version()
       .then((v) => (v !== version ? reload() : undefined))
       .catch((err: unknown) => log.warn('key check failed', { err }));
-  }, 30_000);
+  };
+  const keyWatch = setInterval(checkKeys, 30_000);
   keyWatch.unref();
+  const stopKeyEvents = bus.subscribe(KEYS_CHANGED, checkKeys);
   const stopPurge = startPurger(
     store,
     { batchSize: config.purgeBatchSize, graceSeconds: 3600, intervalSeconds: config.purgeIntervalSeconds },
@@ -227,10 +237,12 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
     metrics,
     async close() {
       clearInterval(keyWatch);
+      stopKeyEvents();
       stopPurge();
       // Stop accepting, then end every wait: held requests answer authorization_pending, streams get a retry hint.
       const closing = Promise.all([shut(publicServer), shut(adminServer)]);
       waits.shutdown();
+      await deliveries.stop();
       const force = setTimeout(() => {
         publicServer.closeAllConnections();
         adminServer.closeAllConnections();

@@ -40,6 +40,9 @@ export function relyingPartyOf(issuer: string): RelyingParty {
   return { id: url.hostname, origin: url.origin, name: 'Handoff' };
 }
 
+/** OpenID Connect EAP ACR Values `phr` (phishing-resistant): a sign-in with a passkey (oidc/acr.ts says what it means). */
+export const ACR_PHISHING_RESISTANT = 'phr';
+
 /** RFC 8176: a device-bound passkey is a hardware key, a synced one a software key; either verified the user. */
 export function amrOf(backedUp: boolean): string[] {
   return [backedUp ? 'swk' : 'hwk', 'user'];
@@ -85,7 +88,13 @@ export function passkeyCeremonies(store: Store, rp: RelyingParty) {
       return options;
     },
 
-    async register(accountId: string, binding: string, body: Record<string, unknown>): Promise<{ id: string; name: string }> {
+    /** Verifies and stores a new passkey, with where it was added from (`origin`: the browser's address and agent). */
+    async register(
+      accountId: string,
+      binding: string,
+      body: Record<string, unknown>,
+      origin: { ip: string; ua: string | null },
+    ): Promise<{ id: string; name: string }> {
       const response = responseObject(body);
       const challenge = challengeOf(response);
       if (!(await store.passkeys.takeChallenge(challenge, 'register', binding, accountId)))
@@ -113,6 +122,8 @@ export function passkeyCeremonies(store: Store, rp: RelyingParty) {
         transports: (info.credential.transports ?? []).map(String),
         backedUp: info.credentialBackedUp,
         name: name.replace(/[\u0000-\u001f\u007f]/g, ''),
+        createdIp: origin.ip,
+        createdUa: origin.ua,
       });
       if (!inserted) throw new HttpError(409, 'conflict', 'this passkey is already registered');
       return { id: info.credential.id, name };

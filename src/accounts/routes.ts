@@ -4,16 +4,19 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Config } from '../config/schema.js';
 import { readForm, readJsonObject } from '../http/body.js';
-import { passkeyCeremonies, relyingPartyOf } from './passkeys.js';
+import { ACR_PHISHING_RESISTANT, passkeyCeremonies, relyingPartyOf } from './passkeys.js';
 import { checkCsrf, csrfToken } from '../http/csrf.js';
 import { HttpError } from '../http/errors.js';
-import { signedInUser } from '../http/session.js';
+import { type SignedIn, signedInUser } from '../http/session.js';
+
 import { ACCOUNT_CLIENT_ID } from './client.js';
 import type { Store } from '../store/index.js';
 import { accountPage, approvalTitle, confirmEndPage, homePage } from '../views/account.js';
 import { FAVICON_SVG } from '../views/layout.js';
 import { tFor } from '../views/context.js';
 import { listApprovals, revokeApproval } from './devices.js';
+import { freshEnough, freshSignInUrl, type SessionNotes } from './sessions.js';
+import { audit } from '../ops/audit.js';
 
 export { ACCOUNT_CLIENT_ID };
 
@@ -31,6 +34,8 @@ export interface AccountDeps {
   provider: () => Provider;
   secrets: () => string[];
   onOutcome?: (kind: 'device' | 'desktop', outcome: 'approved' | 'denied' | 'revoked') => void;
+  /** Signed-in sessions, as the account page lists them (accounts/sessions.ts). */
+  sessionNotes?: SessionNotes;
 }
 
 /**
@@ -39,7 +44,7 @@ export interface AccountDeps {
  */
 /** Where to go after signing in (set by pages that need a session first, e.g. a scanned desktop QR code). */
 export const RETURN_COOKIE = 'handoff_return';
-const RETURNABLE = /^\/q\/[\w-]{43}$/;
+const RETURNABLE = /^\/q\/[\w-]{43}$|^\/account\/devices$|^\/account\/passkeys\/[\w-]{1,300}\/remove$/;
 
 export function accountRoutes(deps: AccountDeps): Router {
   const router = new Router();
@@ -86,6 +91,8 @@ export function accountRoutes(deps: AccountDeps): Router {
     }
     const user = await deps.store.users.byId(who.accountId);
     const consents = await deps.store.consents.list(who.accountId);
+    const passkeys = await deps.store.passkeys.list(who.accountId);
+    await deps.sessionNotes?.used(who.sessionUid);
     render(
       ctx,
       accountPage(tFor(ctx), {
@@ -94,7 +101,11 @@ export function accountRoutes(deps: AccountDeps): Router {
         apps: await Promise.all(consents.map(async (c) => ({ ...c, name: await clientName(c.client_id) }))),
         csrf: csrfFor(who.sessionUid),
         signOut: signOutUrl(deps.issuer),
-        passkeys: await deps.store.passkeys.list(who.accountId),
+        passkeys,
+        passkeysUnlocked: freshEnough(deps.config, who, passkeys.length > 0),
+        freshSignIn: freshSignInUrl('/account/devices'),
+        sessions: await deps.store.sessions.list(who.accountId),
+        thisSession: who.sessionUid,
         recent: (await deps.store.audit.list({ limit: 5, accountId: who.accountId, action: 'signed_in' })).map((e) => ({
           at: e.at,
           method: String((typeof e.detail === 'string' ? JSON.parse(e.detail) : e.detail)?.method ?? 'password'),
@@ -114,8 +125,21 @@ export function accountRoutes(deps: AccountDeps): Router {
     checkCsrf(deps.secrets(), typeof body.csrf === 'string' ? body.csrf : undefined, ['devices', who.sessionUid]);
     return { who, body };
   };
+  /** Adding or removing a passkey: a fresh sign-in first, a passkey one once the account has a passkey. */
+  const requireFresh = async (who: SignedIn, back: string) => {
+    const hasPasskey = (await deps.store.passkeys.list(who.accountId)).length > 0;
+    if (!freshEnough(deps.config, who, hasPasskey)) {
+      throw new HttpError(401, 'login_required', 'Confirm it is you: sign in again to change your passkeys.', {
+        key: 'error.freshSignIn',
+        headers: { Location: freshSignInUrl(back) },
+      });
+    }
+  };
+  const passkeyAudit = (ctx: Context, who: SignedIn, action: 'account.passkey.added' | 'account.passkey.removed', name: string) =>
+    audit(deps.store, { action, accountId: who.accountId, actorIp: ctx.ip, deviceUa: ctx.get('user-agent') || null, detail: { name } });
   router.post('/account/passkeys/options', async (ctx) => {
     const { who } = await jsonChecked(ctx);
+    await requireFresh(who, '/account/devices');
     const user = await deps.store.users.byId(who.accountId);
     if (!user) throw new HttpError(401, 'login_required', 'Sign in again to manage your devices.', { key: 'error.accountSignIn' });
     ctx.set('Cache-Control', 'no-store');
@@ -123,7 +147,12 @@ export function accountRoutes(deps: AccountDeps): Router {
   });
   router.post('/account/passkeys', async (ctx) => {
     const { who, body } = await jsonChecked(ctx);
-    const added = await ceremonies.register(who.accountId, `session:${who.sessionUid}`, body);
+    await requireFresh(who, '/account/devices');
+    const added = await ceremonies.register(who.accountId, `session:${who.sessionUid}`, body, {
+      ip: ctx.ip,
+      ua: ctx.get('user-agent').slice(0, 512) || null,
+    });
+    await passkeyAudit(ctx, who, 'account.passkey.added', added.name);
     ctx.status = 201;
     ctx.body = added;
   });
@@ -140,9 +169,14 @@ export function accountRoutes(deps: AccountDeps): Router {
   router.get('/account/passkeys/:id/remove', async (ctx) => {
     const who = await requireSignIn(ctx);
     const t = tFor(ctx);
-    const passkey = (await deps.store.passkeys.list(who.accountId)).find((p) => p.id === ctx.params.id);
+    const passkeys = await deps.store.passkeys.list(who.accountId);
+    const passkey = passkeys.find((p) => p.id === ctx.params.id);
     if (!passkey) {
       ctx.redirect('/account/devices');
+      return;
+    }
+    if (!freshEnough(deps.config, who, true)) {
+      ctx.redirect(freshSignInUrl(`/account/passkeys/${encodeURIComponent(passkey.id)}/remove`));
       return;
     }
     render(
@@ -159,7 +193,11 @@ export function accountRoutes(deps: AccountDeps): Router {
   });
   router.post('/account/passkeys/:id/remove', async (ctx) => {
     const { who } = await formChecked(ctx);
-    await deps.store.passkeys.remove(who.accountId, ctx.params.id ?? '');
+    const id = ctx.params.id ?? '';
+    await requireFresh(who, `/account/passkeys/${encodeURIComponent(id)}/remove`);
+    const name = (await deps.store.passkeys.list(who.accountId)).find((p) => p.id === id)?.name;
+    if (name !== undefined && (await deps.store.passkeys.remove(who.accountId, id)))
+      await passkeyAudit(ctx, who, 'account.passkey.removed', name);
     ctx.status = 303;
     ctx.redirect('/account/devices');
   });
@@ -220,19 +258,53 @@ export function accountRoutes(deps: AccountDeps): Router {
     ctx.redirect('/account/devices');
   });
 
+  // "Sign out everywhere": every session of the account ends at once, this one included (a confirmation first).
+  router.get('/account/sessions/end', async (ctx) => {
+    const who = await requireSignIn(ctx);
+    const t = tFor(ctx);
+    render(
+      ctx,
+      confirmEndPage(t, {
+        title: t('sessions.confirm.title'),
+        what: t('sessions.confirm.what', { count: (await deps.store.sessions.list(who.accountId)).length }),
+        detail: t('sessions.confirm.detail'),
+        action: '/account/sessions/end',
+        csrf: csrfFor(who.sessionUid),
+        cancel: '/account/devices',
+      }),
+    );
+  });
+  router.post('/account/sessions/end', async (ctx) => {
+    const { who } = await formChecked(ctx);
+    const ended = await deps.store.sessions.endAll(who.accountId);
+    await audit(deps.store, { action: 'account.signed_out_everywhere', accountId: who.accountId, actorIp: ctx.ip, detail: { ended } });
+    ctx.cookies.set(deps.provider().cookieName('session'), null, { signed: true, overwrite: true, path: '/' });
+    ctx.status = 303;
+    ctx.redirect('/');
+  });
+
   // Sign-in for the account pages: a standard authorization request of the built-in client; once oidc-provider's
-  // session exists the callback has nothing more to do (the code is left to expire unused).
-  router.get('/account/signin', (ctx) => {
+  // session exists the callback has nothing more to do (the code is left to expire unused). `fresh=1` asks for a
+  // sign-in now (prompt=login), with a passkey when the account has one, then returns to `back`.
+  router.get('/account/signin', async (ctx) => {
     const challenge = createHash('sha256').update(randomBytes(32)).digest('base64url');
     const url = new URL(`${deps.issuer}/auth`);
-    url.search = new URLSearchParams({
+    const params: Record<string, string> = {
       client_id: ACCOUNT_CLIENT_ID,
       response_type: 'code',
       scope: 'openid',
       redirect_uri: `${deps.issuer}/account/callback`,
       code_challenge: challenge,
       code_challenge_method: 'S256',
-    }).toString();
+    };
+    if (ctx.query.fresh === '1') {
+      const who = await signedIn(ctx);
+      params.prompt = 'login';
+      if (who && (await deps.store.passkeys.list(who.accountId)).length > 0) params.acr_values = ACR_PHISHING_RESISTANT;
+      const back = typeof ctx.query.back === 'string' && RETURNABLE.test(ctx.query.back) ? ctx.query.back : '/account/devices';
+      ctx.cookies.set(RETURN_COOKIE, back, { signed: true, httpOnly: true, sameSite: 'lax', maxAge: 10 * 60 * 1000 });
+    }
+    url.search = new URLSearchParams(params).toString();
     ctx.redirect(url.toString());
   });
   router.get('/account/callback', (ctx) => {

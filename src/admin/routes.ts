@@ -17,8 +17,8 @@ export interface AdminDeps {
   provider: () => Provider;
   /** Rotates signing keys and makes this instance sign with the new ones. */
   rotateKeys: () => Promise<{ active: string[]; retired: string[] }>;
-  /** Adds a cookie key that signs from now on; older ones keep verifying for a grace period. */
-  rotateCookieKeys: () => Promise<{ keys: number; graceSeconds: number }>;
+  /** Adds a cookie key that signs from now on; older ones keep verifying for a grace period (none with `now`). */
+  rotateCookieKeys: (opts: { now: boolean }) => Promise<{ keys: number; graceSeconds: number }>;
 }
 
 /** One query parameter: absent, or a single printable string (`?a=1&a=2` and NUL bytes are refused). */
@@ -66,8 +66,26 @@ export function adminRoutes(deps: AdminDeps): Router {
     const id = ctx.params.id ?? '';
     const user = await updateUser(store, id, change, config.scrypt);
     if (!user) throw notFound('no such user');
-    await record(ctx, { action: 'admin.user.updated', accountId: id, detail: { fields: Object.keys(change) } });
+    // A password reset ends every session of the account: whoever held one must sign in with the new password.
+    const ended = change.password !== undefined ? await store.sessions.endAll(id) : 0;
+    await record(ctx, {
+      action: 'admin.user.updated',
+      accountId: id,
+      detail: { fields: Object.keys(change), ...(change.password !== undefined ? { sessionsEnded: ended } : {}) },
+    });
     ctx.body = user;
+  });
+  router.get('/users/:id/sessions', async (ctx) => {
+    const id = ctx.params.id ?? '';
+    if (!(await store.users.byId(id))) throw notFound('no such user');
+    ctx.body = await store.sessions.list(id);
+  });
+  router.post('/users/:id/sessions/end', jsonOnly, async (ctx) => {
+    const id = ctx.params.id ?? '';
+    if (!(await store.users.byId(id))) throw notFound('no such user');
+    const ended = await store.sessions.endAll(id);
+    await record(ctx, { action: 'admin.user.sessions_ended', accountId: id, detail: { ended } });
+    ctx.body = { ended };
   });
   router.delete('/users/:id', async (ctx) => {
     const id = ctx.params.id ?? '';
@@ -111,9 +129,12 @@ export function adminRoutes(deps: AdminDeps): Router {
     await record(ctx, { action: 'admin.keys.rotated', detail: rotated });
     ctx.body = rotated;
   });
+  // `{"now": true}`: a key leaked. The old keys stop verifying at once: everyone is signed out, every instance.
   router.post('/cookie-keys/rotate', jsonOnly, async (ctx) => {
-    const rotated = await deps.rotateCookieKeys();
-    await record(ctx, { action: 'admin.cookie_keys.rotated', detail: rotated });
+    const body = await readJsonObject(ctx, config.bodyLimitBytes, { emptyIsObject: true });
+    if (body.now !== undefined && typeof body.now !== 'boolean') throw badRequest('now must be true or false', 'now');
+    const rotated = await deps.rotateCookieKeys({ now: body.now === true });
+    await record(ctx, { action: 'admin.cookie_keys.rotated', detail: { ...rotated, now: body.now === true } });
     ctx.body = rotated;
   });
   router.get('/audit', async (ctx) => {

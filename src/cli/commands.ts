@@ -11,6 +11,8 @@ export interface Command {
   summary: string;
   /** Options taking a value (`--name value` or `--name=value`), each with its help; `required` ones must be given. */
   options?: Record<string, { help: string; required?: boolean }>;
+  /** Options that take no value (`--now`), each with its help. */
+  flags?: Record<string, { help: string }>;
   run: (base: AdminTarget, opts: Options) => Promise<unknown>;
 }
 
@@ -76,9 +78,19 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
   'users set-password': {
-    summary: "Set a user's password; asked for (hidden), or read from standard input.",
+    summary: "Set a user's password (asked for, hidden, or read from standard input); every session of the user ends.",
     options: id('user'),
     run: async (base, o) => adminRequest(base, 'PATCH', path('/admin/users', o), { password: await newPassword() }),
+  },
+  'users sessions': {
+    summary: "List a user's signed-in browser sessions (device, address, how, last use).",
+    options: id('user'),
+    run: (base, o) => adminRequest(base, 'GET', `${path('/admin/users', o)}/sessions`),
+  },
+  'users sign-out': {
+    summary: 'End every session of a user at once (every browser signs in again).',
+    options: id('user'),
+    run: (base, o) => adminRequest(base, 'POST', `${path('/admin/users', o)}/sessions/end`),
   },
   'users delete': {
     summary: 'Delete a user and everything stored for them.',
@@ -117,18 +129,26 @@ export const COMMANDS: Record<string, Command> = {
     summary: 'Rotate the signing keys (the old ones stay published until their tokens expire).',
     run: (base) => adminRequest(base, 'POST', '/admin/keys/rotate'),
   },
+  'cookie-keys rotate': {
+    summary: 'Add a cookie key that signs from now on; old ones keep verifying through a grace period (--now: not at all).',
+    flags: { now: { help: 'a key leaked: drop every old key at once, signing everyone out on every instance' } },
+    run: (base, o) => adminRequest(base, 'POST', '/admin/cookie-keys/rotate', { now: o.now === true }),
+  },
   'keys rotate-cookies': {
-    summary: 'Add a cookie key that signs from now on; old ones keep verifying through a grace period.',
-    run: (base) => adminRequest(base, 'POST', '/admin/cookie-keys/rotate'),
+    summary: 'The same as cookie-keys rotate (without --now).',
+    run: (base) => adminRequest(base, 'POST', '/admin/cookie-keys/rotate', { now: false }),
   },
   'db migrate': { summary: 'Apply pending database migrations.', run: (base) => adminRequest(base, 'POST', '/admin/db/migrate') },
 };
 
 /** The usage line and option help of one command. */
 export function helpFor(name: string, cmd: Command): string {
-  const options = Object.entries(cmd.options ?? {}).map(
-    ([o, d]) => `  --${o} VALUE${' '.repeat(Math.max(1, 14 - o.length))}${d.help}${d.required ? ' (required)' : ''}`,
-  );
+  const options = [
+    ...Object.entries(cmd.options ?? {}).map(
+      ([o, d]) => `  --${o} VALUE${' '.repeat(Math.max(1, 14 - o.length))}${d.help}${d.required ? ' (required)' : ''}`,
+    ),
+    ...Object.entries(cmd.flags ?? {}).map(([o, d]) => `  --${o}${' '.repeat(Math.max(1, 20 - o.length))}${d.help}`),
+  ];
   return [
     `usage: npm run --silent cli -- ${name}${options.length ? ' [options]' : ''}`,
     '',

@@ -19,9 +19,10 @@ function usage(): string {
 /** Parses one command's options strictly: an unknown flag, a missing value or a missing required option is an error. */
 function optionsOf(name: string, cmd: Command, argv: string[]) {
   const declared = Object.fromEntries(Object.keys(cmd.options ?? {}).map((o) => [o, { type: 'string' as const }]));
+  const flags = Object.fromEntries(Object.keys(cmd.flags ?? {}).map((o) => [o, { type: 'boolean' as const }]));
   const { values: parsedValues, positionals } = parseArgs({
     args: argv,
-    options: { ...declared, 'admin-url': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { ...declared, ...flags, 'admin-url': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     strict: true,
     allowPositionals: true,
   });

@@ -55,6 +55,17 @@ export const configSchema = z
       })
       .strict()
       .describe('failed sign-in throttling'),
+    account: z
+      .object({
+        freshSignInSeconds: z
+          .number()
+          .int()
+          .min(30)
+          .max(3600)
+          .describe('how recent a sign-in must be to add or remove a passkey (a passkey sign-in once the account has one)'),
+      })
+      .strict()
+      .describe('the account pages'),
     device: z
       .object({
         pollInterval: z.number().int().min(1).max(60).describe('seconds a device waits between polls (RFC 8628 3.2 interval)'),
@@ -114,6 +125,15 @@ export const configSchema = z
           .nullable()
           .describe('HMAC-SHA256 key of the X-Handoff-Signature header (required with webhookUrl)'),
         maxAttempts: z.number().int().min(1).max(20).describe('deliveries tried per report, with doubling backoff from 1 s'),
+        maxPerAddress: z.number().int().min(1).describe('reports recorded per phone address per window'),
+        maxPerAccount: z.number().int().min(1).describe('reports recorded per account per window'),
+        windowSeconds: z.number().int().min(60).max(86400),
+        maxQueued: z
+          .number()
+          .int()
+          .min(1)
+          .describe('webhook deliveries waiting at once, all instances together; beyond, the oldest are dropped'),
+        maxInFlight: z.number().int().min(1).max(64).describe('webhook deliveries one instance sends at once'),
       })
       .strict()
       .refine((r) => r.webhookUrl === null || r.webhookSecret !== null, {

@@ -112,11 +112,20 @@ export async function approved(store: Store, bus: EventBus, d: Decision, onOutco
   await bus.publish(d.key);
 }
 
-/** deny: recorded in the audit trail (and reported, when the user said they did not start it), then announced. */
-export async function denied(store: Store, bus: EventBus, d: Decision, onOutcome?: Outcome, report?: Reporter): Promise<void> {
+/**
+ * deny: recorded in the audit trail (and reported, when a signed-in phone said it did not start it: `report` names
+ * that account), then announced.
+ */
+export async function denied(
+  store: Store,
+  bus: EventBus,
+  d: Decision,
+  onOutcome?: Outcome,
+  report?: { reporter: Reporter; accountId: string },
+): Promise<void> {
   await audit(store, {
     action: 'device.denied',
-    accountId: d.accountId,
+    accountId: d.accountId ?? report?.accountId,
     clientId: d.clientId,
     deviceIp: d.deviceIp,
     deviceUa: d.deviceUa,
@@ -124,10 +133,10 @@ export async function denied(store: Store, bus: EventBus, d: Decision, onOutcome
     detail: { sameNetwork: d.sameNetwork },
   });
   if (report) {
-    await report({
+    await report.reporter({
       kind: 'device',
       clientId: d.clientId,
-      accountId: d.accountId ?? null,
+      accountId: report.accountId,
       deviceIp: d.deviceIp,
       deviceUa: d.deviceUa,
       phoneIp: d.actorIp,

@@ -7,7 +7,7 @@ import { HttpError, TooManyRequests } from '../http/errors.js';
 import { renderError } from '../http/error-page.js';
 import { type Limit, refuseIf, take } from '../http/limits.js';
 import { canonicalPath } from '../http/protocol-routes.js';
-import { findSession } from '../http/session.js';
+import { findSession, signedInUser } from '../http/session.js';
 import type { ParsedUrlQuery } from 'node:querystring';
 import { errors } from 'oidc-provider';
 import { deviceCodeOf, xsrfOf } from '../oidc/seams.js';
@@ -136,7 +136,9 @@ async function decisionGuard(
     delete form.confirm;
     form.abort = 'yes';
     rewriteBody(ctx.req, formText(form));
-    ctx.state.reported = true;
+    // Only a phone signed in to an account reports (and the report names it); any other browser only declines.
+    const phone = await signedInUser(ctx, provider);
+    if (phone) ctx.state.reportedBy = phone.accountId;
     return false;
   }
   if (truthy(form, 'abort') || !truthy(form, 'confirm')) return false;
@@ -290,9 +292,12 @@ export function deviceFlowPages(deps: VerificationDeps) {
       if (!err && linked) return confirmLinked(ctx, deps, linked);
       const code = ctx.oidc.entities.DeviceCode;
       const key = keyOf(code);
-      const reported = err?.name === 'AbortedError' && ctx.state.reported === true;
-      if (err?.name === 'AbortedError' && code && key)
-        await denied(deps.store, deps.bus, decisionOf(ctx, code, key), deps.onOutcome, reported ? deps.report : undefined);
+      const reporter = err?.name === 'AbortedError' ? ctx.state.reportedBy : undefined;
+      const reported = reporter !== undefined;
+      if (err?.name === 'AbortedError' && code && key) {
+        const report = reporter && deps.report ? { reporter: deps.report, accountId: reporter } : undefined;
+        await denied(deps.store, deps.bus, decisionOf(ctx, code, key), deps.onOutcome, report);
+      }
       if (reported) {
         ctx.body = outcomePage(t, 'reported');
         return;

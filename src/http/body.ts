@@ -155,10 +155,17 @@ async function ownText(ctx: Context, limit: number): Promise<string> {
   return text;
 }
 
-/** A JSON object body (`application/json`). */
-export async function readJsonObject(ctx: Context, limit: number): Promise<Record<string, unknown>> {
-  if (!ctx.is('application/json')) throw new HttpError(415, 'invalid_request', 'Content-Type must be application/json');
+/** A JSON object body (`application/json`); with `emptyIsObject`, no body at all reads as `{}`. */
+export async function readJsonObject(
+  ctx: Context,
+  limit: number,
+  opts: { emptyIsObject?: boolean } = {},
+): Promise<Record<string, unknown>> {
+  if (opts.emptyIsObject && !ctx.get('content-type') && !ctx.request.length) return {};
+  if (!ctx.is('application/json') && !(opts.emptyIsObject && ctx.get('content-type').startsWith('application/json')))
+    throw new HttpError(415, 'invalid_request', 'Content-Type must be application/json');
   const text = await ownText(ctx, limit);
+  if (opts.emptyIsObject && text.trim() === '') return {};
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -7,7 +7,7 @@ declare module 'koa' {
     path?: string;
     /** The user code a QR link carried, taken off the query so oidc-provider draws the entry step (device/verification.ts). */
     linkedUserCode?: string;
-    /** The phone's Decline was "I didn't start this" (device/verification.ts): the denial is also a report. */
-    reported?: boolean;
+    /** The phone's Decline was "I didn't start this", from this signed-in account (device/verification.ts): a report. */
+    reportedBy?: string;
   }
 }

@@ -1,4 +1,7 @@
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import { ACR_PHISHING_RESISTANT } from '../accounts/passkeys.js';
+
+export { ACR_PHISHING_RESISTANT };
 
 /**
  * Authentication context (`acr`), as relying parties read it from ID tokens:
@@ -6,7 +9,6 @@ import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
  * - `0` (OpenID Connect Core 2): a password, which is not phishing-resistant.
  * `amr` (RFC 8176) says how: `pwd`, or `hwk`/`swk` with `user` for a passkey.
  */
-export const ACR_PHISHING_RESISTANT = 'phr';
 export const ACR_PASSWORD = '0';
 export const ACR_VALUES = [ACR_PHISHING_RESISTANT, ACR_PASSWORD];
 
@@ -38,18 +40,22 @@ export function wantsPhishingResistant(ctx: KoaContextWithOIDC): boolean {
 
 /**
  * oidc-provider's interaction policy, with one more check in the login prompt: a request for `phr` from a session
- * that signed in another way asks the user to sign in again, with a passkey (a step-up). It applies to relying
- * parties' sign-ins and to device codes alike (the phone approving a code resumes through the same prompts).
+ * that signed in another way, or that asks for a fresh sign-in (`prompt=login`), asks the user to sign in again with
+ * a passkey (a step-up). It applies to relying parties' sign-ins, to device codes (the phone approving a code
+ * resumes through the same prompts) and to the fresh sign-in the account page asks before passkeys change.
  */
 export function interactionPolicyWithPhr() {
   const policy = interactionPolicy.base();
   const login = policy.get('login');
   login?.checks.add(
-    new interactionPolicy.Check(PHR_REQUIRED, 'a phishing-resistant sign-in (a passkey) is required', (ctx) =>
-      wantsPhishingResistant(ctx) && ctx.oidc.session?.acr !== ACR_PHISHING_RESISTANT
+    new interactionPolicy.Check(PHR_REQUIRED, 'a phishing-resistant sign-in (a passkey) is required', (ctx) => {
+      if (!wantsPhishingResistant(ctx)) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      // A fresh sign-in asked for (`prompt=login`) must itself be a passkey, until this interaction has one.
+      const fresh = ctx.oidc.prompts.has('login') && !ctx.oidc.result?.login;
+      return fresh || ctx.oidc.session?.acr !== ACR_PHISHING_RESISTANT
         ? interactionPolicy.Check.REQUEST_PROMPT
-        : interactionPolicy.Check.NO_NEED_TO_PROMPT,
-    ),
+        : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    }),
   );
   return policy;
 }

@@ -31,7 +31,10 @@ export function rotateSigningKeys(store: Store, publishSeconds: number): Promise
   return store.keys.rotateSigning(publishSeconds, freshSet);
 }
 
-/** Adds a cookie key that signs from now on; the others keep verifying for `graceSeconds`, so nobody is signed out. */
+/**
+ * Adds a cookie key that signs from now on; the others keep verifying for `graceSeconds`, so nobody is signed out. With
+ * 0 they stop verifying at once: every session, sign-in under way and signed cookie ends (a leaked key's emergency).
+ */
 export function rotateCookieKeys(store: Store, graceSeconds: number): Promise<{ keys: number; graceSeconds: number }> {
   return store.keys.rotateCookie(graceSeconds, cookieSecret());
 }

@@ -11,6 +11,8 @@ export class Metrics {
   readonly handoffs: Counter<'kind' | 'outcome'>;
   readonly refusals: Counter<'limit'>;
   readonly reports: Counter<'kind' | 'client'>;
+  readonly reportsRefused: Counter<'kind'>;
+  readonly reportDeliveries: Counter<'result'>;
   readonly purges: Counter<'result'>;
   readonly purged: Counter;
   // Children by label values, so a request costs two increments and no label hashing.
@@ -62,6 +64,18 @@ export class Metrics {
       name: 'handoff_reports_total',
       help: '"I didn\'t start this" reports by kind and client (a phishing attempt a user caught)',
       labelNames: ['kind', 'client'],
+      registers,
+    });
+    this.reportsRefused = new Counter({
+      name: 'handoff_reports_refused_total',
+      help: 'reports not recorded because the phone address or the account reported too many (the decline stood)',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.reportDeliveries = new Counter({
+      name: 'handoff_report_deliveries_failed_total',
+      help: 'report webhook events given up after every attempt, or dropped from a full queue',
+      labelNames: ['result'],
       registers,
     });
     this.purges = new Counter({ name: 'handoff_purge_runs_total', help: 'Purge runs by result', labelNames: ['result'], registers });

@@ -159,7 +159,8 @@ export function qrPhoneRoutes(deps: QrPhoneDeps): Router {
       await deps.report?.({
         kind: 'desktop',
         clientId: decided.client_id,
-        accountId: decided.account_id,
+        // The phone deciding is signed in (phoneForm): the report names its account.
+        accountId: phone.accountId,
         deviceIp: decided.desktop_ip,
         deviceUa: decided.desktop_ua,
         phoneIp: ctx.ip,

@@ -4,12 +4,14 @@ import { clients } from './clients.js';
 import { consents } from './consents.js';
 import { counters } from './counters.js';
 import { type Db, databaseUrlOf, engineOf } from './db.js';
+import { deliveries } from './deliveries.js';
 import { deviceCodes } from './device-codes.js';
 import { revokeGrant } from './grants.js';
 import { keys } from './keys.js';
 import { oidcRows } from './oidc.js';
 import { passkeys } from './passkeys.js';
 import { purgeExpired } from './purge.js';
+import { sessions } from './sessions.js';
 import { retryDeadlocks, statements } from './sql.js';
 import { tickets } from './tickets.js';
 import { users } from './users.js';
@@ -29,9 +31,11 @@ const NOTIFY = { name: 'notify', text: 'SELECT pg_notify($1, $2)' };
  * | `approvals` | `device_approvals` | accounts/, device/, qr-login/ |
  * | `users`, `clients` | `users`, `clients` | accounts/, admin/, the adapter |
  * | `passkeys` | `passkeys`, `webauthn_challenges` | accounts/passkeys.ts |
+ * | `sessions` | `account_sessions`, `oidc_store` (sessions) | accounts/ (list, end), admin/ |
  * | `consents` | `consents` | oidc/ (remembered consent), accounts/ (removed on the account page) |
  * | `keys` | `signing_keys`, `cookie_keys`, `admin_tokens` | oidc/keys.ts, admin/token.ts |
  * | `audit` | `audit_events` | ops/audit.ts |
+ * | `deliveries` | `report_deliveries` | ops/reports.ts (the report webhook's queue) |
  */
 export function createStore(db: Db) {
   const engine = engineOf(db);
@@ -48,9 +52,11 @@ export function createStore(db: Db) {
     users: users(db, run),
     consents: consents(db),
     passkeys: passkeys(db),
+    sessions: sessions(db, run),
     clients: clients(db, run),
     keys: keys(db),
     audit: audit(db),
+    deliveries: deliveries(db),
     /** The one revoke-by-grant (store/grants.ts), in its own transaction. */
     revokeGrant: (grantId: string, models?: string[]) => retryDeadlocks(() => db.transaction((trx) => revokeGrant(trx, grantId, models))),
     purge: (opts: { batchSize: number; graceSeconds: number }) => purgeExpired(db, opts),

@@ -66,13 +66,18 @@ export function keys(db: Db) {
         return { active: active.map((r) => r.kid), retired: retired.map((r) => r.kid) };
       });
     },
-    /** Adds a cookie key that signs from now on; the others verify for `graceSeconds` more, then are dropped. */
+    /**
+     * Adds a cookie key that signs from now on; the others verify for `graceSeconds` more, then are dropped. With
+     * `graceSeconds` 0 (an emergency: a key leaked) every other key is dropped at once.
+     */
     async rotateCookie(graceSeconds: number, secret: string): Promise<{ keys: number; graceSeconds: number }> {
       return db.transaction(async (trx) => {
         await trx.raw('SELECT pg_advisory_xact_lock(?)', [KEY_LOCK]);
-        await trx('cookie_keys')
-          .update({ retire_after: trx.raw(`now() + make_interval(secs => ?::int)`, [graceSeconds]) })
-          .whereNull('retire_after');
+        if (graceSeconds === 0) await trx('cookie_keys').delete();
+        else
+          await trx('cookie_keys')
+            .update({ retire_after: trx.raw(`now() + make_interval(secs => ?::int)`, [graceSeconds]) })
+            .whereNull('retire_after');
         await trx('cookie_keys').insert({ secret });
         await trx('cookie_keys').delete().where('retire_after', '<=', trx.fn.now());
         const kept = await trx('cookie_keys').count<{ n: string }[]>({ n: '*' });

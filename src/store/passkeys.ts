@@ -12,6 +12,9 @@ export interface Passkey {
   name: string;
   created_at: Date | string;
   last_used_at: Date | string | null;
+  /** Where it was added from (null for passkeys added before this was recorded). */
+  created_ip: string | null;
+  created_ua: string | null;
 }
 
 export type ChallengePurpose = 'register' | 'authenticate';
@@ -26,6 +29,8 @@ export function passkeys(db: Db) {
       transports: string[];
       backedUp: boolean;
       name: string;
+      createdIp?: string | null;
+      createdUa?: string | null;
     }): Promise<boolean> {
       const rows = await db('passkeys')
         .insert({
@@ -36,6 +41,8 @@ export function passkeys(db: Db) {
           transports: p.transports,
           backed_up: p.backedUp,
           name: p.name,
+          created_ip: p.createdIp ?? null,
+          created_ua: p.createdUa ?? null,
         })
         .onConflict('id')
         .ignore()

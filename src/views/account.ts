@@ -1,5 +1,6 @@
 import type { DeviceApproval } from '../store/approvals.js';
 import type { Consent } from '../store/consents.js';
+import type { AccountSession } from '../store/sessions.js';
 import { displayAddress } from './address.js';
 import { describeDevice } from './device.js';
 import { html, type SafeHtml } from './html.js';
@@ -31,7 +32,21 @@ export function accountPage(
     apps: Array<Consent & { name: string }>;
     csrf: string;
     signOut: string;
-    passkeys: Array<{ id: string; name: string; created_at: Date | string; last_used_at: Date | string | null }>;
+    passkeys: Array<{
+      id: string;
+      name: string;
+      created_at: Date | string;
+      last_used_at: Date | string | null;
+      created_ip?: string | null;
+      created_ua?: string | null;
+    }>;
+    /** Whether this session signed in recently enough (with a passkey, once there is one) to add or remove passkeys. */
+    passkeysUnlocked?: boolean;
+    /** Where to confirm it is you first. */
+    freshSignIn?: string;
+    sessions?: AccountSession[];
+    /** This browser's session uid (marked in the list). */
+    thisSession?: string;
     recent: Array<{ at: Date | string; method: string; ip: string | null; ua: string | null }>;
     now?: Date;
   },
@@ -79,7 +94,11 @@ ${
 <button type="submit">${t('passkeys.rename')}</button>
 </form>
 <dl>
-<dt>${t('passkeys.added')}</dt><dd>${when(t, p.created_at, now)}</dd>
+<dt>${t('passkeys.added')}</dt><dd data-field="added">${when(t, p.created_at, now)}${
+          p.created_ip || p.created_ua
+            ? html` · ${describeDevice(t, p.created_ua ?? undefined)} · ${displayAddress(p.created_ip ?? null)}`
+            : ''
+        }</dd>
 <dt>${t('passkeys.lastUsed')}</dt><dd>${p.last_used_at ? when(t, p.last_used_at, now) : t('passkeys.never')}</dd>
 </dl>
 <a class="button decline" href="/account/passkeys/${encodeURIComponent(p.id)}/remove">${t('passkeys.remove')}</a>
@@ -87,13 +106,35 @@ ${
       )}</ul>`
     : html`<p>${t('passkeys.none')}</p>`
 }
-<div data-passkey-register data-options="/account/passkeys/options" data-verify="/account/passkeys" data-csrf="${opts.csrf}">
+${
+  opts.passkeysUnlocked === false
+    ? html`<div class="card" data-field="fresh-sign-in"><p>${t('passkeys.freshSignIn')}</p>
+<a class="button primary" href="${opts.freshSignIn ?? '/account/signin?fresh=1'}">${t('passkeys.confirmIdentity')}</a></div>`
+    : html`<div data-passkey-register data-options="/account/passkeys/options" data-verify="/account/passkeys" data-csrf="${opts.csrf}">
 <label for="passkey-name">${t('passkeys.name')}</label>
 <input type="text" id="passkey-name" name="name" maxlength="64" placeholder="${t('passkeys.placeholder')}">
 <button type="button" class="primary" hidden>${t('passkeys.add')}</button>
 <p class="error" role="alert" data-passkey-status hidden>${t('passkeys.failed')}</p>
 </div>
-<script src="/assets/passkeys.js"></script>
+<script src="/assets/passkeys.js"></script>`
+}
+${
+  opts.sessions
+    ? html`<h1>${t('sessions.title')}</h1>
+<p>${t('sessions.lead')}</p>
+<ul class="devices">${opts.sessions.map(
+        (x) => html`<li class="card session" data-session="${x.uid === opts.thisSession ? 'this' : 'other'}">
+<h2>${describeDevice(t, x.ua ?? undefined)}${x.uid === opts.thisSession ? html` <span class="muted">(${t('sessions.this')})</span>` : ''}</h2>
+<dl>
+<dt>${t('confirm.ip')}</dt><dd>${displayAddress(x.ip)}</dd>
+<dt>${t('sessions.method')}</dt><dd>${t(x.method === 'passkey' ? 'account.method.passkey' : x.method === 'password' ? 'account.method.password' : 'sessions.method.unknown')}</dd>
+<dt>${t('sessions.lastUsed')}</dt><dd>${x.last_used_at ? when(t, x.last_used_at, now) : x.signed_in_at ? when(t, x.signed_in_at, now) : ''}</dd>
+</dl>
+</li>`,
+      )}</ul>
+<p><a class="button decline" href="/account/sessions/end">${t('sessions.endAll')}</a></p>`
+    : ''
+}
 ${
   opts.recent.length
     ? html`<h1>${t('account.recent')}</h1>

@@ -88,7 +88,7 @@ ${
 <button type="submit" name="confirm" value="yes" class="primary">${t('confirm.approve')}</button>
 </div>`
 }
-<button type="submit" name="report" value="yes" class="report">${t('confirm.report')}</button>
+${opts.signedInWith ? html`<button type="submit" name="report" value="yes" class="report">${t('confirm.report')}</button>` : ''}
 </form>
 </div>`,
   });

@@ -93,7 +93,7 @@ describe('pages a user trusts (Chromium)', function () {
     await page.getByRole('heading', { name: '你的设备' }).waitFor();
     assert.equal(await page.locator('li.device').count(), 0, 'the ended entry is gone');
 
-    await page.getByRole('link', { name: '退出登录' }).click();
+    await page.getByRole('link', { name: '退出登录', exact: true }).click();
     await page.getByRole('heading', { name: '要在此浏览器上退出 Handoff 吗？' }).waitFor();
     await page.getByRole('button', { name: '退出登录' }).click();
     await page.waitForURL(`${server.publicUrl}/`);

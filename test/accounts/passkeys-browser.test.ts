@@ -4,7 +4,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createClient } from '../../src/admin/clients.js';
 import { blank, launchChromium } from '../helpers/browser.js';
 import { endLimitWindows } from '../helpers/fixtures.js';
-import { deviceAuthorization, PASSWORD, redeem, startTestServer } from '../helpers/server.js';
+import { adminFetch, deviceAuthorization, PASSWORD, redeem, startTestServer } from '../helpers/server.js';
 
 const REDIRECT = 'https://rp.example.com/callback';
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -41,7 +41,11 @@ describe('passkeys, authentication context and step-up (Chromium, virtual authen
     oidc.allowInsecureRequests(rp);
     browser = await launchChromium();
   });
-  beforeEach(() => endLimitWindows(server.db));
+  beforeEach(async () => {
+    await endLimitWindows(server.db);
+    // Each test starts from an account without a passkey (adding one to an account that has one takes a passkey).
+    await server.db('passkeys').delete();
+  });
   afterEach(async () => {
     for (const c of open.splice(0)) await c.close();
   });
@@ -50,8 +54,16 @@ describe('passkeys, authentication context and step-up (Chromium, virtual authen
     await server.close();
   });
 
-  /** A browser with a virtual authenticator; `credentials()` lists what it holds. */
-  async function withAuthenticator(): Promise<{ ctx: BrowserContext; page: Page; credentials: () => Promise<unknown[]> }> {
+  /**
+   * A browser with a virtual authenticator; `credentials()` lists what it holds, `swap()` puts another authenticator
+   * (another device, empty) in its place.
+   */
+  async function withAuthenticator(): Promise<{
+    ctx: BrowserContext;
+    page: Page;
+    credentials: () => Promise<unknown[]>;
+    swap: () => Promise<void>;
+  }> {
     const ctx = await browser.newContext({ viewport: { width: 1000, height: 900 } });
     open.push(ctx);
     await ctx.route('https://rp.example.com/**', (route) =>
@@ -60,17 +72,29 @@ describe('passkeys, authentication context and step-up (Chromium, virtual authen
     const page = await ctx.newPage();
     const cdp = await ctx.newCDPSession(page);
     await cdp.send('WebAuthn.enable');
-    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: {
-        protocol: 'ctap2',
-        transport: 'internal',
-        hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
-        automaticPresenceSimulation: true,
+    const add = async () =>
+      (
+        await cdp.send('WebAuthn.addVirtualAuthenticator', {
+          options: {
+            protocol: 'ctap2',
+            transport: 'internal',
+            hasResidentKey: true,
+            hasUserVerification: true,
+            isUserVerified: true,
+            automaticPresenceSimulation: true,
+          },
+        })
+      ).authenticatorId;
+    let authenticatorId = await add();
+    return {
+      ctx,
+      page,
+      credentials: async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials,
+      swap: async () => {
+        await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId });
+        authenticatorId = await add();
       },
-    });
-    return { ctx, page, credentials: async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials };
+    };
   }
 
   async function signInWithPassword(page: Page) {
@@ -149,6 +173,35 @@ describe('passkeys, authentication context and step-up (Chromium, virtual authen
     assert.deepEqual(claims?.amr, ['hwk', 'user']);
     assert.equal(claims?.acr, 'phr');
     assert.ok((await server.store.passkeys.list(server.userId))[0]?.last_used_at, 'last use recorded');
+  });
+
+  it('a second passkey needs a passkey sign-in first: "Confirm it’s you", then Add; the list says when and from where, the audit trail has both', async () => {
+    const { page, swap } = await withAuthenticator();
+    await signInWithPassword(page);
+    await addPasskey(page, 'First key');
+    // The session signed in with a password: with a passkey on the account, that is not enough to add another.
+    await page.goto(`${server.publicUrl}/account/devices`);
+    await page.locator('[data-field="fresh-sign-in"]').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Add a passkey' }).count(), 0);
+    await page.getByRole('link', { name: 'Confirm it’s you' }).click();
+    await page.locator('[data-field="step-up"]').waitFor();
+    assert.equal(await page.getByLabel('Password').count(), 0, 'a password cannot confirm it');
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page.getByRole('heading', { name: 'Your devices' }).waitFor();
+    // The second passkey lives on another device (an authenticator holds one passkey per account).
+    await swap();
+    await addPasskey(page, 'Second key');
+    const added = await page.locator('[data-passkey] [data-field="added"]').first().innerText();
+    assert.match(added, /Chrome|Linux|Windows|macOS/, 'the device it was added from');
+    assert.match(added, /127\.0\.0\.1|::1|localhost/, 'and the address');
+    const events = (await (await adminFetch(server, 'GET', '/admin/audit?type=account.passkey.added')).json()) as Array<{
+      detail: { name: string };
+      actor_ip: string;
+    }>;
+    assert.deepEqual(
+      events.slice(0, 2).map((e) => e.detail.name),
+      ['Second key', 'First key'],
+    );
   });
 
   it('a password session is asked to step up with a passkey for acr_values=phr; a password alone gets acr 0', async () => {

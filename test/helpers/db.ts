@@ -62,6 +62,11 @@ const TABLES = [
   'device_approvals',
   'qr_tickets',
   'audit_events',
+  'account_sessions',
+  'report_deliveries',
+  'passkeys',
+  'webauthn_challenges',
+  'consents',
 ];
 
 export async function resetDb(db: Db): Promise<void> {

@@ -6,14 +6,18 @@ import { createClient } from '../../src/admin/clients.js';
 import { launchChromium, phoneContext } from '../helpers/browser.js';
 import { signature } from '../../src/ops/reports.js';
 import { Phone } from '../helpers/phone.js';
-import { adminFetch, postForm, redeem, startTestServer } from '../helpers/server.js';
+import { adminFetch, PASSWORD, postForm, redeem, startTestServer } from '../helpers/server.js';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const SECRET = 'webhook-secret-0123456789abcdef';
 
-/** A local webhook receiver that hands over each delivery as it arrives (tests wait on it, never on the clock). */
-async function receiver(failFirst = 0) {
+/**
+ * A local webhook receiver that hands over each delivery as it arrives (tests wait on it, never on the clock). It
+ * refuses the first `failFirst` attempts (503), keeping them in `refused`.
+ */
+export async function receiver(failFirst = 0) {
   const deliveries: Array<{ headers: IncomingHttpHeaders; body: string }> = [];
+  const refused: Array<{ headers: IncomingHttpHeaders; body: string }> = [];
   const waiting: Array<() => void> = [];
   let failures = failFirst;
   const server: Server = createServer((req, res) => {
@@ -24,6 +28,7 @@ async function receiver(failFirst = 0) {
     req.on('end', () => {
       if (failures > 0) {
         failures -= 1;
+        refused.push({ headers: req.headers, body });
         res.writeHead(503).end();
         return;
       }
@@ -36,6 +41,7 @@ async function receiver(failFirst = 0) {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
     deliveries,
+    refused,
     next: () => new Promise<void>((r) => waiting.push(r)),
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
@@ -80,6 +86,12 @@ describe('cross-device policies: proximity, device flow scopes, "I didn\'t start
   function phone(headers: Record<string, string>) {
     const p = new Phone();
     p.headers = headers;
+    return p;
+  }
+  /** A phone signed in as alice (a report comes only from a signed-in phone). */
+  async function signedIn(headers: Record<string, string>) {
+    const p = phone(headers);
+    await p.submit(await p.request(`${server.publicUrl}/account/devices`), { username: 'alice', password: PASSWORD });
     return p;
   }
 
@@ -150,7 +162,7 @@ describe('cross-device policies: proximity, device flow scopes, "I didn\'t start
 
   it('"I didn\'t start this" denies at once, says nothing was shared, and reaches the audit trail, the metrics and a signed webhook', async () => {
     const dc = await start('tv-warn');
-    const victim = phone(farPhone);
+    const victim = await signedIn(farPhone);
     victim.userAgent = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1';
     const page = await victim.request(dc.verification_uri_complete);
     assert.match(page.html, /I didn’t start this/);
@@ -161,21 +173,29 @@ describe('cross-device policies: proximity, device flow scopes, "I didn\'t start
 
     const reports = (await (await adminFetch(server, 'GET', '/admin/audit?type=reported')).json()) as Array<Record<string, unknown>>;
     assert.equal(reports[0]?.action, 'device.reported');
-    assert.deepEqual([reports[0]?.client_id, reports[0]?.device_ip, reports[0]?.actor_ip], ['tv-warn', '203.0.113.10', '198.51.100.5']);
+    assert.deepEqual(
+      [reports[0]?.client_id, reports[0]?.device_ip, reports[0]?.actor_ip, reports[0]?.account_id],
+      ['tv-warn', '203.0.113.10', '198.51.100.5', server.userId],
+      'the report names the account that made it',
+    );
     const metrics = await (await fetch(`${server.adminUrl}/metrics`)).text();
     assert.match(metrics, /handoff_reports_total\{kind="device",client="tv-warn"\} 1/);
 
-    // The first delivery is refused (503); the retry arrives, signed.
+    // The first delivery is refused (503); the retry arrives, signed, with the same event id.
     await arrived;
     const d = hook.deliveries[0];
     assert.ok(d);
     const body = JSON.parse(d.body) as Record<string, unknown>;
     assert.deepEqual(
-      [body.type, body.client_id, body.device_ip, body.phone_ip],
-      ['device.reported', 'tv-warn', '203.0.113.10', '198.51.100.5'],
+      [body.type, body.client_id, body.account_id, body.device_ip, body.phone_ip],
+      ['device.reported', 'tv-warn', server.userId, '203.0.113.10', '198.51.100.5'],
     );
     const ts = String(d.headers['x-handoff-timestamp']);
     assert.equal(d.headers['x-handoff-signature'], signature(SECRET, ts, d.body));
+    const first = hook.refused[0];
+    assert.ok(first, 'the first attempt was made and refused');
+    assert.equal(d.headers['x-handoff-event-id'], body.id);
+    assert.equal(first.headers['x-handoff-event-id'], body.id, 'a retry carries the event id of the first attempt');
 
     // A report locks nobody out: the same phone approves the next code.
     const next = await start('tv-warn');
@@ -213,6 +233,12 @@ describe('cross-device policies in Chromium: the phone sees the network warning 
     await ctx.setExtraHTTPHeaders({ 'x-forwarded-for': '198.51.100.5' });
     try {
       const page = await ctx.newPage();
+      // A report comes from a phone signed in to an account.
+      await page.goto(`${server.publicUrl}/account/devices`);
+      await page.getByLabel('Username').fill('alice');
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.getByRole('heading', { name: 'Your devices' }).waitFor();
       await page.goto(dc.verification_uri_complete);
       const warning = page.locator('[data-field="network"]');
       await warning.waitFor();

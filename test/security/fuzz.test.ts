@@ -73,6 +73,7 @@ const PUBLIC = [
   '/account/passkeys',
   '/account/passkeys/:x/rename',
   '/account/passkeys/:x/remove',
+  '/account/sessions/end',
   '/account',
   '/favicon.ico',
   '/account/signin',
@@ -85,6 +86,8 @@ const PUBLIC = [
 const ADMIN = [
   '/admin/users',
   '/admin/users/:x',
+  '/admin/users/:x/sessions',
+  '/admin/users/:x/sessions/end',
   '/admin/clients',
   '/admin/clients/:x',
   '/admin/clients/:x/rotate-secret',

@@ -76,7 +76,10 @@ if (register && window.PublicKeyCredential) {
   button.hidden = false;
   button.addEventListener('click', async () => {
     try {
-      const o = await (await post(optionsUrl, { csrf })).json();
+      const asked = await post(optionsUrl, { csrf });
+      // The fresh sign-in this needs has run out while the page was open: confirm it is you, then come back.
+      if (asked.status === 401) return location.assign(`/account/signin?fresh=1&back=${encodeURIComponent(location.pathname)}`);
+      const o = await asked.json();
       const cred = await navigator.credentials.create({
         publicKey: {
           ...o,
