@@ -15,7 +15,7 @@ const SECRET = 'webhook-secret-0123456789abcdef';
  * A local webhook receiver that hands over each delivery as it arrives (tests wait on it, never on the clock). It
  * refuses the first `failFirst` attempts (503), keeping them in `refused`.
  */
-export async function receiver(failFirst = 0) {
+async function receiver(failFirst = 0) {
   const deliveries: Array<{ headers: IncomingHttpHeaders; body: string }> = [];
   const refused: Array<{ headers: IncomingHttpHeaders; body: string }> = [];
   const waiting: Array<() => void> = [];
