@@ -95,7 +95,7 @@ function shut(server: Server): Promise<void> {
  */
 export async function startHandoff(config: Config, opts: StartOptions = {}): Promise<Handoff> {
   const log = opts.log ?? createLogger(config.logLevel);
-  const db = opts.db ?? openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const db = opts.db ?? (await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   try {
     return await start(config, db, log, opts);
   } catch (err) {

@@ -1,6 +1,5 @@
 import type { IncomingMessage } from 'node:http';
 import { type ParsedUrlQuery, parse as parseQuery } from 'node:querystring';
-import { Readable } from 'node:stream';
 import contentType from 'content-type';
 import type { Context } from 'koa';
 import typeis from 'type-is';
@@ -57,12 +56,17 @@ export function bodyIs(req: IncomingMessage, type: string): boolean {
  * Proxy around the request would run on every one of the dozens of header and socket reads that follow.
  */
 function replay(req: IncomingMessage, bytes: Buffer): void {
-  const stream = Readable.from([bytes]);
+  let consumed = false;
+  // A generator, not a stream: the bytes are already here, and the reader iterates once.
+  async function* once() {
+    consumed = true;
+    yield bytes;
+  }
   Object.defineProperties(req, {
-    readable: { configurable: true, get: () => stream.readable },
-    readableEncoding: { configurable: true, get: () => stream.readableEncoding },
-    iterator: { configurable: true, value: stream.iterator.bind(stream) },
-    [Symbol.asyncIterator]: { configurable: true, value: stream[Symbol.asyncIterator].bind(stream) },
+    readable: { configurable: true, get: () => !consumed },
+    readableEncoding: { configurable: true, get: () => null },
+    iterator: { configurable: true, value: once },
+    [Symbol.asyncIterator]: { configurable: true, value: once },
   });
 }
 

@@ -31,6 +31,15 @@ export interface Hit {
  * taken in key order, so two batches never wait on each other in a circle.
  */
 const EXPIRED = 'r.window_start <= now() - make_interval(secs => excluded.window_seconds)';
+
+/**
+ * Seconds until a window that opened at `start` ends, as a client is told in `Retry-After`: between 1 and the window
+ * itself. Measured against the statement's own clock (`clock_timestamp()`), not `now()` (the start of its
+ * transaction): a statement that waited on a row's lock while another opened the window a moment later would
+ * otherwise compute more than the whole window left. `LEAST` bounds it by the window whatever the clocks say.
+ */
+export const retryAfterSql = (start: string, seconds: string) =>
+  `LEAST(${seconds}, GREATEST(1, CEIL(EXTRACT(EPOCH FROM (${start} + make_interval(secs => ${seconds}) - clock_timestamp())))))::int`;
 const ROOM = '(SELECT g.m FROM g WHERE g.b = excluded.bucket AND g.k = excluded.key) - r.count';
 const HITS = {
   name: 'counter_hits',
@@ -44,8 +53,7 @@ const HITS = {
         count = CASE WHEN ${EXPIRED} THEN excluded.taken ELSE r.count + LEAST(excluded.taken, GREATEST(0, ${ROOM})) END,
         window_start = CASE WHEN ${EXPIRED} THEN now() ELSE r.window_start END,
         window_seconds = excluded.window_seconds
-      RETURNING bucket, key, taken,
-        GREATEST(1, CEIL(EXTRACT(EPOCH FROM (window_start + make_interval(secs => window_seconds) - now()))))::int AS retry_after
+      RETURNING bucket, key, taken, ${retryAfterSql('window_start', 'window_seconds')} AS retry_after
     )
     SELECT h.i, row_number() OVER (PARTITION BY h.b, h.k ORDER BY h.i) > up.taken AS refused, up.retry_after
     FROM h JOIN up ON up.bucket = h.b AND up.key = h.k ORDER BY h.i`,
@@ -82,8 +90,7 @@ export function chainCtes(n: number, first: number, onlyIf = 'true'): string {
         count = CASE WHEN ${expired} THEN LEAST(1, ${m}::int) ELSE r.count + ${room} END,
         window_start = CASE WHEN ${expired} THEN now() ELSE r.window_start END,
         window_seconds = excluded.window_seconds
-      RETURNING taken,
-        GREATEST(1, CEIL(EXTRACT(EPOCH FROM (window_start + make_interval(secs => window_seconds) - now()))))::int AS retry_after)`;
+      RETURNING taken, ${retryAfterSql('window_start', 'window_seconds')} AS retry_after)`;
   }).join(',\n    ');
 }
 

@@ -32,7 +32,7 @@ export function databaseUrlOf(db: Db): string | undefined {
   return urls.get(db);
 }
 
-export function openDb(target: DbTarget): Db {
+export async function openDb(target: DbTarget): Promise<Db> {
   if (target.databaseUrl) {
     const db = knexFactory({
       client: 'pg',
@@ -48,7 +48,7 @@ export function openDb(target: DbTarget): Db {
     dir = resolve(target.dataDir, 'pglite');
     mkdirSync(dir, { recursive: true });
     // One process per embedded data directory (see data-dir-lock.ts); refused before PGlite opens its files.
-    unlock = lockDataDir(resolve(target.dataDir));
+    unlock = await lockDataDir(resolve(target.dataDir));
     try {
       if (!existsSync(join(dir, 'PG_VERSION'))) initDataDir(dir);
     } catch (err) {

@@ -8,6 +8,7 @@ import {
   chainRefusal,
   inLockOrder,
   limitPlaceholders,
+  retryAfterSql,
   type Refusal,
 } from './counters.js';
 import type { Db } from './db.js';
@@ -99,8 +100,7 @@ const guessStatement = perCount((n: number): Statement => {
     text: `WITH found AS (
         SELECT payload, consumed_at, key_hash FROM oidc_store WHERE model = 'DeviceCode' AND user_code_hash = $1 LIMIT 1),
       full_limit AS (
-        SELECT l.i, CASE WHEN r.window_start IS NULL THEN l.w
-            ELSE GREATEST(1, CEIL(EXTRACT(EPOCH FROM (r.window_start + make_interval(secs => l.w) - now()))))::int END AS retry_after
+        SELECT l.i, CASE WHEN r.window_start IS NULL THEN l.w ELSE ${retryAfterSql('r.window_start', 'l.w')} END AS retry_after
         FROM (VALUES ${limits.join(', ')}) AS l(i, b, k, w, m)
         LEFT JOIN rate_counters r ON r.bucket = l.b AND r.key = l.k AND r.window_start > now() - make_interval(secs => l.w)
         WHERE EXISTS (SELECT 1 FROM found) AND l.m <= COALESCE(r.count, 0)

@@ -17,14 +17,14 @@ if (pgServer)
   describe('many instances on one PostgreSQL', () => {
     let a: Awaited<ReturnType<typeof startTestServer>>;
     let b: Awaited<ReturnType<typeof startHandoff>>;
-    let bDb: ReturnType<typeof openDb>;
+    let bDb: Awaited<ReturnType<typeof openDb>>;
 
     before(async () => {
       a = await startTestServer();
       await sharedDb();
       const url = sharedDbUrl();
       assert.ok(url);
-      bDb = openDb({ databaseUrl: url, dataDir: null });
+      bDb = await openDb({ databaseUrl: url, dataDir: null });
       b = await startHandoff(loadConfig({ NODE_ENV: 'test' }, { port: 0, adminPort: 0, issuer: a.issuer }), { db: bDb });
     });
     after(async () => {

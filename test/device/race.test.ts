@@ -17,7 +17,7 @@ describe('concurrent redemption of one device code', () => {
   let extra: Db | undefined;
   before(async () => {
     if (sharedEngine() === 'postgres' || process.env.TEST_DATABASE_URL || process.env.DATABASE_URL) {
-      extra = openDb({ dataDir: null });
+      extra = await openDb({ dataDir: null });
       await migrateLatest(extra);
       engines.push({ name: 'pglite', db: async () => extra as Db });
     }

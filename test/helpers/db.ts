@@ -33,10 +33,10 @@ export async function sharedDb(): Promise<Db> {
     const base = serverUrl();
     if (base) {
       const { url, drop } = await createPostgresDatabase(base);
-      const db = openDb({ databaseUrl: url, dataDir: null });
+      const db = await openDb({ databaseUrl: url, dataDir: null });
       shared = { db, url, drop };
     } else {
-      shared = { db: openDb({ dataDir: null }) };
+      shared = { db: await openDb({ dataDir: null }) };
     }
     await migrateLatest(shared.db);
   }

@@ -202,7 +202,7 @@ describe('fuzz: generated requests to every route', () => {
   let extra: Db | undefined;
   before(async () => {
     if (sharedEngine() === 'postgres' || process.env.TEST_DATABASE_URL || process.env.DATABASE_URL) {
-      extra = openDb({ dataDir: null });
+      extra = await openDb({ dataDir: null });
       await migrateLatest(extra);
       engines.push({ name: 'pglite', db: async () => extra as Db });
     }

@@ -58,7 +58,7 @@ describe('security: every protected decision, sent every way a library accepts i
   let extra: Db | undefined;
   before(async () => {
     if (sharedEngine() === 'postgres') {
-      extra = openDb({ dataDir: null });
+      extra = await openDb({ dataDir: null });
       await migrateLatest(extra);
       engines.push({ name: 'pglite', db: async () => extra as Db });
     }
