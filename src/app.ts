@@ -127,6 +127,8 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider, plugins:
     ctx.request.ip = arrival.ip;
     ctx.state.path = arrival.path;
     ctx.set(SECURITY_HEADERS);
+    // Token answers are never cached: oidc-provider sends `Cache-Control: no-store`, and HTTP/1.0 caches read this.
+    if (arrival.path === '/token') ctx.set('Pragma', 'no-cache');
     // Every cookie is signed and verified with the current provider's cookie keys, on our routes as on the
     // library's: after a rotation the very next request, whichever it is, uses the new keys.
     const keys = provider().keys;

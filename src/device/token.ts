@@ -96,6 +96,7 @@ function answer(x: Exchange, r: Refusal): void {
   x.res.writeHead(r.status, {
     ...x.headers,
     'Cache-Control': 'no-store',
+    Pragma: 'no-cache',
     // Only a request from an origin the client's CORS rule allows is answered here; any other is the app's.
     'Access-Control-Allow-Origin': origin || '*',
     'Access-Control-Expose-Headers': 'WWW-Authenticate',

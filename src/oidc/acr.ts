@@ -46,6 +46,22 @@ export function wantsPhishingResistant(ctx: KoaContextWithOIDC): boolean {
  */
 export function interactionPolicyWithPhr() {
   const policy = interactionPolicy.base();
+  // A native client (`application_type: "native"`) gets a consent page on every sign-in (RFC 8252 8.6: its redirect
+  // URI cannot prove who receives the code), except in the device flow: there the phone's confirmation page, which
+  // names the app and the scopes, is the one decision, so a native TV or CLI approves in one step like any other.
+  const consent = policy.get('consent');
+  const native = consent?.checks.get('native_client_prompt');
+  if (consent && native) {
+    consent.checks.remove('native_client_prompt');
+    consent.checks.add(
+      new interactionPolicy.Check(native.reason, native.description, native.error ?? 'interaction_required', (ctx) =>
+        ctx.oidc.route === 'code_verification' || ctx.oidc.route === 'device_resume'
+          ? interactionPolicy.Check.NO_NEED_TO_PROMPT
+          : native.check(ctx),
+      ),
+      0,
+    );
+  }
   const login = policy.get('login');
   login?.checks.add(
     new interactionPolicy.Check(PHR_REQUIRED, 'a phishing-resistant sign-in (a passkey) is required', (ctx) => {

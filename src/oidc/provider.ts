@@ -161,15 +161,21 @@ export function providerConfiguration({
       return code.kind !== 'DeviceCode' && !scanned && !code.scopes.has('offline_access');
     },
     // `qr_login: false` turns desktop scan-to-sign-in off for a client (on by default); `resource_server: true`
-    // lets a confidential client introspect tokens issued to other clients (an API that accepts them).
-    // `qr_login: false` turns desktop scan-to-sign-in off for a client (on by default); `resource_server: true`
     // lets a confidential client introspect tokens issued to other clients (an API that accepts them);
-    // `handoff_proximity` (off, warn, require) and `device_flow_scopes` are the cross-device policies (README).
+    // `handoff_proximity` (off, warn, require) and `device_flow_scopes` are the cross-device policies (README);
+    // `handoff_pkce_exempt: true` exempts one confidential client from PKCE (see `pkce` below).
     extraClientMetadata: {
-      properties: ['qr_login', 'resource_server', 'handoff_proximity', 'device_flow_scopes'],
-      validator(_ctx, key, value) {
-        if ((key === 'qr_login' || key === 'resource_server') && value !== undefined && typeof value !== 'boolean') {
+      properties: ['qr_login', 'resource_server', 'handoff_proximity', 'device_flow_scopes', 'handoff_pkce_exempt'],
+      validator(_ctx, key, value, metadata) {
+        if (
+          (key === 'qr_login' || key === 'resource_server' || key === 'handoff_pkce_exempt') &&
+          value !== undefined &&
+          typeof value !== 'boolean'
+        ) {
           throw new errors.InvalidClientMetadata(`${key} must be a boolean`);
+        }
+        if (key === 'handoff_pkce_exempt' && value === true && (metadata.token_endpoint_auth_method ?? 'client_secret_basic') === 'none') {
+          throw new errors.InvalidClientMetadata('handoff_pkce_exempt is only for a confidential client: a public client must use PKCE');
         }
         if (key === 'handoff_proximity' && value !== undefined && !(PROXIMITIES as readonly unknown[]).includes(value)) {
           throw new errors.InvalidClientMetadata(`handoff_proximity must be one of ${PROXIMITIES.join(', ')}`);
@@ -198,7 +204,10 @@ export function providerConfiguration({
       revocation_endpoint_auth_signing_alg_values_supported: CLIENT_AUTH_ALGS,
       introspection_endpoint_auth_signing_alg_values_supported: CLIENT_AUTH_ALGS,
     },
-    pkce: { required: () => true },
+    // PKCE is required of every client (RFC 9700 2.1.1), but for a confidential client an operator explicitly exempted
+    // (`handoff_pkce_exempt: true`), for libraries that cannot send it (passport-openidconnect): its client secret
+    // still authenticates the code exchange, but a code stolen in its redirect can be injected into its session.
+    pkce: { required: (_ctx, client) => client.metadata().handoff_pkce_exempt !== true || client.clientAuthMethod === 'none' },
     features: {
       devInteractions: { enabled: false },
       // A client revokes only its own tokens: revoking ends the whole grant, so another client must never be able to.

@@ -31,7 +31,9 @@ export function keys(db: Db) {
         .select<{ private_jwk: JWK }[]>('private_jwk')
         .whereNull('retired_at')
         .orWhere('publish_until', '>', db.fn.now())
-        .orderByRaw('retired_at IS NOT NULL, created_at DESC, alg');
+        // The JWKS lists keys in this order: current before retired, and RS256 (the default ID token algorithm) first,
+        // for libraries that take the first key of the set (python-jose).
+        .orderByRaw(`retired_at IS NOT NULL, created_at DESC, alg <> 'RS256', alg`);
       return rows.map((r) => r.private_jwk);
     },
     /** Cookie keys, newest first, without those past their grace period. */
