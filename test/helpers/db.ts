@@ -79,3 +79,23 @@ export async function closeSharedDb(): Promise<void> {
   await shared.drop?.();
   shared = undefined;
 }
+
+/** A database a test runs on: the shared one, and (see {@link bothEngines}) an embedded one beside it. */
+export interface Engine {
+  name: 'shared' | 'pglite';
+  db: () => Promise<Db>;
+}
+
+/**
+ * The engines a test runs on: the shared database, and a fresh in-memory PGlite too when the shared one is
+ * PostgreSQL, so a property holds on both engines in CI. Call in `before`; `close` in `after`.
+ */
+export async function bothEngines(): Promise<{ engines: Engine[]; close: () => Promise<void> }> {
+  const engines: Engine[] = [{ name: 'shared', db: sharedDb }];
+  await sharedDb();
+  if (sharedEngine() !== 'postgres') return { engines, close: async () => {} };
+  const pglite = await openDb({ dataDir: null });
+  await migrateLatest(pglite);
+  engines.push({ name: 'pglite', db: async () => pglite });
+  return { engines, close: () => pglite.destroy() };
+}

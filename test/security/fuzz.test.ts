@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { type Db, openDb } from '../../src/store/db.js';
-import { migrateLatest } from '../../src/store/migrate.js';
-import { sharedDb, sharedEngine } from '../helpers/db.js';
+import { bothEngines, type Engine } from '../helpers/db.js';
 import { Phone } from '../helpers/phone.js';
 import { rawRequest } from '../helpers/raw-http.js';
 import { DEVICE_GRANT, postForm, startTestServer, TEST_ADMIN_TOKEN } from '../helpers/server.js';
@@ -196,20 +194,13 @@ async function send(base: string, r: Generated extends fc.Arbitrary<infer T> ? T
   return rawRequest(`${base}${r.path}${qs ? `?${qs}` : ''}`, { method: r.method, headers, ...(r.body ? { body: r.body.text } : {}) });
 }
 
-const engines: Array<{ name: string; db: () => Promise<Db> }> = [{ name: 'shared', db: sharedDb }];
-
 describe('fuzz: generated requests to every route', () => {
-  let extra: Db | undefined;
+  let engines: Engine[] = [];
+  let closeEngines = async () => {};
   before(async () => {
-    if (sharedEngine() === 'postgres' || process.env.TEST_DATABASE_URL || process.env.DATABASE_URL) {
-      extra = await openDb({ dataDir: null });
-      await migrateLatest(extra);
-      engines.push({ name: 'pglite', db: async () => extra as Db });
-    }
+    ({ engines, close: closeEngines } = await bothEngines());
   });
-  after(async () => {
-    await extra?.destroy();
-  });
+  after(() => closeEngines());
 
   it(`never answers 5xx or reflects markup, and a device flow still completes (seed ${SEED})`, async function () {
     this.timeout(240_000);

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { createClient } from '../../src/admin/clients.js';
-import { type Db, openDb } from '../../src/store/db.js';
-import { migrateLatest } from '../../src/store/migrate.js';
-import { sharedDb, sharedEngine } from '../helpers/db.js';
+import { bothEngines, type Engine } from '../helpers/db.js';
 import { endLimitWindows } from '../helpers/fixtures.js';
 import { Phone } from '../helpers/phone.js';
 import { rawRequest } from '../helpers/raw-http.js';
@@ -52,20 +50,13 @@ function encode(text: string, charset: Variant['charset']): Buffer {
   return Buffer.from(text);
 }
 
-const engines: Array<{ name: string; db: () => Promise<Db> }> = [{ name: 'shared', db: sharedDb }];
-
 describe('security: every protected decision, sent every way a library accepts it (property)', () => {
-  let extra: Db | undefined;
+  let engines: Engine[] = [];
+  let closeEngines = async () => {};
   before(async () => {
-    if (sharedEngine() === 'postgres') {
-      extra = await openDb({ dataDir: null });
-      await migrateLatest(extra);
-      engines.push({ name: 'pglite', db: async () => extra as Db });
-    }
+    ({ engines, close: closeEngines } = await bothEngines());
   });
-  after(async () => {
-    await extra?.destroy();
-  });
+  after(() => closeEngines());
 
   it(`the same decision as the plain request, on every route that makes one (seed ${SEED})`, async function () {
     this.timeout(300_000);

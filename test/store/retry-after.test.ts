@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { type Db, engineOf, openDb } from '../../src/store/db.js';
+import { type Db, engineOf } from '../../src/store/db.js';
 import { sha256 } from '../../src/store/hash.js';
 import { createStore } from '../../src/store/index.js';
-import { migrateLatest } from '../../src/store/migrate.js';
-import { resetDb, serverUrl, sharedDb, sharedEngine } from '../helpers/db.js';
+import { bothEngines, type Engine, resetDb, serverUrl, sharedDb } from '../helpers/db.js';
 
 /**
  * `Retry-After` never exceeds the window it refers to. A statement's `now()` is the start of its transaction: one that
@@ -12,19 +11,12 @@ import { resetDb, serverUrl, sharedDb, sharedEngine } from '../helpers/db.js';
  * a real lock wait on PostgreSQL.
  */
 describe('Retry-After is bounded by its window', () => {
-  const engines: Array<{ name: string; db: () => Promise<Db> }> = [{ name: 'shared', db: sharedDb }];
-  let extra: Db | undefined;
+  let engines: Engine[] = [];
+  let closeEngines = async () => {};
   before(async () => {
-    await sharedDb();
-    if (sharedEngine() === 'postgres') {
-      extra = await openDb({ dataDir: null });
-      await migrateLatest(extra);
-      engines.push({ name: 'pglite', db: async () => extra as Db });
-    }
+    ({ engines, close: closeEngines } = await bothEngines());
   });
-  after(async () => {
-    await extra?.destroy();
-  });
+  after(() => closeEngines());
 
   const limit = (key: string) => ({ bucket: 'retry', key, windowSeconds: 60, max: 1 });
   /** A full window on `key` that opened `ahead` seconds after now (as a transaction that began later opens it). */
