@@ -126,6 +126,14 @@ describe('the process, the demo and the CLI', () => {
       const signIn = new Phone();
       const form = await signIn.request(`http://localhost:${port}/account/signin`);
       assert.match((await signIn.submit(form, { username: 'carol', password: 'typed password 1' })).html, /Signed in as Carol Example/);
+      // An operator lists carol's sessions and signs her out everywhere; her browser signs in again.
+      const sessions = JSON.parse((await run(CLI, ['users', 'sessions', '--id', carol], cliEnv)).stdout) as Array<{ method: string }>;
+      assert.deepEqual(
+        sessions.map((x) => x.method),
+        ['password'],
+      );
+      assert.deepEqual(JSON.parse((await run(CLI, ['users', 'sign-out', '--id', carol], cliEnv)).stdout), { ended: 1 });
+      assert.doesNotMatch((await signIn.request(`http://localhost:${port}/account/devices`)).html, /Signed in as Carol Example/);
 
       const unknownFlag = await run(CLI, ['users', 'list', '--bogus', 'x'], cliEnv);
       assert.equal(unknownFlag.code, 2);
@@ -138,6 +146,10 @@ describe('the process, the demo and the CLI', () => {
       assert.match(help.stdout, /--metadata VALUE +the fields to change, as JSON \(required\)/);
       const rotated = await run(CLI, ['keys', 'rotate'], cliEnv);
       assert.equal(JSON.parse(rotated.stdout).retired.length, 3);
+      const graceful = JSON.parse((await run(CLI, ['cookie-keys', 'rotate'], cliEnv)).stdout) as { keys: number };
+      assert.ok(graceful.keys >= 2, 'old cookie keys keep verifying');
+      const now = JSON.parse((await run(CLI, ['cookie-keys', 'rotate', '--now'], cliEnv)).stdout) as { keys: number; graceSeconds: number };
+      assert.deepEqual(now, { keys: 1, graceSeconds: 0 }, '--now drops every old key');
       const migrated = await run(CLI, ['db', 'migrate'], cliEnv);
       assert.deepEqual(JSON.parse(migrated.stdout), { applied: [] });
       const usage = await run(CLI, ['frobnicate'], cliEnv);
