@@ -1,8 +1,11 @@
 import { createServer, type Socket, connect } from 'node:net';
 import pg from 'pg';
+import * as oidc from 'openid-client';
+import { desktopCompletes, desktopLogin, desktopNumber, hasQr, phoneDecides } from '../test/helpers/desktop.js';
 import { Phone } from '../test/helpers/phone.js';
 import { freePort } from '../test/helpers/process.js';
 import {
+  adminPost,
   BENCH_ADMIN_TOKEN,
   cpuMs,
   DEVICE_GRANT,
@@ -25,7 +28,10 @@ import {
  *   Node and PostgreSQL CPU ms, and bytes on the wire both ways.
  * Phases: device authorization; one pending poll; the phone's decision (a phone already signed in: open the
  * verification link, Approve); redemption by a poll; and, for the other half of the codes, one held token request
- * opened before the decision and answered with tokens by it.
+ * opened before the decision and answered with tokens by it. Then number matching: the phone's decision for a device
+ * client that matches numbers (open the link, the device reads its number from its status once, pick it), and a whole
+ * desktop scan sign-in (login page with its QR, phone opens and claims, desktop reads its state, phone decides,
+ * desktop completes) for a relying party with number matching off and one with it on.
  */
 const N = Number(process.env.BENCH_COSTS_SIGNINS ?? 200);
 
@@ -91,6 +97,7 @@ async function main() {
     { DATABASE_URL: db.url, PORT: String(port), ISSUER: issuer },
     {
       device: { pollInterval: 1, maxAuthorizationsPerIp: 10_000_000, maxAuthorizationsPerClient: 10_000_000 },
+      qrLogin: { maxTicketsPerIp: 10_000_000, maxScansPerIp: 10_000_000 },
       scrypt: { cost: 1024, blockSize: 8, parallelization: 1 },
     },
   );
@@ -221,6 +228,58 @@ async function main() {
     const heldEach = { ...alone };
     for (const k of Object.keys(alone) as Array<keyof Totals>) heldEach[k] = ((withHeld[k] - alone[k]) * N) / (N - half);
     print('held token request, answered with tokens', heldEach);
+
+    // Number matching on a device client: the phone picks the number the device shows (read once from its status).
+    await adminPost(instance, '/admin/clients', {
+      client_id: 'tv-match',
+      token_endpoint_auth_method: 'none',
+      grant_types: [DEVICE_GRANT],
+      response_types: [],
+      handoff_number_matching: true,
+    });
+    const matching: Array<{ verification_uri_complete: string; status_uri: string }> = [];
+    for (let i = 0; i < N; i += 1)
+      matching.push((await (await post({ client_id: 'tv-match', scope: 'openid' })).json()) as (typeof matching)[number]);
+    await settle(1100);
+    await phase('phone decision, number matching on (with the device reading its number once)', N, () =>
+      parallel(N, async (i, w) => {
+        const phone = phones[w] as Phone;
+        const code = matching[i] as (typeof matching)[number];
+        const page = await phone.request(code.verification_uri_complete);
+        const number = ((await (await fetch(code.status_uri, { headers: { accept: 'application/json' } })).json()) as { number?: number })
+          .number;
+        const done = await phone.submit(page, { confirm: String(number) });
+        if (!/Device connected/.test(done.html)) throw new Error(`approve: ${done.status}`);
+      }),
+    );
+
+    // Desktop scan sign-ins, number matching off and on.
+    const metadata = (await (await fetch(`${issuer}/.well-known/openid-configuration`)).json()) as oidc.ServerMetadata;
+    for (const [clientId, extra] of [
+      ['rp-off', { handoff_number_matching: false }],
+      ['rp', {}],
+    ] as const) {
+      const created = await adminPost(instance, '/admin/clients', {
+        client_id: clientId,
+        redirect_uris: ['https://rp.example.com/cb'],
+        ...extra,
+      });
+      const rp = new oidc.Configuration(metadata, clientId, String(created.client_secret));
+      oidc.allowInsecureRequests(rp);
+      const scans = Math.floor(N / 2);
+      await phase(`desktop scan sign-in, number matching ${clientId === 'rp' ? 'on' : 'off'}`, scans, () =>
+        parallel(scans, async (_i, w) => {
+          const d = await desktopLogin(rp, 'https://rp.example.com/cb');
+          if (!hasQr(d)) throw new Error('no QR code on the login page');
+          const decided = await phoneDecides(phones[w] as Phone, d);
+          if (!/Computer signed in/.test(decided.html)) throw new Error(`scan: ${decided.status}`);
+          // The desktop reads its ticket's state once either way (with number matching on, the helper read it to pick).
+          if (clientId === 'rp-off') await desktopNumber(d, issuer);
+          const back = await desktopCompletes(d, issuer);
+          if (!back.url.startsWith('https://rp.example.com/cb')) throw new Error(`complete: ${back.status} ${back.url}`);
+        }),
+      );
+    }
   } finally {
     await instance.stop();
     proxy.close();

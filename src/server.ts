@@ -135,7 +135,7 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
   const report = reporter({ store, metrics, config, log, deliveries });
   const devicePages = deviceFlowPages({ config, store, bus, provider: () => provider, onOutcome, report });
   const grant = deviceGrant({ config, store, bus, waits, corsAllowed: cors });
-  const rules = approvalRules();
+  const rules = approvalRules({ store });
   const build = async () => {
     const p = createProvider({
       config,

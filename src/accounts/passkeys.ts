@@ -71,7 +71,12 @@ function responseObject(body: Record<string, unknown>): Record<string, unknown> 
 
 export function passkeyCeremonies(store: Store, rp: RelyingParty) {
   return {
-    async registrationOptions(user: { id: string; username: string; name: string | null }, binding: string) {
+    /** Options for a new passkey; `platform`: one on this device (the offer after a sign-in with a phone's passkey). */
+    async registrationOptions(
+      user: { id: string; username: string; name: string | null },
+      binding: string,
+      opts: { platform?: boolean } = {},
+    ) {
       const existing = await store.passkeys.list(user.id);
       const options = await (await webauthn()).generateRegistrationOptions({
         rpName: rp.name,
@@ -81,7 +86,11 @@ export function passkeyCeremonies(store: Store, rp: RelyingParty) {
         userID: new TextEncoder().encode(user.id),
         attestationType: 'none',
         excludeCredentials: existing.map((p) => ({ id: p.id, transports: p.transports })),
-        authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
+        authenticatorSelection: {
+          residentKey: 'required',
+          userVerification: 'required',
+          ...(opts.platform ? { authenticatorAttachment: 'platform' as const } : {}),
+        },
         timeout: CHALLENGE_SECONDS * 1000,
       });
       await store.passkeys.issueChallenge(options.challenge, 'register', binding, user.id, CHALLENGE_SECONDS);

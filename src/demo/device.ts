@@ -1,6 +1,6 @@
 import { decodeJwt } from 'jose';
 import { issuerFor, loadConfig } from '../config/load.js';
-import { DEMO_CLIENT_ID } from './seed.js';
+import { DEMO_CLIENT_ID, DEMO_MATCHING_CLIENT_ID } from './seed.js';
 
 /**
  * `npm run demo:device`: a TV in the terminal. It asks the running Handoff for a device code as the demo client,
@@ -8,7 +8,8 @@ import { DEMO_CLIENT_ID } from './seed.js';
  * requests (`Prefer: wait=N`, answered the moment the phone decides); should the server not hold them, it falls
  * back to RFC 8628 polling: every `interval` seconds, 5 more after each `slow_down`.
  * The QR code is drawn in ANSI colours (black on white, any terminal theme); `-- --dark` or `-- --light` draw it
- * without colours for a dark or a light background.
+ * without colours for a dark or a light background. `-- --match` signs in as the demo client with number matching:
+ * it follows the status stream and prints the number the phone will ask for.
  */
 const GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const UA = 'HandoffDemoTV/1.0 (terminal)';
@@ -30,12 +31,31 @@ async function post(
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Prints the number the phone will ask for, once the status stream has one (number matching). */
+async function followNumber(statusUri: string, signal: AbortSignal): Promise<void> {
+  const res = await fetch(statusUri, { headers: { accept: 'text/event-stream', 'user-agent': UA }, signal });
+  const decoder = new TextDecoder();
+  let buffered = '';
+  for await (const chunk of res.body ?? []) {
+    buffered += decoder.decode(chunk as Uint8Array, { stream: true });
+    for (const m of buffered.matchAll(/^data: (.*)$/gm)) {
+      const event = JSON.parse(m[1] as string) as { state?: string; number?: number };
+      if (event.number) {
+        process.stdout.write(`\nOpened on a phone. It will ask which number this screen shows:\n\n    ${event.number}\n\n`);
+        return;
+      }
+    }
+    buffered = buffered.slice(buffered.lastIndexOf('\n') + 1);
+  }
+}
+
 async function main(): Promise<number> {
   const config = loadConfig(process.env);
   const issuer = issuerFor(config, config.port);
+  const client = process.argv.includes('--match') ? DEMO_MATCHING_CLIENT_ID : DEMO_CLIENT_ID;
   let started: { status: number; body: Json };
   try {
-    started = await post(`${issuer}/device/auth`, { client_id: DEMO_CLIENT_ID, scope: 'openid profile email offline_access' });
+    started = await post(`${issuer}/device/auth`, { client_id: client, scope: 'openid profile email offline_access' });
   } catch {
     process.stderr.write(`Cannot reach Handoff at ${issuer}. Start it first with: npm start\n`);
     return 1;
@@ -50,6 +70,7 @@ async function main(): Promise<number> {
     verification_uri: string;
     verification_uri_complete: string;
     verification_uri_complete_qr: string;
+    status_uri: string;
     interval?: number;
     expires_in: number;
   };
@@ -60,16 +81,22 @@ async function main(): Promise<number> {
     `\n${qr}\nScan the code with your phone, or open ${s.verification_uri} and enter:\n\n    ${s.user_code}\n\nWaiting for your phone…\n`,
   );
 
+  const stream = new AbortController();
+  followNumber(s.status_uri, stream.signal).catch(() => {});
+  try {
+    return await wait(issuer, client, s);
+  } finally {
+    stream.abort();
+  }
+}
+
+async function wait(issuer: string, client: string, s: { device_code: string; interval?: number; expires_in: number }): Promise<number> {
   let interval = s.interval ?? 5;
   let held = true;
   const deadline = Date.now() + s.expires_in * 1000;
   while (Date.now() < deadline) {
     if (!held) await sleep(interval * 1000);
-    const r = await post(
-      `${issuer}/token`,
-      { grant_type: GRANT, device_code: s.device_code, client_id: DEMO_CLIENT_ID },
-      { prefer: 'wait=30' },
-    );
+    const r = await post(`${issuer}/token`, { grant_type: GRANT, device_code: s.device_code, client_id: client }, { prefer: 'wait=30' });
     held = r.held;
     const error = r.body.error;
     if (r.status === 200) {

@@ -19,12 +19,27 @@ export const DEMO_CLIENT = {
 };
 
 /**
- * First start outside production: a demo user and a public device client. Returns the demo password (shown once)
- * or undefined when nothing was created.
+ * The demo TV with number matching (`/demo/tv`, `npm run demo:device -- --match`): once the code is opened on a phone
+ * the TV shows a number, and the phone asks which one before it approves.
+ */
+export const DEMO_MATCHING_CLIENT_ID = 'demo-tv';
+export const DEMO_MATCHING_CLIENT = {
+  ...DEMO_CLIENT,
+  client_id: DEMO_MATCHING_CLIENT_ID,
+  client_name: 'Handoff demo TV (number matching)',
+  handoff_number_matching: true,
+};
+
+/**
+ * First start outside production: a demo user and two public device clients. Returns the demo password (shown once)
+ * or undefined when nothing was created. A data directory from before the number-matching client gets that client.
  */
 export async function seedDemo(config: Config, store: Store, provider: Provider): Promise<string | undefined> {
   if (config.env === 'production') return undefined;
-  if ((await store.clients.count()) > 0) return undefined;
+  const fresh = (await store.clients.count()) === 0;
+  if ((fresh || (await store.clients.find(DEMO_CLIENT_ID))) && !(await store.clients.find(DEMO_MATCHING_CLIENT_ID)))
+    await createClient(store, provider, { ...DEMO_MATCHING_CLIENT });
+  if (!fresh) return undefined;
   const password = randomBytes(9).toString('base64url');
   await createUser(store, { username: DEMO_USERNAME, password, name: 'Demo User', email: 'demo@example.com' }, config.scrypt);
   await createClient(store, provider, { ...DEMO_CLIENT });
@@ -42,7 +57,7 @@ export function demoBanner(h: { issuer: string; adminUrl: string }, password: st
     password
       ? `Demo account created: username "${DEMO_USERNAME}", password "${password}" (shown only now)`
       : `Demo account: username "${DEMO_USERNAME}" (its password was printed at first start)`,
-    `Demo device client: ${DEMO_CLIENT_ID}`,
+    `Demo device clients: ${DEMO_CLIENT_ID}, and ${DEMO_MATCHING_CLIENT_ID} with number matching (${base}/demo/tv, npm run demo:device -- --match)`,
     '',
     'Try the device flow:',
     `  1. curl -s -d client_id=${DEMO_CLIENT_ID} -d 'scope=openid profile email offline_access' ${base}/device/auth`,

@@ -1,4 +1,5 @@
 import type { EventBus } from '../events/bus.js';
+import { newMatchNumbers } from '../http/number-match.js';
 import { type AuditAction, audit } from '../ops/audit.js';
 import type { Reporter } from '../ops/reports.js';
 import type { Store } from '../store/index.js';
@@ -57,13 +58,14 @@ export async function poll(store: Store, key: string, clientId: string, interval
 export async function handoffState(
   store: Store,
   key: string,
-): Promise<{ state: HandoffState; exp: number; accountId?: string } | undefined> {
+): Promise<{ state: HandoffState; exp: number; accountId?: string; number?: number } | undefined> {
   const row = await store.deviceCodes.handoff(key);
   if (!row) return undefined;
   const exp = row.exp ?? 0;
   if (row.denied) return { state: 'denied', exp };
   if (row.account_id) return { state: 'approved', exp, accountId: row.account_id };
   if (exp <= Date.now() / 1000) return { state: 'expired', exp };
+  if (row.scanned && row.match_number !== null) return { state: 'scanned', exp, number: Number(row.match_number) };
   return { state: row.scanned ? 'scanned' : 'pending', exp };
 }
 
@@ -72,6 +74,16 @@ export const isFinal = (s: HandoffState) => s === 'approved' || s === 'denied' |
 /** scan: pending → scanned, announced once. */
 export async function scan(store: Store, bus: EventBus, key: string): Promise<void> {
   if (await store.deviceCodes.markScanned(key)) await bus.publish(key);
+}
+
+/**
+ * scan with number matching: pending → scanned, and the code gets its number (shown by the device from now on) and
+ * the three choices the phone offers, which this returns (the same on every opening).
+ */
+export async function scanMatching(store: Store, bus: EventBus, key: string): Promise<number[] | undefined> {
+  const scanned = await store.deviceCodes.markScannedMatching(key, newMatchNumbers());
+  if (scanned.first) await bus.publish(key);
+  return scanned.choices;
 }
 
 /** What the phone approved or declined, as oidc-provider saved it. */

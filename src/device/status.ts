@@ -28,7 +28,9 @@ export async function statusView(store: Store, key: string) {
   const h = await handoffState(store, key);
   if (!h) return undefined;
   const account = h.state === 'approved' && h.accountId ? await maskedAccountName(store, h.accountId) : undefined;
-  return { data: account ? { state: h.state, account } : { state: h.state }, final: isFinal(h.state), changesAt: h.exp * 1000 + 50 };
+  // Number matching: once the code was opened on a phone, the number the device shows (never the phone's choices).
+  const data = account ? { state: h.state, account } : h.number !== undefined ? { state: h.state, number: h.number } : { state: h.state };
+  return { data, final: isFinal(h.state), changesAt: h.exp * 1000 + 50 };
 }
 
 /** The row key inside a status handle, or undefined for anything Handoff did not make. */

@@ -19,9 +19,10 @@ import { ACR_PHISHING_RESISTANT } from '../oidc/acr.js';
 import { sha256 } from '../store/hash.js';
 import type { Store } from '../store/index.js';
 import { tFor } from '../views/context.js';
-import { codeEntryPage, confirmPage, outcomePage } from '../views/device.js';
+import { codeEntryPage, confirmPage, outcomePage, wrongNumberPage } from '../views/device.js';
 import type Provider from 'oidc-provider';
-import { approved, type Decision, denied, type Outcome, scan } from './flow.js';
+import { approved, type Decision, denied, type Outcome, scan, scanMatching } from './flow.js';
+import { numberMatchingOn, pickedNumber } from '../http/number-match.js';
 import { normalizeUserCode } from './user-code.js';
 
 /**
@@ -96,7 +97,7 @@ export function verificationGuards(deps: VerificationDeps): Middleware {
       // A typed code is a guess (an empty form is not): one statement finds the code and counts a miss. (A repeated
       // `user_code` is refused by oidc-provider before it looks anything up.)
       const code = typed ? await guess(deps, p, typed, guessLimits(deps.config, ctx.ip, sessionId)) : undefined;
-      if (await decisionGuard(ctx, p, form, code)) return;
+      if (await decisionGuard(ctx, deps, p, form, code)) return;
       await next();
       ctx.set('Cache-Control', 'no-store');
       return;
@@ -121,23 +122,40 @@ export function verificationGuards(deps: VerificationDeps): Middleware {
  * The decision form, before oidc-provider reads it: "I didn't start this" becomes the library's own Decline
  * (`abort=yes`) and is remembered as a report; an approval under a `require` proximity policy from another network is
  * refused with a page that says why and offers Decline only. An approval is what oidc-provider takes as one: any
- * non-empty `confirm` without `abort` (`confirm=1` as much as the page's `confirm=yes`). True when the request was
- * answered here. The same rules are checked again where the approval is recorded ({@link approvalRules}).
+ * non-empty `confirm` without `abort` (`confirm=1` as much as the page's `confirm=yes`). For a client that matches
+ * numbers, `confirm` carries the number picked: the right one is recorded on the code, a wrong one declines it.
+ * True when the request was answered here. The same rules are checked again where the approval is recorded
+ * ({@link approvalRules}).
  */
 async function decisionGuard(
   ctx: Context,
+  deps: VerificationDeps,
   provider: Provider,
   form: ParsedUrlQuery | undefined,
   code: DeviceCode | undefined,
 ): Promise<boolean> {
   if (!form) return false;
-  if (truthy(form, 'report')) {
+  const decline = (why?: 'wrongNumber') => {
     delete form.report;
     delete form.confirm;
     form.abort = 'yes';
     rewriteBody(ctx.req, formText(form));
+    if (why) ctx.state.wrongNumber = true;
+  };
+  if (truthy(form, 'report')) {
     // Only a phone signed in to an account reports (and the report names it); any other browser only declines.
     const phone = await signedInUser(ctx, provider);
+    const key = keyOf(code);
+    if (phone && code?.error && key && deps.report) {
+      // Declined already (a wrong number was picked): the report is what is left to do.
+      await deps.report({ kind: 'device', clientId: code.clientId ?? '', accountId: phone.accountId, ...reportedDevice(ctx, code) });
+      ctx.status = 200;
+      ctx.type = 'html';
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = outcomePage(tFor(ctx), 'reported');
+      return true;
+    }
+    decline();
     if (phone) ctx.state.reportedBy = phone.accountId;
     return false;
   }
@@ -151,7 +169,20 @@ async function decisionGuard(
     ctx.body = outcomePage(t, 'tooFar');
     return true;
   }
+  const key = keyOf(code);
+  if (code && client && key && numberMatchingOn(client.metadata(), 'device')) {
+    const picked = pickedNumber(field(form, 'confirm'));
+    if (picked === undefined)
+      throw new HttpError(400, 'invalid_request', 'Pick the number your device shows.', { key: 'confirm.pickNumber' });
+    if (!(await deps.store.deviceCodes.matched(key, picked))) decline('wrongNumber');
+  }
   return false;
+}
+
+/** What a report says of the device that asked and the phone that answered. */
+function reportedDevice(ctx: Context, code: DeviceCode) {
+  const device = deviceOf(code);
+  return { deviceIp: device.ip ?? null, deviceUa: device.ua ?? null, phoneIp: ctx.ip, sameNetwork: sameNetwork(device.ip, ctx.ip) };
 }
 
 /**
@@ -161,7 +192,7 @@ async function decisionGuard(
  * outside the client's list. A refusal is oidc-provider's `access_denied`: the library records it on the code, so the
  * device gets `access_denied` and nothing is issued.
  */
-export function approvalRules(): (ctx: KoaContextWithOIDC) => Promise<void> {
+export function approvalRules(deps: { store: Store }): (ctx: KoaContextWithOIDC) => Promise<void> {
   return async (ctx) => {
     const code = ctx.oidc.entities.DeviceCode;
     const client = ctx.oidc.client;
@@ -172,6 +203,11 @@ export function approvalRules(): (ctx: KoaContextWithOIDC) => Promise<void> {
     }
     const outside = outsideDeviceScopes(metadata, text(code.params?.scope) ?? '');
     if (outside.length) throw new errors.AccessDenied(`this application may not ask a device for ${outside.join(' ')}`);
+    // Number matching: the number the device showed was picked on this phone (recorded by the decision form).
+    const key = keyOf(code);
+    if (numberMatchingOn(metadata, 'device') && !(key && (await deps.store.deviceCodes.wasMatched(key)))) {
+      throw new errors.AccessDenied('the number the device shows was not picked');
+    }
   };
 }
 
@@ -223,7 +259,13 @@ function decisionOf(ctx: KoaContextWithOIDC, code: DeviceCode, key: string): Dec
   };
 }
 
-function drawConfirm(ctx: KoaContextWithOIDC, code: DeviceCode | undefined, client: ClientView, userCode: string): void {
+function drawConfirm(
+  ctx: KoaContextWithOIDC,
+  code: DeviceCode | undefined,
+  client: ClientView,
+  userCode: string,
+  choices?: number[],
+): void {
   const device = code ? deviceOf(code) : { ip: undefined, ua: undefined };
   const metadata = client.metadata?.();
   const network = proximityCheck(proximityOf(metadata), device.ip, ctx.ip);
@@ -241,7 +283,19 @@ function drawConfirm(ctx: KoaContextWithOIDC, code: DeviceCode | undefined, clie
     client: { name: client.clientName ?? client.clientId, uri: client.clientUri },
     scopes: (text(code?.params?.scope) ?? '').split(' ').filter(Boolean),
     device: { ...device, ...(code?.iat ? { at: new Date(code.iat * 1000) } : {}) },
+    ...(choices ? { numberChoices: choices } : {}),
   });
+}
+
+/**
+ * A phone has the code in hand: pending → scanned, announced once; for a client that matches numbers, the code gets its
+ * number (the device shows it from now on) and the phone's three choices, which this returns.
+ */
+async function scanned(deps: VerificationDeps, key: string | undefined, client: ClientView): Promise<number[] | undefined> {
+  if (!key) return undefined;
+  if (numberMatchingOn(client.metadata?.(), 'device')) return scanMatching(deps.store, deps.bus, key);
+  await scan(deps.store, deps.bus, key);
+  return undefined;
 }
 
 /** The code a QR link carried: counted like a typed one, then its confirmation (or why not). */
@@ -278,8 +332,8 @@ async function confirmLinked(ctx: KoaContextWithOIDC, deps: VerificationDeps, us
     return;
   }
   const key = keyOf(code);
-  if (key) await scan(deps.store, deps.bus, key);
-  drawConfirm(ctx, code, client, `${userCode.slice(0, 4)}-${userCode.slice(4)}`);
+  const choices = await scanned(deps, key, client);
+  drawConfirm(ctx, code, client, `${userCode.slice(0, 4)}-${userCode.slice(4)}`, choices);
 }
 
 /** oidc-provider's device flow hooks: our pages, and the transitions they mark. */
@@ -292,6 +346,12 @@ export function deviceFlowPages(deps: VerificationDeps) {
       if (!err && linked) return confirmLinked(ctx, deps, linked);
       const code = ctx.oidc.entities.DeviceCode;
       const key = keyOf(code);
+      if (err?.name === 'AbortedError' && ctx.state.wrongNumber && code && key) {
+        await denied(deps.store, deps.bus, decisionOf(ctx, code, key), deps.onOutcome);
+        ctx.status = 409;
+        ctx.body = wrongNumberPage(t, { action: ctx.oidc.urlFor('code_verification'), xsrf: xsrfOf(ctx), userCode: code.userCode ?? '' });
+        return;
+      }
       const reporter = err?.name === 'AbortedError' ? ctx.state.reportedBy : undefined;
       const reported = reporter !== undefined;
       if (err?.name === 'AbortedError' && code && key) {
@@ -317,10 +377,8 @@ export function deviceFlowPages(deps: VerificationDeps) {
     },
     async userCodeConfirmSource(ctx: KoaContextWithOIDC, _form: string, client: ClientView, _deviceInfo: unknown, userCode: string) {
       const code = ctx.oidc.entities.DeviceCode;
-      const key = keyOf(code);
-      // A phone has the code in hand: pending → scanned, announced once.
-      if (key) await scan(deps.store, deps.bus, key);
-      drawConfirm(ctx, code, client, userCode);
+      // A phone has the code in hand: pending → scanned, announced once (with number matching, its numbers made).
+      drawConfirm(ctx, code, client, userCode, await scanned(deps, keyOf(code), client));
     },
     async successSource(ctx: KoaContextWithOIDC) {
       const code = ctx.oidc.entities.DeviceCode;

@@ -9,5 +9,9 @@ declare module 'koa' {
     linkedUserCode?: string;
     /** The phone's Decline was "I didn't start this", from this signed-in account (device/verification.ts): a report. */
     reportedBy?: string;
+    /** A JSON body a route read and checked once (oidc/interactions.ts), for the handler that follows. */
+    jsonBody?: Record<string, unknown>;
+    /** The phone picked a number the device does not show (number matching): the denial says so. */
+    wrongNumber?: boolean;
   }
 }

@@ -5,7 +5,7 @@ import { verifyPassword, decoyHash } from '../accounts/password.js';
 import { canonicalUsername, knownBrowserFor, rememberBrowser, signInCounters } from '../accounts/sign-in-limits.js';
 import type { Config } from '../config/schema.js';
 import { readForm, readJsonObject } from '../http/body.js';
-import { passkeyCeremonies, relyingPartyOf } from '../accounts/passkeys.js';
+import { passkeyCeremonies, relyingPartyOf, signedInWithPasskey } from '../accounts/passkeys.js';
 import { audit } from '../ops/audit.js';
 import { ACR_PASSWORD, ACR_PHISHING_RESISTANT, PHR_REQUIRED } from './acr.js';
 import { checkCsrf, csrfToken as csrfFor } from '../http/csrf.js';
@@ -15,6 +15,7 @@ import type { Store } from '../store/index.js';
 import { tFor } from '../views/context.js';
 import type { SafeHtml } from '../views/html.js';
 import { consentPage, loginPage } from '../views/sign-in.js';
+import { looksLikePhone } from '../views/user-agent.js';
 
 /**
  * Our login and consent pages (oidc-provider's interaction routes). Each form carries a CSRF token bound to the
@@ -94,6 +95,13 @@ export function interactionRoutes(deps: InteractionDeps): Router {
         passkey: { options: `/interaction/${d.uid}/passkey/options`, verify: `/interaction/${d.uid}/passkey` },
         stepUp,
         ...(qr ? { qr } : {}),
+        ...(looksLikePhone(ctx.get('user-agent'), ctx.get('sec-ch-ua-mobile'))
+          ? {}
+          : {
+              hybrid: {
+                offer: { options: `/interaction/${d.uid}/passkey/offer/options`, register: `/interaction/${d.uid}/passkey/offer` },
+              },
+            }),
       });
       return;
     }
@@ -165,6 +173,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   async function jsonWithCsrf(ctx: Context, d: Details): Promise<Record<string, unknown>> {
     const body = await readJsonObject(ctx, config.bodyLimitBytes);
     checkCsrf(deps.secrets(), typeof body.csrf === 'string' ? body.csrf : undefined, ['interaction', d.uid]);
+    ctx.state.jsonBody = body;
     return body;
   }
   router.post('/interaction/:uid/passkey/options', async (ctx) => {
@@ -187,7 +196,45 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       .provider()
       .interactionResult(ctx.req, ctx.res, { login: { accountId, amr, acr: ACR_PHISHING_RESISTANT } }, { mergeWithLastSubmission: false });
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { redirect: returnTo };
+    // A passkey from another device (a phone over the hybrid transport): the page offers one on this computer.
+    const attachment = (body.response as { authenticatorAttachment?: unknown } | undefined)?.authenticatorAttachment;
+    ctx.body = { redirect: returnTo, ...(attachment === 'cross-platform' ? { offerLocal: true } : {}) };
+  });
+
+  // The offer after a sign-in with a passkey from another device: a passkey on this computer, for the account that
+  // just signed in with a passkey in this very sign-in (the fresh passkey sign-in adding one needs).
+  async function offered(ctx: Context): Promise<{ d: Details; accountId: string }> {
+    const d = await details(ctx);
+    const login = d.result?.login as { accountId?: unknown; amr?: unknown } | undefined;
+    const amr = Array.isArray(login?.amr) ? (login.amr as string[]) : [];
+    if (typeof login?.accountId !== 'string' || !signedInWithPasskey(amr))
+      throw new HttpError(400, 'invalid_request', 'This step is not available now.', { key: 'error.step' });
+    await jsonWithCsrf(ctx, d);
+    ctx.set('Cache-Control', 'no-store');
+    return { d, accountId: login.accountId };
+  }
+  router.post('/interaction/:uid/passkey/offer/options', async (ctx) => {
+    const { d, accountId } = await offered(ctx);
+    const user = await store.users.byId(accountId);
+    if (!user) throw new HttpError(400, 'invalid_request', 'This step is not available now.', { key: 'error.step' });
+    ctx.body = await ceremonies.registrationOptions(user, `interaction:${d.uid}`, { platform: true });
+  });
+  router.post('/interaction/:uid/passkey/offer', async (ctx) => {
+    const { d, accountId } = await offered(ctx);
+    const body = (ctx.state.jsonBody ?? {}) as Record<string, unknown>;
+    const added = await ceremonies.register(accountId, `interaction:${d.uid}`, body, {
+      ip: ctx.ip,
+      ua: ctx.get('user-agent').slice(0, 512) || null,
+    });
+    await audit(store, {
+      action: 'account.passkey.added',
+      accountId,
+      actorIp: ctx.ip,
+      deviceUa: ctx.get('user-agent') || null,
+      detail: { name: added.name },
+    });
+    ctx.status = 201;
+    ctx.body = added;
   });
 
   router.post('/interaction/:uid/confirm', async (ctx) => {

@@ -163,12 +163,20 @@ export function providerConfiguration({
     // `qr_login: false` turns desktop scan-to-sign-in off for a client (on by default); `resource_server: true`
     // lets a confidential client introspect tokens issued to other clients (an API that accepts them);
     // `handoff_proximity` (off, warn, require) and `device_flow_scopes` are the cross-device policies (README);
-    // `handoff_pkce_exempt: true` exempts one confidential client from PKCE (see `pkce` below).
+    // `handoff_pkce_exempt: true` exempts one confidential client from PKCE (see `pkce` below);
+    // `handoff_number_matching` turns number matching off for desktop scans (`false`) or on for device codes (`true`).
     extraClientMetadata: {
-      properties: ['qr_login', 'resource_server', 'handoff_proximity', 'device_flow_scopes', 'handoff_pkce_exempt'],
+      properties: [
+        'qr_login',
+        'resource_server',
+        'handoff_proximity',
+        'device_flow_scopes',
+        'handoff_pkce_exempt',
+        'handoff_number_matching',
+      ],
       validator(_ctx, key, value, metadata) {
         if (
-          (key === 'qr_login' || key === 'resource_server' || key === 'handoff_pkce_exempt') &&
+          (key === 'qr_login' || key === 'resource_server' || key === 'handoff_pkce_exempt' || key === 'handoff_number_matching') &&
           value !== undefined &&
           typeof value !== 'boolean'
         ) {

@@ -20,6 +20,8 @@ import type { Store } from '../store/index.js';
 import { tFor } from '../views/context.js';
 import type { SafeHtml } from '../views/html.js';
 import { qrSection } from '../views/qr-login.js';
+import { numberMatchingOn } from '../http/number-match.js';
+import { looksLikePhone } from '../views/user-agent.js';
 import { effectiveState, issueTicket, retire, type Ticket, ticketForDesktop, ticketKey, use } from './tickets.js';
 
 /**
@@ -95,8 +97,7 @@ export async function scanFinishable(provider: Provider, d: Details): Promise<bo
  * are told by their client hints or user agent here, and by the page's width in its style.
  */
 function onDesktop(ctx: Context): boolean {
-  if (ctx.get('sec-ch-ua-mobile') === '?1') return false;
-  return !/Mobi|Android|iPhone|iPad|iPod/i.test(ctx.get('user-agent'));
+  return !looksLikePhone(ctx.get('user-agent'), ctx.get('sec-ch-ua-mobile'));
 }
 
 /** The scan result that finishes the desktop's sign-in; `handoff.scan` tells app.ts to end the desktop session. */
@@ -172,9 +173,14 @@ export function qrDesktop(deps: QrDesktopDeps) {
     return { d, form };
   }
 
-  /** What the desktop is told: the state only. No name is shown before the phone approves (and then it moves on). */
-  function view(t: Ticket): { state: string } {
+  /**
+   * What the desktop is told: the state, and once a phone has claimed the code, the number to match (number matching).
+   * No name is shown before the phone approves (and then it moves on).
+   */
+  function view(t: Ticket, matching: boolean): { state: string; number?: number; reason?: string } {
     const state = effectiveState(t);
+    if (state === 'scanned' && matching && t.match_number !== null) return { state, number: t.match_number };
+    if (state === 'denied' && t.decline_reason) return { state, reason: t.decline_reason };
     return { state: state === 'issued' ? 'pending' : state };
   }
 
@@ -196,16 +202,17 @@ export function qrDesktop(deps: QrDesktopDeps) {
     const id = typeof ctx.query.ticket === 'string' ? ctx.query.ticket : '';
     const first = await ticketForDesktop(store, id, d.uid);
     if (!first) throw new HttpError(404, 'not_found', 'no such code for this sign-in');
+    const matching = numberMatchingOn((await deps.provider().Client.find(first.client_id))?.metadata());
     ctx.set('Cache-Control', 'no-store');
     if (ctx.accepts('text/event-stream', 'application/json') !== 'text/event-stream') {
-      ctx.body = view(first);
+      ctx.body = view(first, matching);
       return;
     }
     ctx.respond = false;
     openEventStream({ res: ctx.res, ip: ctx.ip }, { bus: deps.bus, waits: deps.waits, ...config.realtime }, ticketKey(id), async () => {
       const t = await ticketForDesktop(store, id, d.uid);
       if (!t) return undefined;
-      const shown = view(t);
+      const shown = view(t, matching);
       const final = !['pending', 'scanned'].includes(shown.state);
       return { data: shown, final, changesAt: new Date(t.expires_at).getTime() + 50 };
     });

@@ -7,7 +7,7 @@ import type { EventBus } from '../events/bus.js';
 import { addressKey, proximityCheck, proximityOf, sameNetwork } from '../http/address.js';
 import { readForm } from '../http/body.js';
 import { checkCsrf, csrfToken } from '../http/csrf.js';
-import { HttpError } from '../http/errors.js';
+import { HttpError, TooManyRequests } from '../http/errors.js';
 import { take } from '../http/limits.js';
 import { signedInUser } from '../http/session.js';
 import { audit } from '../ops/audit.js';
@@ -15,9 +15,11 @@ import type { Reporter } from '../ops/reports.js';
 import { signedInWithPasskey } from '../accounts/passkeys.js';
 import type { Store } from '../store/index.js';
 import { tFor } from '../views/context.js';
-import { phoneConfirmPage, phoneOutcomePage } from '../views/qr-login.js';
+import { phoneConfirmPage, phoneOutcomePage, phoneWrongNumberPage } from '../views/qr-login.js';
 import { qrLoginEnabled } from './desktop.js';
-import { claim, decide, phoneView, ticketById, ticketBySecret, ticketKey } from './tickets.js';
+import { claim, decide, phoneView, ticketById, ticketBySecret, ticketKey, wrongPick, wrongPickLimit } from './tickets.js';
+import { newMatchNumbers, numberMatchingOn, pickedNumber } from '../http/number-match.js';
+import { sha256 } from '../store/hash.js';
 
 /**
  * The phone side of scan-to-sign-in. `GET /q/<ticket>` (the QR code's URL) needs a signed-in phone (otherwise it
@@ -81,6 +83,7 @@ export function qrPhoneRoutes(deps: QrPhoneDeps): Router {
     const ticket = found.ticket;
     const client = await provider.Client.find(ticket.client_id);
     ctx.body = phoneConfirmPage(t, {
+      numberMatching: numberMatchingOn(client?.metadata()),
       action: '/q/decide',
       claim: '/q/claim',
       csrf: csrfFor(phone.sessionUid, ticket.id),
@@ -93,31 +96,59 @@ export function qrPhoneRoutes(deps: QrPhoneDeps): Router {
     });
   });
 
-  // The decision page's script: this phone has the code in hand (issued → scanned), the desktop says so.
+  // The decision page's script: this phone has the code in hand (issued → scanned), the desktop says so. With number
+  // matching, the desktop now shows its number and this phone gets the three to choose from (and never before).
   router.post('/q/claim', async (ctx) => {
     const { phone, id } = await phoneForm(ctx);
+    // The numbers are drawn in the claim's one statement whatever the client; only a client with number matching on
+    // shows and asks for them (its setting is read from the cached client after the claim: no statement more).
     const claimed = await claim(
       store,
       id,
       { sessionId: phone.sessionId, accountId: phone.accountId, ip: ctx.ip },
       config.qrLogin.confirmSeconds,
+      newMatchNumbers(),
     );
     ctx.set('Cache-Control', 'no-store');
-    if (!claimed)
+    if (!claimed) {
+      const paused = await store.counters.full(wrongPickLimit(phone.accountId));
+      if (paused)
+        throw new TooManyRequests('too many wrong numbers; scanning is paused for a few minutes', paused.retryAfter, {
+          key: 'qrPhone.paused',
+        });
       throw new HttpError(409, 'invalid_request', 'This code is already being confirmed on another phone, or is no longer valid.');
+    }
     await deps.bus.publish(ticketKey(claimed.id));
-    ctx.status = 204;
+    const client = await deps.provider().Client.find(claimed.client_id);
+    if (numberMatchingOn(client?.metadata()) && claimed.match_choices) ctx.body = { choices: claimed.match_choices };
+    else ctx.status = 204;
   });
 
   router.post('/q/decide', async (ctx) => {
     const t = tFor(ctx);
     const { phone, form, id } = await phoneForm(ctx);
     const provider = deps.provider();
-    const approve = form.decision === 'approve';
+    // A number picked is an approval with that number (number matching); otherwise the page's Approve.
+    const picked = pickedNumber(form.pick);
+    const approve = form.decision === 'approve' || (form.pick !== undefined && form.decision === undefined);
     const reported = form.decision === 'report';
     ctx.set('Cache-Control', 'no-store');
     ctx.type = 'html';
     const before = await ticketById(store, id);
+    // "I didn't start this" after a wrong pick: the ticket is already declined; the report is what is left to do.
+    if (reported && before?.decline_reason === 'wrong_number' && before.phone_session_hash === sha256(phone.sessionId)) {
+      await deps.report?.({
+        kind: 'desktop',
+        clientId: before.client_id,
+        accountId: phone.accountId,
+        deviceIp: before.desktop_ip,
+        deviceUa: before.desktop_ua,
+        phoneIp: ctx.ip,
+        sameNetwork: sameNetwork(before.desktop_ip, ctx.ip),
+      });
+      ctx.body = phoneOutcomePage(t, 'reported');
+      return;
+    }
     if (approve && before && !(await qrLoginEnabled(provider, before.client_id))) {
       ctx.status = 409;
       ctx.body = phoneOutcomePage(t, 'unknown');
@@ -131,13 +162,39 @@ export function qrPhoneRoutes(deps: QrPhoneDeps): Router {
       ctx.body = phoneOutcomePage(t, 'tooFar');
       return;
     }
+    const matching = approve && numberMatchingOn(client?.metadata());
+    if (matching && picked === undefined) {
+      throw new HttpError(400, 'invalid_request', 'Pick the number your computer shows.', { key: 'qrPhone.pickNumber' });
+    }
     const decided = await decide(
       store,
       id,
       { sessionId: phone.sessionId, accountId: phone.accountId, ip: ctx.ip, authTime: phone.loginTs, amr: phone.amr },
       approve,
       config.qrLogin.approvedSeconds,
+      matching && picked !== undefined ? { picked } : undefined,
     );
+    if (!decided && matching && picked !== undefined) {
+      // Not the number on the computer: the ticket is declined (once), and the account's wrong picks are counted.
+      const wrong = await wrongPick(store, id, { sessionId: phone.sessionId, ip: ctx.ip }, picked);
+      if (wrong) {
+        await deps.bus.publish(ticketKey(wrong.id));
+        await store.counters.hit(wrongPickLimit(phone.accountId));
+        await audit(store, {
+          action: 'desktop.denied',
+          accountId: phone.accountId,
+          clientId: wrong.client_id,
+          deviceIp: wrong.desktop_ip,
+          deviceUa: wrong.desktop_ua,
+          actorIp: ctx.ip,
+          detail: { sameNetwork: sameNetwork(wrong.desktop_ip, ctx.ip), reason: 'wrong_number' },
+        });
+        deps.onOutcome?.('desktop', 'denied');
+        ctx.status = 409;
+        ctx.body = phoneWrongNumberPage(t, { action: '/q/decide', csrf: csrfFor(phone.sessionUid, wrong.id), ticket: wrong.id });
+        return;
+      }
+    }
     if (!decided) {
       ctx.status = 409;
       ctx.body = phoneOutcomePage(t, before ? 'expired' : 'unknown');

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sha256 } from '../store/hash.js';
 import type { Store } from '../store/index.js';
+import type { MatchNumbers } from '../http/number-match.js';
 import type { Ticket, TicketState } from '../store/tickets.js';
 
 export type { Ticket, TicketState };
@@ -11,6 +12,11 @@ export type { Ticket, TicketState };
  *   issued ──claim (a phone's explicit POST)──▶ scanned ──decide──▶ approved ──use (the desktop's request)──▶ used
  *     │   └────────────────decide (claims and decides in one step)─────▶ approved | denied
  *     └─(rotation, or expires_at passes while issued/scanned)─▶ expired
+ *
+ * With number matching (on unless the client says `handoff_number_matching: false`): claim draws the number the
+ * desktop shows and the three the phone offers; approve then needs the claim and the right pick (`scanned ──pick
+ * right──▶ approved`), and a wrong pick declines (`scanned ──pick wrong──▶ denied`, reason `wrong_number`). A claim
+ * by an account that picked wrong too often lately is refused until its window ends.
  *
  * Opening the ticket's link only reads. `scanned` belongs to one phone session; `approved` lives
  * `approvedSeconds` and is usable only while the approving phone's session (and so its account) still exists.
@@ -71,18 +77,46 @@ export function phoneView(t: Ticket | undefined, phoneSessionId: string): { ok: 
   return { ok: false, reason: 'expired' };
 }
 
-/** claim: issued → scanned by this phone session; it then has `confirmSeconds` to decide. Again from it: harmless. */
+/** Wrong picks an account may make in a window before its phones' claims pause (see {@link wrongPickLimit}). */
+export interface PickLimit {
+  bucket: string;
+  key: string;
+  max: number;
+  windowSeconds: number;
+}
+
+/** The counter of an account's wrong picks: three in ten minutes pause only that account's scans, briefly. */
+export const wrongPickLimit = (accountId: string): PickLimit => ({
+  bucket: 'number-match:account',
+  key: accountId,
+  max: 3,
+  windowSeconds: 600,
+});
+
+/**
+ * claim: issued → scanned by this phone session; it then has `confirmSeconds` to decide. Again from it: harmless.
+ * With `numbers`, the ticket gets its number and choices in the same statement (used when its client matches
+ * numbers), and the claim is refused while the account's wrong picks are at their limit.
+ */
 export async function claim(
   store: Store,
   id: string,
   phone: { sessionId: string; accountId: string; ip: string },
   confirmSeconds: number,
+  numbers?: MatchNumbers,
 ): Promise<Ticket | undefined> {
   const mine = sha256(phone.sessionId);
   const claimed = await store.tickets.transition(
     id,
-    { state: 'scanned', phoneSessionHash: mine, accountId: phone.accountId, phoneIp: phone.ip, expiresIn: confirmSeconds },
-    { states: ['issued'], unexpired: true },
+    {
+      state: 'scanned',
+      phoneSessionHash: mine,
+      accountId: phone.accountId,
+      phoneIp: phone.ip,
+      expiresIn: confirmSeconds,
+      ...(numbers ? { matchNumber: numbers.number, matchChoices: numbers.choices } : {}),
+    },
+    { states: ['issued'], unexpired: true, ...(numbers ? { notPaused: wrongPickLimit(phone.accountId) } : {}) },
   );
   if (claimed) return claimed;
   const now = await store.tickets.byId(id);
@@ -99,8 +133,11 @@ export function decide(
   phone: { sessionId: string; accountId: string; ip: string; authTime: number; amr: string[] },
   approve: boolean,
   approvedSeconds: number,
+  /** Number matching: the approval needs this session's claim and the right number (`picked`). */
+  matching?: { picked: number },
 ): Promise<Ticket | undefined> {
   const mine = sha256(phone.sessionId);
+  const needsPick = approve && matching !== undefined;
   return store.tickets.transition(
     id,
     {
@@ -112,7 +149,18 @@ export function decide(
       amr: phone.amr,
       ...(approve ? { expiresIn: approvedSeconds } : {}),
     },
-    { states: ['issued'], orScannedBy: mine, unexpired: true },
+    needsPick
+      ? { states: [], orScannedBy: mine, unexpired: true, matchNumber: matching.picked }
+      : { states: ['issued'], orScannedBy: mine, unexpired: true },
+  );
+}
+
+/** pick wrong: scanned by this session, with a number that is not `picked` → denied (`wrong_number`). */
+export function wrongPick(store: Store, id: string, phone: { sessionId: string; ip: string }, picked: number): Promise<Ticket | undefined> {
+  return store.tickets.transition(
+    id,
+    { state: 'denied', phoneIp: phone.ip, declineReason: 'wrong_number' },
+    { states: [], orScannedBy: sha256(phone.sessionId), unexpired: true, mismatchNumber: picked },
   );
 }
 

@@ -182,7 +182,18 @@ export function counters(run: Run) {
      * a circle (a deadlock).
      */
     release,
+    /** Whether a counter's window is full now (read only, counts nothing): when its window ends, or undefined. */
+    async full(c: Counter): Promise<{ retryAfter: number } | undefined> {
+      const row = (await run<{ retry_after: number }>(FULL, [c.bucket, c.key, c.windowSeconds, c.max]))[0];
+      return row ? { retryAfter: row.retry_after } : undefined;
+    },
   };
 }
+
+const FULL = {
+  name: 'counter_full',
+  text: `SELECT ${retryAfterSql('window_start', '$3::int')} AS retry_after FROM rate_counters
+    WHERE bucket = $1 AND key = $2 AND count >= $4 AND window_start > now() - make_interval(secs => $3::int)`,
+};
 
 export type Counters = ReturnType<typeof counters>;

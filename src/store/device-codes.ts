@@ -36,6 +36,8 @@ export interface HandoffRow {
   account_id: string | null;
   denied: boolean;
   scanned: boolean;
+  /** Number matching: the number the device shows once the code was opened on a phone. */
+  match_number: number | null;
 }
 
 /**
@@ -71,10 +73,33 @@ const SCANNED = {
     WHERE model = 'DeviceCode' AND key_hash = $1 AND scanned_at IS NULL AND NOT payload ? 'accountId' AND NOT payload ? 'error'
     RETURNING 1 AS ok`,
 };
+/**
+ * Number matching (http/number-match.ts): the scan of a code whose client matches numbers also gives the code its
+ * number and choices, once, in the same statement, and answers the choices to every phone that opens it (a code is
+ * opened by one phone, but a reload must show the same three). Whether this call made the code `scanned` too.
+ */
+const SCANNED_MATCHING = {
+  name: 'device_scanned_matching',
+  text: `UPDATE oidc_store SET scanned_at = COALESCE(scanned_at, now()),
+      match_number = COALESCE(match_number, $2::smallint), match_choices = COALESCE(match_choices, $3::smallint[])
+    WHERE model = 'DeviceCode' AND key_hash = $1 AND NOT payload ? 'accountId' AND NOT payload ? 'error'
+    RETURNING scanned_at = now() AS first, match_choices`,
+};
+/** The right number was picked on the phone: recorded, so the approval's grant can check it (device/verification.ts). */
+const MATCHED = {
+  name: 'device_matched',
+  text: `UPDATE oidc_store SET matched_at = now()
+    WHERE model = 'DeviceCode' AND key_hash = $1 AND match_number = $2::smallint AND NOT payload ? 'accountId' AND NOT payload ? 'error'
+    RETURNING 1 AS ok`,
+};
+const WAS_MATCHED = {
+  name: 'device_was_matched',
+  text: `SELECT matched_at IS NOT NULL AS matched FROM oidc_store WHERE model = 'DeviceCode' AND key_hash = $1`,
+};
 const HANDOFF = {
   name: 'device_handoff',
   text: `SELECT key_hash, (payload->>'exp')::bigint AS exp, payload->>'accountId' AS account_id, payload ? 'error' AS denied,
-      scanned_at IS NOT NULL AS scanned
+      scanned_at IS NOT NULL AS scanned, match_number
     FROM oidc_store WHERE model = 'DeviceCode' AND key_hash = $1`,
 };
 const QR = {
@@ -153,6 +178,27 @@ export function deviceCodes(_db: Db, run: Run, counters: Pick<Counters, 'release
     /** pending → scanned, once: true when this call made the transition. */
     async markScanned(key: string): Promise<boolean> {
       return (await run(SCANNED, [key])).length > 0;
+    },
+    /**
+     * pending → scanned with number matching: the code gets `numbers` unless it has its own already. Whether this
+     * call made the transition, and the choices the phone offers (undefined for a decided code).
+     */
+    async markScannedMatching(
+      key: string,
+      numbers: { number: number; choices: number[] },
+    ): Promise<{ first: boolean; choices?: number[] }> {
+      const row = (
+        await run<{ first: boolean; match_choices: number[] | null }>(SCANNED_MATCHING, [key, numbers.number, numbers.choices])
+      )[0];
+      return row ? { first: row.first, ...(row.match_choices ? { choices: row.match_choices.map(Number) } : {}) } : { first: false };
+    },
+    /** Records a right pick; false when `picked` is not the code's number (or the code is decided). */
+    async matched(key: string, picked: number): Promise<boolean> {
+      return (await run(MATCHED, [key, picked])).length > 0;
+    },
+    /** Whether the right number was picked for this code. */
+    async wasMatched(key: string): Promise<boolean> {
+      return (await run<{ matched: boolean }>(WAS_MATCHED, [key]))[0]?.matched === true;
     },
     async handoff(key: string): Promise<HandoffRow | undefined> {
       const row = (await run<HandoffRow & { exp: string | number | null }>(HANDOFF, [key]))[0];

@@ -16,6 +16,11 @@ export interface Ticket {
   account_id: string | null;
   auth_time: number | string | null;
   amr: string[] | null;
+  /** Number matching: the number the desktop shows once claimed, and the three the phone offers. */
+  match_number: number | null;
+  match_choices: number[] | null;
+  /** Why a denied ticket was denied, when not by the phone's Decline (`wrong_number`). */
+  decline_reason: string | null;
   created_at: Date | string;
   expires_at: Date | string;
 }
@@ -32,6 +37,9 @@ const COLUMNS = [
   'account_id',
   'auth_time',
   'amr',
+  'match_number',
+  'match_choices',
+  'decline_reason',
   'created_at',
   'expires_at',
 ];
@@ -45,6 +53,12 @@ export interface Guard {
   unexpired?: boolean;
   /** The approving phone's session row still exists for the approving account. */
   phoneSessionAlive?: boolean;
+  /** The ticket's number is this one (a right pick). */
+  matchNumber?: number;
+  /** The ticket has a number and it is not this one (a wrong pick). */
+  mismatchNumber?: number;
+  /** The account has not made too many wrong picks lately (its counter in `rate_counters` is not full). */
+  notPaused?: { bucket: string; key: string; max: number; windowSeconds: number };
 }
 
 export interface TicketChange {
@@ -56,6 +70,9 @@ export interface TicketChange {
   amr?: string[];
   /** A new expiry, seconds from now. */
   expiresIn?: number;
+  matchNumber?: number;
+  matchChoices?: number[];
+  declineReason?: string;
 }
 
 export function tickets(db: Db) {
@@ -104,6 +121,9 @@ export function tickets(db: Db) {
       if (change.authTime !== undefined) set.auth_time = change.authTime;
       if (change.amr !== undefined) set.amr = JSON.stringify(change.amr);
       if (change.expiresIn !== undefined) set.expires_at = db.raw(`now() + make_interval(secs => ?::int)`, [change.expiresIn]);
+      if (change.matchNumber !== undefined) set.match_number = change.matchNumber;
+      if (change.matchChoices !== undefined) set.match_choices = db.raw('?::smallint[]', [change.matchChoices]);
+      if (change.declineReason !== undefined) set.decline_reason = change.declineReason;
       const q = db('qr_tickets').where({ id });
       q.where((w) => {
         w.whereIn('state', guard.states);
@@ -111,6 +131,19 @@ export function tickets(db: Db) {
       });
       if (guard.interactionHash) q.where({ interaction_hash: guard.interactionHash });
       if (guard.unexpired) q.where('expires_at', '>', db.fn.now());
+      if (guard.matchNumber !== undefined) q.where({ match_number: guard.matchNumber });
+      if (guard.mismatchNumber !== undefined) q.whereNotNull('match_number').whereNot({ match_number: guard.mismatchNumber });
+      const paused = guard.notPaused;
+      if (paused) {
+        q.whereNotExists((s) =>
+          s
+            .select(db.raw('1'))
+            .from('rate_counters')
+            .where({ bucket: paused.bucket, key: paused.key })
+            .where('count', '>=', paused.max)
+            .where('window_start', '>', db.raw(`now() - make_interval(secs => ?::int)`, [paused.windowSeconds])),
+        );
+      }
       if (guard.phoneSessionAlive) {
         q.whereExists((s) =>
           s

@@ -53,10 +53,22 @@ export function confirmPage(
     signedInWith?: 'passkey' | 'password' | undefined;
     /** The app accepts only a phone signed in with a passkey, and this one is not: approving asks for one first. */
     needsPasskey?: boolean;
+    /** Number matching: approving is picking, of these three, the number the device shows. */
+    numberChoices?: number[];
     now?: Date;
   },
 ): string {
   const refuse = opts.network?.refuse === true;
+  const approve = opts.numberChoices
+    ? html`<fieldset class="numbers" data-numbers>
+<legend>${t('confirm.whichNumber')}</legend>
+<div class="choices">${opts.numberChoices.map((n) => html`<button type="submit" name="confirm" value="${String(n)}" class="primary number">${String(n)}</button>`)}</div>
+</fieldset>
+<button type="submit" name="abort" value="yes" class="decline">${t('confirm.decline')}</button>`
+    : html`<div class="choices">
+<button type="submit" name="abort" value="yes" class="decline">${t('confirm.decline')}</button>
+<button type="submit" name="confirm" value="yes" class="primary">${t('confirm.approve')}</button>
+</div>`;
   return page({
     title: t('confirm.title', { client: opts.client.name }),
     lang: t('lang.tag'),
@@ -67,10 +79,11 @@ ${clientHeader(opts.client)}
 <p class="code" aria-label="${t('entry.label')}">${opts.userCode}</p>
 ${opts.scopes.length ? html`<p>${t('confirm.asks')}</p>${scopeList(t, opts.scopes)}` : ''}
 <dl>
-<dt>${t('confirm.device')}</dt><dd data-field="device">${describeDevice(t, opts.device.ua)}</dd>
+<dt>${t('confirm.device')}</dt><dd data-field="device">${t('claims.says', { what: describeDevice(t, opts.device.ua) })}</dd>
 <dt>${t('confirm.ip')}</dt><dd data-field="ip">${displayAddress(opts.device.ip)}</dd>
 ${opts.device.at ? html`<dt>${t('confirm.when')}</dt><dd data-field="when">${timeAgo(t, opts.device.at, opts.now)}</dd>` : ''}
 </dl>
+<p class="muted" data-field="claims">${t('claims.note')}</p>
 ${opts.signedInWith ? html`<p class="muted" data-field="signed-in-with">${t(opts.signedInWith === 'passkey' ? 'signedIn.passkey' : 'signedIn.password')}</p>` : ''}
 ${opts.needsPasskey ? html`<p data-field="needs-passkey">${t('confirm.needsPasskey')}</p>` : ''}
 ${opts.network?.warn ? html`<p class="error" role="alert" data-field="network">${t('confirm.otherNetwork')}</p>` : ''}
@@ -80,15 +93,25 @@ ${refuse ? html`<p class="error" role="alert" data-field="network">${t('confirm.
 <form method="post" action="${opts.action}">
 <input type="hidden" name="xsrf" value="${opts.xsrf}">
 <input type="hidden" name="user_code" value="${opts.userCode}">
-${
-  refuse
-    ? html`<button type="submit" name="abort" value="yes" class="decline">${t('confirm.decline')}</button>`
-    : html`<div class="choices">
-<button type="submit" name="abort" value="yes" class="decline">${t('confirm.decline')}</button>
-<button type="submit" name="confirm" value="yes" class="primary">${t('confirm.approve')}</button>
-</div>`
-}
+${refuse ? html`<button type="submit" name="abort" value="yes" class="decline">${t('confirm.decline')}</button>` : approve}
 ${opts.signedInWith ? html`<button type="submit" name="report" value="yes" class="report">${t('confirm.report')}</button>` : ''}
+</form>
+</div>`,
+  });
+}
+
+/** A wrong number was picked: the code is declined already; what happened, and the report that is left to make. */
+export function wrongNumberPage(t: Translator, opts: { action: string; xsrf: string; userCode: string }): string {
+  return page({
+    title: t('wrongNumber.title'),
+    lang: t('lang.tag'),
+    body: html`<div class="card" data-outcome="wrong-number">
+<h1>${t('wrongNumber.title')}</h1>
+<p>${t('wrongNumber.body')}</p>
+<form method="post" action="${opts.action}">
+<input type="hidden" name="xsrf" value="${opts.xsrf}">
+<input type="hidden" name="user_code" value="${opts.userCode}">
+<button type="submit" name="report" value="yes" class="report">${t('confirm.report')}</button>
 </form>
 </div>`,
   });

@@ -37,6 +37,8 @@ const en = {
   'confirm.device': 'Requesting device',
   'confirm.ip': 'IP address',
   'confirm.when': 'Requested',
+  'claims.says': 'says it is {what}',
+  'claims.note': 'What a device says about itself can be made up; its address and the time are what Handoff saw.',
   'confirm.question': 'Did you start this on a device in front of you?',
   'confirm.otherNetwork': 'This device is on a different network from your phone. If it is not in front of you, decline.',
   'confirm.mustBeNear':
@@ -106,7 +108,12 @@ const en = {
   'error.passkey': 'Signing in with the passkey did not work. Try again, or use your password.',
   'error.passkeyRequired': 'This application asks for a passkey. Go back and sign in with a passkey.',
   'login.passkey': 'Sign in with a passkey',
-  'login.passkeyRequired': '{client} asks for a phishing-resistant sign-in: sign in with a passkey to continue.',
+  'login.passkeyRequired':
+    '{client} asks for a phishing-resistant sign-in: sign in with a passkey on this computer, or with the passkey on your phone (“Use a passkey from your phone”; your phone must be near this computer).',
+  'login.passkeyPhone': 'Use a passkey from your phone',
+  'login.offer': 'Signed in with your phone’s passkey. Create a passkey on this computer too, so next time you need no phone?',
+  'login.offerCreate': 'Create a passkey here',
+  'login.offerSkip': 'Not now',
   'login.noPasskeySupport': 'This browser cannot use passkeys. Use another browser, or your password.',
   'passkeys.title': 'Passkeys',
   'passkeys.lead': 'Sign in without a password, with your phone, computer or security key. A passkey cannot be phished.',
@@ -175,6 +182,20 @@ const en = {
   'qrPhone.expired.body': 'This code is no longer valid. Show a new code on your computer and scan it again.',
   'qrPhone.unknown.title': 'Code not valid',
   'qrPhone.unknown.body': 'This code is not valid or was already used. Show a new code on your computer.',
+  'qr.number': 'Your phone will ask which number this screen shows:',
+  'qr.wrongNumber': 'A different number was picked on the phone, so the sign-in was declined.',
+  'qrPhone.whichNumber': 'Which number does your computer show? Pick it to approve.',
+  'qrPhone.pickNumber': 'Pick the number your computer shows.',
+  'qrPhone.wrong.title': 'That isn’t the number on the computer',
+  'qrPhone.wrong.body':
+    'The sign-in was declined and nothing was shared. If that computer is not in front of you, someone may be trying to sign in as you: tell us.',
+  'confirm.whichNumber': 'Which number does your device show? Pick it to approve.',
+  'confirm.pickNumber': 'Pick the number your device shows.',
+  'wrongNumber.title': 'That isn’t the number on the device',
+  'wrongNumber.body':
+    'The sign-in was declined and nothing was shared. If that device is not in front of you, someone may be trying to sign in as you: tell us.',
+  'qrPhone.paused':
+    'A wrong number was picked too many times, so signing in by scanning is paused on your phones for a few minutes. Use your password meanwhile.',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -214,6 +235,8 @@ const zh: Record<MessageKey, string> = {
   'confirm.device': '请求的设备',
   'confirm.ip': 'IP 地址',
   'confirm.when': '请求时间',
+  'claims.says': '自称是 {what}',
+  'claims.note': '设备对自己的描述可以伪造；地址和时间是 Handoff 实际看到的。',
   'confirm.question': '这是你在面前的设备上发起的吗？',
   'confirm.otherNetwork': '此设备与你的手机不在同一网络。如果它不在你面前，请拒绝。',
   'confirm.mustBeNear': '此应用只能由与设备在同一网络的手机批准。请将手机连接到设备所在的网络（Wi-Fi）后重新打开代码，或拒绝。',
@@ -278,7 +301,12 @@ const zh: Record<MessageKey, string> = {
   'error.passkey': '使用通行密钥登录失败。请重试，或使用密码。',
   'error.passkeyRequired': '此应用要求使用通行密钥。请返回并使用通行密钥登录。',
   'login.passkey': '使用通行密钥登录',
-  'login.passkeyRequired': '{client} 要求防钓鱼的登录方式：请使用通行密钥登录以继续。',
+  'login.passkeyRequired':
+    '{client} 要求防钓鱼的登录方式：请使用此电脑上的通行密钥，或手机上的通行密钥（“使用手机上的通行密钥”，手机需在此电脑附近）登录。',
+  'login.passkeyPhone': '使用手机上的通行密钥',
+  'login.offer': '已使用手机上的通行密钥登录。要在此电脑上也创建一个通行密钥，下次无需手机吗？',
+  'login.offerCreate': '在此创建通行密钥',
+  'login.offerSkip': '以后再说',
   'login.noPasskeySupport': '此浏览器无法使用通行密钥。请换用其他浏览器，或使用密码。',
   'passkeys.title': '通行密钥',
   'passkeys.lead': '无需密码，用你的手机、电脑或安全密钥登录。通行密钥无法被钓鱼。',
@@ -345,6 +373,17 @@ const zh: Record<MessageKey, string> = {
   'qrPhone.expired.body': '此二维码已失效。请在电脑上显示新的二维码后重新扫描。',
   'qrPhone.unknown.title': '二维码无效',
   'qrPhone.unknown.body': '此二维码无效或已被使用。请在电脑上显示新的二维码。',
+  'qr.number': '你的手机会询问此屏幕显示的数字：',
+  'qr.wrongNumber': '手机上选择了不同的数字，因此登录已被拒绝。',
+  'qrPhone.whichNumber': '你的电脑显示的是哪个数字？选中它即可批准。',
+  'qrPhone.pickNumber': '请选择你的电脑上显示的数字。',
+  'qrPhone.wrong.title': '这不是电脑上显示的数字',
+  'qrPhone.wrong.body': '登录已被拒绝，没有共享任何信息。如果那台电脑不在你面前，可能有人正试图以你的身份登录：请告诉我们。',
+  'confirm.whichNumber': '你的设备显示的是哪个数字？选中它即可批准。',
+  'confirm.pickNumber': '请选择你的设备上显示的数字。',
+  'wrongNumber.title': '这不是设备上显示的数字',
+  'wrongNumber.body': '登录已被拒绝，没有共享任何信息。如果那台设备不在你面前，可能有人正试图以你的身份登录：请告诉我们。',
+  'qrPhone.paused': '选错数字的次数过多，你的手机已暂停扫码登录几分钟。在此期间请使用密码登录。',
 };
 
 const CATALOGS = { en: en as Record<MessageKey, string>, zh };

@@ -22,8 +22,9 @@ export function qrSection(t: Translator, q: QrSection): SafeHtml {
   return html`<section class="qr-login" data-qr data-ticket="${q.ticket}" data-events="${q.events}" data-rotate="${q.rotate}" data-csrf="${q.csrf}" data-rotate-seconds="${q.rotateSeconds}" data-max-rotations="${q.maxRotations}" aria-labelledby="qr-title">
 <h2 id="qr-title">${t('qr.title')}</h2>
 <div data-view="waiting"><img id="qr-image" src="${q.qr}" alt="${t('qr.alt')}" width="240" height="240"><p class="muted">${t('qr.lead')}</p></div>
-<div data-view="scanned" hidden><p class="success" role="status">${t('qr.scanned')}</p></div>
-<div data-view="denied" hidden><p class="error" role="status">${t('qr.denied')}</p><button type="button" class="primary" data-fresh>${t('qr.fresh')}</button></div>
+<div data-view="scanned" hidden><p class="success" role="status">${t('qr.scanned')}</p>
+<div data-number-box hidden><p>${t('qr.number')}</p><p class="code" data-number aria-live="polite"></p></div></div>
+<div data-view="denied" hidden><p class="error" role="status" data-denied-text data-wrong-number="${t('qr.wrongNumber')}">${t('qr.denied')}</p><button type="button" class="primary" data-fresh>${t('qr.fresh')}</button></div>
 <div data-view="paused" hidden><p class="muted">${t('qr.paused')}</p><button type="button" class="primary" data-fresh>${t('qr.fresh')}</button></div>
 <form method="post" action="${q.complete}" data-complete hidden><input type="hidden" name="csrf" value="${q.csrf}"><input type="hidden" name="ticket" value="${q.ticket}"></form>
 <p class="or">${t('qr.or')}</p>
@@ -46,9 +47,21 @@ export function phoneConfirmPage(
     network: { warn: boolean; refuse: boolean };
     /** How this phone is signed in. */
     signedInWith: 'passkey' | 'password';
+    /** Approving means picking the number the computer shows (its three choices come with the claim). */
+    numberMatching?: boolean;
   },
 ): string {
   const refuse = opts.network.refuse;
+  const approve = opts.numberMatching
+    ? html`<fieldset class="numbers" data-numbers>
+<legend>${t('qrPhone.whichNumber')}</legend>
+<div class="choices" data-number-choices aria-live="polite"></div>
+</fieldset>
+<button type="submit" name="decision" value="deny" class="decline">${t('confirm.decline')}</button>`
+    : html`<div class="choices">
+<button type="submit" name="decision" value="deny" class="decline">${t('confirm.decline')}</button>
+<button type="submit" name="decision" value="approve" class="primary">${t('confirm.approve')}</button>
+</div>`;
   return page({
     title: t('qrPhone.title', { client: opts.client.name }),
     lang: t('lang.tag'),
@@ -58,10 +71,11 @@ ${clientHeader(opts.client)}
 <p>${t('qrPhone.lead', { client: opts.client.name })}</p>
 ${opts.scopes.length ? html`<p>${t('confirm.asks')}</p>${scopeList(t, opts.scopes)}` : ''}
 <dl>
-<dt>${t('qrPhone.computer')}</dt><dd data-field="device">${describeDevice(t, opts.desktop.ua ?? undefined)}</dd>
+<dt>${t('qrPhone.computer')}</dt><dd data-field="device">${t('claims.says', { what: describeDevice(t, opts.desktop.ua ?? undefined) })}</dd>
 <dt>${t('confirm.ip')}</dt><dd data-field="ip">${displayAddress(opts.desktop.ip)}</dd>
 <dt>${t('confirm.when')}</dt><dd data-field="when">${timeAgo(t, opts.desktop.at)}</dd>
 </dl>
+<p class="muted" data-field="claims">${t('claims.note')}</p>
 <p class="muted" data-field="signed-in-with">${t(opts.signedInWith === 'passkey' ? 'signedIn.passkey' : 'signedIn.password')}</p>
 ${opts.network.warn ? html`<p class="error" role="alert" data-field="network">${t('qrPhone.otherNetwork')}</p>` : ''}
 ${refuse ? html`<p class="error" role="alert" data-field="network">${t('qrPhone.mustBeNear')}</p>` : ''}
@@ -69,18 +83,31 @@ ${refuse ? html`<p class="error" role="alert" data-field="network">${t('qrPhone.
 <form method="post" action="${opts.action}" data-claim="${opts.claim}">
 <input type="hidden" name="csrf" value="${opts.csrf}">
 <input type="hidden" name="ticket" value="${opts.ticket}">
-${
-  refuse
-    ? html`<button type="submit" name="decision" value="deny" class="decline">${t('confirm.decline')}</button>`
-    : html`<div class="choices">
-<button type="submit" name="decision" value="deny" class="decline">${t('confirm.decline')}</button>
-<button type="submit" name="decision" value="approve" class="primary">${t('confirm.approve')}</button>
-</div>`
-}
+${refuse ? html`<button type="submit" name="decision" value="deny" class="decline">${t('confirm.decline')}</button>` : approve}
 <button type="submit" name="decision" value="report" class="report">${t('qrPhone.report')}</button>
 </form>
 </div>
 <script src="/assets/qr-phone.js"></script>`,
+  });
+}
+
+/**
+ * A wrong number was picked: the sign-in is declined already; the page says why in plain words and offers the report
+ * (the one thing left to do).
+ */
+export function phoneWrongNumberPage(t: Translator, opts: { action: string; csrf: string; ticket: string }): string {
+  return page({
+    title: t('qrPhone.wrong.title'),
+    lang: t('lang.tag'),
+    body: html`<div class="card" data-outcome="wrong-number">
+<h1>${t('qrPhone.wrong.title')}</h1>
+<p>${t('qrPhone.wrong.body')}</p>
+<form method="post" action="${opts.action}">
+<input type="hidden" name="csrf" value="${opts.csrf}">
+<input type="hidden" name="ticket" value="${opts.ticket}">
+<button type="submit" name="decision" value="report" class="report">${t('qrPhone.report')}</button>
+</form>
+</div>`,
   });
 }
 

@@ -44,11 +44,22 @@ export function loginPage(
     passkey?: { options: string; verify: string };
     /** The app asked for a phishing-resistant sign-in (`acr_values=phr`): only a passkey is offered. */
     stepUp?: boolean;
+    /**
+     * A computer's sign-in page: "Use a passkey from your phone" (the browser's own FIDO cross-device flow, with its
+     * Bluetooth proximity check), and after such a sign-in the offer of a passkey on this computer (`offer`: where the
+     * page's script asks for its options and posts it).
+     */
+    hybrid?: { offer: { options: string; register: string } };
   },
 ): string {
   const passkey = opts.passkey
-    ? html`<div data-passkey-signin data-options="${opts.passkey.options}" data-verify="${opts.passkey.verify}" data-csrf="${opts.csrf}">
+    ? html`<div data-passkey-signin data-options="${opts.passkey.options}" data-verify="${opts.passkey.verify}" data-csrf="${opts.csrf}"${
+        opts.hybrid ? html` data-offer-options="${opts.hybrid.offer.options}" data-offer-register="${opts.hybrid.offer.register}"` : ''
+      }>
 <button type="button" class="primary" data-passkey-button hidden>${t('login.passkey')}</button>
+${opts.hybrid ? html`<button type="button" data-passkey-hybrid hidden>${t('login.passkeyPhone')}</button>` : ''}
+<div class="card" data-passkey-offer hidden><p>${t('login.offer')}</p>
+<div class="choices"><button type="button" data-offer-skip>${t('login.offerSkip')}</button><button type="button" class="primary" data-offer-create>${t('login.offerCreate')}</button></div></div>
 <p class="error" role="alert" data-passkey-status data-failed="${t('error.passkey')}" hidden></p>
 ${opts.stepUp ? html`<noscript><p class="error">${t('login.noPasskeySupport')}</p></noscript>` : ''}
 </div>

@@ -69,3 +69,11 @@ function parse(s: string): DeviceDescription {
   const app = tool ?? BROWSER_NAMES[parsed.browser.name ?? ''] ?? (/\bChrome\/\d/.test(s) ? 'Chrome' : undefined);
   return { ...(app ? { app } : {}), ...(os ? { os } : {}) };
 }
+
+/**
+ * Whether a browser is on a phone or tablet, by its client hint (`Sec-CH-UA-Mobile: ?1`) or user agent: such a page
+ * never offers to scan a code or to use "a passkey from your phone". (Pages also hide those by their width.)
+ */
+export function looksLikePhone(userAgent: string, mobileHint: string | undefined): boolean {
+  return mobileHint === '?1' || /Mobi|Android|iPhone|iPad|iPod/i.test(userAgent);
+}

@@ -58,7 +58,7 @@ describe('passkeys, authentication context and step-up (Chromium, virtual authen
    * A browser with a virtual authenticator; `credentials()` lists what it holds, `swap()` puts another authenticator
    * (another device, empty) in its place.
    */
-  async function withAuthenticator(): Promise<{
+  async function withAuthenticator(transport: 'internal' | 'cable' = 'internal'): Promise<{
     ctx: BrowserContext;
     page: Page;
     credentials: () => Promise<unknown[]>;
@@ -77,7 +77,7 @@ describe('passkeys, authentication context and step-up (Chromium, virtual authen
         await cdp.send('WebAuthn.addVirtualAuthenticator', {
           options: {
             protocol: 'ctap2',
-            transport: 'internal',
+            transport,
             hasResidentKey: true,
             hasUserVerification: true,
             isUserVerified: true,
@@ -202,6 +202,40 @@ describe('passkeys, authentication context and step-up (Chromium, virtual authen
       events.slice(0, 2).map((e) => e.detail.name),
       ['Second key', 'First key'],
     );
+  });
+
+  it('a passkey from the phone (a cross-device authenticator) signs in on the desktop page with acr phr, then a passkey is offered here', async () => {
+    // The phone's passkey: made on the account page with a cross-device (hybrid) authenticator.
+    const { ctx, page } = await withAuthenticator('cable');
+    await signInWithPassword(page);
+    await addPasskey(page, 'My phone');
+    await ctx.clearCookies();
+    const flow = await authorize(page, { acr_values: 'phr' });
+    await page.locator('[data-field="step-up"]').waitFor();
+    assert.match(String(await page.locator('[data-field="step-up"]').textContent()), /passkey from your phone|your phone/);
+    // This computer gets an authenticator of its own, which the offer after the sign-in uses.
+    const cdp = await ctx.newCDPSession(page);
+    await cdp.send('WebAuthn.enable');
+    const { authenticatorId: local } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: {
+        protocol: 'ctap2',
+        transport: 'internal',
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: false,
+      },
+    });
+    await page.getByRole('button', { name: 'Use a passkey from your phone' }).click();
+    await page.getByText('Create a passkey on this computer too').waitFor();
+    await cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId: local, enabled: true });
+    await page.getByRole('button', { name: 'Create a passkey here' }).click();
+    const tokens = await tokensFrom(flow, page);
+    assert.equal(tokens.claims()?.acr, 'phr', 'the browser checked the phone was near: phishing-resistant');
+    assert.deepEqual(tokens.claims()?.amr, ['hwk', 'user']);
+    const names = (await server.store.passkeys.list(server.userId)).map((p) => p.name);
+    assert.equal(names.length, 2, `the phone's passkey and one on this computer: ${names.join(', ')}`);
+    assert.equal((await cdp.send('WebAuthn.getCredentials', { authenticatorId: local })).credentials.length, 1);
   });
 
   it('a password session is asked to step up with a passkey for acr_values=phr; a password alone gets acr 0', async () => {

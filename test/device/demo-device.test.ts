@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createClient } from '../../src/admin/clients.js';
-import { DEMO_CLIENT } from '../../src/demo/seed.js';
+import { DEMO_CLIENT, DEMO_MATCHING_CLIENT } from '../../src/demo/seed.js';
 import { Phone } from '../helpers/phone.js';
 import { decodeTerminalText } from '../helpers/qr.js';
 import { startTestServer } from '../helpers/server.js';
@@ -37,6 +37,39 @@ describe('npm run demo:device', () => {
       assert.ok(userCode, out);
       const confirm = await new Phone().approveDevice(`${server.issuer}/device?user_code=${userCode}`);
       assert.match(confirm.html, /Device connected/);
+      assert.equal(await exited, 0, out);
+      assert.match(out, /Signed in as Alice Example \(alice\)\./);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('-- --match: prints the number the phone will ask for once the code is opened, and signs in with it', async () => {
+    const server = await startTestServer({ device: { pollInterval: 1 } });
+    try {
+      await createClient(server.store, server.provider(), { ...DEMO_MATCHING_CLIENT });
+      const child = spawn(process.execPath, [DEMO, '--match'], {
+        env: { PATH: process.env.PATH ?? '', PORT: new URL(server.issuer).port },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      const grew = () => new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      while (!out.includes('Waiting for your phone')) await grew();
+      const userCode = /\n {4}([A-Z]{4}-[A-Z]{4})\n/.exec(out)?.[1];
+      const phone = new Phone();
+      const confirm = await phone.request(`${server.issuer}/device?user_code=${userCode}`);
+      while (!/which number this screen shows:\n\n {4}\d\d/.test(out)) await grew();
+      const number = /which number this screen shows:\n\n {4}(\d\d)/.exec(out)?.[1] ?? '';
+      let next = await phone.submit(confirm, { confirm: number });
+      next = await phone.submit(next, { username: 'alice', password: 'correct horse battery staple' });
+      assert.match(next.html, /Device connected/);
       assert.equal(await exited, 0, out);
       assert.match(out, /Signed in as Alice Example \(alice\)\./);
     } finally {

@@ -2,7 +2,7 @@ import { demoPlugin } from '../../src/demo/plugin.js';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import { createClient } from '../../src/admin/clients.js';
-import { DEMO_CLIENT } from '../../src/demo/seed.js';
+import { DEMO_MATCHING_CLIENT } from '../../src/demo/seed.js';
 import { launchChromium } from '../helpers/browser.js';
 import { Phone } from '../helpers/phone.js';
 import { startTestServer } from '../helpers/server.js';
@@ -12,7 +12,7 @@ describe('/demo/tv in Chromium', () => {
   let browser: Browser;
   before(async () => {
     server = await startTestServer({}, undefined, undefined, [demoPlugin()]);
-    await createClient(server.store, server.provider(), { ...DEMO_CLIENT });
+    await createClient(server.store, server.provider(), { ...DEMO_MATCHING_CLIENT });
     browser = await launchChromium();
   });
   after(async () => {
@@ -20,7 +20,7 @@ describe('/demo/tv in Chromium', () => {
     await server.close();
   });
 
-  it('shows the QR and code, hears "scanned" then the approval pushed, and signs in by itself', async () => {
+  it('shows the QR and code, hears "scanned" (keeping the code, showing the number to pick) then the approval pushed, and signs in by itself', async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
     const problems: string[] = [];
     const page = await context.newPage();
@@ -45,7 +45,14 @@ describe('/demo/tv in Chromium', () => {
     const phone = new Phone();
     const confirm = await phone.request(`${server.publicUrl}/device?user_code=${userCode}`);
     await page.getByRole('heading', { name: 'Scanned on a phone' }).waitFor({ timeout: 3000 });
-    let next = await phone.submit(confirm, { confirm: 'yes' });
+    assert.equal(await page.locator('#scanned-code').textContent(), userCode, 'the code the phone asks to compare stays on screen');
+    await page
+      .locator('#number')
+      .getByText(/^\d\d$/)
+      .waitFor({ timeout: 3000 });
+    const number = String(await page.locator('#number').textContent());
+    assert.match(confirm.html, new RegExp(`name="confirm" value="${number}"`), 'the phone offers the number the TV shows');
+    let next = await phone.submit(confirm, { confirm: number });
     next = await phone.submit(next, { username: 'alice', password: 'correct horse battery staple' });
     assert.match(next.html, /Device connected/, 'one decision: no consent page after the confirmation');
     await page.getByRole('heading', { name: 'Signed in' }).waitFor({ timeout: 3000 });

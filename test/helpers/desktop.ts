@@ -51,14 +51,33 @@ export function hasQr(d: Awaited<ReturnType<typeof desktopLogin>>): d is Desktop
   return 'qrUrl' in d;
 }
 
-/** The phone opens the QR link, its page claims the ticket, and the user decides. Returns the decision's answer. */
-export async function phoneDecides(phone: Phone, qrUrl: string, decision: 'approve' | 'deny' = 'approve'): Promise<Page> {
-  const page = await phone.request(qrUrl);
+/** The number the desktop shows (number matching), read as the desktop's page reads it; undefined when none. */
+export async function desktopNumber(d: DesktopLogin, base: string): Promise<number | undefined> {
+  const res = await fetch(`${base}/interaction/${d.uid}/qr/events?ticket=${encodeURIComponent(d.ticket)}`, {
+    headers: { accept: 'application/json', cookie: [...d.desktop.cookies].map(([k, v]) => `${k}=${v}`).join('; ') },
+  });
+  return ((await res.json()) as { number?: number }).number;
+}
+
+/**
+ * The phone opens the QR link, its page claims the ticket, and the user decides: to approve, they pick the number the
+ * desktop shows (`pick` overrides it: a wrong pick). Returns the decision's answer.
+ */
+export async function phoneDecides(phone: Phone, d: DesktopLogin, decision: 'approve' | 'deny' = 'approve', pick?: number): Promise<Page> {
+  const page = await phone.request(d.qrUrl);
   const csrf = attr(page.html, 'name="csrf" value');
   const ticket = attr(page.html, 'name="ticket" value');
   if (!csrf || !ticket) return page;
-  const base = new URL(qrUrl).origin;
-  await phone.request(`${base}/q/claim`, { form: { csrf, ticket } });
+  const base = new URL(d.qrUrl).origin;
+  const claimed = await fetch(`${base}/q/claim`, {
+    method: 'POST',
+    body: new URLSearchParams({ csrf, ticket }),
+    headers: { cookie: [...phone.cookies].map(([k, v]) => `${k}=${v}`).join('; '), ...phone.headers },
+  });
+  if (decision === 'approve' && claimed.status === 200) {
+    const number = pick ?? (await desktopNumber(d, base));
+    return phone.request(`${base}/q/decide`, { form: { csrf, ticket, pick: String(number) } });
+  }
   return phone.submit(page, { decision });
 }
 

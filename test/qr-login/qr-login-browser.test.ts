@@ -95,22 +95,29 @@ describe('scan to sign in (desktop + phone in Chromium)', () => {
     const ph = await phone();
     await ph.goto(ticketUrl);
     await ph.getByRole('heading', { name: 'Sign in to Photo App on your computer?' }).waitFor();
-    assert.equal(await ph.locator('[data-field="device"]').textContent(), 'Chrome on Windows');
+    assert.equal(await ph.locator('[data-field="device"]').textContent(), 'says it is Chrome on Windows', 'a claim, shown as one');
     assert.match(String(await ph.locator('[data-field="ip"]').textContent()), /^(127\.0\.0\.1|::1)$/);
     assert.equal(await ph.locator('[data-field="network"]').count(), 0, 'same network: no warning');
     assert.match(String(await ph.textContent('main')), /Your name and username/);
-    const [a, d] = [
-      await ph.getByRole('button', { name: 'Yes, approve' }).boundingBox(),
-      await ph.getByRole('button', { name: 'No, decline' }).boundingBox(),
-    ];
-    assert.ok(a && d && Math.abs(a.width - d.width) < 1 && Math.abs(a.height - d.height) < 1, 'equally prominent');
-
-    // The page's script claimed the code (opening the link alone changes nothing); no name is shown before approval.
+    // Number matching: the page's script claimed the code (opening the link alone changes nothing); the desktop now
+    // shows a number, and the phone offers three, that one among them. No name is shown before approval.
     await desk.getByText('Scanned. Confirm on your phone.').waitFor({ timeout: 3000 });
+    await desk
+      .locator('[data-number]')
+      .getByText(/^\d\d$/)
+      .waitFor({ timeout: 3000 });
+    const shown = String(await desk.locator('[data-number]').textContent());
+    const choices = ph.locator('[data-number-choices] button');
+    await choices.first().waitFor();
+    assert.equal(await choices.count(), 3);
+    assert.ok((await choices.allTextContents()).includes(shown), 'the desktop’s number is one of the phone’s three');
+    await ph.getByText('Which number does your computer show?').waitFor();
+    const [a, d] = [await choices.first().boundingBox(), await ph.getByRole('button', { name: 'No, decline' }).boundingBox()];
+    assert.ok(a && d && Math.abs(a.height - d.height) < 1, 'approving and declining are equally prominent');
     assert.doesNotMatch(String(await desk.textContent('main')), /A\*\*\*e|alice|Alice/);
     // No click and no reload on the desktop, and no second decision: the phone's approval was the consent.
     const callback = desk.waitForRequest(/^https:\/\/rp\.example\.com\/callback\?/, { timeout: 5000 });
-    await ph.getByRole('button', { name: 'Yes, approve' }).click();
+    await ph.getByRole('button', { name: shown, exact: true }).click();
     await ph.getByRole('heading', { name: 'Computer signed in' }).waitFor();
     const back = new URL((await callback).url());
     const tokens = await oidc.authorizationCodeGrant(rp, back, { pkceCodeVerifier: verifier, expectedState: 's' });
@@ -141,7 +148,7 @@ describe('scan to sign in (desktop + phone in Chromium)', () => {
     const ticketUrl = await scanQr(desk);
     const first = await phone('alice');
     await first.goto(ticketUrl);
-    await first.getByRole('button', { name: 'Yes, approve' }).waitFor();
+    await first.locator('[data-number-choices] button').first().waitFor();
     await desk.getByText('Scanned. Confirm on your phone.').waitFor({ timeout: 3000 });
     const second = await phone('bob');
     const res = await second.goto(ticketUrl);

@@ -75,7 +75,12 @@ describe('security: the desktop page recovers from a refused stream (Chromium)',
     await phone.getByRole('button', { name: 'Sign in', exact: true }).click();
     await phone.getByRole('heading', { name: 'Your devices' }).waitFor();
     await phone.goto(ticketUrl);
-    await phone.getByRole('button', { name: 'Yes, approve' }).click();
+    // Number matching: the desktop learns its number though its stream was refused (it re-reads the ticket).
+    await desk
+      .locator('[data-number]')
+      .getByText(/^\d\d$/)
+      .waitFor({ timeout: 20_000 });
+    await phone.getByRole('button', { name: String(await desk.locator('[data-number]').textContent()), exact: true }).click();
     await phone.getByRole('heading', { name: 'Computer signed in' }).waitFor();
 
     const back = new URL((await callback).url());

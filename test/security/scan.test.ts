@@ -46,7 +46,7 @@ describe('security: a desktop scan grants exactly what the phone showed', () => 
     const d = await desktopLogin(rp, REDIRECT, params);
     assert.ok(hasQr(d), 'the login page offers the QR code');
     const phone = await signedInPhone();
-    const decided = await phoneDecides(phone, d.qrUrl);
+    const decided = await phoneDecides(phone, d);
     assert.match(decided.html, /Computer signed in/);
     return { d, phone, back: await desktopCompletes(d, server.publicUrl) };
   }
@@ -105,7 +105,7 @@ describe('security: a desktop scan grants exactly what the phone showed', () => 
     const d = await desktopLogin(rp, REDIRECT);
     assert.ok(hasQr(d));
     const phone = await signedInPhone();
-    await phoneDecides(phone, d.qrUrl);
+    await phoneDecides(phone, d);
     const logout = await phone.request(`${server.publicUrl}/session/end`);
     await phone.submit(logout, { logout: 'yes' });
     const back = await desktopCompletes(d, server.publicUrl);
@@ -159,7 +159,7 @@ describe('security: a desktop scan grants exactly what the phone showed', () => 
     assert.ok(hasQr(d));
     const phone = await signedInPhone();
     await ageSignIn(server.db, server.userId, 120);
-    await phoneDecides(phone, d.qrUrl);
+    await phoneDecides(phone, d);
     const back = await desktopCompletes(d, server.publicUrl);
     assert.equal(back.status, 400);
     assert.match(back.html, /more recent sign-in/);

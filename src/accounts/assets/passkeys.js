@@ -35,7 +35,9 @@ if (signin && window.PublicKeyCredential) {
   const { options: optionsUrl, verify, csrf } = signin.dataset;
   const status = signin.querySelector('[data-passkey-status]');
   let pending;
-  const ask = async (mediation) => {
+  // `hints: ['hybrid']` ("Use a passkey from your phone"): the browser goes straight to its own cross-device flow, a
+  // QR code on this screen and a Bluetooth proximity check with the phone.
+  const ask = async (mediation, hints) => {
     const res = await post(optionsUrl, { csrf });
     if (!res.ok) throw new Error('options');
     const o = await res.json();
@@ -50,19 +52,53 @@ if (signin && window.PublicKeyCredential) {
         timeout: o.timeout,
         userVerification: o.userVerification,
         allowCredentials: [],
+        ...(hints ? { hints } : {}),
       },
     });
     const done = await post(verify, { csrf, response: assertionJSON(cred) });
     const answer = await done.json().catch(() => ({}));
-    if (done.ok && answer.redirect) location.assign(answer.redirect);
+    if (done.ok && answer.redirect && answer.offerLocal && signin.dataset.offerOptions) offer(answer.redirect);
+    else if (done.ok && answer.redirect) location.assign(answer.redirect);
     else if (status) {
       status.hidden = false;
       status.textContent = answer.error_description ?? status.dataset.failed;
     }
   };
+  // Signed in with a passkey from another device (a phone): offer one on this computer, then go on either way.
+  const offer = (next) => {
+    const panel = signin.querySelector('[data-passkey-offer]');
+    if (!panel) return location.assign(next);
+    for (const b of signin.querySelectorAll('[data-passkey-button], [data-passkey-hybrid]')) b.hidden = true;
+    panel.hidden = false;
+    panel.querySelector('[data-offer-skip]').addEventListener('click', () => location.assign(next));
+    panel.querySelector('[data-offer-create]').addEventListener('click', async () => {
+      try {
+        const o = await (await post(signin.dataset.offerOptions, { csrf })).json();
+        const cred = await navigator.credentials.create({
+          publicKey: {
+            ...o,
+            challenge: bytes(o.challenge),
+            user: { ...o.user, id: bytes(o.user.id) },
+            excludeCredentials: (o.excludeCredentials ?? []).map((c) => ({ ...c, id: bytes(c.id) })),
+          },
+        });
+        const response = credentialJSON(cred, {
+          attestationObject: b64(cred.response.attestationObject),
+          transports: cred.response.getTransports?.() ?? [],
+        });
+        await post(signin.dataset.offerRegister, { csrf, response });
+      } catch {
+        // not created: the sign-in goes on all the same
+      }
+      location.assign(next);
+    });
+  };
   const button = signin.querySelector('[data-passkey-button]');
   button?.removeAttribute('hidden');
   button?.addEventListener('click', () => ask('optional').catch(() => {}));
+  const hybrid = signin.querySelector('[data-passkey-hybrid]');
+  hybrid?.removeAttribute('hidden');
+  hybrid?.addEventListener('click', () => ask('optional', ['hybrid']).catch(() => {}));
   PublicKeyCredential.isConditionalMediationAvailable?.().then((yes) => {
     if (yes && document.getElementById('username')) ask('conditional').catch(() => {});
   });

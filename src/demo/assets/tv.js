@@ -26,8 +26,14 @@ async function start() {
   show('waiting');
   const events = new EventSource(auth.status_uri);
   events.onmessage = async (e) => {
-    const { state, account } = JSON.parse(e.data);
+    const { state, account, number } = JSON.parse(e.data);
     if (state === 'scanned') {
+      // The code stays on screen (the phone asks to compare it), and with number matching the number to pick.
+      $('scanned-code').textContent = auth.user_code;
+      if (number) {
+        $('number').textContent = String(number);
+        $('number-box').hidden = false;
+      }
       show('scanned');
     } else if (state === 'approved') {
       events.close();

@@ -32,10 +32,17 @@ if (box && !window.matchMedia('(max-width: 40rem)').matches) {
     clearTimeout(retry);
   };
   const eventsUrl = () => `${box.dataset.events}?ticket=${encodeURIComponent(ticket)}`;
-  const handle = (state, current) => {
+  const handle = (message, current) => {
+    const state = message.state;
     if (done || current !== ticket) return;
     if (state === 'scanned') {
       clearTimeout(timer);
+      // Number matching: the number the phone will ask for (sent only once a phone has claimed the code).
+      const numberBox = box.querySelector('[data-number-box]');
+      if (numberBox && message.number) {
+        box.querySelector('[data-number]').textContent = String(message.number);
+        numberBox.hidden = false;
+      }
       show('scanned');
     } else if (state === 'approved') {
       done = true;
@@ -45,6 +52,8 @@ if (box && !window.matchMedia('(max-width: 40rem)').matches) {
     } else if (state === 'denied') {
       stop();
       clearTimeout(timer);
+      const text = box.querySelector('[data-denied-text]');
+      if (text && message.reason === 'wrong_number') text.textContent = text.dataset.wrongNumber;
       show('denied');
     } else if (state === 'expired') {
       stop();
@@ -55,7 +64,7 @@ if (box && !window.matchMedia('(max-width: 40rem)').matches) {
     // Re-read once, then try the stream again later.
     try {
       const res = await fetch(eventsUrl(), { headers: { accept: 'application/json' }, credentials: 'same-origin' });
-      if (res.ok) handle((await res.json()).state, current);
+      if (res.ok) handle(await res.json(), current);
     } catch {
       // offline for now: the reconnect below tries again
     }
@@ -74,7 +83,7 @@ if (box && !window.matchMedia('(max-width: 40rem)').matches) {
     source.onopen = () => {
       backoff = 1000;
     };
-    source.onmessage = (e) => handle(JSON.parse(e.data).state, current);
+    source.onmessage = (e) => handle(JSON.parse(e.data), current);
     source.onerror = () => {
       // CONNECTING: the browser reconnects by itself. CLOSED: the server refused the stream; recover ourselves.
       if (source.readyState === EventSource.CLOSED && events === source) recover(current);
