@@ -193,6 +193,10 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider, plugins:
     }
     await endScanSession(ctx, current);
     await notes.afterProvider(ctx, oidcOf(ctx));
+    // Nothing at this address, ours or the library's: a styled page in the reader's language with a way home (or
+    // `{error: "not_found"}` for a client that does not ask for HTML).
+    if (ctx.status === 404 && ctx.body === undefined)
+      renderError(ctx, new HttpError(404, 'not_found', 'no such page', { key: 'notFound.body' }));
   });
   return app;
 }

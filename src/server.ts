@@ -133,7 +133,7 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
   const cors = (origin: string, uris: string[]) => corsAllowed(issuer, origin, uris);
   const deliveries = startDeliveries({ store, metrics, config, log });
   const report = reporter({ store, metrics, config, log, deliveries });
-  const devicePages = deviceFlowPages({ config, store, bus, provider: () => provider, onOutcome, report });
+  const devicePages = deviceFlowPages({ config, store, bus, provider: () => provider, onOutcome, report, secrets: () => cookieKeys });
   const grant = deviceGrant({ config, store, bus, waits, corsAllowed: cors });
   const rules = approvalRules({ store });
   const build = async () => {

@@ -48,7 +48,8 @@ export function amrOf(backedUp: boolean): string[] {
   return [backedUp ? 'swk' : 'hwk', 'user'];
 }
 
-const bad = (description: string) => new HttpError(400, 'invalid_request', description, { key: 'error.passkey' });
+const bad = (description: string, key: 'error.passkey' | 'error.passkeyUnknown' | 'error.passkeyExpired' = 'error.passkey') =>
+  new HttpError(400, 'invalid_request', description, { key });
 
 /** The challenge a response answers, read from its clientDataJSON (checked again, cryptographically, by the library). */
 function challengeOf(response: unknown): string {
@@ -107,7 +108,7 @@ export function passkeyCeremonies(store: Store, rp: RelyingParty) {
       const response = responseObject(body);
       const challenge = challengeOf(response);
       if (!(await store.passkeys.takeChallenge(challenge, 'register', binding, accountId)))
-        throw bad('this passkey request has expired; try again');
+        throw bad('this passkey request has expired; try again', 'error.passkeyExpired');
       let verified: VerifiedRegistrationResponse;
       try {
         verified = await (await webauthn()).verifyRegistrationResponse({
@@ -154,9 +155,9 @@ export function passkeyCeremonies(store: Store, rp: RelyingParty) {
       const challenge = challengeOf(response);
       const id = typeof response.id === 'string' ? response.id : '';
       if (!(await store.passkeys.takeChallenge(challenge, 'authenticate', binding, null)))
-        throw bad('this passkey request has expired; try again');
+        throw bad('this passkey request has expired; try again', 'error.passkeyExpired');
       const passkey = id ? await store.passkeys.find(id) : undefined;
-      if (!passkey) throw bad('this passkey is not registered here');
+      if (!passkey) throw bad('this passkey is not registered here', 'error.passkeyUnknown');
       let verified: VerifiedAuthenticationResponse;
       try {
         verified = await (await webauthn()).verifyAuthenticationResponse({

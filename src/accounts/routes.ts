@@ -7,11 +7,11 @@ import { readForm, readJsonObject } from '../http/body.js';
 import { ACR_PHISHING_RESISTANT, passkeyCeremonies, relyingPartyOf } from './passkeys.js';
 import { checkCsrf, csrfToken } from '../http/csrf.js';
 import { HttpError } from '../http/errors.js';
-import { type SignedIn, signedInUser } from '../http/session.js';
+import { findSession, type SignedIn, signedInUser } from '../http/session.js';
 
 import { ACCOUNT_CLIENT_ID } from './client.js';
 import type { Store } from '../store/index.js';
-import { accountPage, approvalTitle, confirmEndPage, homePage } from '../views/account.js';
+import { accountPage, approvalTitle, confirmEndPage, homePage, isDoneKey } from '../views/account.js';
 import { FAVICON_SVG } from '../views/layout.js';
 import { tFor } from '../views/context.js';
 import { listApprovals, revokeApproval } from './devices.js';
@@ -44,7 +44,11 @@ export interface AccountDeps {
  */
 /** Where to go after signing in (set by pages that need a session first, e.g. a scanned desktop QR code). */
 export const RETURN_COOKIE = 'handoff_return';
-const RETURNABLE = /^\/q\/[\w-]{43}$|^\/account\/devices$|^\/account\/passkeys\/[\w-]{1,300}\/remove$/;
+/** The most recently used sessions the account page lists (the rest are counted, and end with "Sign out everywhere"). */
+const SESSIONS_SHOWN = 10;
+
+const RETURNABLE =
+  /^\/q\/[\w-]{43}$|^\/device\?user_code=[A-Z]{4}-[A-Z]{4}$|^\/account\/devices$|^\/account\/passkeys\/[\w-]{1,300}\/remove$/;
 
 export function accountRoutes(deps: AccountDeps): Router {
   const router = new Router();
@@ -104,8 +108,10 @@ export function accountRoutes(deps: AccountDeps): Router {
         passkeys,
         passkeysUnlocked: freshEnough(deps.config, who, passkeys.length > 0),
         freshSignIn: freshSignInUrl('/account/devices'),
-        sessions: await deps.store.sessions.list(who.accountId),
+        sessions: await deps.store.sessions.list(who.accountId, SESSIONS_SHOWN),
+        sessionCount: await deps.store.sessions.count(who.accountId),
         thisSession: who.sessionUid,
+        done: isDoneKey(ctx.query.done) ? ctx.query.done : undefined,
         recent: (await deps.store.audit.list({ limit: 5, accountId: who.accountId, action: 'signed_in' })).map((e) => ({
           at: e.at,
           method: String((typeof e.detail === 'string' ? JSON.parse(e.detail) : e.detail)?.method ?? 'password'),
@@ -162,9 +168,9 @@ export function accountRoutes(deps: AccountDeps): Router {
       .replace(/[\u0000-\u001f\u007f]/g, '')
       .trim()
       .slice(0, 64);
-    if (name) await deps.store.passkeys.rename(who.accountId, ctx.params.id ?? '', name);
+    const renamed = name ? await deps.store.passkeys.rename(who.accountId, ctx.params.id ?? '', name) : false;
     ctx.status = 303;
-    ctx.redirect('/account/devices');
+    ctx.redirect(renamed ? '/account/devices?done=passkey-renamed' : '/account/devices');
   });
   router.get('/account/passkeys/:id/remove', async (ctx) => {
     const who = await requireSignIn(ctx);
@@ -228,7 +234,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     const kind = await revokeApproval(deps.store, who.accountId, ctx.params.id ?? '', ctx.ip);
     if (kind) deps.onOutcome?.(kind, 'revoked');
     ctx.status = 303;
-    ctx.redirect('/account/devices');
+    ctx.redirect(kind ? '/account/devices?done=revoked' : '/account/devices');
   });
   router.get('/account/apps/:client/remove', async (ctx) => {
     const who = await requireSignIn(ctx);
@@ -253,9 +259,22 @@ export function accountRoutes(deps: AccountDeps): Router {
   });
   router.post('/account/apps/:client/remove', async (ctx) => {
     const { who } = await formChecked(ctx);
-    await deps.store.consents.forget(who.accountId, ctx.params.client ?? '');
+    const forgot = await deps.store.consents.forget(who.accountId, ctx.params.client ?? '');
     ctx.status = 303;
-    ctx.redirect('/account/devices');
+    ctx.redirect(forgot ? '/account/devices?done=app-removed' : '/account/devices');
+  });
+
+  // "Not you? Switch account" on a decision page: this browser's session ends, and a sign-in comes back to the code in
+  // hand (`back`: the device code's link or the desktop code's).
+  router.post('/account/switch', async (ctx) => {
+    const { who, form } = await formChecked(ctx);
+    const back = form.back && RETURNABLE.test(form.back) ? form.back : '/account/devices';
+    const found = await findSession(ctx, deps.provider());
+    if (found?.session.uid === who.sessionUid) await found.session.destroy();
+    ctx.cookies.set(deps.provider().cookieName('session'), null, { signed: true, overwrite: true, path: '/' });
+    ctx.cookies.set(RETURN_COOKIE, back, { signed: true, httpOnly: true, sameSite: 'lax', maxAge: 10 * 60 * 1000 });
+    ctx.status = 303;
+    ctx.redirect('/account/signin');
   });
 
   // "Sign out everywhere": every session of the account ends at once, this one included (a confirmation first).
@@ -266,7 +285,7 @@ export function accountRoutes(deps: AccountDeps): Router {
       ctx,
       confirmEndPage(t, {
         title: t('sessions.confirm.title'),
-        what: t('sessions.confirm.what', { count: (await deps.store.sessions.list(who.accountId)).length }),
+        what: t('sessions.confirm.what', { count: await deps.store.sessions.count(who.accountId) }),
         detail: t('sessions.confirm.detail'),
         action: '/account/sessions/end',
         csrf: csrfFor(who.sessionUid),

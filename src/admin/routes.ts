@@ -78,7 +78,7 @@ export function adminRoutes(deps: AdminDeps): Router {
   router.get('/users/:id/sessions', async (ctx) => {
     const id = ctx.params.id ?? '';
     if (!(await store.users.byId(id))) throw notFound('no such user');
-    ctx.body = await store.sessions.list(id);
+    ctx.body = await store.sessions.list(id, 1000);
   });
   router.post('/users/:id/sessions/end', jsonOnly, async (ctx) => {
     const id = ctx.params.id ?? '';

@@ -18,6 +18,7 @@ const ENV_KEYS: Record<string, { key: keyof Config; kind: 'string' | 'number' | 
   PROXY_HOPS: { key: 'proxyHops', kind: 'number' },
   DEVICE_CODE_TTL: { key: 'deviceCodeTtl', kind: 'number' },
   ADMIN_TOKEN: { key: 'adminToken', kind: 'string' },
+  LANG: { key: 'terminalLocale', kind: 'string' },
 };
 
 export class ConfigError extends Error {

@@ -18,6 +18,7 @@ export const configSchema = z
       .describe('DATABASE_URL: PostgreSQL; unset selects embedded PGlite in DATA_DIR'),
     dataDir: z.string().min(1).describe('DATA_DIR: where embedded PGlite keeps its files'),
     logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).describe('LOG_LEVEL'),
+    terminalLocale: z.string().max(64).optional().describe('LANG: the language of text printed to a terminal (npm run demo:device)'),
     proxy: z.boolean().describe('PROXY: trust X-Forwarded-* headers from a reverse proxy'),
     proxyHops: z
       .number()

@@ -1,5 +1,6 @@
 import { decodeJwt } from 'jose';
 import { issuerFor, loadConfig } from '../config/load.js';
+import { pickLanguage, translator } from '../views/i18n.js';
 import { DEMO_CLIENT_ID, DEMO_MATCHING_CLIENT_ID } from './seed.js';
 
 /**
@@ -41,7 +42,7 @@ async function followNumber(statusUri: string, signal: AbortSignal): Promise<voi
     for (const m of buffered.matchAll(/^data: (.*)$/gm)) {
       const event = JSON.parse(m[1] as string) as { state?: string; number?: number };
       if (event.number) {
-        process.stdout.write(`\nOpened on a phone. It will ask which number this screen shows:\n\n    ${event.number}\n\n`);
+        process.stdout.write(`\n${t('term.number')}\n\n    ${event.number}\n\n`);
         return;
       }
     }
@@ -49,19 +50,23 @@ async function followNumber(statusUri: string, signal: AbortSignal): Promise<voi
   }
 }
 
+/** The terminal's language (LANG, e.g. zh_CN.UTF-8), as the pages read Accept-Language. */
+let t = translator('en');
+
 async function main(): Promise<number> {
   const config = loadConfig(process.env);
+  t = translator(pickLanguage((config.terminalLocale ?? '').split('.')[0]?.replace('_', '-')));
   const issuer = issuerFor(config, config.port);
   const client = process.argv.includes('--match') ? DEMO_MATCHING_CLIENT_ID : DEMO_CLIENT_ID;
   let started: { status: number; body: Json };
   try {
     started = await post(`${issuer}/device/auth`, { client_id: client, scope: 'openid profile email offline_access' });
   } catch {
-    process.stderr.write(`Cannot reach Handoff at ${issuer}. Start it first with: npm start\n`);
+    process.stderr.write(`${t('term.unreachable', { issuer })}\n`);
     return 1;
   }
   if (started.status !== 200) {
-    process.stderr.write(`Handoff refused the device authorization: ${JSON.stringify(started.body)}\n`);
+    process.stderr.write(`${t('term.refused', { detail: JSON.stringify(started.body) })}\n`);
     return 1;
   }
   const s = started.body as {
@@ -77,9 +82,7 @@ async function main(): Promise<number> {
   // ANSI colours draw the same code on light and dark themes; `--dark` / `--light` print it without colour codes.
   const theme = process.argv.includes('--light') ? 'light' : process.argv.includes('--dark') ? 'dark' : 'ansi';
   const qr = await (await fetch(`${s.verification_uri_complete_qr.replace(/\.svg$/, '.txt')}?theme=${theme}`)).text();
-  process.stdout.write(
-    `\n${qr}\nScan the code with your phone, or open ${s.verification_uri} and enter:\n\n    ${s.user_code}\n\nWaiting for your phone…\n`,
-  );
+  process.stdout.write(`\n${qr}\n${t('term.scan', { uri: s.verification_uri })}\n\n    ${s.user_code}\n\n${t('term.waiting')}\n`);
 
   const stream = new AbortController();
   followNumber(s.status_uri, stream.signal).catch(() => {});
@@ -103,7 +106,7 @@ async function wait(issuer: string, client: string, s: { device_code: string; in
       const claims = decodeJwt(String(r.body.id_token));
       const info = (await (await fetch(`${issuer}/me`, { headers: { authorization: `Bearer ${r.body.access_token}` } })).json()) as Json;
       const who = info.name ? `${info.name} (${info.preferred_username})` : String(info.preferred_username ?? claims.sub);
-      process.stdout.write(`\nSigned in as ${who}.\n`);
+      process.stdout.write(`\n${t('term.signedIn', { who })}\n`);
       return 0;
     }
     if (error === 'authorization_pending') continue;
@@ -112,14 +115,14 @@ async function wait(issuer: string, client: string, s: { device_code: string; in
       continue;
     }
     if (error === 'access_denied') {
-      process.stdout.write('\nThe sign-in was declined on the phone.\n');
+      process.stdout.write(`\n${t('term.declined')}\n`);
       return 2;
     }
     if (error === 'expired_token') break;
-    process.stderr.write(`\nUnexpected answer: ${JSON.stringify(r.body)}\n`);
+    process.stderr.write(`\n${t('term.unexpected', { detail: JSON.stringify(r.body) })}\n`);
     return 1;
   }
-  process.stdout.write('\nThe code expired. Run the demo again for a new one.\n');
+  process.stdout.write(`\n${t('term.expired')}\n`);
   return 2;
 }
 

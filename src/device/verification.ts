@@ -3,8 +3,8 @@ import type { DeviceCode, KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/schema.js';
 import type { EventBus } from '../events/bus.js';
 import { addressKey, proximityCheck, proximityOf, sameNetwork } from '../http/address.js';
+import { csrfToken } from '../http/csrf.js';
 import { HttpError, TooManyRequests } from '../http/errors.js';
-import { renderError } from '../http/error-page.js';
 import { type Limit, refuseIf, take } from '../http/limits.js';
 import { canonicalPath } from '../http/protocol-routes.js';
 import { findSession, signedInUser } from '../http/session.js';
@@ -45,6 +45,8 @@ export interface VerificationDeps {
   onOutcome?: Outcome;
   /** "I didn't start this" (ops/reports.ts). */
   report?: Reporter;
+  /** Cookie keys, newest first (the "switch account" form's CSRF token, http/csrf.ts). */
+  secrets?: () => string[];
 }
 
 function guessLimits(config: Config, ip: string, session: string | undefined): Limit[] {
@@ -70,17 +72,22 @@ export function verificationGuards(deps: VerificationDeps): Middleware {
   return async (ctx, next) => {
     const path = canonicalPath(ctx.path);
     if (path === '/device' && ctx.method === 'GET' && ctx.query.user_code !== undefined) {
-      // A malformed code in the link (only hand-made links have one) goes to the clean entry page.
-      const code = typeof ctx.query.user_code === 'string' ? normalizeUserCode(ctx.query.user_code) : undefined;
-      if (!code) {
-        ctx.status = 303;
-        ctx.redirect('/device');
-        return;
-      }
-      ctx.state.linkedUserCode = code;
+      // A code typed on the entry page (its form is a GET, like the QR link) or opened from a link. A malformed one is
+      // counted as a miss like any wrong code, and the entry page shows what was typed and the format.
+      const typed = typeof ctx.query.user_code === 'string' ? ctx.query.user_code.slice(0, 32) : '';
+      const code = normalizeUserCode(typed);
       const query = { ...ctx.query };
       delete query.user_code;
       ctx.query = query;
+      if (!code) {
+        const p = deps.provider();
+        await guess(deps, p, typed, guessLimits(deps.config, ctx.ip, ctx.cookies.get(p.cookieName('session'), { signed: true })));
+        ctx.state.typedUserCode = typed.replace(/[^\x20-\x7e]/g, '');
+        await next();
+        ctx.set('Cache-Control', 'no-store');
+        return;
+      }
+      ctx.state.linkedUserCode = code;
     }
     if (path === '/device' && ctx.method === 'POST') {
       // A form from a browser with no session cannot carry a valid xsrf token; oidc-provider 9 would answer 500.
@@ -259,13 +266,14 @@ function decisionOf(ctx: KoaContextWithOIDC, code: DeviceCode, key: string): Dec
   };
 }
 
-function drawConfirm(
+async function drawConfirm(
   ctx: KoaContextWithOIDC,
+  deps: VerificationDeps,
   code: DeviceCode | undefined,
   client: ClientView,
   userCode: string,
   choices?: number[],
-): void {
+): Promise<void> {
   const device = code ? deviceOf(code) : { ip: undefined, ua: undefined };
   const metadata = client.metadata?.();
   const network = proximityCheck(proximityOf(metadata), device.ip, ctx.ip);
@@ -284,6 +292,11 @@ function drawConfirm(
     scopes: (text(code?.params?.scope) ?? '').split(' ').filter(Boolean),
     device: { ...device, ...(code?.iat ? { at: new Date(code.iat * 1000) } : {}) },
     ...(choices ? { numberChoices: choices } : {}),
+    // The account this phone approves as, and "Not you? Switch account", which comes back to this very code.
+    account: session?.accountId ? await deps.store.users.byId(session.accountId) : undefined,
+    ...(session?.accountId && deps.secrets
+      ? { switchAccount: { csrf: csrfToken(deps.secrets(), 'devices', session.uid), back: `/device?user_code=${userCode}` } }
+      : {}),
   });
 }
 
@@ -306,7 +319,11 @@ async function confirmLinked(ctx: KoaContextWithOIDC, deps: VerificationDeps, us
     code = await guess(deps, ctx.oidc.provider, userCode, guessLimits(deps.config, ctx.ip, ctx.oidc.session?.jti));
   } catch (err) {
     if (err instanceof TooManyRequests) {
-      renderError(ctx as unknown as Context, err);
+      // A scanned QR code past the guessing limit: the advice is to start again on the device (a fresh code).
+      ctx.status = 429;
+      ctx.set(err.headers);
+      ctx.type = 'html';
+      ctx.body = outcomePage(t, 'throttled', { minutes: Math.ceil(err.retryAfter / 60), scanned: true });
       return;
     }
     throw err;
@@ -314,14 +331,21 @@ async function confirmLinked(ctx: KoaContextWithOIDC, deps: VerificationDeps, us
   ctx.type = 'html';
   if (!code) {
     ctx.status = 400;
-    ctx.body = codeEntryPage(t, { action: ctx.oidc.urlFor('code_verification'), xsrf: xsrfOf(ctx), error: t('entry.error.notFound') });
+    const shown = `${userCode.slice(0, 4)}-${userCode.slice(4)}`;
+    ctx.body = codeEntryPage(t, { action: ctx.oidc.urlFor('code_verification'), error: t('entry.error.notFound'), value: shown });
     return;
   }
   if (code.isExpired) {
     ctx.body = outcomePage(t, 'expired');
     return;
   }
-  if (code.error || code.accountId || code.inFlight) {
+  if (code.accountId && !code.error) {
+    // Approved already: the device is signed in (not "used" as if something went wrong).
+    const client = await ctx.oidc.provider.Client.find(code.clientId ?? '');
+    ctx.body = outcomePage(t, 'approved', { client: client?.clientName ?? code.clientId ?? '' });
+    return;
+  }
+  if (code.error || code.inFlight) {
     ctx.body = outcomePage(t, 'used');
     return;
   }
@@ -333,7 +357,7 @@ async function confirmLinked(ctx: KoaContextWithOIDC, deps: VerificationDeps, us
   }
   const key = keyOf(code);
   const choices = await scanned(deps, key, client);
-  drawConfirm(ctx, code, client, `${userCode.slice(0, 4)}-${userCode.slice(4)}`, choices);
+  await drawConfirm(ctx, deps, code, client, `${userCode.slice(0, 4)}-${userCode.slice(4)}`, choices);
 }
 
 /** oidc-provider's device flow hooks: our pages, and the transitions they mark. */
@@ -359,7 +383,7 @@ export function deviceFlowPages(deps: VerificationDeps) {
         await denied(deps.store, deps.bus, decisionOf(ctx, code, key), deps.onOutcome, report);
       }
       if (reported) {
-        ctx.body = outcomePage(t, 'reported');
+        ctx.body = outcomePage(t, 'reported', { account: await deps.store.users.byId(reporter) });
         return;
       }
       const outcome = { AbortedError: 'denied', ExpiredError: 'expired', AlreadyUsedError: 'used' } as const;
@@ -369,24 +393,30 @@ export function deviceFlowPages(deps: VerificationDeps) {
         return;
       }
       let error: string | undefined;
-      if (err?.name === 'NoCodeError') error = t('entry.error.empty');
-      else if (err?.name === 'NotFoundError') error = t('entry.error.notFound');
+      const typed = ctx.state.typedUserCode;
+      if (err?.name === 'NoCodeError' || typed === '') error = t('entry.error.empty');
+      else if (err?.name === 'NotFoundError' || typed !== undefined) error = t('entry.error.notFound');
       else if (err) error = t('entry.error.generic');
-      if (err) ctx.status = 400;
-      ctx.body = codeEntryPage(t, { action: ctx.oidc.urlFor('code_verification'), xsrf: xsrfOf(ctx), ...(error ? { error } : {}) });
+      if (error) ctx.status = 400;
+      ctx.body = codeEntryPage(t, {
+        action: ctx.oidc.urlFor('code_verification'),
+        ...(error ? { error } : {}),
+        ...(typed ? { value: typed } : {}),
+      });
     },
     async userCodeConfirmSource(ctx: KoaContextWithOIDC, _form: string, client: ClientView, _deviceInfo: unknown, userCode: string) {
       const code = ctx.oidc.entities.DeviceCode;
       // A phone has the code in hand: pending → scanned, announced once (with number matching, its numbers made).
-      drawConfirm(ctx, code, client, userCode, await scanned(deps, keyOf(code), client));
+      await drawConfirm(ctx, deps, code, client, userCode, await scanned(deps, keyOf(code), client));
     },
     async successSource(ctx: KoaContextWithOIDC) {
       const code = ctx.oidc.entities.DeviceCode;
       const key = keyOf(code);
       if (code && key) await approved(deps.store, deps.bus, decisionOf(ctx, code, key), deps.onOutcome);
       const client = ctx.oidc.client;
+      const account = code?.accountId ? await deps.store.users.byId(code.accountId) : undefined;
       ctx.type = 'html';
-      ctx.body = outcomePage(tFor(ctx), 'success', { client: client?.clientName ?? client?.clientId ?? '' });
+      ctx.body = outcomePage(tFor(ctx), 'success', { client: client?.clientName ?? client?.clientId ?? '', account });
     },
   };
 }

@@ -12,6 +12,8 @@ export interface Described {
   status: number;
   error: string;
   description: string;
+  /** What a person reads, in their language (pages, and `message` in JSON for the pages' own scripts). */
+  text: string;
   headers: Record<string, string>;
   field?: string;
   page: string;
@@ -21,14 +23,23 @@ export function describeError(ctx: Context, err: unknown): Described {
   const t = tFor(ctx);
   if (err instanceof HttpError) {
     const text = err.expose ? (err.key ? t(err.key, err.vars) : err.message) : t('common.error.generic');
-    const title = err.status === 429 ? t('throttle.title') : t('error.title.cannot');
+    const title = err.status === 429 ? t('throttle.title') : err.status === 404 ? t('notFound.title') : t('error.title.cannot');
+    // Always a way onward: a sign-in when that is what is missing, else the home page.
+    const next =
+      err.error === 'login_required'
+        ? [
+            { href: '/account/signin', label: t('next.signIn'), primary: true },
+            { href: '/', label: t('next.home') },
+          ]
+        : [{ href: '/', label: t('next.home') }];
     return {
       status: err.status,
       error: err.error,
       description: err.expose ? err.message : 'internal error',
+      text,
       headers: err.headers,
       ...(err.field ? { field: err.field } : {}),
-      page: messagePage({ lang: t('lang.tag'), title, message: text, status: 'error' }),
+      page: messagePage({ lang: t('lang.tag'), title, message: text, status: 'error', next }),
     };
   }
   const e = err as { status?: unknown; expose?: unknown; message?: unknown };
@@ -38,12 +49,14 @@ export function describeError(ctx: Context, err: unknown): Described {
     status,
     error: status < 500 ? 'invalid_request' : 'server_error',
     description: expose ? String(e.message) : 'internal error',
+    text: t('common.error.generic'),
     headers: {},
     page: messagePage({
       lang: t('lang.tag'),
-      title: t('common.error.title'),
-      message: expose ? String(e.message) : t('common.error.generic'),
+      title: status === 404 ? t('notFound.title') : t('common.error.title'),
+      message: status === 404 ? t('notFound.body') : status === 405 ? t('error.method') : t('common.error.generic'),
       status: 'error',
+      next: [{ href: '/', label: t('next.home') }],
     }),
   };
 }
@@ -54,7 +67,13 @@ export function renderError(ctx: Context, err: unknown, opts: { json?: boolean }
   ctx.status = d.status;
   ctx.set(d.headers);
   if (opts.json || ctx.accepts('json', 'html') !== 'html') {
-    ctx.body = { error: d.error, error_description: d.description, ...(d.field ? { field: d.field } : {}) };
+    // The public pages' scripts show `message`, the error in the reader's language; the admin API (json) has no use for it.
+    ctx.body = {
+      error: d.error,
+      error_description: d.description,
+      ...(opts.json ? {} : { message: d.text }),
+      ...(d.field ? { field: d.field } : {}),
+    };
   } else {
     ctx.type = 'html';
     ctx.body = d.page;

@@ -11,6 +11,8 @@ declare module 'koa' {
     reportedBy?: string;
     /** A JSON body a route read and checked once (oidc/interactions.ts), for the handler that follows. */
     jsonBody?: Record<string, unknown>;
+    /** A code typed on the entry page that is no code at all (shown back with the format). */
+    typedUserCode?: string;
     /** The phone picked a number the device does not show (number matching): the denial says so. */
     wrongNumber?: boolean;
   }

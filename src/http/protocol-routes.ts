@@ -32,6 +32,9 @@ export function canonicalPath(path: string): string {
 export function checkMethod(path: string, method: string): void {
   const endpoint = ENDPOINTS.find(([re]) => re.test(path));
   if (endpoint && !endpoint[1].includes(method)) {
-    throw new HttpError(405, 'invalid_request', `${method} is not allowed here`, { headers: { Allow: endpoint[1].join(', ') } });
+    throw new HttpError(405, 'invalid_request', `${method} is not allowed here`, {
+      headers: { Allow: endpoint[1].join(', ') },
+      key: 'error.method',
+    });
   }
 }

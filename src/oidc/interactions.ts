@@ -95,6 +95,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
         passkey: { options: `/interaction/${d.uid}/passkey/options`, verify: `/interaction/${d.uid}/passkey` },
         stepUp,
         ...(qr ? { qr } : {}),
+        cancel: { action: `/interaction/${d.uid}/cancel`, device: d.deviceCode !== undefined },
         ...(looksLikePhone(ctx.get('user-agent'), ctx.get('sec-ch-ua-mobile'))
           ? {}
           : {
@@ -235,6 +236,22 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     });
     ctx.status = 201;
     ctx.body = added;
+  });
+
+  // "Cancel" on the sign-in page: the request ends with access_denied (a device approval is declined; a relying party
+  // hears that the user declined).
+  router.post('/interaction/:uid/cancel', async (ctx) => {
+    const d = await details(ctx);
+    await checkedForm(ctx, d);
+    const returnTo = await deps
+      .provider()
+      .interactionResult(
+        ctx.req,
+        ctx.res,
+        { error: 'access_denied', error_description: 'End-User aborted interaction' },
+        { mergeWithLastSubmission: false },
+      );
+    finish(ctx, returnTo);
   });
 
   router.post('/interaction/:uid/confirm', async (ctx) => {

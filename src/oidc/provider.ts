@@ -15,6 +15,8 @@ import { clientSecretMatches } from '../store/hash.js';
 import type { Store } from '../store/index.js';
 import { tFor } from '../views/context.js';
 import { logoutPage, messagePage } from '../views/sign-in.js';
+import { html } from '../views/html.js';
+import type { MessageKey } from '../views/i18n.js';
 import { findAccount } from './account.js';
 import { createAdapterFactory } from './adapter.js';
 import { corsAllowed } from './cors.js';
@@ -44,6 +46,16 @@ export interface ProviderDeps {
 /** How clients authenticate at the token, revocation and introspection endpoints (no secret is ever a key). */
 const CLIENT_AUTH_METHODS: ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];
 const CLIENT_AUTH_ALGS: SigningAlgorithm[] = ['ES256', 'RS256', 'PS256', 'EdDSA'];
+
+/** The page message for an OAuth error code a relying party's request ended in. */
+function protocolErrorKey(error: string, description: string): MessageKey {
+  if (error === 'invalid_redirect_uri' || /redirect_uri/.test(description)) return 'error.oidc.redirect';
+  if (error === 'invalid_client' || error === 'unauthorized_client') return 'error.oidc.client';
+  if (error === 'access_denied') return 'error.oidc.denied';
+  if (error === 'invalid_grant' || error === 'expired_login_hint_token' || /expired|not found/.test(description))
+    return 'error.oidc.expired';
+  return 'error.oidc.generic';
+}
 
 /**
  * Builds the oidc-provider instance. Everything it persists goes through the store's adapter, so a provider can be
@@ -307,12 +319,18 @@ export function providerConfiguration({
       }
       return undefined;
     },
+    // A protocol error a person sees (a relying party sent them with a bad request, or a sign-in expired): what
+    // happened in one sentence of their language, and a way onward; the protocol's own words stay in small print.
     async renderError(ctx: KoaContextWithOIDC, out) {
+      const t = tFor(ctx);
       ctx.type = 'html';
       ctx.body = messagePage({
-        title: tFor(ctx)('common.error.title'),
-        message: out.error_description ? `${out.error_description} (${out.error})` : String(out.error),
+        lang: t('lang.tag'),
+        title: t('error.title.cannot'),
+        message: t(protocolErrorKey(String(out.error), String(out.error_description ?? ''))),
         status: 'error',
+        extra: html`<p class="muted" data-field="protocol-error">${String(out.error)}</p>`,
+        next: [{ href: '/', label: t('next.home') }],
       });
     },
   };

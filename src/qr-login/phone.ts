@@ -84,6 +84,8 @@ export function qrPhoneRoutes(deps: QrPhoneDeps): Router {
     const client = await provider.Client.find(ticket.client_id);
     ctx.body = phoneConfirmPage(t, {
       numberMatching: numberMatchingOn(client?.metadata()),
+      account: await store.users.byId(phone.accountId),
+      switchAccount: { csrf: csrfToken(deps.secrets(), 'devices', phone.sessionUid), back: `/q/${secret}` },
       action: '/q/decide',
       claim: '/q/claim',
       csrf: csrfFor(phone.sessionUid, ticket.id),
@@ -224,7 +226,12 @@ export function qrPhoneRoutes(deps: QrPhoneDeps): Router {
         sameNetwork: same,
       });
     }
-    ctx.body = phoneOutcomePage(t, approve ? 'approved' : reported ? 'reported' : 'denied', client?.clientName ?? decided.client_id);
+    ctx.body = phoneOutcomePage(
+      t,
+      approve ? 'approved' : reported ? 'reported' : 'denied',
+      client?.clientName ?? decided.client_id,
+      await store.users.byId(phone.accountId),
+    );
   });
   return router;
 }

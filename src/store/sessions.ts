@@ -34,17 +34,25 @@ export function sessions(db: Db, run: Run) {
     async touch(uid: string): Promise<void> {
       await run(TOUCH, [uid]);
     },
-    /** The live sessions of an account, most recently used first. */
-    async list(accountId: string): Promise<AccountSession[]> {
+    /** The live sessions of an account, most recently used first, at most `limit` of them. */
+    async list(accountId: string, limit = 20): Promise<AccountSession[]> {
       const rows = await db.raw<{ rows: AccountSession[] }>(
         `SELECT s.payload->>'uid' AS uid, a.ip, a.ua, COALESCE(a.method, 'unknown') AS method,
                 COALESCE(a.signed_in_at, to_timestamp((s.payload->>'loginTs')::bigint)) AS signed_in_at, a.last_used_at
            FROM oidc_store s LEFT JOIN account_sessions a ON a.uid = s.payload->>'uid'
           WHERE s.model = 'Session' AND s.payload->>'accountId' = ? AND (s.expires_at IS NULL OR s.expires_at > now())
-          ORDER BY a.last_used_at DESC NULLS LAST, signed_in_at DESC`,
-        [accountId],
+          ORDER BY a.last_used_at DESC NULLS LAST, signed_in_at DESC LIMIT ?`,
+        [accountId, limit],
       );
       return rows.rows;
+    },
+    /** How many live sessions an account has. */
+    async count(accountId: string): Promise<number> {
+      const row = await db.raw<{ rows: Array<{ n: string }> }>(
+        `SELECT count(*) AS n FROM oidc_store WHERE model = 'Session' AND payload->>'accountId' = ? AND (expires_at IS NULL OR expires_at > now())`,
+        [accountId],
+      );
+      return Number(row.rows[0]?.n ?? 0);
     },
     /**
      * Ends every session of an account, but `keepUid` when given (the browser that asked), in one transaction: the

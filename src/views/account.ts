@@ -4,7 +4,7 @@ import type { AccountSession } from '../store/sessions.js';
 import { displayAddress } from './address.js';
 import { describeDevice } from './device.js';
 import { html, type SafeHtml } from './html.js';
-import { LOCALES, type Translator, timeAgo } from './i18n.js';
+import { LOCALES, type MessageKey, type Translator, timeAgo } from './i18n.js';
 import { page } from './layout.js';
 import { scopeList } from './sign-in.js';
 
@@ -18,10 +18,26 @@ function when(t: Translator, at: Date | string, now: Date): SafeHtml {
   return html`<time datetime="${d.toISOString()}" title="${exact}">${timeAgo(t, d, now)}</time>`;
 }
 
+/** An instant in the reader's language, to the minute (UTC, named). */
+function exactTime(t: Translator, at: Date | string): string {
+  return `${new Date(at).toLocaleString(LOCALES[t.lang], { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' })} UTC`;
+}
+
 /** "Living-room TV — Samsung TV (Tizen)": the app, then the device as a person names it. */
 export function approvalTitle(t: Translator, a: DeviceApproval): string {
   return `${a.client_name ?? a.client_id} — ${describeDevice(t, a.device_ua ?? undefined)}`;
 }
+
+/** What an action of the account pages did, as the page says it after its redirect (`?done=<key>`). */
+const DONE = {
+  revoked: 'done.revoked',
+  'app-removed': 'done.appRemoved',
+  'passkey-added': 'done.passkeyAdded',
+  'passkey-renamed': 'done.passkeyRenamed',
+  'passkey-removed': 'done.passkeyRemoved',
+} as const satisfies Record<string, MessageKey>;
+export type DoneKey = keyof typeof DONE;
+export const isDoneKey = (v: unknown): v is DoneKey => typeof v === 'string' && Object.hasOwn(DONE, v);
 
 /** Your account: the devices and computers signed in from it, the apps allowed to use it, and sign-out. */
 export function accountPage(
@@ -45,21 +61,28 @@ export function accountPage(
     /** Where to confirm it is you first. */
     freshSignIn?: string;
     sessions?: AccountSession[];
+    /** All live sessions, when more than are listed. */
+    sessionCount?: number;
     /** This browser's session uid (marked in the list). */
     thisSession?: string;
     recent: Array<{ at: Date | string; method: string; ip: string | null; ua: string | null }>;
+    /** What was just done (after a redirect), said at the top: a fixed message, never text from the request. */
+    done?: DoneKey | undefined;
     now?: Date;
   },
 ): string {
   const now = opts.now ?? new Date();
+  // Each entry says what signed in (the app), how (a device's code or a computer's scan), on what (as the device
+  // described itself), from where and exactly when, so two sign-ins of one app on one kind of device are told apart.
   const items = opts.approvals.map(
     (a) => html`<li class="card device" data-approval="${a.id}" data-kind="${a.kind}">
-<h2>${approvalTitle(t, a)}</h2>
+<h2>${a.client_name ?? a.client_id}</h2>
 <dl>
-<dt>${t('devices.kind')}</dt><dd>${t(a.kind === 'desktop' ? 'devices.kind.desktop' : 'devices.kind.device')}</dd>
-<dt>${t('confirm.ip')}</dt><dd>${displayAddress(a.device_ip)}</dd>
-<dt>${t('devices.approved')}</dt><dd>${when(t, a.approved_at, now)}</dd>
+<dt>${t('devices.on')}</dt><dd data-field="device">${t('claims.says', { what: describeDevice(t, a.device_ua ?? undefined) })}</dd>
+<dt>${t('devices.from')}</dt><dd>${displayAddress(a.device_ip)}</dd>
+<dt>${t('devices.approvedAt')}</dt><dd>${when(t, a.approved_at, now)} · ${exactTime(t, a.approved_at)}</dd>
 </dl>
+<p class="muted" data-field="how">${t(a.kind === 'desktop' ? 'devices.how.desktop' : 'devices.how.device')}</p>
 <a class="button decline" href="/account/devices/${a.id}/revoke">${t('devices.revoke')}</a>
 </li>`,
   );
@@ -74,7 +97,8 @@ ${scopeList(t, c.scopes)}
   return page({
     title: t('devices.title'),
     lang: t('lang.tag'),
-    body: html`<h1>${t('devices.title')}</h1>
+    body: html`${opts.done ? html`<p class="success card" role="status" data-done>${t(DONE[opts.done])}</p>` : ''}
+<h1>${t('devices.title')}</h1>
 <p class="muted">${t('account.signedInAs', { name: opts.account })}</p>
 <p>${t('devices.lead')}</p>
 ${items.length ? html`<ul class="devices">${items}</ul>` : html`<p>${t('devices.none')}</p>`}
@@ -89,9 +113,9 @@ ${
         (p) => html`<li class="card passkey" data-passkey="${p.id}">
 <form method="post" action="/account/passkeys/${encodeURIComponent(p.id)}/rename">
 <input type="hidden" name="csrf" value="${opts.csrf}">
-<label for="name-${p.id}">${t('passkeys.name')}</label>
+<label for="name-${p.id}">${t('passkeys.rename.label')}</label>
 <input type="text" id="name-${p.id}" name="name" value="${p.name}" maxlength="64" required>
-<button type="submit">${t('passkeys.rename')}</button>
+<button type="submit" class="secondary">${t('passkeys.rename')}</button>
 </form>
 <dl>
 <dt>${t('passkeys.added')}</dt><dd data-field="added">${when(t, p.created_at, now)}${
@@ -111,10 +135,10 @@ ${
     ? html`<div class="card" data-field="fresh-sign-in"><p>${t('passkeys.freshSignIn')}</p>
 <a class="button primary" href="${opts.freshSignIn ?? '/account/signin?fresh=1'}">${t('passkeys.confirmIdentity')}</a></div>`
     : html`<div data-passkey-register data-options="/account/passkeys/options" data-verify="/account/passkeys" data-csrf="${opts.csrf}">
-<label for="passkey-name">${t('passkeys.name')}</label>
+<label for="passkey-name">${t('passkeys.newName')}</label>
 <input type="text" id="passkey-name" name="name" maxlength="64" placeholder="${t('passkeys.placeholder')}">
 <button type="button" class="primary" hidden>${t('passkeys.add')}</button>
-<p class="error" role="alert" data-passkey-status hidden>${t('passkeys.failed')}</p>
+<p class="error" role="alert" data-passkey-status data-exists="${t('error.passkeyExists')}" hidden>${t('passkeys.failed')}</p>
 </div>
 <script src="/assets/passkeys.js"></script>`
 }
@@ -132,6 +156,7 @@ ${
 </dl>
 </li>`,
       )}</ul>
+${(opts.sessionCount ?? 0) > opts.sessions.length ? html`<p class="muted" data-field="more-sessions">${t('sessions.more', { count: (opts.sessionCount ?? 0) - opts.sessions.length })}</p>` : ''}
 <p><a class="button decline" href="/account/sessions/end">${t('sessions.endAll')}</a></p>`
     : ''
 }

@@ -3,22 +3,37 @@ import { displayAddress } from './address.js';
 import { html } from './html.js';
 import { type Translator, timeAgo } from './i18n.js';
 import { page } from './layout.js';
-import { type ClientView, clientHeader, messagePage, scopeList } from './sign-in.js';
+import {
+  type AccountView,
+  accountLabel,
+  accountLine,
+  switchAccountForm,
+  type ClientView,
+  clientHeader,
+  messagePage,
+  nextSteps,
+  type SwitchAccount,
+  scopeList,
+} from './sign-in.js';
 
 /** The phone pages of the device flow (RFC 8628 3.3): code entry, confirmation, and the outcomes. */
 
-export function codeEntryPage(t: Translator, opts: { action: string; xsrf: string; error?: string; value?: string }): string {
+/**
+ * Code entry. The form is a GET of `/device?user_code=…`, the very link a QR code opens (and counted as the same
+ * guess), so Back after it never asks to resubmit a form; a wrong code keeps what was typed and shows the format.
+ */
+export function codeEntryPage(t: Translator, opts: { action: string; xsrf?: string; error?: string; value?: string }): string {
   return page({
     title: t('entry.title'),
     lang: t('lang.tag'),
     body: html`<div class="card">
 <h1>${t('entry.title')}</h1>
 <p id="entry-lead">${t('entry.lead')}</p>
-${opts.error ? html`<p class="error" role="alert" id="entry-error">${opts.error}</p>` : ''}
-<form method="post" action="${opts.action}" novalidate>
-<input type="hidden" name="xsrf" value="${opts.xsrf}">
+${opts.error ? html`<p class="error" role="alert" id="entry-error">${opts.error}${opts.value ? html` ${t('entry.typed', { code: opts.value })}` : ''}</p>` : ''}
+<form method="get" action="${opts.action}" novalidate>
 <label for="user_code">${t('entry.label')}</label>
-<input type="text" id="user_code" name="user_code" autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" inputmode="text" maxlength="32" required autofocus aria-describedby="${opts.error ? 'entry-error entry-lead' : 'entry-lead'}" value="${opts.value ?? ''}">
+<p class="muted" id="entry-format">${t('entry.format')}</p>
+<input type="text" id="user_code" name="user_code" autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" inputmode="text" maxlength="32" required autofocus aria-describedby="${opts.error ? 'entry-error entry-lead entry-format' : 'entry-lead entry-format'}" value="${opts.value ?? ''}">
 <button type="submit" class="primary">${t('entry.submit')}</button>
 </form>
 </div>`,
@@ -55,6 +70,9 @@ export function confirmPage(
     needsPasskey?: boolean;
     /** Number matching: approving is picking, of these three, the number the device shows. */
     numberChoices?: number[];
+    /** The account this phone approves as, and how to switch to another (keeping the code in hand). */
+    account?: AccountView | undefined;
+    switchAccount?: SwitchAccount | undefined;
     now?: Date;
   },
 ): string {
@@ -84,6 +102,7 @@ ${opts.scopes.length ? html`<p>${t('confirm.asks')}</p>${scopeList(t, opts.scope
 ${opts.device.at ? html`<dt>${t('confirm.when')}</dt><dd data-field="when">${timeAgo(t, opts.device.at, opts.now)}</dd>` : ''}
 </dl>
 <p class="muted" data-field="claims">${t('claims.note')}</p>
+${opts.account ? accountLine(t, opts.account) : ''}
 ${opts.signedInWith ? html`<p class="muted" data-field="signed-in-with">${t(opts.signedInWith === 'passkey' ? 'signedIn.passkey' : 'signedIn.password')}</p>` : ''}
 ${opts.needsPasskey ? html`<p data-field="needs-passkey">${t('confirm.needsPasskey')}</p>` : ''}
 ${opts.network?.warn ? html`<p class="error" role="alert" data-field="network">${t('confirm.otherNetwork')}</p>` : ''}
@@ -96,8 +115,64 @@ ${refuse ? html`<p class="error" role="alert" data-field="network">${t('confirm.
 ${refuse ? html`<button type="submit" name="abort" value="yes" class="decline">${t('confirm.decline')}</button>` : approve}
 ${opts.signedInWith ? html`<button type="submit" name="report" value="yes" class="report">${t('confirm.report')}</button>` : ''}
 </form>
+${switchAccountForm(t, opts.switchAccount)}
 </div>`,
   });
+}
+
+export type Outcome = 'success' | 'denied' | 'reported' | 'tooFar' | 'expired' | 'used' | 'approved' | 'throttled' | 'error';
+
+/**
+ * The device flow's final pages: what happened in one sentence, whose account it was for, and where to go next
+ * ("Your devices" after an approval or a report, "Enter another code" after anything else).
+ */
+export function outcomePage(
+  t: Translator,
+  outcome: Outcome,
+  vars: { client?: string; minutes?: number; account?: AccountView | undefined; scanned?: boolean } = {},
+): string {
+  const lang = t('lang.tag');
+  const devices = { href: '/account/devices', label: t('next.devices') };
+  const another = { href: '/device', label: t('next.enterCode') };
+  const account = vars.account
+    ? { label: accountLabel(vars.account), line: t('account.doneAs', { account: accountLabel(vars.account) }) }
+    : undefined;
+  const m = (o: Parameters<typeof messagePage>[0]) => messagePage({ lang, account, ...o });
+  switch (outcome) {
+    case 'success':
+      return m({
+        title: t('success.title'),
+        message: t('success.body', { client: vars.client ?? '' }),
+        status: 'success',
+        next: [{ ...devices, primary: true }, another],
+      });
+    case 'denied':
+      return m({ title: t('denied.title'), message: t('denied.body'), next: [another] });
+    case 'reported':
+      return m({ title: t('reported.title'), message: t('reported.body'), next: [{ ...devices, primary: true }, another] });
+    case 'tooFar':
+      return m({ title: t('common.error.title'), message: t('confirm.mustBeNear'), status: 'error', next: [another] });
+    case 'expired':
+      return m({ title: t('expired.title'), message: t('expired.body'), status: 'error', next: [another] });
+    case 'approved':
+      return m({
+        title: t('used.approved.title'),
+        message: t('used.approved.body', { client: vars.client ?? '' }),
+        status: 'success',
+        next: [devices],
+      });
+    case 'used':
+      return m({ title: t('used.title'), message: t('used.body'), status: 'error', next: [another] });
+    case 'throttled':
+      return m({
+        title: t('throttle.title'),
+        message: t(vars.scanned ? 'throttle.scan' : 'throttle.body', { minutes: vars.minutes ?? 1 }),
+        status: 'error',
+        next: [another],
+      });
+    default:
+      return m({ title: t('common.error.title'), message: t('entry.error.generic'), status: 'error', next: [another] });
+  }
 }
 
 /** A wrong number was picked: the code is declined already; what happened, and the report that is left to make. */
@@ -113,35 +188,7 @@ export function wrongNumberPage(t: Translator, opts: { action: string; xsrf: str
 <input type="hidden" name="user_code" value="${opts.userCode}">
 <button type="submit" name="report" value="yes" class="report">${t('confirm.report')}</button>
 </form>
+${nextSteps([{ href: '/device', label: t('next.enterCode') }])}
 </div>`,
   });
-}
-
-export type Outcome = 'success' | 'denied' | 'reported' | 'tooFar' | 'expired' | 'used' | 'throttled' | 'error';
-
-export function outcomePage(t: Translator, outcome: Outcome, vars: { client?: string; minutes?: number } = {}): string {
-  const lang = t('lang.tag');
-  switch (outcome) {
-    case 'success':
-      return messagePage({ lang, title: t('success.title'), message: t('success.body', { client: vars.client ?? '' }), status: 'success' });
-    case 'denied':
-      return messagePage({ lang, title: t('denied.title'), message: t('denied.body') });
-    case 'reported':
-      return messagePage({ lang, title: t('reported.title'), message: t('reported.body') });
-    case 'tooFar':
-      return messagePage({ lang, title: t('common.error.title'), message: t('confirm.mustBeNear'), status: 'error' });
-    case 'expired':
-      return messagePage({ lang, title: t('expired.title'), message: t('expired.body'), status: 'error' });
-    case 'used':
-      return messagePage({ lang, title: t('used.title'), message: t('used.body'), status: 'error' });
-    case 'throttled':
-      return messagePage({
-        lang,
-        title: t('throttle.title'),
-        message: t('throttle.body', { minutes: vars.minutes ?? 1 }),
-        status: 'error',
-      });
-    default:
-      return messagePage({ lang, title: t('common.error.title'), message: t('entry.error.generic'), status: 'error' });
-  }
 }

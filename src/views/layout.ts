@@ -17,17 +17,20 @@ p{margin:.5rem 0}.muted{color:var(--muted);font-size:.92rem}
 label{display:block;font-weight:600;margin:.9rem 0 .3rem}
 input[type=text],input[type=password]{width:100%;font:inherit;padding:.75rem .8rem;border:1px solid var(--line);border-radius:10px;background:var(--bg);color:var(--fg)}
 input:focus-visible,button:focus-visible,a:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
-button{font:inherit;font-weight:600;width:100%;min-height:3rem;border-radius:10px;border:2px solid var(--accent);margin-top:1rem;cursor:pointer}
+button{font:inherit;font-weight:600;width:100%;min-height:3rem;border-radius:10px;border:2px solid var(--accent);margin-top:1rem;cursor:pointer;background:transparent;color:var(--accent);padding:.5rem .75rem;overflow-wrap:normal;line-height:1.25}
 button.primary{background:var(--accent);color:var(--accent-fg)}
 button.decline{background:transparent;color:var(--danger);border-color:var(--danger)}
 .choices{display:grid;grid-template-columns:1fr 1fr;gap:.75rem}.choices button{margin-top:.5rem}
+.numbers{border:0;padding:0;margin:.5rem 0}.numbers legend{font-weight:600}.numbers .choices{grid-template-columns:1fr 1fr 1fr}button.number{font:700 1.5rem/1 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+nav.next{display:grid;gap:.5rem;margin-top:1rem}nav.next a.button{margin-top:0}
+form.inline{display:inline}button.link{width:auto;min-height:0;border:0;padding:0;margin:0;text-decoration:underline;font-weight:600;color:var(--accent)}
 .error{color:var(--danger);font-weight:600}.success{color:var(--ok)}
 .code{font:700 1.6rem/1.2 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;letter-spacing:.12em;text-align:center;padding:.6rem;border:1px dashed var(--line);border-radius:10px}
 dl{margin:.5rem 0;display:grid;grid-template-columns:auto 1fr;gap:.3rem .8rem}dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
 ul.scopes{padding-left:1.2rem;margin:.4rem 0}
 [hidden]{display:none!important}.qr-login{text-align:center;margin:1.25rem 0 0;padding-top:1rem;border-top:1px solid var(--line)}.qr-login img{display:block;margin:.5rem auto;background:#fff;width:240px;height:240px}.or{color:var(--muted);font-size:.9rem;margin-top:1rem}.tv{max-width:40rem;margin:0 auto;text-align:center}.tv img{display:block;margin:1rem auto;background:#fff;width:min(320px,80vw);height:auto}
 ul.devices{list-style:none;padding:0;margin:0}ul.devices li{margin:.75rem 0}h2{font-size:1.1rem;margin:0 0 .5rem}
-a.button{display:flex;align-items:center;justify-content:center;font-weight:600;min-height:3rem;border-radius:10px;border:2px solid var(--accent);margin-top:1rem;text-decoration:none;color:var(--accent)}
+a.button{display:flex;align-items:center;justify-content:center;text-align:center;font-weight:600;min-height:3rem;padding:.5rem .75rem;border-radius:10px;border:2px solid var(--accent);margin-top:1rem;text-decoration:none;color:var(--accent);overflow-wrap:normal;line-height:1.25}
 a.button.primary{background:var(--accent);color:var(--accent-fg)}a.button.decline{color:var(--danger);border-color:var(--danger)}.choices a.button{margin-top:.5rem}
 @media (max-width:40rem){.qr-login{display:none!important}}
 button.report{background:transparent;border:0;color:var(--danger);text-decoration:underline;font-weight:600;min-height:2.75rem}

@@ -3,7 +3,18 @@ import { describeDevice } from './device.js';
 import { html, type SafeHtml } from './html.js';
 import { type Translator, timeAgo } from './i18n.js';
 import { page } from './layout.js';
-import { type ClientView, clientHeader, messagePage, scopeList } from './sign-in.js';
+import {
+  type AccountView,
+  accountLabel,
+  accountLine,
+  switchAccountForm,
+  type ClientView,
+  clientHeader,
+  messagePage,
+  nextSteps,
+  type SwitchAccount,
+  scopeList,
+} from './sign-in.js';
 
 /** Desktop scan-to-sign-in: the QR section of the login page, and the phone's pages. */
 
@@ -49,6 +60,9 @@ export function phoneConfirmPage(
     signedInWith: 'passkey' | 'password';
     /** Approving means picking the number the computer shows (its three choices come with the claim). */
     numberMatching?: boolean;
+    /** The account this phone approves as, and how to switch to another (keeping the code in hand). */
+    account?: AccountView | undefined;
+    switchAccount?: SwitchAccount | undefined;
   },
 ): string {
   const refuse = opts.network.refuse;
@@ -76,16 +90,20 @@ ${opts.scopes.length ? html`<p>${t('confirm.asks')}</p>${scopeList(t, opts.scope
 <dt>${t('confirm.when')}</dt><dd data-field="when">${timeAgo(t, opts.desktop.at)}</dd>
 </dl>
 <p class="muted" data-field="claims">${t('claims.note')}</p>
+${opts.account ? accountLine(t, opts.account) : ''}
 <p class="muted" data-field="signed-in-with">${t(opts.signedInWith === 'passkey' ? 'signedIn.passkey' : 'signedIn.password')}</p>
 ${opts.network.warn ? html`<p class="error" role="alert" data-field="network">${t('qrPhone.otherNetwork')}</p>` : ''}
 ${refuse ? html`<p class="error" role="alert" data-field="network">${t('qrPhone.mustBeNear')}</p>` : ''}
 <p><strong>${t('qrPhone.question')}</strong></p>
+<p class="muted" data-field="warning">${t('confirm.warning')}</p>
+<p class="error" role="alert" data-paused hidden>${t('qrPhone.paused')}</p>
 <form method="post" action="${opts.action}" data-claim="${opts.claim}">
 <input type="hidden" name="csrf" value="${opts.csrf}">
 <input type="hidden" name="ticket" value="${opts.ticket}">
 ${refuse ? html`<button type="submit" name="decision" value="deny" class="decline">${t('confirm.decline')}</button>` : approve}
 <button type="submit" name="decision" value="report" class="report">${t('qrPhone.report')}</button>
 </form>
+${switchAccountForm(t, opts.switchAccount)}
 </div>
 <script src="/assets/qr-phone.js"></script>`,
   });
@@ -107,28 +125,47 @@ export function phoneWrongNumberPage(t: Translator, opts: { action: string; csrf
 <input type="hidden" name="ticket" value="${opts.ticket}">
 <button type="submit" name="decision" value="report" class="report">${t('qrPhone.report')}</button>
 </form>
+${nextSteps([{ href: '/account/devices', label: t('next.devices') }])}
 </div>`,
   });
 }
 
-export type PhoneOutcome = 'approved' | 'denied' | 'reported' | 'tooFar' | 'claimed' | 'expired' | 'unknown';
+export type PhoneOutcome = 'approved' | 'denied' | 'reported' | 'tooFar' | 'claimed' | 'expired' | 'unknown' | 'paused';
 
-export function phoneOutcomePage(t: Translator, outcome: PhoneOutcome, client = ''): string {
+/** The phone's final pages for a desktop code: what happened, whose account, where next. */
+export function phoneOutcomePage(t: Translator, outcome: PhoneOutcome, client = '', account?: AccountView): string {
   const lang = t('lang.tag');
+  const devices = { href: '/account/devices', label: t('next.devices') };
+  const line = account ? { label: accountLabel(account), line: t('account.doneAs', { account: accountLabel(account) }) } : undefined;
   switch (outcome) {
     case 'approved':
-      return messagePage({ lang, title: t('qrPhone.approved.title'), message: t('qrPhone.approved.body', { client }), status: 'success' });
+      return messagePage({
+        lang,
+        title: t('qrPhone.approved.title'),
+        message: t('qrPhone.approved.body', { client }),
+        status: 'success',
+        account: line,
+        next: [{ ...devices, primary: true }],
+      });
     case 'denied':
-      return messagePage({ lang, title: t('denied.title'), message: t('qrPhone.denied.body') });
+      return messagePage({ lang, title: t('denied.title'), message: t('qrPhone.denied.body'), next: [devices] });
     case 'reported':
-      return messagePage({ lang, title: t('reported.title'), message: t('reported.body') });
+      return messagePage({ lang, title: t('reported.title'), message: t('reported.body'), next: [{ ...devices, primary: true }] });
     case 'tooFar':
-      return messagePage({ lang, title: t('common.error.title'), message: t('qrPhone.mustBeNear'), status: 'error' });
+      return messagePage({ lang, title: t('common.error.title'), message: t('qrPhone.mustBeNear'), status: 'error', next: [devices] });
     case 'claimed':
-      return messagePage({ lang, title: t('qrPhone.claimed.title'), message: t('qrPhone.claimed.body'), status: 'error' });
+      return messagePage({
+        lang,
+        title: t('qrPhone.claimed.title'),
+        message: `${t('qrPhone.claimed.body')} ${t('qrPhone.claimed.advice')}`,
+        status: 'error',
+        next: [devices],
+      });
     case 'expired':
-      return messagePage({ lang, title: t('qrPhone.expired.title'), message: t('qrPhone.expired.body'), status: 'error' });
+      return messagePage({ lang, title: t('qrPhone.expired.title'), message: t('qrPhone.expired.body'), status: 'error', next: [devices] });
+    case 'paused':
+      return messagePage({ lang, title: t('throttle.title'), message: t('qrPhone.paused'), status: 'error', next: [devices] });
     default:
-      return messagePage({ lang, title: t('qrPhone.unknown.title'), message: t('qrPhone.unknown.body'), status: 'error' });
+      return messagePage({ lang, title: t('qrPhone.unknown.title'), message: t('qrPhone.unknown.body'), status: 'error', next: [devices] });
   }
 }

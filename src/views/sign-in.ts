@@ -50,6 +50,8 @@ export function loginPage(
      * page's script asks for its options and posts it).
      */
     hybrid?: { offer: { options: string; register: string } };
+    /** Where "Cancel" posts (the sign-in ends with access_denied); `device`: this sign-in completes a device approval. */
+    cancel?: { action: string; device: boolean };
   },
 ): string {
   const passkey = opts.passkey
@@ -71,6 +73,7 @@ ${opts.stepUp ? html`<noscript><p class="error">${t('login.noPasskeySupport')}</
     body: html`<div class="card">
 <h1>${t('login.title', { client: opts.client.name })}</h1>
 ${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
+${opts.cancel?.device ? html`<p data-field="completes">${t('login.completes', { client: opts.client.name })}</p>` : ''}
 ${opts.stepUp ? html`<p data-field="step-up">${t('login.passkeyRequired', { client: opts.client.name })}</p>` : ''}
 ${opts.qr ?? ''}
 ${
@@ -86,6 +89,13 @@ ${
 </form>`
 }
 ${passkey}
+${
+  opts.cancel
+    ? html`<form method="post" action="${opts.cancel.action}"><input type="hidden" name="csrf" value="${opts.csrf}"><button type="submit" class="decline" data-cancel>${
+        opts.cancel.device ? t('login.cancel') : t('login.cancelApp', { client: opts.client.name })
+      }</button></form>`
+    : ''
+}
 </div>`,
   });
 }
@@ -113,12 +123,53 @@ ${scopeList(t, opts.scopes)}
   });
 }
 
+/** A way onward from a page that ends something: every final page offers at least one. */
+export interface NextStep {
+  href: string;
+  label: string;
+  primary?: boolean;
+}
+
+/** The onward links of a final page, in one row. */
+export function nextSteps(steps: NextStep[]): SafeHtml {
+  return html`<nav class="next" data-next>${steps.map((s) => html`<a class="button${s.primary ? ' primary' : ''}" href="${s.href}">${s.label}</a>`)}</nav>`;
+}
+
+/** The account a page acts for: "Signed in as Alice Example (alice)". */
+export interface AccountView {
+  name: string | null;
+  username: string;
+}
+export const accountLabel = (a: AccountView) => (a.name ? `${a.name} (${a.username})` : a.username);
+
+/** Where a decision page's "Not you? Switch account" posts: this browser signs out and signs in again, back to `back`. */
+export interface SwitchAccount {
+  csrf: string;
+  back: string;
+}
+
+/** "Approving as Alice Example (alice)." on a decision page, above its buttons. */
+export function accountLine(t: Translator, account: AccountView): SafeHtml {
+  return html`<p class="muted" data-field="account">${t('account.as', { account: accountLabel(account) })}</p>`;
+}
+
+/** "Not you? Switch account", below a decision page's own form: this browser signs in again, back to the code. */
+export function switchAccountForm(t: Translator, switcher: SwitchAccount | undefined): SafeHtml | string {
+  return switcher
+    ? html`<form method="post" action="/account/switch" data-switch><input type="hidden" name="csrf" value="${switcher.csrf}"><input type="hidden" name="back" value="${switcher.back}"><button type="submit" class="link">${t('account.switch')}</button></form>`
+    : '';
+}
+
 export function messagePage(opts: {
   title: string;
   message: string;
   status?: 'error' | 'success';
   lang?: string;
   extra?: SafeHtml;
+  /** What the person can do next (a final page always says). */
+  next?: NextStep[];
+  /** Whose account this was done for, said on the page. */
+  account?: { label: string; line: string } | undefined;
 }): string {
   return page({
     title: opts.title,
@@ -126,7 +177,9 @@ export function messagePage(opts: {
     body: html`<div class="card">
 <h1 class="${opts.status ?? ''}">${opts.title}</h1>
 <p>${opts.message}</p>
+${opts.account ? html`<p class="muted" data-field="account">${opts.account.line}</p>` : ''}
 ${opts.extra ?? ''}
+${opts.next?.length ? nextSteps(opts.next) : ''}
 </div>`,
   });
 }

@@ -151,13 +151,14 @@ describe('pages a user trusts: home, favicon, remembered consent, sign-out, the 
     const dc = await deviceAuthorization(server.publicUrl);
     await phone.approveDevice(dc.verification_uri_complete);
     const account = await phone.request(`${server.issuer}/account/devices`);
-    assert.match(account.html, /Living Room TV — /);
+    assert.match(account.html, /<h2>Living Room TV<\/h2>/);
+    assert.match(account.html, /data-field="how">Approved on your phone, with a code the device showed/);
     assert.match(account.html, /<time datetime="[^"]+Z" title="[^"]+UTC">(just now|\d+ minutes? ago)<\/time>/);
     assert.doesNotMatch(account.html, /::ffff:/);
     const id = /data-approval="([^"]+)"/.exec(account.html)?.[1] ?? '';
     const confirm = await phone.request(`${server.issuer}/account/devices/${id}/revoke`);
-    assert.match(confirm.html, /End this sign-in/);
-    assert.match(confirm.html, /Living Room TV — /);
+    assert.match(confirm.html, /End this sign\u2011in/);
+    assert.match(confirm.html, /Living Room TV — /, 'the confirmation names the app and the device');
     assert.ok(
       (await server.store.approvals.listLive(server.userId)).some((a) => a.id === id),
       'still live before the confirmation',

@@ -340,6 +340,6 @@ describe('passkeys, authentication context and step-up (Chromium, virtual authen
     await ctx.clearCookies();
     await blank(page);
     await authorize(page);
-    await page.getByText('not registered here').waitFor();
+    await page.getByText('This passkey is not registered here').waitFor();
   });
 });

@@ -56,7 +56,7 @@ describe('/demo/tv in Chromium', () => {
     next = await phone.submit(next, { username: 'alice', password: 'correct horse battery staple' });
     assert.match(next.html, /Device connected/, 'one decision: no consent page after the confirmation');
     await page.getByRole('heading', { name: 'Signed in' }).waitFor({ timeout: 3000 });
-    assert.equal(await page.locator('#who').textContent(), 'Alice Example (alice)');
+    assert.equal(await page.locator('#welcome').textContent(), 'Welcome, Alice Example (alice).');
     assert.equal(polls.length, 1, 'one stream, no polling of the status URL');
     assert.deepEqual(problems, []);
     await context.close();

@@ -168,7 +168,7 @@ describe('device experience', () => {
       assert.match(page.html, /Sign in to Living Room TV on your device\?/);
       assert.match(page.html, new RegExp(dc.user_code));
       assert.match(page.html, /Your email address/);
-      assert.match(page.html, /data-field="device">Samsung TV \(Tizen\)</);
+      assert.match(page.html, /data-field="device">says it is Samsung TV \(Tizen\)</);
       assert.match(page.html, /data-field="ip">127\.0\.0\.1</);
       assert.match(page.html, /data-field="when">just now</);
       assert.match(page.html, /Did you start this on a device in front of you\?/);

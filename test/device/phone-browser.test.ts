@@ -69,7 +69,11 @@ describe('phone pages in Chromium', () => {
     await page.getByRole('heading', { name: 'Sign in to Living Room TV on your device?' }).waitFor();
     await fitsWidth();
     assert.equal(await page.locator('.code').textContent(), dc.user_code);
-    assert.equal(await page.locator('[data-field="device"]').textContent(), 'Handoff demo TV on Android');
+    assert.equal(
+      await page.locator('[data-field="device"]').textContent(),
+      'says it is Handoff demo TV on Android',
+      'a claim, shown as one',
+    );
     assert.equal(await page.locator('[data-field="ip"]').textContent(), '127.0.0.1');
     assert.equal(await page.locator('[data-field="when"]').textContent(), 'just now');
     const approve = page.getByRole('button', { name: 'Yes, approve' });
@@ -117,7 +121,7 @@ describe('phone pages in Chromium', () => {
     }
     await page.getByLabel('Code').fill('BBBB-BBBB');
     const [response] = await Promise.all([
-      page.waitForResponse((r) => r.request().method() === 'POST'),
+      page.waitForResponse((r) => new URL(r.url()).searchParams.has('user_code')),
       page.getByRole('button', { name: 'Continue' }).click(),
     ]);
     assert.equal(response.status(), 429);

@@ -75,19 +75,27 @@ export class Phone {
     throw new Error('too many redirects');
   }
 
-  /** Submits the page's first POST form (or the one whose action contains `actionPart`) with extra fields. */
+  /**
+   * Submits the page's first form (or the one whose action contains `actionPart`) with extra fields: a POST form as a
+   * form post, a GET form (code entry) as the browser does, its fields in the query.
+   */
   async submit(page: Page, fields: Record<string, string> = {}, actionPart?: string): Promise<Page> {
     // Hidden forms (the login page's QR completion form) are not something a person can submit.
-    const forms = [...page.html.matchAll(/<form([^>]*)method="post"[^>]*action="([^"]*)"([^>]*)>([\s\S]*?)<\/form>/g)]
-      .filter((f) => !/\bhidden\b/.test(`${f[1]} ${f[3]}`))
-      .map((f) => [f[0], f[2], f[4]] as const);
-    const form = forms.find((f) => !actionPart || (f[1] ?? '').includes(actionPart));
+    const forms = [...page.html.matchAll(/<form([^>]*)method="(post|get)"[^>]*action="([^"]*)"([^>]*)>([\s\S]*?)<\/form>/g)]
+      .filter((f) => !/\bhidden\b/.test(`${f[1]} ${f[4]}`))
+      .map((f) => ({ method: f[2] as string, action: f[3] ?? '', body: f[5] ?? '' }));
+    const form = forms.find((f) => !actionPart || f.action.includes(actionPart));
     if (!form) throw new Error(`no form on ${page.url} (status ${page.status}): ${page.html.slice(0, 400)}`);
     const hidden: Record<string, string> = {};
-    for (const m of (form[2] ?? '').matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)) {
+    for (const m of form.body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)) {
       hidden[m[1] as string] = decodeEntities(m[2] as string);
     }
-    return this.request(new URL(decodeEntities(form[1] ?? ''), page.url).toString(), { form: { ...hidden, ...fields } });
+    const url = new URL(decodeEntities(form.action), page.url);
+    if (form.method === 'get') {
+      url.search = new URLSearchParams({ ...hidden, ...fields }).toString();
+      return this.request(url.toString());
+    }
+    return this.request(url.toString(), { form: { ...hidden, ...fields } });
   }
 
   /**

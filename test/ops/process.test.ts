@@ -101,7 +101,7 @@ describe('the process, the demo and the CLI', () => {
         JSON.parse(clients.stdout)
           .map((c: { client_id: string }) => c.client_id)
           .sort(),
-        ['app', 'demo-device'],
+        ['app', 'demo-device', 'demo-tv'],
       );
       const renamed = await run(CLI, ['clients', 'update', '--id', 'app', '--metadata', '{"client_name":"The App"}'], cliEnv);
       assert.equal(JSON.parse(renamed.stdout).client_name, 'The App', renamed.stderr);

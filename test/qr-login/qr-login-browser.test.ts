@@ -203,7 +203,7 @@ describe('scan to sign in (desktop + phone in Chromium)', () => {
       const old = await phone('alice', rotating.publicUrl);
       await old.goto(first as string);
       await old.getByRole('heading', { name: /Code expired|Code not valid/ }).waitFor();
-      await desk.getByText('The code is paused.').waitFor({ timeout: 30_000 });
+      await desk.getByText('This code stopped refreshing.', { exact: false }).waitFor({ timeout: 30_000 });
       await desk.getByRole('button', { name: 'Show a new code' }).last().click();
       await desk.locator('#qr-image').waitFor();
       assert.ok(decodePng(await desk.locator('#qr-image').screenshot())?.startsWith(`${rotating.issuer}/q/`));

@@ -81,7 +81,8 @@ describe('security: one reading of each request (third review, 3-6 and 11)', () 
   it('3: user-code guesses in a chunked (or UTF-16) body are counted like any other, and past the limit even a live code is refused', async () => {
     const live = await deviceCode('tv');
     const attacker = Phone.at(farPhone);
-    const entry = await attacker.request(`${server.publicUrl}/device`);
+    // The form token of this browser's session, from a confirmation page of a code the attacker started itself.
+    const entry = await attacker.request((await deviceCode('tv')).verification_uri_complete);
     const xsrf = /name="xsrf" value="([^"]+)"/.exec(entry.html)?.[1] ?? '';
     assert.ok(xsrf);
     const statuses: number[] = [];

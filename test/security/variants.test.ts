@@ -119,7 +119,7 @@ describe('security: every protected decision, sent every way a library accepts i
               // A wrong user code always counts against the browser session (3 here): the fourth is refused first.
               const live = await start('tv', '203.0.113.10');
               const phone = Phone.at(ip());
-              const entry = await phone.request(`${server.publicUrl}/device`);
+              const entry = await phone.request((await start('tv', '203.0.113.10')).verification_uri_complete);
               const xsrf = /name="xsrf" value="([^"]+)"/.exec(entry.html)?.[1] ?? '';
               const cookie = [...phone.cookies].map(([k, x]) => `${k}=${x}`).join('; ');
               const xff = { cookie, 'x-forwarded-for': String(phone.headers['x-forwarded-for']) };

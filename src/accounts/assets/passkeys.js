@@ -61,7 +61,7 @@ if (signin && window.PublicKeyCredential) {
     else if (done.ok && answer.redirect) location.assign(answer.redirect);
     else if (status) {
       status.hidden = false;
-      status.textContent = answer.error_description ?? status.dataset.failed;
+      status.textContent = answer.message ?? status.dataset.failed;
     }
   };
   // Signed in with a passkey from another device (a phone): offer one on this computer, then go on either way.
@@ -131,8 +131,10 @@ if (register && window.PublicKeyCredential) {
       const name = register.querySelector('input[name="name"]')?.value ?? '';
       const res = await post(verify, { csrf, name, response });
       if (!res.ok) throw new Error('verify');
-      location.reload();
-    } catch {
+      location.assign('/account/devices?done=passkey-added');
+    } catch (err) {
+      // This authenticator already holds a passkey for the account (it was in excludeCredentials): say so, plainly.
+      if (err?.name === 'InvalidStateError') status.textContent = status.dataset.exists;
       status.hidden = false;
     }
   });

@@ -1,7 +1,13 @@
 // The demo TV's waiting screen: starts a device authorization, shows the QR code, follows the status stream
 // (pushed, never polled), and redeems its tokens once the phone approves. Served by Handoff itself (CSP 'self').
 const $ = (id) => document.getElementById(id);
-const CLIENT = document.querySelector('[data-client]').dataset.client;
+const box = document.querySelector('[data-client]');
+const CLIENT = box.dataset.client;
+// The page's words are the server's, in the reader's language; the script only fills in names and codes.
+const fill = (id, name, value) => {
+  const el = $(id);
+  el.textContent = el.dataset.template.replace(`{${name}}`, value);
+};
 const GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 function show(id) {
@@ -22,7 +28,7 @@ async function start() {
   }
   $('qr').src = auth.verification_uri_complete_qr;
   $('code').textContent = auth.user_code;
-  $('uri').textContent = auth.verification_uri;
+  fill('scan-text', 'uri', auth.verification_uri);
   show('waiting');
   const events = new EventSource(auth.status_uri);
   events.onmessage = async (e) => {
@@ -37,12 +43,12 @@ async function start() {
       show('scanned');
     } else if (state === 'approved') {
       events.close();
-      $('approver').textContent = account || '';
+      fill('approved-by', 'name', account || '');
       show('redeeming');
       await redeem(auth.device_code);
     } else if (state === 'denied' || state === 'expired') {
       events.close();
-      $('ended').textContent = state === 'denied' ? 'The sign-in was declined on the phone.' : 'The code expired.';
+      $('ended').textContent = state === 'denied' ? box.dataset.declined : box.dataset.expired;
       show('ended');
     }
   };
@@ -60,7 +66,7 @@ async function redeem(deviceCode) {
     return;
   }
   const me = await (await fetch('/me', { headers: { authorization: `Bearer ${tokens.access_token}` } })).json();
-  $('who').textContent = me.name ? `${me.name} (${me.preferred_username})` : me.preferred_username || me.sub;
+  fill('welcome', 'name', me.name ? `${me.name} (${me.preferred_username})` : me.preferred_username || me.sub);
   show('signed-in');
 }
 

@@ -6,8 +6,14 @@ const form = document.querySelector('form[data-claim]');
 if (form) {
   const body = new URLSearchParams({ csrf: form.elements.csrf.value, ticket: form.elements.ticket.value });
   fetch(form.dataset.claim, { method: 'POST', body, credentials: 'same-origin' }).then(async (res) => {
-    // Another phone claimed it first, or it expired, or scanning is paused: the page says so on reload.
-    if (res.status === 409 || res.status === 429) return location.reload();
+    // Another phone claimed it first, or it expired: the page says so on reload. Scanning paused (too many wrong
+    // numbers): said here, and nothing to pick.
+    if (res.status === 409) return location.reload();
+    if (res.status === 429) {
+      document.querySelector('[data-paused]')?.removeAttribute('hidden');
+      for (const b of form.querySelectorAll('[data-numbers], button[value="approve"]')) b.hidden = true;
+      return;
+    }
     const box = form.querySelector('[data-number-choices]');
     if (!box || res.status !== 200) return;
     const { choices } = await res.json();
