@@ -320,7 +320,7 @@ export function providerConfiguration({
       return undefined;
     },
     // A protocol error a person sees (a relying party sent them with a bad request, or a sign-in expired): what
-    // happened in one sentence of their language, and a way onward; the protocol's own words stay in small print.
+    // happened in one sentence of their language, and a way onward.
     async renderError(ctx: KoaContextWithOIDC, out) {
       const t = tFor(ctx);
       ctx.type = 'html';
@@ -329,7 +329,8 @@ export function providerConfiguration({
         title: t('error.title.cannot'),
         message: t(protocolErrorKey(String(out.error), String(out.error_description ?? ''))),
         status: 'error',
-        extra: html`<p class="muted" data-field="protocol-error">${String(out.error)}</p>`,
+        // The protocol's own error code, for the app's makers and support: in the page, not in the reader's text.
+        extra: html`<span hidden data-field="protocol-error" data-code="${String(out.error)}"></span>`,
         next: [{ href: '/', label: t('next.home') }],
       });
     },
