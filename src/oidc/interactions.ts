@@ -9,6 +9,8 @@ import { passkeyCeremonies, relyingPartyOf, signedInWithPasskey } from '../accou
 import { audit } from '../ops/audit.js';
 import { ACR_PASSWORD, ACR_PHISHING_RESISTANT, PHR_REQUIRED } from './acr.js';
 import { checkCsrf, csrfToken as csrfFor } from '../http/csrf.js';
+import { ACCOUNT_CLIENT_ID, RETURN_COOKIE } from '../accounts/routes.js';
+import { sha256 } from '../store/hash.js';
 import { HttpError } from '../http/errors.js';
 import { giveBack, take } from '../http/limits.js';
 import type { Store } from '../store/index.js';
@@ -78,6 +80,23 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     ctx.redirect(returnTo);
   }
 
+  /**
+   * What a sign-in to the account pages is for, when a phone was sent to it from a code in hand (a desktop's QR code,
+   * a device's link): the page then says so instead of "continue to Handoff account".
+   */
+  async function purposeOf(ctx: Context, d: Details): Promise<string | undefined> {
+    if (d.params.client_id !== ACCOUNT_CLIENT_ID) return undefined;
+    const back = ctx.cookies.get(RETURN_COOKIE, { signed: true }) ?? '';
+    const t = tFor(ctx);
+    const ticket = /^\/q\/([\w-]{43})$/.exec(back)?.[1];
+    if (ticket) {
+      const found = await store.tickets.bySecretHash(sha256(ticket));
+      const client = found ? await clientView(deps.provider(), found.client_id) : undefined;
+      return client ? t('login.forScan', { client: client.name }) : undefined;
+    }
+    return back.startsWith('/device?') ? t('login.forDevice') : undefined;
+  }
+
   router.get('/interaction/:uid', async (ctx) => {
     const d = await details(ctx);
     const client = await clientView(deps.provider(), d.params.client_id);
@@ -88,7 +107,9 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (d.prompt.name === 'login') {
       const stepUp = d.prompt.reasons.includes(PHR_REQUIRED);
       const qr = stepUp ? undefined : await deps.qrSection?.(ctx, d, csrf);
+      const purpose = await purposeOf(ctx, d);
       ctx.body = loginPage(t, {
+        ...(purpose ? { title: purpose } : {}),
         action: `/interaction/${d.uid}/login`,
         csrf,
         client,

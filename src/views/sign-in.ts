@@ -34,6 +34,8 @@ export function clientHeader(client: ClientView): SafeHtml {
 export function loginPage(
   t: Translator,
   opts: {
+    /** What this sign-in is for, when it says more than "continue to {client}". */
+    title?: string;
     action: string;
     csrf: string;
     client: ClientView;
@@ -71,7 +73,7 @@ ${opts.stepUp ? html`<noscript><p class="error">${t('login.noPasskeySupport')}</
     title: t('login.submit'),
     lang: t('lang.tag'),
     body: html`<div class="card">
-<h1>${t('login.title', { client: opts.client.name })}</h1>
+<h1>${opts.title ?? t('login.title', { client: opts.client.name })}</h1>
 ${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
 ${opts.cancel?.device ? html`<p data-field="completes">${t('login.completes', { client: opts.client.name })}</p>` : ''}
 ${opts.stepUp ? html`<p data-field="step-up">${t('login.passkeyRequired', { client: opts.client.name })}</p>` : ''}

@@ -164,6 +164,8 @@ describe('scan to sign in (desktop + phone in Chromium)', () => {
     open.push(ctx);
     const ph = await ctx.newPage();
     await ph.goto(ticketUrl);
+    // The sign-in says what it is for: the app asking on the computer, not "Handoff account".
+    await ph.getByRole('heading', { name: 'Sign in on this phone to confirm Photo App on your computer' }).waitFor();
     await ph.getByLabel('Username').fill('alice');
     await ph.getByLabel('Password').fill(PASSWORD);
     await ph.getByRole('button', { name: 'Sign in', exact: true }).click();
