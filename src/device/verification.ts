@@ -104,6 +104,14 @@ export function verificationGuards(deps: VerificationDeps): Middleware {
       // A typed code is a guess (an empty form is not): one statement finds the code and counts a miss. (A repeated
       // `user_code` is refused by oidc-provider before it looks anything up.)
       const code = typed ? await guess(deps, p, typed, guessLimits(deps.config, ctx.ip, sessionId)) : undefined;
+      if (code?.accountId && !code.error) {
+        // Approved already (the decision sent again, by Back and a resubmission): the device is signed in.
+        const client = await p.Client.find(code.clientId ?? '');
+        ctx.type = 'html';
+        ctx.set('Cache-Control', 'no-store');
+        ctx.body = outcomePage(tFor(ctx), 'approved', { client: client?.clientName ?? code.clientId ?? '' });
+        return;
+      }
       if (await decisionGuard(ctx, deps, p, form, code)) return;
       await next();
       ctx.set('Cache-Control', 'no-store');

@@ -226,12 +226,28 @@ export function qrPhoneRoutes(deps: QrPhoneDeps): Router {
         sameNetwork: same,
       });
     }
-    ctx.body = phoneOutcomePage(
-      t,
-      approve ? 'approved' : reported ? 'reported' : 'denied',
-      client?.clientName ?? decided.client_id,
-      await store.users.byId(phone.accountId),
-    );
+    // Post, then redirect: the result is a page of its own, so Back never sends the decision again.
+    ctx.status = 303;
+    ctx.redirect(`/q/result/${encodeURIComponent(decided.id)}?as=${reported ? 'reported' : approve ? 'approved' : 'denied'}`);
+  });
+
+  // The result of this phone's decision on a ticket, read from the ticket (only the phone session that decided it
+  // sees it); `as` only chooses between the declined pages ("declined" or "thanks for telling us").
+  router.get('/q/result/:id', async (ctx) => {
+    const t = tFor(ctx);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.type = 'html';
+    const phone = await signedInUser(ctx, deps.provider());
+    const ticket = await ticketById(store, ctx.params.id ?? '');
+    if (!phone || !ticket || ticket.phone_session_hash !== sha256(phone.sessionId)) {
+      ctx.status = 404;
+      ctx.body = phoneOutcomePage(t, 'unknown');
+      return;
+    }
+    const client = await deps.provider().Client.find(ticket.client_id);
+    const approvedIt = ticket.state === 'approved' || ticket.state === 'used';
+    const outcome = approvedIt ? 'approved' : ticket.state === 'denied' ? (ctx.query.as === 'reported' ? 'reported' : 'denied') : 'expired';
+    ctx.body = phoneOutcomePage(t, outcome, client?.clientName ?? ticket.client_id, await store.users.byId(phone.accountId));
   });
   return router;
 }

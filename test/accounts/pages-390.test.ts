@@ -153,7 +153,10 @@ describe('pages at 390 px in both languages (Chromium)', () => {
         await page.locator('[data-field="warning"]').waitFor();
         await check(page, lang, 'desktop decision');
         await page.getByRole('button', { name: L('No, decline', '否，拒绝') }).click();
+        await page.waitForURL(/\/q\/result\//);
         await onward(page, 'desktop declined');
+        await page.reload();
+        await page.getByRole('heading', { name: L('Sign-in declined', '已拒绝登录') }).waitFor();
         await check(page, lang, 'desktop declined');
 
         // A path that does not exist, and a relying party's bad request: styled pages with a way home.

@@ -3,7 +3,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { Phone } from '../helpers/phone.js';
 import { createClient } from '../../src/admin/clients.js';
-import { deviceAuthorization, postForm, redeem, startTestServer } from '../helpers/server.js';
+import { deviceAuthorization, PASSWORD, postForm, redeem, startTestServer } from '../helpers/server.js';
 
 describe('device authorization grant, end to end', () => {
   let server: Awaited<ReturnType<typeof startTestServer>>;
@@ -104,6 +104,18 @@ describe('device authorization grant, end to end', () => {
     const again = await redeem(server.publicUrl, dc.device_code);
     assert.equal(again.status, 400);
     assert.equal(again.json.error, 'invalid_grant');
+  });
+
+  it('the decision sent again (Back, then resubmit) says the device is signed in, and approves nothing more', async () => {
+    const dc = await deviceAuthorization(server.publicUrl);
+    const phone = new Phone();
+    await phone.submit(await phone.request(`${server.publicUrl}/account/devices`), { username: 'alice', password: PASSWORD });
+    const confirm = await phone.request(dc.verification_uri_complete);
+    assert.match((await phone.submit(confirm, { confirm: 'yes' })).html, /Device connected/);
+    const again = await phone.submit(confirm, { confirm: 'yes' });
+    assert.match(again.html, /This device is signed in/);
+    assert.equal((await server.store.approvals.listLive(server.userId)).length >= 1, true);
+    assert.equal((await redeem(server.publicUrl, dc.device_code)).status, 200);
   });
 
   it('a declined code answers access_denied, then can never be used', async () => {

@@ -64,6 +64,7 @@ const PUBLIC = [
   '/q/:x',
   '/q/claim',
   '/q/decide',
+  '/q/result/:x',
   '/account/devices',
   '/account/devices/:x/revoke',
   '/account/apps/:x/remove',
