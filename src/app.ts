@@ -3,6 +3,8 @@ import Koa, { type Middleware } from 'koa';
 import compose from 'koa-compose';
 import type Provider from 'oidc-provider';
 import { accountRoutes } from './accounts/routes.js';
+import { upstreamRoutes } from './accounts/upstream-routes.js';
+import type { Upstreams } from './accounts/upstream.js';
 import { sessionNotes } from './accounts/sessions.js';
 import { type AdminDeps, adminRoutes } from './admin/routes.js';
 import { requireAdminToken } from './admin/token.js';
@@ -59,6 +61,8 @@ export interface AppDeps extends InteractionDeps, Omit<AdminDeps, keyof Interact
   adminToken: string | undefined;
   /** The public port's front door (http/front-door.ts), the same one the public lane passes requests through. */
   door: (req: import('node:http').IncomingMessage) => Arrival;
+  /** Upstream OpenID Providers (accounts/upstream.ts). */
+  upstreams: Upstreams;
 }
 
 /**
@@ -153,6 +157,7 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider, plugins:
     accountRoutes({ ...deps, sessionNotes: notes }),
     qrLogin.router,
     qrPhoneRoutes(deps),
+    upstreamRoutes(deps),
     interactionRoutes({ ...deps, qrSection: qrLogin.section }),
     assetRoutes(Object.assign({}, ...plugins.map((p) => p.assets ?? {}))),
     ...plugins.flatMap((p) => p.routers),
@@ -161,6 +166,7 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider, plugins:
   const prefixes = [
     'interaction',
     'account',
+    'login',
     'q',
     'assets',
     'device/qr',

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { upstreams } from './accounts/upstream.js';
 import type { AddressInfo } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import type Provider from 'oidc-provider';
@@ -174,6 +175,7 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
     corsAllowed: cors,
     adminHosts: () => adminHosts,
     adminToken: config.adminToken,
+    upstreams: upstreams(config, store),
     door: frontDoor({ issuer, proxy: config.proxy, proxyHops: config.proxyHops, bodyLimitBytes: config.bodyLimitBytes }),
     rotateKeys: async () => {
       const rotated = await rotateSigningKeys(store, config.idTokenTtl + 300);

@@ -185,5 +185,13 @@ export function passkeyCeremonies(store: Store, rp: RelyingParty) {
 
 export type PasskeyCeremonies = ReturnType<typeof passkeyCeremonies>;
 
-/** Whether a session's `amr` shows a passkey (phishing-resistant) sign-in. */
-export const signedInWithPasskey = (amr: readonly string[] | undefined) => !!amr && (amr.includes('hwk') || amr.includes('swk'));
+/**
+ * Whether a session's `amr` shows a passkey (phishing-resistant) sign-in to Handoff. A federated sign-in (`fed`)
+ * never does, whatever methods the upstream asserted after it: those are the upstream's words, not a Handoff passkey.
+ */
+export const signedInWithPasskey = (amr: readonly string[] | undefined) =>
+  !!amr && !amr.includes('fed') && (amr.includes('hwk') || amr.includes('swk'));
+
+/** How a session signed in, in the words of the pages: a passkey, a password, or an upstream provider (`fed`). */
+export const signInMethod = (amr: readonly string[] | undefined): 'passkey' | 'password' | 'upstream' =>
+  amr?.includes('fed') ? 'upstream' : signedInWithPasskey(amr) ? 'passkey' : 'password';

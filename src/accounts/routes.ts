@@ -17,6 +17,7 @@ import { tFor } from '../views/context.js';
 import { listApprovals, revokeApproval } from './devices.js';
 import { freshEnough, freshSignInUrl, type SessionNotes } from './sessions.js';
 import { audit } from '../ops/audit.js';
+import type { Upstreams } from './upstream.js';
 
 export { ACCOUNT_CLIENT_ID };
 
@@ -36,6 +37,8 @@ export interface AccountDeps {
   onOutcome?: (kind: 'device' | 'desktop', outcome: 'approved' | 'denied' | 'revoked') => void;
   /** Signed-in sessions, as the account page lists them (accounts/sessions.ts). */
   sessionNotes?: SessionNotes;
+  /** Upstream providers the account page offers to link (accounts/upstream.ts). */
+  upstreams?: Upstreams;
 }
 
 /**
@@ -97,6 +100,17 @@ export function accountRoutes(deps: AccountDeps): Router {
     const consents = await deps.store.consents.list(who.accountId);
     const passkeys = await deps.store.passkeys.list(who.accountId);
     await deps.sessionNotes?.used(who.sessionUid);
+    const links = deps.upstreams ? await deps.store.identityProviders.linksOf(who.accountId) : [];
+    const upstreams = deps.upstreams
+      ? (await deps.upstreams.list())
+          .map((u) => ({
+            id: u.id,
+            name: u.name,
+            enabled: u.enabled,
+            linkedAt: links.find((l) => l.provider_id === u.id)?.created_at ?? null,
+          }))
+          .filter((u) => u.enabled || u.linkedAt !== null)
+      : [];
     render(
       ctx,
       accountPage(tFor(ctx), {
@@ -111,6 +125,7 @@ export function accountRoutes(deps: AccountDeps): Router {
         sessions: await deps.store.sessions.list(who.accountId, SESSIONS_SHOWN),
         sessionCount: await deps.store.sessions.count(who.accountId),
         thisSession: who.sessionUid,
+        upstreams,
         done: isDoneKey(ctx.query.done) ? ctx.query.done : undefined,
         recent: (await deps.store.audit.list({ limit: 5, accountId: who.accountId, action: 'signed_in' })).map((e) => ({
           at: e.at,

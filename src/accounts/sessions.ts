@@ -2,14 +2,14 @@ import type { Context } from 'koa';
 import type { Config } from '../config/schema.js';
 import type { SignedIn } from '../http/session.js';
 import type { Store } from '../store/index.js';
-import { signedInWithPasskey } from './passkeys.js';
+import { signedInWithPasskey, signInMethod } from './passkeys.js';
 
 /**
  * An account's signed-in browsers, as the account page lists them (store/sessions.ts): a sign-in that completes is
  * described (which browser, from where, how), and a session in use is marked used, at most once a minute per
  * session and instance (so a phone's requests cost no extra statement each).
  */
-export const methodOf = (amr: readonly string[] | undefined) => (signedInWithPasskey(amr) ? 'passkey' : 'password');
+export const methodOf = signInMethod;
 
 /** What oidc-provider tells of a request it answered (oidc/seams.ts `oidcOf`), as far as sessions need it. */
 export interface Answered {

@@ -55,6 +55,8 @@ export async function createUser(store: Store, input: NewUser, params: ScryptPar
     passwordHash: await hashPassword(input.password, params),
     name: input.name ?? null,
     email: input.email ?? null,
+    // An address an operator typed is taken as verified (the operator vouches for it).
+    emailVerified: input.email !== undefined,
   });
   if (!user) throw conflict(`username ${input.username} is taken`, 'username');
   return user;
@@ -88,7 +90,7 @@ export function parseUserChange(input: unknown): UserChange {
 export async function updateUser(store: Store, id: string, change: UserChange, params: ScryptParams): Promise<User | undefined> {
   return store.users.update(id, {
     ...(change.name !== undefined ? { name: change.name } : {}),
-    ...(change.email !== undefined ? { email: change.email } : {}),
+    ...(change.email !== undefined ? { email: change.email, emailVerified: change.email !== null } : {}),
     ...(change.password !== undefined ? { passwordHash: await hashPassword(change.password, params) } : {}),
   });
 }

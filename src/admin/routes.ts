@@ -10,6 +10,8 @@ import type { Store } from '../store/index.js';
 import { migrateLatest } from '../store/migrate.js';
 import { audit } from '../ops/audit.js';
 import { createClient, listClients, rotateClientSecret, updateClient } from './clients.js';
+import { identityProviderAdmin } from './identity-providers.js';
+import type { Upstreams } from '../accounts/upstream.js';
 
 export interface AdminDeps {
   config: Config;
@@ -19,6 +21,9 @@ export interface AdminDeps {
   rotateKeys: () => Promise<{ active: string[]; retired: string[] }>;
   /** Adds a cookie key that signs from now on; older ones keep verifying for a grace period (none with `now`). */
   rotateCookieKeys: (opts: { now: boolean }) => Promise<{ keys: number; graceSeconds: number }>;
+  /** Upstream OpenID Providers (accounts/upstream.ts). */
+  upstreams: Upstreams;
+  issuer: string;
 }
 
 /** One query parameter: absent, or a single printable string (`?a=1&a=2` and NUL bytes are refused). */
@@ -121,6 +126,35 @@ export function adminRoutes(deps: AdminDeps): Router {
     const id = ctx.params.id ?? '';
     if (!(await store.clients.delete(id))) throw notFound('no such client');
     await record(ctx, { action: 'admin.client.deleted', clientId: id });
+    ctx.status = 204;
+  });
+
+  // Upstream OpenID Providers: the answer gives the redirect URI to register upstream, never the client secret.
+  const upstreamAdmin = identityProviderAdmin(store, deps.upstreams, deps.issuer);
+  router.post('/identity-providers', jsonOnly, async (ctx) => {
+    const made = await upstreamAdmin.create(await readJsonObject(ctx, config.bodyLimitBytes));
+    await record(ctx, { action: 'admin.identity_provider.created', detail: { id: made.id, issuer: made.issuer } });
+    ctx.status = 201;
+    ctx.body = made;
+  });
+  router.get('/identity-providers', async (ctx) => {
+    ctx.body = await upstreamAdmin.list();
+  });
+  router.patch('/identity-providers/:id', jsonOnly, async (ctx) => {
+    const change = await readJsonObject(ctx, config.bodyLimitBytes);
+    const updated = await upstreamAdmin.update(ctx.params.id ?? '', change);
+    await record(ctx, { action: 'admin.identity_provider.updated', detail: { id: updated.id, fields: Object.keys(change) } });
+    ctx.body = updated;
+  });
+  router.post('/identity-providers/:id/disable', jsonOnly, async (ctx) => {
+    const updated = await upstreamAdmin.update(ctx.params.id ?? '', { enabled: false });
+    await record(ctx, { action: 'admin.identity_provider.updated', detail: { id: updated.id, fields: ['enabled'] } });
+    ctx.body = updated;
+  });
+  router.delete('/identity-providers/:id', async (ctx) => {
+    const id = ctx.params.id ?? '';
+    await upstreamAdmin.delete(id);
+    await record(ctx, { action: 'admin.identity_provider.deleted', detail: { id } });
     ctx.status = 204;
   });
 

@@ -125,6 +125,60 @@ export const COMMANDS: Record<string, Command> = {
       return { deleted: o.id };
     },
   },
+  'identity-providers add': {
+    summary:
+      'Add an upstream OpenID Provider people may sign in with ("Continue with NAME"); prints the redirect URI to register there. The client secret is asked for (hidden), or read from standard input; --public for none.',
+    options: {
+      ...id('identity provider'),
+      name: { help: 'what "Continue with NAME" says', required: true },
+      issuer: { help: "the upstream's issuer URL (https; http only on localhost)", required: true },
+      'client-id': { help: 'the client id Handoff has at the upstream', required: true },
+      scopes: { help: 'space-separated (default: "openid email profile")' },
+    },
+    flags: {
+      public: { help: 'no client secret (a public client: PKCE only)' },
+      'link-verified-email': { help: "an upstream's verified email signs in to the account with that verified address" },
+      'linked-only': { help: 'no account is made at a first sign-in: only accounts linked beforehand sign in' },
+    },
+    run: async (base, o) => {
+      const secret = o.public === true ? undefined : await secretInput('Client secret');
+      if (o.public !== true && !secret)
+        throw new Error('no client secret given: type it at the prompt, pipe it on standard input, or pass --public');
+      return adminRequest(base, 'POST', '/admin/identity-providers', {
+        id: text(o, 'id'),
+        name: text(o, 'name'),
+        issuer: text(o, 'issuer'),
+        client_id: text(o, 'client-id'),
+        ...(secret ? { client_secret: secret } : {}),
+        ...(typeof o.scopes === 'string' ? { scopes: o.scopes } : {}),
+        ...(o['link-verified-email'] === true ? { link_verified_email: true } : {}),
+        ...(o['linked-only'] === true ? { create_accounts: false } : {}),
+      });
+    },
+  },
+  'identity-providers list': {
+    summary: 'List upstream OpenID Providers (with the redirect URI of each; never the secret).',
+    run: (base) => adminRequest(base, 'GET', '/admin/identity-providers'),
+  },
+  'identity-providers update': {
+    summary:
+      'Change an upstream: the given JSON fields replace the stored ones (name, issuer, client_id, client_secret, scopes, enabled, create_accounts, link_verified_email).',
+    options: { ...id('identity provider'), changes: { help: 'the fields to change, as JSON', required: true } },
+    run: (base, o) => adminRequest(base, 'PATCH', path('/admin/identity-providers', o), json(text(o, 'changes') ?? '', 'the changes')),
+  },
+  'identity-providers disable': {
+    summary: 'Stop offering an upstream at once (sign-ins through it in flight are refused; links are kept).',
+    options: id('identity provider'),
+    run: (base, o) => adminRequest(base, 'POST', `${path('/admin/identity-providers', o)}/disable`),
+  },
+  'identity-providers delete': {
+    summary: 'Delete an upstream and every account link to it (the accounts stay).',
+    options: id('identity provider'),
+    run: async (base, o) => {
+      await adminRequest(base, 'DELETE', path('/admin/identity-providers', o));
+      return { deleted: o.id };
+    },
+  },
   'keys rotate': {
     summary: 'Rotate the signing keys (the old ones stay published until their tokens expire).',
     run: (base) => adminRequest(base, 'POST', '/admin/keys/rotate'),

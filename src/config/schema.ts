@@ -142,6 +142,36 @@ export const configSchema = z
         path: ['webhookSecret'],
       })
       .describe('reports of cross-device sign-ins the user did not start (RFC 10027)'),
+    identityProviders: z
+      .array(
+        z
+          .object({
+            id: z
+              .string()
+              .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'must be 1-32 lower-case letters, digits and -')
+              .describe('in the redirect URI: <ISSUER>/login/<id>/callback'),
+            name: z.string().min(1).max(64).describe('what "Continue with <name>" says'),
+            issuer: z.url().describe('the upstream issuer (its discovery document is read from there); https, or http on localhost'),
+            client_id: z.string().min(1).max(255),
+            client_secret: z.string().min(1).max(1024).optional().describe('unset: a public client (PKCE only)'),
+            scopes: z
+              .array(z.string().regex(/^[\x21-\x7e]{1,64}$/))
+              .min(1)
+              .default(['openid', 'email', 'profile']),
+            enabled: z.boolean().default(true),
+            create_accounts: z
+              .boolean()
+              .default(true)
+              .describe('a first sign-in makes an account (false: only accounts linked beforehand)'),
+            link_verified_email: z
+              .boolean()
+              .default(false)
+              .describe("an upstream's verified email signs in to the account with that verified address"),
+          })
+          .strict()
+          .refine((u) => u.scopes.includes('openid'), { message: 'scopes must include openid', path: ['scopes'] }),
+      )
+      .describe('upstream OpenID Providers people may sign in with (more are added through the admin API)'),
     scrypt: z
       .object({
         cost: z

@@ -14,7 +14,7 @@ import { deviceCodeOf, xsrfOf } from '../oidc/seams.js';
 import { field, formText, protocolForm, rewriteBody, truthy } from '../http/body.js';
 import { outsideDeviceScopes } from './authorization.js';
 import type { Reporter } from '../ops/reports.js';
-import { signedInWithPasskey } from '../accounts/passkeys.js';
+import { signInMethod } from '../accounts/passkeys.js';
 import { ACR_PHISHING_RESISTANT } from '../oidc/acr.js';
 import { sha256 } from '../store/hash.js';
 import type { Store } from '../store/index.js';
@@ -286,7 +286,7 @@ async function drawConfirm(
   const metadata = client.metadata?.();
   const network = proximityCheck(proximityOf(metadata), device.ip, ctx.ip);
   const session = ctx.oidc.session;
-  const signedInWith = session?.accountId ? (signedInWithPasskey(session.amr) ? 'passkey' : 'password') : undefined;
+  const signedInWith = session?.accountId ? signInMethod(session.amr) : undefined;
   const wantsPhr = ((metadata?.default_acr_values ?? []) as string[]).includes(ACR_PHISHING_RESISTANT);
   ctx.type = 'html';
   ctx.body = confirmPage(tFor(ctx), {

@@ -26,12 +26,17 @@ export function describeError(ctx: Context, err: unknown): Described {
     const title = err.status === 429 ? t('throttle.title') : err.status === 404 ? t('notFound.title') : t('error.title.cannot');
     // Always a way onward: a sign-in when that is what is missing, else the home page.
     const next =
-      err.error === 'login_required'
+      err.next && err.next.href !== '/'
         ? [
-            { href: '/account/signin', label: t('next.signIn'), primary: true },
+            { href: err.next.href, label: t(err.next.key), primary: true },
             { href: '/', label: t('next.home') },
           ]
-        : [{ href: '/', label: t('next.home') }];
+        : err.error === 'login_required'
+          ? [
+              { href: '/account/signin', label: t('next.signIn'), primary: true },
+              { href: '/', label: t('next.home') },
+            ]
+          : [{ href: '/', label: t('next.home') }];
     return {
       status: err.status,
       error: err.error,

@@ -12,6 +12,8 @@ export interface ErrorOptions {
   /** What the page says, in the reader's language; without it, `message` is shown as it is. */
   key?: MessageKey;
   vars?: Record<string, string | number>;
+  /** The way onward a page offers first (e.g. back to the sign-in that failed), besides the home page. */
+  next?: { href: string; key: MessageKey };
 }
 
 export class HttpError extends Error {
@@ -23,6 +25,7 @@ export class HttpError extends Error {
   readonly field: string | undefined;
   readonly key: MessageKey | undefined;
   readonly vars: Record<string, string | number>;
+  readonly next: { href: string; key: MessageKey } | undefined;
 
   constructor(status: number, error: string, description: string, opts: ErrorOptions = {}) {
     super(description);
@@ -34,6 +37,7 @@ export class HttpError extends Error {
     this.headers = opts.headers ?? {};
     this.key = opts.key;
     this.vars = opts.vars ?? {};
+    this.next = opts.next;
   }
 }
 

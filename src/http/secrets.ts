@@ -10,10 +10,12 @@ import { safeEqual } from '../store/hash.js';
  * - `qr-handle`: sealing user codes into QR image URLs (device/qr.ts)
  * - `known-browser`: the "this browser signed in to this account before" cookie (accounts/sign-in-limits.ts)
  * - `status-handle`: sealing a device code's key into its `status_uri` (device/authorization.ts)
+ * - `upstream`: the browser's cookie of an upstream sign-in in flight: its `state`, `nonce` and PKCE verifier
+ *   (accounts/upstream-routes.ts)
  *
  * Roots come newest first: the first one makes new values, every one is accepted while it is kept (rotation).
  */
-export type Purpose = 'csrf' | 'qr-handle' | 'known-browser' | 'status-handle';
+export type Purpose = 'csrf' | 'qr-handle' | 'known-browser' | 'status-handle' | 'upstream';
 
 // Derived once per root and purpose, and kept as a KeyObject: handing a Buffer to the cipher would rebuild one on
 // every call (a measurable share of a device authorization's CPU).
@@ -73,8 +75,8 @@ export function seal(roots: string[], purpose: Purpose, text: string): string {
 }
 
 /** The text inside a sealed value, trying every kept root (newest first); undefined for anything not made by us. */
-export function unseal(roots: string[], purpose: Purpose, sealed: string): string | undefined {
-  if (!/^[\w-]{40,200}$/.test(sealed)) return undefined;
+export function unseal(roots: string[], purpose: Purpose, sealed: string, maxLength = 200): string | undefined {
+  if (sealed.length > maxLength || !/^[\w-]{40,}$/.test(sealed)) return undefined;
   const raw = Buffer.from(sealed, 'base64url');
   if (raw.length < 12 + 16 + 1) return undefined;
   for (const root of roots) {

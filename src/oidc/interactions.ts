@@ -18,6 +18,7 @@ import { tFor } from '../views/context.js';
 import type { SafeHtml } from '../views/html.js';
 import { consentPage, loginPage } from '../views/sign-in.js';
 import { looksLikePhone } from '../views/user-agent.js';
+import { upstreamButtons, type Upstreams } from '../accounts/upstream.js';
 
 /**
  * Our login and consent pages (oidc-provider's interaction routes). Each form carries a CSRF token bound to the
@@ -32,6 +33,8 @@ export interface InteractionDeps {
   secrets: () => string[];
   /** The "sign in with your phone" section for a login page, when the client allows it (qr-login/desktop.ts). */
   qrSection?: (ctx: Context, d: Details, csrf: string) => Promise<SafeHtml | undefined>;
+  /** Upstream providers offered as "Continue with …" (accounts/upstream.ts). */
+  upstreams?: Upstreams;
 }
 
 export type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -116,6 +119,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
         passkey: { options: `/interaction/${d.uid}/passkey/options`, verify: `/interaction/${d.uid}/passkey` },
         stepUp,
         ...(qr ? { qr } : {}),
+        ...(deps.upstreams && !stepUp ? { upstreams: await upstreamButtons(deps.upstreams, d.uid) } : {}),
         cancel: { action: `/interaction/${d.uid}/cancel`, device: d.deviceCode !== undefined },
         ...(looksLikePhone(ctx.get('user-agent'), ctx.get('sec-ch-ua-mobile'))
           ? {}
@@ -147,6 +151,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     ctx.set('Cache-Control', 'no-store');
     if (d.prompt.reasons.includes(PHR_REQUIRED))
       throw new HttpError(400, 'invalid_request', 'This application asks for a passkey.', { key: 'error.passkeyRequired' });
+    const upstreamList = deps.upstreams ? await upstreamButtons(deps.upstreams, d.uid) : [];
     const again = (status: number, error: string) => {
       ctx.status = status;
       ctx.body = loginPage(t, {
@@ -156,6 +161,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
         client,
         username: typed.replace(/[\u0000-\u001f]/g, ''),
         error,
+        ...(upstreamList.length ? { upstreams: upstreamList } : {}),
       });
     };
 

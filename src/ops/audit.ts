@@ -19,6 +19,8 @@ export type AuditAction =
   | 'account.signed_out_everywhere'
   | 'account.passkey.added'
   | 'account.passkey.removed'
+  | 'account.upstream.linked'
+  | 'account.upstream.unlinked'
   | 'admin.user.created'
   | 'admin.user.updated'
   | 'admin.user.deleted'
@@ -29,6 +31,9 @@ export type AuditAction =
   | 'admin.client.deleted'
   | 'admin.keys.rotated'
   | 'admin.cookie_keys.rotated'
+  | 'admin.identity_provider.created'
+  | 'admin.identity_provider.updated'
+  | 'admin.identity_provider.deleted'
   | 'admin.db.migrated';
 
 export interface AuditEvent extends AuditRow {

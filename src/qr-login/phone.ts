@@ -12,7 +12,7 @@ import { take } from '../http/limits.js';
 import { signedInUser } from '../http/session.js';
 import { audit } from '../ops/audit.js';
 import type { Reporter } from '../ops/reports.js';
-import { signedInWithPasskey } from '../accounts/passkeys.js';
+import { signInMethod } from '../accounts/passkeys.js';
 import type { Store } from '../store/index.js';
 import { tFor } from '../views/context.js';
 import { phoneConfirmPage, phoneOutcomePage, phoneWrongNumberPage } from '../views/qr-login.js';
@@ -94,7 +94,7 @@ export function qrPhoneRoutes(deps: QrPhoneDeps): Router {
       scopes: (ticket.scope ?? '').split(' ').filter(Boolean),
       desktop: { ip: ticket.desktop_ip, ua: ticket.desktop_ua, at: new Date(ticket.created_at) },
       network: proximityCheck(proximityOf(client?.metadata()), ticket.desktop_ip, ctx.ip),
-      signedInWith: signedInWithPasskey(phone.amr) ? 'passkey' : 'password',
+      signedInWith: signInMethod(phone.amr),
     });
   });
 

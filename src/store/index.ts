@@ -7,6 +7,7 @@ import { type Db, databaseUrlOf, engineOf } from './db.js';
 import { deliveries } from './deliveries.js';
 import { deviceCodes } from './device-codes.js';
 import { revokeGrant } from './grants.js';
+import { identityProviders } from './identity-providers.js';
 import { keys } from './keys.js';
 import { oidcRows } from './oidc.js';
 import { passkeys } from './passkeys.js';
@@ -36,6 +37,7 @@ const NOTIFY = { name: 'notify', text: 'SELECT pg_notify($1, $2)' };
  * | `keys` | `signing_keys`, `cookie_keys`, `admin_tokens` | oidc/keys.ts, admin/token.ts |
  * | `audit` | `audit_events` | ops/audit.ts |
  * | `deliveries` | `report_deliveries` | ops/reports.ts (the report webhook's queue) |
+ * | `identityProviders` | `identity_providers`, `account_links`, `upstream_logins` | accounts/upstream*.ts, admin/ |
  */
 export function createStore(db: Db) {
   const engine = engineOf(db);
@@ -57,6 +59,7 @@ export function createStore(db: Db) {
     keys: keys(db),
     audit: audit(db),
     deliveries: deliveries(db),
+    identityProviders: identityProviders(db),
     /** The one revoke-by-grant (store/grants.ts), in its own transaction. */
     revokeGrant: (grantId: string, models?: string[]) => retryDeadlocks(() => db.transaction((trx) => revokeGrant(trx, grantId, models))),
     purge: (opts: { batchSize: number; graceSeconds: number }) => purgeExpired(db, opts),

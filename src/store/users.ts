@@ -9,25 +9,35 @@ export interface User {
   username: string;
   name: string | null;
   email: string | null;
+  /** Whether `email` was shown to belong to the user (a link mailed to it, an upstream's `email_verified`, an operator). */
+  email_verified: boolean;
   created_at: string;
 }
 
-const PUBLIC_COLUMNS = ['id', 'username', 'name', 'email', 'created_at'] as const;
+const PUBLIC_COLUMNS = ['id', 'username', 'name', 'email', 'email_verified', 'created_at'] as const;
 /** By id: oidc-provider's `findAccount`, on every approval and token (a fixed statement, see sql.ts). */
 const BY_ID = { name: 'user_by_id', text: `SELECT ${PUBLIC_COLUMNS.join(', ')} FROM users WHERE id = $1` };
 
 export function users(db: Db, run: Run) {
   return {
-    /** Inserts a user; undefined when the username is taken. */
+    /** Inserts a user (without a password: one made from an upstream sign-in); undefined when the username is taken. */
     async insert(u: {
       id: string;
       username: string;
-      passwordHash: string;
+      passwordHash: string | null;
       name: string | null;
       email: string | null;
+      emailVerified: boolean;
     }): Promise<User | undefined> {
       const rows = await db('users')
-        .insert({ id: u.id, username: u.username, password_hash: u.passwordHash, name: u.name, email: u.email })
+        .insert({
+          id: u.id,
+          username: u.username,
+          password_hash: u.passwordHash,
+          name: u.name,
+          email: u.email,
+          email_verified: u.emailVerified && u.email !== null,
+        })
         .onConflict(db.raw('(lower(username))'))
         .ignore()
         .returning<User[]>([...PUBLIC_COLUMNS]);
@@ -42,18 +52,41 @@ export function users(db: Db, run: Run) {
       if (!isStorableText(id)) return undefined;
       return (await run<User>(BY_ID, [id]))[0];
     },
-    /** The row used for sign-in, by the canonical (ASCII lower-case) username; the hash never leaves accounts/. */
-    async credentials(canonical: string): Promise<{ id: string; password_hash: string } | undefined> {
+    /**
+     * The row used for sign-in, by the canonical (ASCII lower-case) username; the hash never leaves accounts/. An
+     * account without a password (made from an upstream sign-in) has `password_hash` null: no password matches.
+     */
+    async credentials(canonical: string): Promise<{ id: string; password_hash: string | null } | undefined> {
       return db('users')
-        .first<{ id: string; password_hash: string } | undefined>('id', 'password_hash')
+        .first<{ id: string; password_hash: string | null } | undefined>('id', 'password_hash')
         .whereRaw('lower(username) = ?', [canonical]);
     },
+    /** The one account whose verified address is `email` (case-insensitively); undefined when none or several. */
+    async byVerifiedEmail(email: string): Promise<User | undefined> {
+      if (!isStorableText(email)) return undefined;
+      const rows = await db('users')
+        .select<User[]>([...PUBLIC_COLUMNS])
+        .whereRaw('lower(email) = lower(?)', [email])
+        .andWhere({ email_verified: true })
+        .limit(2);
+      return rows.length === 1 ? rows[0] : undefined;
+    },
+    async hasPassword(id: string): Promise<boolean> {
+      if (!isStorableText(id)) return false;
+      return !!(await db('users').first('id').where({ id }).whereNotNull('password_hash'));
+    },
     /** Changes a user's name, email or password hash (a field left out stays; `null` clears name or email). */
-    async update(id: string, change: { name?: string | null; email?: string | null; passwordHash?: string }): Promise<User | undefined> {
+    async update(
+      id: string,
+      change: { name?: string | null; email?: string | null; emailVerified?: boolean; passwordHash?: string },
+    ): Promise<User | undefined> {
       if (!isStorableText(id)) return undefined;
       const set: Record<string, unknown> = {};
       if (change.name !== undefined) set.name = change.name;
+      // A changed address is unverified until shown otherwise (an operator's change says it is).
       if (change.email !== undefined) set.email = change.email;
+      if (change.email !== undefined || change.emailVerified !== undefined)
+        set.email_verified = change.email !== null && (change.emailVerified ?? false);
       if (change.passwordHash !== undefined) set.password_hash = change.passwordHash;
       if (Object.keys(set).length === 0) return this.byId(id);
       const rows = await db('users')
@@ -73,6 +106,7 @@ export function users(db: Db, run: Run) {
           await deleteForAccount(trx, id);
           await trx('consents').delete().where({ account_id: id });
           await trx('passkeys').delete().where({ account_id: id });
+          await trx('account_links').delete().where({ account_id: id });
           return true;
         }),
       );

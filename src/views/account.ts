@@ -35,6 +35,8 @@ const DONE = {
   'passkey-added': 'done.passkeyAdded',
   'passkey-renamed': 'done.passkeyRenamed',
   'passkey-removed': 'done.passkeyRemoved',
+  linked: 'done.linked',
+  unlinked: 'done.unlinked',
 } as const satisfies Record<string, MessageKey>;
 export type DoneKey = keyof typeof DONE;
 export const isDoneKey = (v: unknown): v is DoneKey => typeof v === 'string' && Object.hasOwn(DONE, v);
@@ -66,6 +68,8 @@ export function accountPage(
     /** This browser's session uid (marked in the list). */
     thisSession?: string;
     recent: Array<{ at: Date | string; method: string; ip: string | null; ua: string | null }>;
+    /** Upstream providers this account can link or has linked (and, while disabled, still shows as linked). */
+    upstreams?: Array<{ id: string; name: string; linkedAt: Date | string | null }>;
     /** What was just done (after a redirect), said at the top: a fixed message, never text from the request. */
     done?: DoneKey | undefined;
     now?: Date;
@@ -143,6 +147,23 @@ ${
 <script src="/assets/passkeys.js"></script>`
 }
 ${
+  opts.upstreams?.length
+    ? html`<h1>${t('links.title')}</h1>
+<p>${t('links.lead')}</p>
+<ul class="devices">${opts.upstreams.map(
+        (u) => html`<li class="card link" data-upstream="${u.id}" data-linked="${u.linkedAt ? 'yes' : 'no'}">
+<h2>${u.name}</h2>
+${
+  u.linkedAt
+    ? html`<p class="muted">${t('links.linked')} ${when(t, u.linkedAt, now)}</p>
+<form method="post" action="/account/links/${encodeURIComponent(u.id)}/remove"><input type="hidden" name="csrf" value="${opts.csrf}"><button type="submit" class="decline">${t('links.unlink')}</button></form>`
+    : html`<form method="post" action="/account/links/${encodeURIComponent(u.id)}"><input type="hidden" name="csrf" value="${opts.csrf}"><button type="submit" class="secondary">${t('links.link', { name: u.name })}</button></form>`
+}
+</li>`,
+      )}</ul>`
+    : ''
+}
+${
   opts.sessions
     ? html`<h1>${t('sessions.title')}</h1>
 <p>${t('sessions.lead')}</p>
@@ -151,7 +172,7 @@ ${
 <h2>${describeDevice(t, x.ua ?? undefined)}${x.uid === opts.thisSession ? html` <span class="muted">(${t('sessions.this')})</span>` : ''}</h2>
 <dl>
 <dt>${t('confirm.ip')}</dt><dd>${displayAddress(x.ip)}</dd>
-<dt>${t('sessions.method')}</dt><dd>${t(x.method === 'passkey' ? 'account.method.passkey' : x.method === 'password' ? 'account.method.password' : 'sessions.method.unknown')}</dd>
+<dt>${t('sessions.method')}</dt><dd>${t(x.method === 'passkey' ? 'account.method.passkey' : x.method === 'password' ? 'account.method.password' : x.method === 'upstream' ? 'account.method.upstream' : 'sessions.method.unknown')}</dd>
 <dt>${t('sessions.lastUsed')}</dt><dd>${x.last_used_at ? when(t, x.last_used_at, now) : x.signed_in_at ? when(t, x.signed_in_at, now) : ''}</dd>
 </dl>
 </li>`,
@@ -165,7 +186,7 @@ ${
     ? html`<h1>${t('account.recent')}</h1>
 <ul class="devices">${opts.recent.map(
         (r) =>
-          html`<li class="card signin" data-method="${r.method}">${when(t, r.at, now)} · ${t(r.method === 'passkey' ? 'account.method.passkey' : 'account.method.password')} · ${describeDevice(t, r.ua ?? undefined)} · ${displayAddress(r.ip)}</li>`,
+          html`<li class="card signin" data-method="${r.method}">${when(t, r.at, now)} · ${t(r.method === 'passkey' ? 'account.method.passkey' : r.method === 'upstream' ? 'account.method.upstream' : 'account.method.password')} · ${describeDevice(t, r.ua ?? undefined)} · ${displayAddress(r.ip)}</li>`,
       )}</ul>`
     : ''
 }

@@ -65,7 +65,7 @@ export function confirmPage(
     /** The proximity policy's verdict on the device's and this phone's addresses (http/address.ts). */
     network?: { warn: boolean; refuse: boolean };
     /** How this phone is signed in, when it is. */
-    signedInWith?: 'passkey' | 'password' | undefined;
+    signedInWith?: 'passkey' | 'password' | 'upstream' | undefined;
     /** The app accepts only a phone signed in with a passkey, and this one is not: approving asks for one first. */
     needsPasskey?: boolean;
     /** Number matching: approving is picking, of these three, the number the device shows. */
@@ -103,7 +103,7 @@ ${opts.device.at ? html`<dt>${t('confirm.when')}</dt><dd data-field="when">${tim
 </dl>
 <p class="muted" data-field="claims">${t('claims.note')}</p>
 ${opts.account ? accountLine(t, opts.account) : ''}
-${opts.signedInWith ? html`<p class="muted" data-field="signed-in-with">${t(opts.signedInWith === 'passkey' ? 'signedIn.passkey' : 'signedIn.password')}</p>` : ''}
+${opts.signedInWith ? html`<p class="muted" data-field="signed-in-with">${t(`signedIn.${opts.signedInWith}`)}</p>` : ''}
 ${opts.needsPasskey ? html`<p data-field="needs-passkey">${t('confirm.needsPasskey')}</p>` : ''}
 ${opts.network?.warn ? html`<p class="error" role="alert" data-field="network">${t('confirm.otherNetwork')}</p>` : ''}
 ${refuse ? html`<p class="error" role="alert" data-field="network">${t('confirm.mustBeNear')}</p>` : ''}

@@ -57,7 +57,7 @@ export function phoneConfirmPage(
     /** The proximity policy's verdict on the computer's and this phone's addresses (http/address.ts). */
     network: { warn: boolean; refuse: boolean };
     /** How this phone is signed in. */
-    signedInWith: 'passkey' | 'password';
+    signedInWith: 'passkey' | 'password' | 'upstream';
     /** Approving means picking the number the computer shows (its three choices come with the claim). */
     numberMatching?: boolean;
     /** The account this phone approves as, and how to switch to another (keeping the code in hand). */
@@ -91,7 +91,7 @@ ${opts.scopes.length ? html`<p>${t('confirm.asks')}</p>${scopeList(t, opts.scope
 </dl>
 <p class="muted" data-field="claims">${t('claims.note')}</p>
 ${opts.account ? accountLine(t, opts.account) : ''}
-<p class="muted" data-field="signed-in-with">${t(opts.signedInWith === 'passkey' ? 'signedIn.passkey' : 'signedIn.password')}</p>
+<p class="muted" data-field="signed-in-with">${t(`signedIn.${opts.signedInWith}`)}</p>
 ${opts.network.warn ? html`<p class="error" role="alert" data-field="network">${t('qrPhone.otherNetwork')}</p>` : ''}
 ${refuse ? html`<p class="error" role="alert" data-field="network">${t('qrPhone.mustBeNear')}</p>` : ''}
 <p><strong>${t('qrPhone.question')}</strong></p>

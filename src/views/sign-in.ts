@@ -54,6 +54,8 @@ export function loginPage(
     hybrid?: { offer: { options: string; register: string } };
     /** Where "Cancel" posts (the sign-in ends with access_denied); `device`: this sign-in completes a device approval. */
     cancel?: { action: string; device: boolean };
+    /** "Continue with …": one form per enabled upstream provider (accounts/upstream-routes.ts). */
+    upstreams?: Array<{ id: string; name: string; action: string }>;
   },
 ): string {
   const passkey = opts.passkey
@@ -91,6 +93,14 @@ ${
 </form>`
 }
 ${passkey}
+${
+  opts.upstreams?.length && !opts.stepUp
+    ? html`<div class="upstreams" data-upstreams><p class="muted">${t('login.orUpstream')}</p>${opts.upstreams.map(
+        (u) =>
+          html`<form method="post" action="${u.action}"><input type="hidden" name="csrf" value="${opts.csrf}"><button type="submit" class="secondary" data-upstream="${u.id}">${t('login.continueWith', { name: u.name })}</button></form>`,
+      )}</div>`
+    : ''
+}
 ${
   opts.cancel
     ? html`<form method="post" action="${opts.cancel.action}"><input type="hidden" name="csrf" value="${opts.csrf}"><button type="submit" class="decline" data-cancel>${

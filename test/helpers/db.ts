@@ -67,6 +67,9 @@ const TABLES = [
   'passkeys',
   'webauthn_challenges',
   'consents',
+  'identity_providers',
+  'account_links',
+  'upstream_logins',
 ];
 
 export async function resetDb(db: Db): Promise<void> {

@@ -62,7 +62,7 @@ describe('security: the admin API and the hosts Handoff answers to', () => {
     assert.deepEqual(await server.store.users.list(), before, 'nothing was created or changed');
     assert.equal(await server.store.clients.find('evil'), undefined);
     const alice = await server.store.users.credentials('alice');
-    assert.ok(alice && (await verifyPassword(PASSWORD, alice.password_hash)), "alice's password is still hers");
+    assert.ok(alice && (await verifyPassword(PASSWORD, alice.password_hash ?? '')), "alice's password is still hers");
     // The exact operations paths stay open to the host's load balancer and Prometheus.
     for (const path of ['/healthz', '/readyz', '/metrics']) {
       assert.equal((await rawRequest(`${server.adminUrl}${path}`, { headers: host })).status, 200, path);

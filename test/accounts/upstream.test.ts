@@ -1,0 +1,455 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import * as jose from 'jose';
+import * as oidc from 'openid-client';
+import { createClient } from '../../src/admin/clients.js';
+import { endLimitWindows } from '../helpers/fixtures.js';
+import { type Page, Phone } from '../helpers/phone.js';
+import { adminFetch, deviceAuthorization, redeem, startTestServer } from '../helpers/server.js';
+
+/**
+ * Signing in through an upstream OpenID Provider (accounts/upstream.ts): a second, real OpenID Provider process
+ * (oidc-provider, test/helpers/upstream-op.ts) for the walks, and a hostile one, made here, for the attacks: each
+ * attack must end on a readable 4xx page with nothing created, linked or signed in.
+ */
+const SECRET = 'upstream-client-secret-0123456789';
+/** What a page says (its first paragraph), for assertion messages. */
+const said = (page: Page) => /<p[^>]*>([\s\S]*?)<\/p>/.exec(page.html)?.[1] ?? page.html.slice(0, 200);
+const REDIRECT = 'https://rp.example.com/callback';
+
+interface Upstream {
+  issuer: string;
+  stop(): Promise<void>;
+}
+
+async function startUpstream(redirectUris: string[], accounts: Record<string, Record<string, unknown>>): Promise<Upstream> {
+  const child: ChildProcess = spawn(process.execPath, [fileURLToPath(new URL('../helpers/upstream-op.js', import.meta.url))], {
+    env: {
+      ...process.env,
+      UPSTREAM_CLIENTS: JSON.stringify([
+        { client_id: 'handoff', client_secret: SECRET, redirect_uris: redirectUris, token_endpoint_auth_method: 'client_secret_post' },
+      ]),
+      UPSTREAM_ACCOUNTS: JSON.stringify(accounts),
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const issuer = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      out += String(d);
+      const m = /listening (\S+)/.exec(out);
+      if (m?.[1]) resolve(m[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`the upstream exited (${code})`)));
+  });
+  return {
+    issuer,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/**
+ * A hostile upstream: a real HTTP OpenID Provider whose answers are exactly what the test sets, defects included (a
+ * wrong nonce, audience or issuer, a signature by a key it never published, any claims).
+ */
+interface Hostile {
+  issuer: string;
+  defect: 'none' | 'nonce' | 'audience' | 'issuer' | 'signature';
+  claims: Record<string, unknown>;
+  tokenRequests: number;
+  close(): Promise<void>;
+}
+
+async function startHostile(): Promise<Hostile> {
+  const key = await jose.generateKeyPair('RS256');
+  const other = await jose.generateKeyPair('RS256');
+  const jwk = { ...(await jose.exportJWK(key.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
+  const codes = new Map<string, { nonce: string; clientId: string }>();
+  const server: Server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const address = server.address();
+  const issuer = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const state: Hostile = {
+    issuer,
+    defect: 'none',
+    claims: {},
+    tokenRequests: 0,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+  server.on('request', async (req, res) => {
+    const url = new URL(req.url ?? '/', issuer);
+    const json = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (url.pathname === '/.well-known/openid-configuration') {
+      json(200, {
+        issuer,
+        authorization_endpoint: `${issuer}/authorize`,
+        token_endpoint: `${issuer}/token`,
+        jwks_uri: `${issuer}/jwks`,
+        response_types_supported: ['code'],
+        subject_types_supported: ['public'],
+        id_token_signing_alg_values_supported: ['RS256'],
+        code_challenge_methods_supported: ['S256'],
+      });
+      return;
+    }
+    if (url.pathname === '/jwks') return json(200, { keys: [jwk] });
+    if (url.pathname === '/authorize') {
+      const code = crypto.randomUUID();
+      codes.set(code, { nonce: url.searchParams.get('nonce') ?? '', clientId: url.searchParams.get('client_id') ?? '' });
+      const back = new URL(url.searchParams.get('redirect_uri') ?? '');
+      back.searchParams.set('code', code);
+      back.searchParams.set('state', url.searchParams.get('state') ?? '');
+      res.writeHead(302, { location: back.toString() });
+      res.end();
+      return;
+    }
+    if (url.pathname === '/token') {
+      state.tokenRequests += 1;
+      let body = '';
+      for await (const chunk of req) body += String(chunk);
+      const code = new URLSearchParams(body).get('code') ?? '';
+      const issued = codes.get(code);
+      codes.delete(code);
+      if (!issued) return json(400, { error: 'invalid_grant' });
+      const now = Math.floor(Date.now() / 1000);
+      const idToken = await new jose.SignJWT({
+        nonce: state.defect === 'nonce' ? 'not-the-nonce' : issued.nonce,
+        ...state.claims,
+      })
+        .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+        .setIssuer(state.defect === 'issuer' ? 'https://evil.example' : issuer)
+        .setAudience(state.defect === 'audience' ? 'someone-else' : issued.clientId)
+        .setSubject(String(state.claims.sub ?? 'hostile-sub'))
+        .setIssuedAt(now)
+        .setExpirationTime(now + 300)
+        .sign(state.defect === 'signature' ? other.privateKey : key.privateKey);
+      return json(200, { access_token: 'at', token_type: 'Bearer', expires_in: 300, id_token: idToken });
+    }
+    json(404, { error: 'not_found' });
+  });
+  return state;
+}
+
+describe('signing in through an upstream OpenID Provider', function () {
+  this.timeout(120_000);
+  let server: Awaited<ReturnType<typeof startTestServer>>;
+  let upstream: Upstream;
+  let hostile: Hostile;
+  let base: string;
+
+  const admin = (method: string, path: string, body?: unknown) => adminFetch(server, method, path, body);
+  const users = async () => (await server.store.users.list()).map((u) => u.username).sort();
+  const links = async () =>
+    server
+      .db('account_links')
+      .count<{ count: string }[]>('* as count')
+      .then((r) => Number(r[0]?.count));
+
+  before(async () => {
+    server = await startTestServer();
+    base = server.issuer;
+    upstream = await startUpstream([`${base}/login/corp/callback`], {
+      'corp-carol': { email: 'carol@corp.example', email_verified: true, name: 'Carol Corp', preferred_username: 'carol' },
+      'corp-alice': { email: 'alice@example.com', email_verified: true, name: 'Alice at Corp' },
+    });
+    hostile = await startHostile();
+  });
+  after(async () => {
+    await upstream?.stop();
+    await hostile?.close();
+    await server?.close();
+  });
+  beforeEach(async () => {
+    await endLimitWindows(server.db);
+    for (const id of ['corp', 'evil', 'gone']) await server.store.identityProviders.delete(id);
+    await server.db('users').whereNot({ username: 'alice' }).delete();
+    await server.db('account_links').delete();
+    await server.db('upstream_logins').delete();
+    hostile.defect = 'none';
+    hostile.claims = {};
+    const made = await admin('POST', '/admin/identity-providers', {
+      id: 'corp',
+      name: 'Corp SSO',
+      issuer: upstream.issuer,
+      client_id: 'handoff',
+      client_secret: SECRET,
+      scopes: ['openid', 'email', 'profile'],
+    });
+    assert.equal(made.status, 201, await made.clone().text());
+  });
+
+  /** From a Handoff sign-in page, "Continue with <id>", signing in upstream as `sub`; the page Handoff shows after. */
+  async function continueWith(phone: Phone, page: Page, id: string, sub: string, upstreamBrowser = new Phone()): Promise<Page> {
+    const out = await phone.submit(page, {}, `/upstream/${id}`);
+    assert.equal(out.status, 303, out.html.slice(0, 300));
+    assert.ok(!out.url.startsWith(base), `the browser leaves for the upstream: ${out.url}`);
+    let p = await upstreamBrowser.request(out.url);
+    if (p.html.includes('name="sub"')) p = await upstreamBrowser.submit(p, { sub });
+    assert.ok(p.url.startsWith(`${base}/login/${id}/callback?`), `the upstream sends the browser back: ${p.url} ${p.html.slice(0, 200)}`);
+    return phone.request(p.url);
+  }
+
+  /** A device code's phone path up to the sign-in page (confirm first, as a signed-out phone does). */
+  async function deviceSignInPage(phone: Phone) {
+    const d = await deviceAuthorization(base);
+    let page = await phone.request(d.verification_uri_complete);
+    page = await phone.submit(page, { confirm: 'yes' });
+    return { d, page };
+  }
+
+  it('the admin API adds, lists, changes, disables and deletes upstreams; the redirect URI is given, the secret never', async () => {
+    const list = (await (await admin('GET', '/admin/identity-providers')).json()) as Array<Record<string, unknown>>;
+    assert.equal(list.length, 1);
+    assert.equal(list[0]?.redirect_uri, `${base}/login/corp/callback`);
+    assert.equal(list[0]?.client_secret_set, true);
+    assert.ok(!JSON.stringify(list).includes(SECRET), 'the secret is never shown');
+    assert.equal(
+      (await admin('POST', '/admin/identity-providers', { id: 'corp', name: 'x', issuer: upstream.issuer, client_id: 'x' })).status,
+      409,
+    );
+    for (const bad of [
+      { id: 'Bad Id', name: 'x', issuer: upstream.issuer, client_id: 'x' },
+      { id: 'plain', name: 'x', issuer: 'http://idp.example.com', client_id: 'x' },
+      { id: 'query', name: 'x', issuer: 'https://idp.example.com/?a=1', client_id: 'x' },
+      { id: 'noopenid', name: 'x', issuer: 'https://idp.example.com', client_id: 'x', scopes: ['email'] },
+      { id: 'extra', name: 'x', issuer: 'https://idp.example.com', client_id: 'x', admin: true },
+    ]) {
+      const r = await admin('POST', '/admin/identity-providers', bad);
+      assert.equal(r.status, 400, JSON.stringify(bad));
+    }
+    const changed = await admin('PATCH', '/admin/identity-providers/corp', { name: 'Corp' });
+    assert.equal(((await changed.json()) as { name: string }).name, 'Corp');
+    const disabled = (await (await admin('POST', '/admin/identity-providers/corp/disable')).json()) as { enabled: boolean };
+    assert.equal(disabled.enabled, false);
+    assert.equal((await admin('DELETE', '/admin/identity-providers/corp')).status, 204);
+    assert.equal((await admin('DELETE', '/admin/identity-providers/corp')).status, 404);
+  });
+
+  it('a device code approved by signing in with the upstream: an account is made, the device gets tokens, amr says fed and mca', async () => {
+    const phone = new Phone();
+    const { d, page } = await deviceSignInPage(phone);
+    assert.match(page.html, /Continue with Corp SSO/);
+    const done = await continueWith(phone, page, 'corp', 'corp-carol');
+    assert.equal(done.status, 200, said(done));
+    const tokens = await redeem(base, d.device_code);
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.json));
+    const claims = jose.decodeJwt(String(tokens.json.id_token));
+    assert.deepEqual(claims.amr, ['fed', 'pwd', 'mfa', 'mca']);
+    assert.equal(claims.acr, '0');
+    const carol = (await server.store.users.list()).find((u) => u.username === 'carol');
+    assert.ok(carol, 'an account was made from the upstream subject');
+    assert.equal(claims.sub, carol.id);
+    assert.equal(carol.email, 'carol@corp.example');
+    assert.equal(carol.email_verified, true);
+    assert.equal((await server.store.identityProviders.link('corp', 'corp-carol'))?.account_id, carol.id);
+    assert.equal(await server.store.users.hasPassword(carol.id), false, 'no password: only the upstream signs in to it');
+
+    // The next sign-in of the same subject lands on the same account.
+    const again = new Phone();
+    const second = await deviceSignInPage(again);
+    await continueWith(again, second.page, 'corp', 'corp-carol');
+    const t2 = await redeem(base, second.d.device_code);
+    assert.equal(jose.decodeJwt(String(t2.json.id_token)).sub, carol.id);
+    assert.deepEqual(await users(), ['alice', 'carol']);
+  });
+
+  it("a relying party's sign-in continues where it left off after the upstream", async () => {
+    await server.store.clients.delete('rp');
+    const c = await createClient(server.store, server.provider(), { client_id: 'rp', client_name: 'Photo App', redirect_uris: [REDIRECT] });
+    const rp = new oidc.Configuration(
+      (await (await fetch(`${base}/.well-known/openid-configuration`)).json()) as oidc.ServerMetadata,
+      'rp',
+      String(c.client_secret),
+    );
+    oidc.allowInsecureRequests(rp);
+    const phone = new Phone();
+    const verifier = oidc.randomPKCECodeVerifier();
+    const url = oidc.buildAuthorizationUrl(rp, {
+      redirect_uri: REDIRECT,
+      scope: 'openid',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state: 'rp-state',
+    });
+    let page = await phone.request(url.toString());
+    assert.match(page.html, /Continue with Corp SSO/);
+    page = await continueWith(phone, page, 'corp', 'corp-carol');
+    if (page.html.includes('name="decision"')) page = await phone.submit(page, { decision: 'allow' });
+    assert.ok(page.url.startsWith(`${REDIRECT}?`), page.url);
+    const back = new URL(page.url);
+    assert.equal(back.searchParams.get('state'), 'rp-state');
+    assert.ok(back.searchParams.get('code'));
+  });
+
+  it('linking by verified email is off by default, and then only a verified upstream address joins a verified account', async () => {
+    // Off: corp-alice (alice@example.com, verified upstream) gets a new account, not alice's.
+    let phone = new Phone();
+    let flow = await deviceSignInPage(phone);
+    await continueWith(phone, flow.page, 'corp', 'corp-alice');
+    let t = await redeem(base, flow.d.device_code);
+    assert.notEqual(jose.decodeJwt(String(t.json.id_token)).sub, server.userId);
+
+    // The hostile upstream, with linking on, claims alice's address: unverified, or "true" as a string, joins nothing.
+    await server.db('account_links').delete();
+    await server.db('users').whereNot({ username: 'alice' }).delete();
+    assert.equal(
+      (
+        await admin('POST', '/admin/identity-providers', {
+          id: 'evil',
+          name: 'Evil',
+          issuer: hostile.issuer,
+          client_id: 'handoff',
+          link_verified_email: true,
+        })
+      ).status,
+      201,
+    );
+    for (const verified of [false, 'true', undefined]) {
+      hostile.claims = {
+        sub: `taker-${String(verified)}`,
+        email: 'alice@example.com',
+        ...(verified === undefined ? {} : { email_verified: verified }),
+      };
+      phone = new Phone();
+      flow = await deviceSignInPage(phone);
+      await continueWith(phone, flow.page, 'evil', 'ignored');
+      t = await redeem(base, flow.d.device_code);
+      assert.notEqual(jose.decodeJwt(String(t.json.id_token)).sub, server.userId, `email_verified ${String(verified)} took over alice`);
+    }
+    // A verified address joins the account whose own address is verified.
+    hostile.claims = { sub: 'alice-at-evil', email: 'ALICE@example.com', email_verified: true };
+    phone = new Phone();
+    flow = await deviceSignInPage(phone);
+    await continueWith(phone, flow.page, 'evil', 'ignored');
+    t = await redeem(base, flow.d.device_code);
+    assert.equal(jose.decodeJwt(String(t.json.id_token)).sub, server.userId);
+  });
+
+  it('the same sub at two upstreams is two people', async () => {
+    await admin('POST', '/admin/identity-providers', { id: 'evil', name: 'Evil', issuer: hostile.issuer, client_id: 'handoff' });
+    hostile.claims = { sub: 'corp-carol', preferred_username: 'carol' };
+    let phone = new Phone();
+    let flow = await deviceSignInPage(phone);
+    await continueWith(phone, flow.page, 'corp', 'corp-carol');
+    const fromCorp = jose.decodeJwt(String((await redeem(base, flow.d.device_code)).json.id_token)).sub;
+    phone = new Phone();
+    flow = await deviceSignInPage(phone);
+    await continueWith(phone, flow.page, 'evil', 'ignored');
+    const fromEvil = jose.decodeJwt(String((await redeem(base, flow.d.device_code)).json.id_token)).sub;
+    assert.notEqual(fromCorp, fromEvil);
+  });
+
+  for (const defect of ['nonce', 'audience', 'issuer', 'signature'] as const) {
+    it(`an ID token with a wrong ${defect} gets a readable page; nothing is made, linked or signed in`, async () => {
+      await admin('POST', '/admin/identity-providers', { id: 'evil', name: 'Evil', issuer: hostile.issuer, client_id: 'handoff' });
+      hostile.defect = defect;
+      hostile.claims = { sub: `victim-${defect}`, preferred_username: 'mallory' };
+      const before = await users();
+      const phone = new Phone();
+      const { d, page } = await deviceSignInPage(phone);
+      const shown = await continueWith(phone, page, 'evil', 'ignored');
+      assert.equal(shown.status, 400);
+      assert.match(shown.html, /could not be verified/, said(shown));
+      assert.match(shown.html, /Back to sign-in/);
+      assert.deepEqual(await users(), before);
+      assert.equal(await links(), 0);
+      assert.equal((await redeem(base, d.device_code)).json.error, 'authorization_pending');
+    });
+  }
+
+  it('a callback replayed, or brought to another browser, takes nothing; the code is never exchanged twice', async () => {
+    await admin('POST', '/admin/identity-providers', { id: 'evil', name: 'Evil', issuer: hostile.issuer, client_id: 'handoff' });
+    hostile.claims = { sub: 'replayed', preferred_username: 'replayed' };
+    const phone = new Phone();
+    const { page } = await deviceSignInPage(phone);
+    const out = await phone.submit(page, {}, '/upstream/evil');
+    const callback = (await new Phone().request(out.url)).url;
+    // Another browser (an attacker pushing their answer into a victim's browser, or the reverse) has no round trip.
+    const elsewhere = await new Phone().request(callback);
+    assert.equal(elsewhere.status, 400);
+    assert.match(elsewhere.html, /expired, was already used, or was started in another browser/);
+    const used = await phone.request(callback);
+    assert.equal(used.status, 200, said(used));
+    const tokenRequests = hostile.tokenRequests;
+    const replay = await phone.request(callback);
+    assert.equal(replay.status, 400);
+    assert.equal(hostile.tokenRequests, tokenRequests, 'a replayed answer reaches no token endpoint');
+  });
+
+  it('an upstream disabled meanwhile, declining, unreachable, or allowing linked accounts only: a readable page, nothing made', async () => {
+    const before = await users();
+    // Disabled between leaving and coming back.
+    let phone = new Phone();
+    let flow = await deviceSignInPage(phone);
+    let out = await phone.submit(flow.page, {}, '/upstream/corp');
+    const up = new Phone();
+    let p = await up.request(out.url);
+    p = await up.submit(p, { sub: 'corp-carol' });
+    await admin('POST', '/admin/identity-providers/corp/disable');
+    let shown = await phone.request(p.url);
+    assert.equal(shown.status, 400);
+    assert.match(shown.html, /has been turned off/);
+    await admin('PATCH', '/admin/identity-providers/corp', { enabled: true });
+
+    // The person declines upstream.
+    phone = new Phone();
+    flow = await deviceSignInPage(phone);
+    out = await phone.submit(flow.page, {}, '/upstream/corp');
+    const up2 = new Phone();
+    p = await up2.request(out.url);
+    p = await up2.submit(p, { sub: 'decline' });
+    shown = await phone.request(p.url);
+    assert.equal(shown.status, 400);
+    assert.match(shown.html, /did not sign you in/);
+
+    // Only accounts linked beforehand.
+    await admin('PATCH', '/admin/identity-providers/corp', { create_accounts: false });
+    phone = new Phone();
+    flow = await deviceSignInPage(phone);
+    shown = await continueWith(phone, flow.page, 'corp', 'corp-carol');
+    assert.equal(shown.status, 400);
+    assert.match(shown.html, /No account here is linked to your Corp SSO account/);
+
+    // Nobody listening at the issuer.
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    await admin('POST', '/admin/identity-providers', { id: 'gone', name: 'Gone', issuer: `http://127.0.0.1:${port}`, client_id: 'x' });
+    phone = new Phone();
+    flow = await deviceSignInPage(phone);
+    shown = await phone.submit(flow.page, {}, '/upstream/gone');
+    assert.equal(shown.status, 400);
+    assert.match(shown.html, /could not be reached/);
+    assert.deepEqual(await users(), before);
+  });
+
+  it('a signed-in user links an upstream from the account page after a fresh sign-in, and cannot unlink the last way in', async () => {
+    const phone = new Phone();
+    // alice signs in with her password on the account pages.
+    let page = await phone.request(`${base}/account/signin`);
+    page = await phone.submit(page, { username: 'alice', password: 'correct horse battery staple' }, '/login');
+    assert.match(page.html, /Link Corp SSO/);
+    const out = await phone.submit(page, {}, '/account/links/corp');
+    assert.equal(out.status, 303);
+    const up = new Phone();
+    let p = await up.request(out.url);
+    p = await up.submit(p, { sub: 'corp-carol' });
+    page = await phone.request(p.url);
+    assert.match(page.html, /you can now sign in with that account too/);
+    assert.equal((await server.store.identityProviders.link('corp', 'corp-carol'))?.account_id, server.userId);
+    // alice has a password, so the link can go.
+    page = await phone.submit(page, {}, '/account/links/corp/remove');
+    assert.match(page.html, /no longer signs you in here/);
+    assert.equal(await server.store.identityProviders.link('corp', 'corp-carol'), undefined);
+  });
+});
