@@ -83,7 +83,7 @@ async function main() {
 
     // Sign-out from the account page: RP-initiated logout's question, on our own page.
     await page.goto(`${server.publicUrl}/account/devices`);
-    await page.getByRole('link', { name: 'Sign out' }).click();
+    await page.getByRole('link', { name: 'Sign out', exact: true }).click();
     await page.getByRole('heading', { name: 'Sign out of Handoff on this browser?' }).waitFor();
     await shoot(page, 'sign-out');
   } finally {
