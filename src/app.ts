@@ -3,7 +3,7 @@ import Koa, { type Middleware } from 'koa';
 import compose from 'koa-compose';
 import type Provider from 'oidc-provider';
 import { accountRoutes } from './accounts/routes.js';
-import { upstreamRoutes } from './accounts/upstream-routes.js';
+import { upstreamRoutes } from './oidc/upstream-routes.js';
 import type { Upstreams } from './accounts/upstream.js';
 import { sessionNotes } from './accounts/sessions.js';
 import { type AdminDeps, adminRoutes } from './admin/routes.js';

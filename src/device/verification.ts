@@ -36,6 +36,10 @@ import { normalizeUserCode } from './user-code.js';
  *   anything by itself; the link's code is taken off the query so the library draws its entry step through our
  *   hook, which shows the code's confirmation instead.
  * - scan, approve and deny are flow.ts transitions, run from the hooks once the library saved the code.
+ *
+ * Over 400 lines on purpose: the guards and the three hooks read one shared state of a request (the code looked up
+ * once, its limits taken once); split across files, each part would have to re-read what the others decided, which
+ * is the double reading the one-reading rule (README) forbids. Pages and transitions already live elsewhere.
  */
 export interface VerificationDeps {
   config: Config;

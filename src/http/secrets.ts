@@ -11,7 +11,7 @@ import { safeEqual } from '../store/hash.js';
  * - `known-browser`: the "this browser signed in to this account before" cookie (accounts/sign-in-limits.ts)
  * - `status-handle`: sealing a device code's key into its `status_uri` (device/authorization.ts)
  * - `upstream`: the browser's cookie of an upstream sign-in in flight: its `state`, `nonce` and PKCE verifier
- *   (accounts/upstream-routes.ts)
+ *   (oidc/upstream-routes.ts)
  *
  * Roots come newest first: the first one makes new values, every one is accepted while it is kept (rotation).
  */

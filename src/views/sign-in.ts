@@ -54,7 +54,7 @@ export function loginPage(
     hybrid?: { offer: { options: string; register: string } };
     /** Where "Cancel" posts (the sign-in ends with access_denied); `device`: this sign-in completes a device approval. */
     cancel?: { action: string; device: boolean };
-    /** "Continue with …": one form per enabled upstream provider (accounts/upstream-routes.ts). */
+    /** "Continue with …": one form per enabled upstream provider (oidc/upstream-routes.ts). */
     upstreams?: Array<{ id: string; name: string; action: string }>;
   },
 ): string {

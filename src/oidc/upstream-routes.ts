@@ -10,12 +10,12 @@ import { take } from '../http/limits.js';
 import { seal, unseal } from '../http/secrets.js';
 import { signedInUser } from '../http/session.js';
 import { audit } from '../ops/audit.js';
-import { ACR_PASSWORD, PHR_REQUIRED } from '../oidc/acr.js';
-import { loadInteraction } from '../oidc/interactions.js';
+import { ACR_PASSWORD, PHR_REQUIRED } from './acr.js';
+import { loadInteraction } from './interactions.js';
 import { safeEqual, sha256 } from '../store/hash.js';
 import type { Store } from '../store/index.js';
 import type { MessageKey } from '../views/i18n.js';
-import { freshEnough, freshSignInUrl } from './sessions.js';
+import { freshEnough, freshSignInUrl } from '../accounts/sessions.js';
 import {
   accountFor,
   asserted,
@@ -26,7 +26,7 @@ import {
   type Upstream,
   type Upstreams,
   upstreamRefusal,
-} from './upstream.js';
+} from '../accounts/upstream.js';
 
 /**
  * The upstream round trip over HTTP (accounts/upstream.ts says what it decides):
@@ -83,6 +83,23 @@ export function upstreamRoutes(deps: UpstreamRouteDeps): Router {
     }
   };
   const clearTrip = (ctx: Context) => ctx.cookies.set(COOKIE, null, { path: '/', httpOnly: true, sameSite: 'lax', secure });
+  const writeTrip = (ctx: Context, trip: Trip) =>
+    ctx.cookies.set(COOKIE, seal(deps.secrets(), 'upstream', JSON.stringify(trip)), {
+      path: '/',
+      httpOnly: true,
+      sameSite: 'lax',
+      secure,
+      maxAge: ROUND_TRIP_SECONDS * 1000,
+    });
+
+  /** A form of the account page: a signed-in browser and its CSRF token, or a readable 401/403. */
+  const accountForm = async (ctx: Context) => {
+    const who = await signedInUser(ctx, deps.provider());
+    if (!who) throw new HttpError(401, 'login_required', 'Sign in again to manage your devices.', { key: 'error.accountSignIn' });
+    const form = await readForm(ctx, deps.config.bodyLimitBytes);
+    checkCsrf(deps.secrets(), form.csrf, ['devices', who.sessionUid]);
+    return who;
+  };
 
   async function begin(ctx: Context, u: Upstream, purpose: 'interaction' | 'link', boundTo: string): Promise<void> {
     await take(deps.store, [
@@ -116,13 +133,7 @@ export function upstreamRoutes(deps: UpstreamRouteDeps): Router {
       boundTo,
       seconds: ROUND_TRIP_SECONDS,
     });
-    ctx.cookies.set(COOKIE, seal(deps.secrets(), 'upstream', JSON.stringify(trip)), {
-      path: '/',
-      httpOnly: true,
-      sameSite: 'lax',
-      secure,
-      maxAge: ROUND_TRIP_SECONDS * 1000,
-    });
+    writeTrip(ctx, trip);
     const url = client.buildAuthorizationUrl(config, {
       redirect_uri: callbackUrl(deps.issuer, u.id),
       response_type: 'code',
@@ -152,10 +163,7 @@ export function upstreamRoutes(deps: UpstreamRouteDeps): Router {
   });
 
   router.post('/account/links/:id', async (ctx) => {
-    const who = await signedInUser(ctx, deps.provider());
-    if (!who) throw new HttpError(401, 'login_required', 'Sign in again to manage your devices.', { key: 'error.accountSignIn' });
-    const form = await readForm(ctx, deps.config.bodyLimitBytes);
-    checkCsrf(deps.secrets(), form.csrf, ['devices', who.sessionUid]);
+    const who = await accountForm(ctx);
     // Linking adds a way to sign in: like adding a passkey, it takes a fresh sign-in (a passkey one if there is one).
     const hasPasskey = (await deps.store.passkeys.list(who.accountId)).length > 0;
     if (!freshEnough(deps.config, who, hasPasskey)) {
@@ -167,10 +175,7 @@ export function upstreamRoutes(deps: UpstreamRouteDeps): Router {
   });
 
   router.post('/account/links/:id/remove', async (ctx) => {
-    const who = await signedInUser(ctx, deps.provider());
-    if (!who) throw new HttpError(401, 'login_required', 'Sign in again to manage your devices.', { key: 'error.accountSignIn' });
-    const form = await readForm(ctx, deps.config.bodyLimitBytes);
-    checkCsrf(deps.secrets(), form.csrf, ['devices', who.sessionUid]);
+    const who = await accountForm(ctx);
     const id = ctx.params.id ?? '';
     const links = await deps.store.identityProviders.linksOf(who.accountId);
     if (!links.some((l) => l.provider_id === id)) {
@@ -286,13 +291,7 @@ export function upstreamRoutes(deps: UpstreamRouteDeps): Router {
     });
     ctx.status = 303;
     // The sign-in resumes under the interaction's own path, where its cookie is sent; the row says which browser.
-    ctx.cookies.set(COOKIE, seal(deps.secrets(), 'upstream', JSON.stringify({ ...trip, v: '', n: '' })), {
-      path: '/',
-      httpOnly: true,
-      sameSite: 'lax',
-      secure,
-      maxAge: ROUND_TRIP_SECONDS * 1000,
-    });
+    writeTrip(ctx, { ...trip, v: '', n: '' });
     ctx.redirect(`/interaction/${encodeURIComponent(trip.b)}/upstream`);
   });
 
