@@ -4,6 +4,9 @@ import compose from 'koa-compose';
 import type Provider from 'oidc-provider';
 import { accountRoutes } from './accounts/routes.js';
 import { upstreamRoutes } from './oidc/upstream-routes.js';
+import { signupRoutes } from './oidc/signup-routes.js';
+import { selfService } from './accounts/self-service.js';
+import type { Mailer } from './accounts/mail.js';
 import type { Upstreams } from './accounts/upstream.js';
 import { sessionNotes } from './accounts/sessions.js';
 import { type AdminDeps, adminRoutes } from './admin/routes.js';
@@ -63,6 +66,8 @@ export interface AppDeps extends InteractionDeps, Omit<AdminDeps, keyof Interact
   door: (req: import('node:http').IncomingMessage) => Arrival;
   /** Upstream OpenID Providers (accounts/upstream.ts). */
   upstreams: Upstreams;
+  /** Outgoing mail: address confirmations and password resets (accounts/mail.ts). */
+  mailer: Mailer;
 }
 
 /**
@@ -151,6 +156,7 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider, plugins:
   // walking them, which keeps the hot path (polls, token and device authorization requests) short.
   const qrLogin = qrDesktop(deps);
   const notes = sessionNotes(deps.store);
+  const accounts = selfService(deps);
   const routers = [
     qrImageRoutes(deps),
     statusRoutes(deps),
@@ -158,7 +164,13 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider, plugins:
     qrLogin.router,
     qrPhoneRoutes(deps),
     upstreamRoutes(deps),
-    interactionRoutes({ ...deps, qrSection: qrLogin.section }),
+    accounts.routes,
+    signupRoutes({ ...deps, selfService: accounts }),
+    interactionRoutes({
+      ...deps,
+      qrSection: qrLogin.section,
+      selfService: { signup: deps.config.accounts.signup, recovery: deps.mailer.delivers },
+    }),
     assetRoutes(Object.assign({}, ...plugins.map((p) => p.assets ?? {}))),
     ...plugins.flatMap((p) => p.routers),
   ];

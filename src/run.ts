@@ -55,6 +55,13 @@ async function main(): Promise<void> {
     return;
   }
   if (demo) process.stdout.write(`${demoBanner(handoff, await seedDemo(config, handoff.store, handoff.provider()))}\n`);
+  // Without SMTP_URL a developer can still try sign-up and recovery: the links are in this output (accounts/mail.ts).
+  if (handoff.mailer.mode === 'log')
+    process.stdout.write(
+      'Mail: SMTP_URL is not set, so every message (address confirmations, password resets) is written to this log, link included.\n',
+    );
+  if (handoff.mailer.mode === 'off')
+    log.warn('SMTP_URL is not set: no mail is sent, so "Forgot password" and address confirmation are off');
   log.info('listening', { issuer: handoff.issuer, admin: handoff.adminUrl, database: config.databaseUrl ? 'postgres' : 'pglite' });
 }
 

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { upstreams } from './accounts/upstream.js';
+import { createMailer, type Mailer } from './accounts/mail.js';
 import type { AddressInfo } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import type Provider from 'oidc-provider';
@@ -28,6 +29,8 @@ import { migrateLatest } from './store/migrate.js';
 /** A running Handoff: both listeners, the provider, and the store it owns (or was given). */
 export interface Handoff {
   metrics: Metrics;
+  /** Outgoing mail (accounts/mail.ts): how it is sent, and `idle()` to wait for the queue. */
+  mailer: Mailer;
   bus: EventBus;
   waits: WaitRegistry;
   issuer: string;
@@ -133,6 +136,7 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
   let version = await store.keys.version();
   const cors = (origin: string, uris: string[]) => corsAllowed(issuer, origin, uris);
   const deliveries = startDeliveries({ store, metrics, config, log });
+  const mailer = createMailer(config, log);
   const report = reporter({ store, metrics, config, log, deliveries });
   const devicePages = deviceFlowPages({ config, store, bus, provider: () => provider, onOutcome, report, secrets: () => cookieKeys });
   const grant = deviceGrant({ config, store, bus, waits, corsAllowed: cors });
@@ -176,6 +180,7 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
     adminHosts: () => adminHosts,
     adminToken: config.adminToken,
     upstreams: upstreams(config, store),
+    mailer,
     door: frontDoor({ issuer, proxy: config.proxy, proxyHops: config.proxyHops, bodyLimitBytes: config.bodyLimitBytes }),
     rotateKeys: async () => {
       const rotated = await rotateSigningKeys(store, config.idTokenTtl + 300);
@@ -237,6 +242,7 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
     bus,
     waits,
     metrics,
+    mailer,
     async close() {
       clearInterval(keyWatch);
       stopKeyEvents();
@@ -245,6 +251,7 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
       const closing = Promise.all([shut(publicServer), shut(adminServer)]);
       waits.shutdown();
       await deliveries.stop();
+      await mailer.close();
       const force = setTimeout(() => {
         publicServer.closeAllConnections();
         adminServer.closeAllConnections();

@@ -104,7 +104,9 @@ export function passkeyCeremonies(store: Store, rp: RelyingParty) {
       binding: string,
       body: Record<string, unknown>,
       origin: { ip: string; ua: string | null },
-    ): Promise<{ id: string; name: string }> {
+      /** Runs once the passkey is verified, before it is stored (sign-up makes the account there). */
+      beforeStore?: () => Promise<void>,
+    ): Promise<{ id: string; name: string; backedUp: boolean }> {
       const response = responseObject(body);
       const challenge = challengeOf(response);
       if (!(await store.passkeys.takeChallenge(challenge, 'register', binding, accountId)))
@@ -124,6 +126,7 @@ export function passkeyCeremonies(store: Store, rp: RelyingParty) {
       if (!verified.verified) throw bad('the passkey could not be verified');
       const info = verified.registrationInfo;
       const name = typeof body.name === 'string' && body.name.trim() ? body.name.trim().slice(0, 64) : 'Passkey';
+      await beforeStore?.();
       const inserted = await store.passkeys.insert({
         id: info.credential.id,
         accountId,
@@ -136,7 +139,7 @@ export function passkeyCeremonies(store: Store, rp: RelyingParty) {
         createdUa: origin.ua,
       });
       if (!inserted) throw new HttpError(409, 'conflict', 'this passkey is already registered');
-      return { id: info.credential.id, name };
+      return { id: info.credential.id, name, backedUp: info.credentialBackedUp };
     },
 
     async authenticationOptions(binding: string) {

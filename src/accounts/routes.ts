@@ -39,6 +39,8 @@ export interface AccountDeps {
   sessionNotes?: SessionNotes;
   /** Upstream providers the account page offers to link (accounts/upstream.ts). */
   upstreams?: Upstreams;
+  /** Whether mailed links reach anyone (accounts/mail.ts): the page then offers "send the link again". */
+  mailer?: { delivers: boolean };
 }
 
 /**
@@ -126,6 +128,7 @@ export function accountRoutes(deps: AccountDeps): Router {
         sessionCount: await deps.store.sessions.count(who.accountId),
         thisSession: who.sessionUid,
         upstreams,
+        ...(user ? { email: { address: user.email, verified: user.email_verified, canSend: deps.mailer?.delivers ?? false } } : {}),
         done: isDoneKey(ctx.query.done) ? ctx.query.done : undefined,
         recent: (await deps.store.audit.list({ limit: 5, accountId: who.accountId, action: 'signed_in' })).map((e) => ({
           at: e.at,
@@ -175,7 +178,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     });
     await passkeyAudit(ctx, who, 'account.passkey.added', added.name);
     ctx.status = 201;
-    ctx.body = added;
+    ctx.body = { id: added.id, name: added.name };
   });
   router.post('/account/passkeys/:id/rename', async (ctx) => {
     const { who, form } = await formChecked(ctx);

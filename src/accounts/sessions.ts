@@ -59,7 +59,7 @@ export function sessionNotes(store: Store): {
  * into lasting phishing-resistant access.
  */
 export function freshEnough(config: Config, who: SignedIn, hasPasskey: boolean, now = Date.now() / 1000): boolean {
-  if (now - who.loginTs > config.account.freshSignInSeconds) return false;
+  if (now - who.loginTs > config.accounts.freshSignInSeconds) return false;
   return !hasPasskey || signedInWithPasskey(who.amr);
 }
 

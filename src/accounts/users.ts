@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { badRequest, conflict } from '../http/errors.js';
+import type { MessageKey } from '../views/i18n.js';
 import type { Store } from '../store/index.js';
 import type { User } from '../store/users.js';
 import { hashPassword, type ScryptParams } from './password.js';
@@ -13,8 +14,8 @@ export interface NewUser {
   email?: string | undefined;
 }
 
-const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
-const EMAIL = /^[^\s@<>"]{1,64}@[^\s@<>"]{1,189}\.[^\s@<>"]{1,63}$/;
+export const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+export const EMAIL = /^[^\s@<>"]{1,64}@[^\s@<>"]{1,189}\.[^\s@<>"]{1,63}$/;
 
 function optionalText(input: Record<string, unknown>, field: string, max: number, pattern?: RegExp): string | undefined {
   const v = input[field];
@@ -92,5 +93,38 @@ export async function updateUser(store: Store, id: string, change: UserChange, p
     ...(change.name !== undefined ? { name: change.name } : {}),
     ...(change.email !== undefined ? { email: change.email, emailVerified: change.email !== null } : {}),
     ...(change.password !== undefined ? { passwordHash: await hashPassword(change.password, params) } : {}),
+  });
+}
+
+/** What a person typed to create an account (the sign-up page), checked; the first problem as a page message. */
+export function parseSignup(
+  fields: Record<string, unknown>,
+  needPassword: boolean,
+): { ok: true; username: string; email: string; password: string | undefined } | { ok: false; key: MessageKey } {
+  const username = typeof fields.username === 'string' ? fields.username.trim() : '';
+  const email = typeof fields.email === 'string' ? fields.email.trim() : '';
+  const password = typeof fields.password === 'string' ? fields.password : '';
+  if (!USERNAME.test(username)) return { ok: false, key: 'signup.badUsername' };
+  if (email.length > 254 || !EMAIL.test(email) || /[\u0000-\u001f\u007f]/.test(email)) return { ok: false, key: 'signup.badEmail' };
+  if (needPassword && (password.length < 8 || password.length > 1024)) return { ok: false, key: 'signup.badPassword' };
+  return { ok: true, username, email, password: needPassword ? password : undefined };
+}
+
+/**
+ * An account a person made for themselves: its address unverified until the mailed link is used, and a password
+ * (hashed with scrypt) or none (a passkey is added next). Undefined when the username is taken.
+ */
+export async function signUp(
+  store: Store,
+  input: { id?: string; username: string; email: string; password: string | undefined },
+  params: ScryptParams,
+): Promise<User | undefined> {
+  return store.users.insert({
+    id: input.id ?? randomUUID(),
+    username: input.username,
+    passwordHash: input.password === undefined ? null : await hashPassword(input.password, params),
+    name: null,
+    email: input.email,
+    emailVerified: false,
   });
 }

@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { type Config, type ConfigOverrides, configSchema } from './schema.js';
 
 /** Environment variables and the top-level setting each one sets. */
-const ENV_KEYS: Record<string, { key: keyof Config; kind: 'string' | 'number' | 'boolean' }> = {
+const ENV_KEYS: Record<string, { key: keyof Config; sub?: string; kind: 'string' | 'number' | 'boolean' }> = {
   NODE_ENV: { key: 'env', kind: 'string' },
   PORT: { key: 'port', kind: 'number' },
   ADMIN_PORT: { key: 'adminPort', kind: 'number' },
@@ -19,6 +19,8 @@ const ENV_KEYS: Record<string, { key: keyof Config; kind: 'string' | 'number' | 
   DEVICE_CODE_TTL: { key: 'deviceCodeTtl', kind: 'number' },
   ADMIN_TOKEN: { key: 'adminToken', kind: 'string' },
   LANG: { key: 'terminalLocale', kind: 'string' },
+  SMTP_URL: { key: 'mail', sub: 'smtpUrl', kind: 'string' },
+  MAIL_FROM: { key: 'mail', sub: 'from', kind: 'string' },
 };
 
 export class ConfigError extends Error {
@@ -68,13 +70,16 @@ function merge(base: Record<string, unknown>, over: Record<string, unknown>): Re
 function fromEnv(env: NodeJS.ProcessEnv): { values: Record<string, unknown>; names: Map<string, string> } {
   const values: Record<string, unknown> = {};
   const names = new Map<string, string>();
-  for (const [name, { key, kind }] of Object.entries(ENV_KEYS)) {
+  for (const [name, { key, sub, kind }] of Object.entries(ENV_KEYS)) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
-    names.set(key, name);
-    if (kind === 'number') values[key] = /^-?\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw) : raw;
-    else if (kind === 'boolean') values[key] = raw === 'true' || raw === '1' ? true : raw === 'false' || raw === '0' ? false : raw;
-    else values[key] = raw;
+    names.set(sub ? `${key}.${sub}` : key, name);
+    let value: unknown = raw;
+    if (kind === 'number') value = /^-?\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw) : raw;
+    else if (kind === 'boolean') value = raw === 'true' || raw === '1' ? true : raw === 'false' || raw === '0' ? false : raw;
+    // A variable for a nested setting (SMTP_URL is mail.smtpUrl) sets that one key of its object.
+    if (sub) values[key] = { ...(isPlainObject(values[key]) ? values[key] : {}), [sub]: value };
+    else values[key] = value;
   }
   return { values, names };
 }
@@ -114,12 +119,17 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: ConfigOverrides = 
   const extra = env.CONFIG_FILE ? readJson(pathToFileURL(resolve(env.CONFIG_FILE)), true) : {};
   const files = merge(merge(merge({ env: 'development' }, readJson('default.json')), readJson(`${envName}.json`)), extra);
   const merged = merge(merge(files, values), overrides as Record<string, unknown>);
+  // `account` was the name of `accounts` before sign-up and recovery joined it; a settings file using it still works.
+  if (isPlainObject(merged.account)) {
+    merged.accounts = merge(isPlainObject(merged.accounts) ? merged.accounts : {}, merged.account);
+    delete merged.account;
+  }
   const result = configSchema.safeParse(merged);
   if (!result.success) {
     throw new ConfigError(
       result.error.issues.map((issue) => {
         const top = String(issue.path[0] ?? '');
-        const label = names.get(top) ?? (issue.path.join('.') || '(root)');
+        const label = names.get(issue.path.slice(0, 2).join('.')) ?? names.get(top) ?? (issue.path.join('.') || '(root)');
         return plainly(label, issue, valueAt(merged, issue.path));
       }),
     );

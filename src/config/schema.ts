@@ -56,7 +56,7 @@ export const configSchema = z
       })
       .strict()
       .describe('failed sign-in throttling'),
-    account: z
+    accounts: z
       .object({
         freshSignInSeconds: z
           .number()
@@ -64,9 +64,31 @@ export const configSchema = z
           .min(30)
           .max(3600)
           .describe('how recent a sign-in must be to add or remove a passkey (a passkey sign-in once the account has one)'),
+        signup: z.boolean().describe('the sign-in page offers "Create an account" (username, email, and a password or a passkey)'),
+        signupsPerAddress: z.number().int().min(1).describe('accounts one address may create per hour'),
+        linkSeconds: z
+          .number()
+          .int()
+          .min(300)
+          .max(3600)
+          .describe('how long a mailed link (address confirmation, password reset) works; also the window of the mail limits'),
+        mailsPerAccount: z.number().int().min(1).max(20).describe('mails (reset or confirmation links) one account is sent per window'),
+        resetsPerAddress: z.number().int().min(1).describe('"Forgot password" requests one address may make per window'),
       })
       .strict()
-      .describe('the account pages'),
+      .describe('the account pages, self-service sign-up and recovery'),
+    mail: z
+      .object({
+        smtpUrl: z
+          .string()
+          .regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://')
+          .nullable()
+          .describe('SMTP_URL: where mail is sent (smtp://user:pass@host:587, smtps://…); unset: messages are written to the log'),
+        from: z.string().min(3).max(320).describe('MAIL_FROM: the From of every message'),
+        maxQueued: z.number().int().min(1).describe('messages waiting to be sent, at most (more are dropped, and logged)'),
+      })
+      .strict()
+      .describe('outgoing mail (address confirmation, password reset)'),
     device: z
       .object({
         pollInterval: z.number().int().min(1).max(60).describe('seconds a device waits between polls (RFC 8628 3.2 interval)'),

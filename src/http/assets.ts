@@ -10,6 +10,7 @@ const ASSETS: Record<string, string> = {
   'qr-login.js': read('qr-login/assets/qr-login.js'),
   'qr-phone.js': read('qr-login/assets/qr-phone.js'),
   'passkeys.js': read('accounts/assets/passkeys.js'),
+  'self-service.js': read('accounts/assets/self-service.js'),
 };
 
 /** Reads a page script shipped beside the sources (`src/<path>`). */

@@ -17,3 +17,17 @@ export function checkCsrf(roots: string[], token: string | undefined, binding: s
     throw new HttpError(403, 'invalid_request', 'This form has expired.', { key });
   }
 }
+
+/**
+ * Forms that no browser state binds a token to (pages a mailed link opens, "Forgot password"): only posts from our own
+ * pages are taken. Browsers send `Origin` on every form POST (and `Sec-Fetch-Site`); a post that names another site,
+ * or an opaque origin (`null`: a sandboxed frame, a file), is refused. Clients that send neither (curl, tests) are
+ * not browsers a page could drive.
+ */
+export function checkSameOrigin(ctx: { get(name: string): string }, issuer: string): void {
+  const origin = ctx.get('origin');
+  const site = ctx.get('sec-fetch-site');
+  if ((origin && origin !== new URL(issuer).origin) || (site && site !== 'same-origin' && site !== 'none')) {
+    throw new HttpError(403, 'invalid_request', 'This form was sent from another site.', { key: 'error.formExpired' });
+  }
+}

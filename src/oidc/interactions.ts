@@ -35,6 +35,8 @@ export interface InteractionDeps {
   qrSection?: (ctx: Context, d: Details, csrf: string) => Promise<SafeHtml | undefined>;
   /** Upstream providers offered as "Continue with …" (accounts/upstream.ts). */
   upstreams?: Upstreams;
+  /** Whether the sign-in page offers "Create an account" and "Forgot password?" (accounts/self-service.ts). */
+  selfService?: { signup: boolean; recovery: boolean };
 }
 
 export type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -71,6 +73,10 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   let decoy: Promise<string> | undefined;
 
   const details = (ctx: Context) => loadInteraction(ctx, deps.provider());
+  const selfServiceLinks = (uid: string) => ({
+    ...(deps.selfService?.signup ? { signup: `/interaction/${uid}/signup` } : {}),
+    ...(deps.selfService?.recovery ? { forgot: `/account/forgot?back=${encodeURIComponent(`/interaction/${uid}`)}` } : {}),
+  });
 
   async function checkedForm(ctx: Context, d: Details): Promise<Record<string, string>> {
     const form = await readForm(ctx, config.bodyLimitBytes);
@@ -120,6 +126,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
         stepUp,
         ...(qr ? { qr } : {}),
         ...(deps.upstreams && !stepUp ? { upstreams: await upstreamButtons(deps.upstreams, d.uid) } : {}),
+        ...(stepUp ? {} : selfServiceLinks(d.uid)),
         cancel: { action: `/interaction/${d.uid}/cancel`, device: d.deviceCode !== undefined },
         ...(looksLikePhone(ctx.get('user-agent'), ctx.get('sec-ch-ua-mobile'))
           ? {}
@@ -162,6 +169,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
         username: typed.replace(/[\u0000-\u001f]/g, ''),
         error,
         ...(upstreamList.length ? { upstreams: upstreamList } : {}),
+        ...selfServiceLinks(d.uid),
       });
     };
 
@@ -262,7 +270,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       detail: { name: added.name },
     });
     ctx.status = 201;
-    ctx.body = added;
+    ctx.body = { id: added.id, name: added.name };
   });
 
   // "Cancel" on the sign-in page: the request ends with access_denied (a device approval is declined; a relying party

@@ -1,3 +1,4 @@
+import { accountTokens } from './account-tokens.js';
 import { approvals } from './approvals.js';
 import { audit } from './audit.js';
 import { clients } from './clients.js';
@@ -37,6 +38,7 @@ const NOTIFY = { name: 'notify', text: 'SELECT pg_notify($1, $2)' };
  * | `keys` | `signing_keys`, `cookie_keys`, `admin_tokens` | oidc/keys.ts, admin/token.ts |
  * | `audit` | `audit_events` | ops/audit.ts |
  * | `deliveries` | `report_deliveries` | ops/reports.ts (the report webhook's queue) |
+ * | `accountTokens` | `account_tokens` | accounts/self-service.ts (mailed links) |
  * | `identityProviders` | `identity_providers`, `account_links`, `upstream_logins` | accounts/upstream*.ts, admin/ |
  */
 export function createStore(db: Db) {
@@ -60,6 +62,7 @@ export function createStore(db: Db) {
     audit: audit(db),
     deliveries: deliveries(db),
     identityProviders: identityProviders(db),
+    accountTokens: accountTokens(db),
     /** The one revoke-by-grant (store/grants.ts), in its own transaction. */
     revokeGrant: (grantId: string, models?: string[]) => retryDeadlocks(() => db.transaction((trx) => revokeGrant(trx, grantId, models))),
     purge: (opts: { batchSize: number; graceSeconds: number }) => purgeExpired(db, opts),

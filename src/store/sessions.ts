@@ -59,15 +59,18 @@ export function sessions(db: Db, run: Run) {
      * session rows go (so their cookies sign nobody in any more) and so do their descriptions. The sessions ended.
      */
     async endAll(accountId: string, keepUid?: string): Promise<number> {
-      return db.transaction(async (trx) => {
-        const q = trx('oidc_store').delete().where({ model: 'Session' }).whereRaw(`payload->>'accountId' = ?`, [accountId]);
-        if (keepUid) q.andWhere((w) => w.whereNull('uid_hash').orWhereNot({ uid_hash: sha256(keepUid) }));
-        const ended = await q.returning('key_hash');
-        const d = trx('account_sessions').delete().where({ account_id: accountId });
-        if (keepUid) d.andWhereNot({ uid: keepUid });
-        await d;
-        return ended.length;
-      });
+      return db.transaction((trx) => endSessionsOf(trx, accountId, keepUid));
     },
   };
+}
+
+/** Ends every session of an account but `keepUid`, inside the caller's transaction (a password reset ends them too). */
+export async function endSessionsOf(trx: Db, accountId: string, keepUid?: string): Promise<number> {
+  const q = trx('oidc_store').delete().where({ model: 'Session' }).whereRaw(`payload->>'accountId' = ?`, [accountId]);
+  if (keepUid) q.andWhere((w) => w.whereNull('uid_hash').orWhereNot({ uid_hash: sha256(keepUid) }));
+  const ended = await q.returning('key_hash');
+  const d = trx('account_sessions').delete().where({ account_id: accountId });
+  if (keepUid) d.andWhereNot({ uid: keepUid });
+  await d;
+  return ended.length;
 }

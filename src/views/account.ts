@@ -37,9 +37,24 @@ const DONE = {
   'passkey-removed': 'done.passkeyRemoved',
   linked: 'done.linked',
   unlinked: 'done.unlinked',
+  'email-sent': 'done.emailSent',
 } as const satisfies Record<string, MessageKey>;
 export type DoneKey = keyof typeof DONE;
 export const isDoneKey = (v: unknown): v is DoneKey => typeof v === 'string' && Object.hasOwn(DONE, v);
+
+/** The account's address: confirmed (it can recover the account), or not yet, with "send the link again". */
+function emailSection(t: Translator, email: { address: string | null; verified: boolean; canSend: boolean }, csrf: string) {
+  return html`<h1>${t('email.title')}</h1>
+<div class="card" data-field="email" data-verified="${email.verified ? 'yes' : 'no'}">${
+    email.address
+      ? html`<p><strong>${email.address}</strong></p><p class="muted">${t(email.verified ? 'email.verified' : 'email.unverified')}</p>${
+          !email.verified && email.canSend
+            ? html`<form method="post" action="/account/email/confirm"><input type="hidden" name="csrf" value="${csrf}"><button type="submit" class="secondary">${t('email.resend')}</button></form>`
+            : ''
+        }`
+      : html`<p class="muted">${t('email.none')}</p>`
+  }</div>`;
+}
 
 /** Your account: the devices and computers signed in from it, the apps allowed to use it, and sign-out. */
 export function accountPage(
@@ -70,6 +85,8 @@ export function accountPage(
     recent: Array<{ at: Date | string; method: string; ip: string | null; ua: string | null }>;
     /** Upstream providers this account can link or has linked (and, while disabled, still shows as linked). */
     upstreams?: Array<{ id: string; name: string; linkedAt: Date | string | null }>;
+    /** The account's address and whether it is confirmed (unconfirmed: "send the link again", when mail is set up). */
+    email?: { address: string | null; verified: boolean; canSend: boolean };
     /** What was just done (after a redirect), said at the top: a fixed message, never text from the request. */
     done?: DoneKey | undefined;
     now?: Date;
@@ -109,6 +126,7 @@ ${items.length ? html`<ul class="devices">${items}</ul>` : html`<p>${t('devices.
 <h1>${t('apps.title')}</h1>
 <p>${t('apps.lead')}</p>
 ${apps.length ? html`<ul class="devices">${apps}</ul>` : html`<p>${t('apps.none')}</p>`}
+${opts.email ? emailSection(t, opts.email, opts.csrf) : ''}
 <h1>${t('passkeys.title')}</h1>
 <p>${t('passkeys.lead')}</p>
 ${

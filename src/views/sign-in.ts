@@ -56,6 +56,9 @@ export function loginPage(
     cancel?: { action: string; device: boolean };
     /** "Continue with …": one form per enabled upstream provider (oidc/upstream-routes.ts). */
     upstreams?: Array<{ id: string; name: string; action: string }>;
+    /** "Forgot password?" and "Create an account" (accounts/self-service.ts, oidc/signup-routes.ts), when offered. */
+    forgot?: string;
+    signup?: string;
   },
 ): string {
   const passkey = opts.passkey
@@ -90,6 +93,7 @@ ${
 <label for="password">${t('login.password')}</label>
 <input type="password" id="password" name="password" autocomplete="current-password" required ${opts.username ? html`autofocus` : ''}>
 <button type="submit" class="primary">${t('login.submit')}</button>
+${opts.forgot ? html`<p><a href="${opts.forgot}" data-forgot>${t('login.forgot')}</a></p>` : ''}
 </form>`
 }
 ${passkey}
@@ -101,6 +105,7 @@ ${
       )}</div>`
     : ''
 }
+${opts.signup && !opts.stepUp ? html`<p><a class="button secondary" href="${opts.signup}" data-signup-link>${t('login.signup')}</a></p>` : ''}
 ${
   opts.cancel
     ? html`<form method="post" action="${opts.cancel.action}"><input type="hidden" name="csrf" value="${opts.csrf}"><button type="submit" class="decline" data-cancel>${

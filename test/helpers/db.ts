@@ -70,6 +70,7 @@ const TABLES = [
   'identity_providers',
   'account_links',
   'upstream_logins',
+  'account_tokens',
 ];
 
 export async function resetDb(db: Db): Promise<void> {

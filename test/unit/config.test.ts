@@ -30,6 +30,19 @@ describe('configuration', () => {
     assert.equal(issuerFor(c, 8080), 'https://id.example.com');
   });
 
+  it('reads SMTP_URL and MAIL_FROM into mail, names them when wrong, and takes the old name `account` for `accounts`', () => {
+    const c = loadConfig({ SMTP_URL: 'smtp://mail.example.com:587', MAIL_FROM: 'Sign-in <id@example.com>' });
+    assert.equal(c.mail.smtpUrl, 'smtp://mail.example.com:587');
+    assert.equal(c.mail.from, 'Sign-in <id@example.com>');
+    assert.equal(c.mail.maxQueued, 1000, 'the other mail settings keep their defaults');
+    assert.equal(loadConfig({}).mail.smtpUrl, null);
+    assert.equal(loadConfig({}).accounts.signup, false, 'sign-up is off by default');
+    assert.throws(() => loadConfig({ SMTP_URL: 'http://mail.example.com' }), /SMTP_URL: must start with smtp:\/\/ or smtps:\/\//);
+    const old = loadConfig({}, { account: { freshSignInSeconds: 120 } } as never);
+    assert.equal(old.accounts.freshSignInSeconds, 120);
+    assert.equal(old.accounts.linkSeconds, 3600);
+  });
+
   it('refuses to start with a message naming every bad setting', () => {
     assert.throws(
       () => loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', ISSUER: 'not a url', LOG_LEVEL: 'loud' }),
