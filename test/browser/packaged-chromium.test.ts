@@ -16,18 +16,24 @@ describe('the packaged browser', () => {
     assert.match(choice.path, /handoff-chromium-[\d.]+\/chromium$/);
   });
 
-  it('starts, loads a page over HTTP and runs its script', async () => {
+  it('starts, loads a page over HTTP and runs its script; draws form fields and Chinese text with its own fonts', async () => {
     const server = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      res.end('<!doctype html><title>before</title><button onclick="document.title=\'clicked\'">Go</button>');
+      // A form field and text in both languages: with no font found, the packaged renderer aborts on the first field.
+      res.end(
+        '<!doctype html><title>before</title><p>登录以继续 — Sign in</p><input id="name" value="用户"><button onclick="document.title=\'clicked\'">Go</button>',
+      );
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const browser = await launchChromium(hidden);
     try {
       const page = await browser.newPage();
       await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+      await page.fill('#name', 'alice 爱丽丝');
       await page.click('button');
       assert.equal(await page.title(), 'clicked');
+      assert.equal(await page.inputValue('#name'), 'alice 爱丽丝');
+      assert.ok((await page.screenshot()).length > 0, 'the page was drawn');
       assert.match(browser.version(), /^\d+\./);
     } finally {
       await browser.close();

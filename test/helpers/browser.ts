@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,8 +51,12 @@ async function packagedChromium(): Promise<ChromiumChoice> {
   const entry = fileURLToPath(import.meta.resolve('@sparticuz/chromium'));
   const { version } = JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')) as { version: string };
   const home = join(tmpdir(), `handoff-chromium-${version}`);
-  const choice: ChromiumChoice = { path: join(home, 'chromium'), source: 'packaged', env: { FONTCONFIG_PATH: join(home, 'fonts') } };
-  if (existsSync(choice.path)) return choice;
+  const fonts = join(home, 'handoff-fonts.conf');
+  const choice: ChromiumChoice = { path: join(home, 'chromium'), source: 'packaged', env: { FONTCONFIG_FILE: fonts } };
+  if (existsSync(choice.path)) {
+    if (!existsSync(fonts)) writeFontConfig(home);
+    return choice;
+  }
   const staging = mkdtempSync(join(tmpdir(), 'handoff-chromium-unpack-'));
   // The package reads os.tmpdir() (TMPDIR) when it unpacks, and sets FONTCONFIG_PATH and HOME when they are unset;
   // the process's own environment is put back as it was.
@@ -67,6 +71,7 @@ async function packagedChromium(): Promise<ChromiumChoice> {
       else process.env[name] = value;
     }
   }
+  writeFontConfig(staging, home);
   try {
     renameSync(staging, home);
   } catch (err) {
@@ -75,6 +80,27 @@ async function packagedChromium(): Promise<ChromiumChoice> {
     if (!existsSync(choice.path)) throw err;
   }
   return choice;
+}
+
+/**
+ * The packaged Chromium's own fonts.conf names directories of the machine it was built for (`/tmp/fonts`, `/opt/fonts`),
+ * not where its fonts were unpacked; with no font found, its renderer aborts on the first form field it draws. This
+ * one names the unpacked fonts (Open Sans, enough for every page here, Chinese included through Chromium's fallback)
+ * and the machine's own font directories, with a cache of its own. Written beside the browser, by rename.
+ */
+function writeFontConfig(dir: string, finalDir = dir): void {
+  const conf = `<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "fonts.dtd">
+<fontconfig>
+  <dir>${join(finalDir, 'fonts', 'fonts')}</dir>
+  <dir>/usr/share/fonts</dir>
+  <dir>/usr/local/share/fonts</dir>
+  <cachedir>${join(finalDir, 'fonts-cache')}</cachedir>
+</fontconfig>
+`;
+  const temporary = join(dir, `handoff-fonts.conf.${process.pid}`);
+  writeFileSync(temporary, conf);
+  renameSync(temporary, join(dir, 'handoff-fonts.conf'));
 }
 
 /** The Chromium to launch (see above). */
