@@ -19,15 +19,15 @@ export function checkCsrf(roots: string[], token: string | undefined, binding: s
 }
 
 /**
- * Forms that no browser state binds a token to (pages a mailed link opens, "Forgot password"): only posts from our own
- * pages are taken. Browsers send `Origin` on every form POST (and `Sec-Fetch-Site`); a post that names another site,
- * or an opaque origin (`null`: a sandboxed frame, a file), is refused. Clients that send neither (curl, tests) are
- * not browsers a page could drive.
+ * Forms that no browser state binds a token to (pages a mailed link opens, "Forgot password"): a post another site
+ * makes a browser send is refused. Browsers say where a post comes from in `Sec-Fetch-Site`; without it, an `Origin`
+ * that names another site is refused. `Origin: null` alone proves nothing either way: our own pages send it, since
+ * their `Referrer-Policy: no-referrer` makes a browser send `null` on every POST (Fetch, "append a request Origin
+ * header"). Nothing these forms do needs more: each takes a secret from a mail, or only asks for one.
  */
 export function checkSameOrigin(ctx: { get(name: string): string }, issuer: string): void {
-  const origin = ctx.get('origin');
   const site = ctx.get('sec-fetch-site');
-  if ((origin && origin !== new URL(issuer).origin) || (site && site !== 'same-origin' && site !== 'none')) {
-    throw new HttpError(403, 'invalid_request', 'This form was sent from another site.', { key: 'error.formExpired' });
-  }
+  const origin = ctx.get('origin');
+  const foreign = site ? site !== 'same-origin' && site !== 'none' : !!origin && origin !== 'null' && origin !== new URL(issuer).origin;
+  if (foreign) throw new HttpError(403, 'invalid_request', 'This form was sent from another site.', { key: 'error.formExpired' });
 }
