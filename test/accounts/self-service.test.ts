@@ -263,12 +263,13 @@ describe('self-service accounts: sign-up, address confirmation, password reset',
     const before = await server.store.users.credentials('alice');
     const post = (path: string, body: string, headers: Record<string, string> = {}) =>
       fetch(`${base}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } });
-    for (const headers of <Array<Record<string, string>>>[
+    const foreign: Array<Record<string, string>> = [
       { origin: 'https://evil.example' },
       { 'sec-fetch-site': 'cross-site' },
       { 'sec-fetch-site': 'same-site', origin: 'null' },
       { 'sec-fetch-site': 'cross-site', origin: base },
-    ]) {
+    ];
+    for (const headers of foreign) {
       const r = await post('/account/forgot', 'identifier=alice', headers);
       assert.equal(r.status, 403, JSON.stringify(headers));
     }
