@@ -53,7 +53,7 @@ export const RETURN_COOKIE = 'handoff_return';
 const SESSIONS_SHOWN = 10;
 
 const RETURNABLE =
-  /^\/q\/[\w-]{43}$|^\/device\?user_code=[A-Z]{4}-[A-Z]{4}$|^\/account\/devices$|^\/account\/passkeys\/[\w-]{1,300}\/remove$/;
+  /^\/account\/verify$|^\/q\/[\w-]{43}$|^\/device\?user_code=[A-Z]{4}-[A-Z]{4}$|^\/account\/devices$|^\/account\/passkeys\/[\w-]{1,300}\/remove$/;
 
 export function accountRoutes(deps: AccountDeps): Router {
   const router = new Router();

@@ -28,10 +28,12 @@ import { hashPassword } from './password.js';
  * - **"Forgot password".** Anyone may ask for a link for a username or an address; the answer is the same page whether
  *   or not an account matches, given after the same statements (the look-up runs after the answer, in the mail queue).
  *   A link is sent only to a confirmed address, works once, for `accounts.linkSeconds` (an hour at most); using it
- *   sets the password and ends every session of the account (store/account-tokens.ts, one transaction).
+ *   sets the password, ends every session of the account and revokes every grant with its tokens
+ *   (store/account-tokens.ts, one transaction). Confirming an address takes a browser signed in to the account.
  * - **Limits no one can turn against the owner.** Requests per address (`accounts.resetsPerAddress` per window) keep
  *   one network from flooding; mails per account (`accounts.mailsPerAccount` per window) keep an account's mailbox
- *   from being flooded. The account's window equals a link's lifetime and a new link never voids an older one, so
+ *   from being flooded, and confirmation mails per recipient address (as many) keep sign-ups naming someone else's
+ *   address from flooding theirs (reset links never count there). The account's window equals a link's lifetime and a new link never voids an older one, so
  *   while its budget is spent, the mails that spent it are still in the owner's mailbox, each link still working:
  *   whoever spends it, the owner can always reset.
  *
@@ -66,14 +68,27 @@ export function selfService(deps: SelfServiceDeps) {
     },
   ];
 
+  /** Confirmation mails one address receives per window, whichever accounts name it (a sign-up can name anyone's). */
+  const recipientLimit = (email: string): Limit[] => [
+    {
+      bucket: 'mail:recipient',
+      key: sha256(email.toLowerCase()),
+      windowSeconds: config.accounts.linkSeconds,
+      max: config.accounts.mailsPerAccount,
+      refusal: { description: 'a link was sent to this address recently; use it, or wait' },
+    },
+  ];
+
   /**
    * Mails a confirmation link for an account's address (after a sign-up, or "send it again"). An address another
    * account has confirmed gets "you already have an account" instead. Throws {@link TooManyRequests} when the
-   * account's mail budget is spent (sign-up ignores that: the account is made either way).
+   * account's mail budget is spent, or the address's (sign-up ignores that: the account is made either way). The
+   * address's budget limits only these mails, never a reset link: a flood of sign-ups naming an address cannot keep
+   * its owner from recovering their account.
    */
   async function sendConfirmation(t: Translator, user: { id: string; username: string; email: string | null }): Promise<void> {
     if (!mailer.delivers || !user.email) return;
-    await take(store, mailLimit(user.id));
+    await take(store, [...mailLimit(user.id), ...recipientLimit(user.email)]);
     const email = user.email;
     const owner = await store.users.byVerifiedEmail(email);
     if (owner && owner.id !== user.id) {
@@ -183,7 +198,7 @@ export function selfService(deps: SelfServiceDeps) {
       accountId: done.accountId,
       actorIp: ctx.ip,
       deviceUa: ctx.get('user-agent') || null,
-      detail: { sessions_ended: done.ended },
+      detail: { sessions_ended: done.ended, approvals_revoked: done.revoked },
     });
     // This browser's own session, if any, ended with the others: its cookie goes too.
     ctx.cookies.set(deps.provider().cookieName('session'), null, { signed: true, overwrite: true, path: '/' });
@@ -204,14 +219,36 @@ export function selfService(deps: SelfServiceDeps) {
     );
   });
 
-  router.get('/account/verify', (ctx) => render(ctx, 200, linkPage(tFor(ctx), { kind: 'verify', action: '/account/verify' })));
+  // Confirming an address takes a browser signed in to the account that asked: a person who opens a link that
+  // someone else's sign-up sent them confirms nothing for that someone (no pre-made account takes their address).
+  const verifyPage = async (ctx: Context, error?: string) => {
+    const who = await signedInUser(ctx, deps.provider());
+    const user = who ? await store.users.byId(who.accountId) : undefined;
+    const t = tFor(ctx);
+    return linkPage(t, {
+      kind: 'verify',
+      action: '/account/verify',
+      ...(error ? { error } : {}),
+      ...(user ? { account: user.username } : { signIn: `/account/signin?fresh=1&back=${encodeURIComponent('/account/verify')}` }),
+    });
+  };
+  router.get('/account/verify', async (ctx) => render(ctx, 200, await verifyPage(ctx)));
   router.post('/account/verify', async (ctx) => {
     checkSameOrigin(ctx, deps.issuer);
     const form = await readForm(ctx, config.bodyLimitBytes);
     const t = tFor(ctx);
+    const who = await signedInUser(ctx, deps.provider());
+    if (!who) return render(ctx, 401, await verifyPage(ctx, t('verify.signIn')));
     const secret = form.token ?? '';
-    const result = SECRET.test(secret) ? await store.accountTokens.verifyEmail(sha256(secret)) : ({ status: 'gone' } as const);
-    if (result.status !== 'verified') return goneLink(ctx, t, result.status === 'taken' ? 'verify.taken' : 'verify.gone');
+    const result = SECRET.test(secret)
+      ? await store.accountTokens.verifyEmail(sha256(secret), who.accountId)
+      : ({ status: 'gone' } as const);
+    if (result.status !== 'verified')
+      return goneLink(
+        ctx,
+        t,
+        result.status === 'taken' ? 'verify.taken' : result.status === 'otherAccount' ? 'verify.otherAccount' : 'verify.gone',
+      );
     await audit(store, { action: 'account.email_verified', accountId: result.accountId, actorIp: ctx.ip, detail: {} });
     const user = await store.users.byId(result.accountId);
     render(
@@ -242,7 +279,7 @@ export function selfService(deps: SelfServiceDeps) {
     ctx.redirect('/account/devices?done=email-sent');
   });
 
-  function goneLink(ctx: Context, t: Translator, key: 'reset.gone' | 'verify.gone' | 'verify.taken'): void {
+  function goneLink(ctx: Context, t: Translator, key: 'reset.gone' | 'verify.gone' | 'verify.taken' | 'verify.otherAccount'): void {
     render(
       ctx,
       400,

@@ -15,7 +15,12 @@ export interface NewUser {
 }
 
 export const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
-export const EMAIL = /^[^\s@<>"]{1,64}@[^\s@<>"]{1,189}\.[^\s@<>"]{1,63}$/;
+/**
+ * A single plain address, as HTML's `input type=email` defines a valid one (WHATWG HTML 4.10.5.1.5): no display name,
+ * no list, nothing a mail library would read as more than one recipient (`a@b.com,c@d.com`).
+ */
+export const EMAIL =
+  /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 
 function optionalText(input: Record<string, unknown>, field: string, max: number, pattern?: RegExp): string | undefined {
   const v = input[field];
@@ -104,7 +109,8 @@ export function parseSignup(
   const username = typeof fields.username === 'string' ? fields.username.trim() : '';
   const email = typeof fields.email === 'string' ? fields.email.trim() : '';
   const password = typeof fields.password === 'string' ? fields.password : '';
-  if (!USERNAME.test(username)) return { ok: false, key: 'signup.badUsername' };
+  // A username one chooses oneself holds no '@': it can never pass for an address ("Forgot password" by address).
+  if (!USERNAME.test(username) || username.includes('@')) return { ok: false, key: 'signup.badUsername' };
   if (email.length > 254 || !EMAIL.test(email) || /[\u0000-\u001f\u007f]/.test(email)) return { ok: false, key: 'signup.badEmail' };
   if (needPassword && (password.length < 8 || password.length > 1024)) return { ok: false, key: 'signup.badPassword' };
   return { ok: true, username, email, password: needPassword ? password : undefined };

@@ -1,7 +1,11 @@
 import type { Account } from 'oidc-provider';
 import type { Store } from '../store/index.js';
 
-/** oidc-provider's `findAccount`: standard claims by scope come from the users table (claims config). */
+/**
+ * oidc-provider's `findAccount`: standard claims by scope come from the users table (claims config). An address is
+ * given only once it is confirmed (OpenID Connect Core 5.1 `email_verified`): an address someone typed at sign-up
+ * and never confirmed is not theirs to claim, and a relying party that matches people by address must never see it.
+ */
 export async function findAccount(store: Store, sub: string): Promise<Account | undefined> {
   const user = await store.users.byId(sub);
   if (!user) return undefined;
@@ -12,7 +16,7 @@ export async function findAccount(store: Store, sub: string): Promise<Account | 
         sub: user.id,
         preferred_username: user.username,
         ...(user.name ? { name: user.name } : {}),
-        ...(user.email ? { email: user.email } : {}),
+        ...(user.email && user.email_verified ? { email: user.email, email_verified: true } : {}),
       };
     },
   };

@@ -134,7 +134,7 @@ export function providerConfiguration({
       iss: null,
       openid: ['sub', 'auth_time', 'amr', 'acr'],
       profile: ['name', 'preferred_username'],
-      email: ['email'],
+      email: ['email', 'email_verified'],
     },
     scopes: SCOPES,
     // jose's JWK and oidc-provider's JWK type describe the same JSON object (RFC 7517) with different field unions.

@@ -22,8 +22,9 @@ import { csrfToken, type Details, loadInteraction } from './interactions.js';
  * "Create an account" on a sign-in page (`accounts.signup`, off by default): username, email, and a password or a
  * passkey. The new account signs in at once and the sign-in goes on where it was (a device code, a desktop scan, a
  * relying party); its address is unconfirmed until the mailed link is used (accounts/self-service.ts), and counts
- * for nothing meanwhile. Accounts made per address are limited (`accounts.signupsPerAddress` an hour): a refusal
- * hurts only new accounts from that network, never a sign-in. Sign-up says when a username is taken (it must, to
+ * for nothing meanwhile. Accounts made per address are limited (`accounts.signupsPerAddress` an hour), and so are
+ * attempts (six times as many: taken usernames, passkey options): a refusal hurts only new accounts from that
+ * network, never a sign-in. Sign-up says when a username is taken (it must, to
  * let a person choose another), never whether an address is known.
  */
 export interface SignupDeps {
@@ -55,6 +56,19 @@ export function signupRoutes(deps: SignupDeps): Router {
       windowSeconds: 3600,
       max: config.accounts.signupsPerAddress,
       refusal: { description: 'too many accounts created from this address', key: 'signup.throttled' },
+    },
+  ];
+  /**
+   * Every try counts here and is never given back (a taken username, a passkey's options, a failed passkey): it bounds
+   * the password hashing and the username probing one address can cause, well above what a person needs.
+   */
+  const attempts = (ctx: Context): Limit[] => [
+    {
+      bucket: 'signup:attempt',
+      key: addressKey(ctx.ip),
+      windowSeconds: 3600,
+      max: config.accounts.signupsPerAddress * 6,
+      refusal: { description: 'too many sign-up attempts from this address', key: 'signup.throttled' },
     },
   ];
   const clientOf = async (d: Details) => {
@@ -105,14 +119,19 @@ export function signupRoutes(deps: SignupDeps): Router {
       await page(ctx, d, { ...typed, error: t(input.key) });
       return;
     }
+    await take(store, attempts(ctx));
     const limits = perAddress(ctx);
+    const taken = async () => {
+      ctx.status = 409;
+      await page(ctx, d, { ...typed, error: t('signup.taken') });
+    };
+    // A taken username is answered before any password is hashed.
+    if (await store.users.credentials(input.username.toLowerCase())) return taken();
     await take(store, limits);
     const user = await signUp(store, input, config.scrypt);
     if (!user) {
       await giveBack(store, limits);
-      ctx.status = 409;
-      await page(ctx, d, { ...typed, error: t('signup.taken') });
-      return;
+      return taken();
     }
     const returnTo = await signedUp(ctx, user.id, input.email, { amr: ['pwd'], acr: ACR_PASSWORD, method: 'password' });
     ctx.status = 303;
@@ -133,11 +152,9 @@ export function signupRoutes(deps: SignupDeps): Router {
   router.post('/interaction/:uid/signup/passkey/options', async (ctx) => {
     const d = await signupOf(ctx);
     const { input, binding } = await passkeyBody(ctx, d);
+    // Options cost a row each: counted as attempts, before the username is looked up.
+    await take(store, attempts(ctx));
     if (await store.users.credentials(input.username.toLowerCase())) throw taken();
-    // Options cost a row each: counted per address like attempts (and given back at once: it is not an account).
-    const limits = perAddress(ctx);
-    await take(store, limits);
-    await giveBack(store, limits);
     ctx.body = await ceremonies.registrationOptions({ id: randomUUID(), username: input.username, name: null }, binding);
   });
   router.post('/interaction/:uid/signup/passkey', async (ctx) => {
@@ -145,6 +162,7 @@ export function signupRoutes(deps: SignupDeps): Router {
     const { body, input, binding } = await passkeyBody(ctx, d);
     const id = typeof body.userId === 'string' ? Buffer.from(body.userId, 'base64url').toString('utf8') : '';
     if (!/^[0-9a-f-]{36}$/.test(id)) throw new HttpError(400, 'invalid_request', 'malformed passkey response', { key: 'error.passkey' });
+    await take(store, attempts(ctx));
     const limits = perAddress(ctx);
     await take(store, limits);
     let made = false;

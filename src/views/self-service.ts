@@ -78,6 +78,9 @@ export function linkPage(
     action: string;
     error?: string /** A re-drawn form keeps the secret it was posted with. */;
     token?: string;
+    /** Confirming an address: the account signed in here, or where to sign in first (the link waits in the tab). */
+    account?: string | undefined;
+    signIn?: string;
   },
 ): string {
   const reset = opts.kind === 'reset';
@@ -88,6 +91,8 @@ export function linkPage(
 <h1>${t(reset ? 'reset.title' : 'verify.title')}</h1>
 ${opts.error ? html`<p class="error" role="alert" data-field="error">${opts.error}</p>` : ''}
 <p>${t(reset ? 'reset.lead' : 'verify.lead')}</p>
+${opts.account ? html`<p data-field="account"><strong>${t('verify.as', { account: opts.account })}</strong></p>` : ''}
+${opts.signIn ? html`<p data-field="sign-in">${t('verify.signIn')}</p>` : ''}
 <noscript><p class="error">${t('reset.noScript')}</p></noscript>
 <form method="post" action="${opts.action}" data-link-form>
 <input type="hidden" name="token" value="${opts.token ?? ''}" data-link-token>
@@ -99,7 +104,11 @@ ${
 <input type="password" id="again" name="again" autocomplete="new-password" minlength="8" maxlength="1024" required>`
     : ''
 }
-<button type="submit" class="primary">${t(reset ? 'reset.submit' : 'verify.submit')}</button>
+${
+  opts.signIn
+    ? html`<a class="button primary" href="${opts.signIn}">${t('next.signInToConfirm')}</a>`
+    : html`<button type="submit" class="primary">${t(reset ? 'reset.submit' : 'verify.submit')}</button>`
+}
 </form>
 </div>
 <script src="/assets/self-service.js"></script>`,

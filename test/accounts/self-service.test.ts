@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as jose from 'jose';
 import { createLogger } from '../../src/log.js';
 import { type Page, Phone } from '../helpers/phone.js';
-import { deviceAuthorization, PASSWORD, redeem, startTestServer } from '../helpers/server.js';
+import { deviceAuthorization, PASSWORD, postForm, redeem, startTestServer } from '../helpers/server.js';
 import { type Mail, startSmtp } from '../helpers/smtp.js';
 
 /**
@@ -85,13 +85,38 @@ describe('self-service accounts: sign-up, address confirmation, password reset',
     assert.match(mail.subject, /Confirm your email address/);
     assert.ok(mail.link?.startsWith(`${base}/account/verify#`), mail.link);
     // The page the link opens takes nothing by itself (a mail scanner's GET); the secret is never in a query.
+    // Until the address is confirmed, no relying party is told it: not in the ID token, not at the userinfo endpoint.
+    const me = async (accessToken: unknown) =>
+      (await (await fetch(`${base}/me`, { headers: { authorization: `Bearer ${String(accessToken)}` } })).json()) as Record<
+        string,
+        unknown
+      >;
+    assert.equal(jose.decodeJwt(String(tokens.json.id_token)).email, undefined);
+    assert.equal((await me(tokens.json.access_token)).email, undefined);
     const opened = await phone.request(String(mail.link));
     assert.equal(opened.status, 200);
+    assert.match(opened.html, /You confirm it for dave/);
     assert.equal((await server.store.users.byId(dave.id))?.email_verified, false);
+
+    // Someone else's browser (the address's owner, say, clicking a mail they did not ask for) confirms nothing:
+    // signed out, it is asked to sign in; signed in as another account, it is told so; the link stays unused.
+    const stranger = new Phone();
+    const signedOut = await stranger.request(`${base}/account/verify`, { form: { token: secretOf(mail) } });
+    assert.equal(signedOut.status, 401);
+    assert.match(signedOut.html, /Sign in to the account that asked/);
+    await stranger.request(`${base}/account/signin`).then((p) => stranger.submit(p, { username: 'alice', password: PASSWORD }));
+    const asAlice = await stranger.request(`${base}/account/verify`, { form: { token: secretOf(mail) } });
+    assert.equal(asAlice.status, 400);
+    assert.match(asAlice.html, /for another account than the one signed in here/);
+    assert.equal((await server.store.users.byId(dave.id))?.email_verified, false);
+
     const confirmed = await phone.request(`${base}/account/verify`, { form: { token: secretOf(mail) } });
     assert.equal(confirmed.status, 200, said(confirmed));
     assert.match(confirmed.html, /dave@example\.net is confirmed for dave/);
     assert.equal((await server.store.users.byId(dave.id))?.email_verified, true);
+    const claims = await me(tokens.json.access_token);
+    assert.equal(claims.email, 'dave@example.net');
+    assert.equal(claims.email_verified, true);
     const again = await phone.request(`${base}/account/verify`, { form: { token: secretOf(mail) } });
     assert.equal(again.status, 400, 'a link works once');
     assert.match(again.html, /expired, was already used/);
@@ -107,6 +132,9 @@ describe('self-service accounts: sign-up, address confirmation, password reset',
       [{ username: 'erin', email: 'erin@example.net', password: 'short' }, /8 to 1024 characters/],
       [{ username: 'ALICE', email: 'someone@example.net', password: 'long enough 1' }, /username is taken/],
       [{ username: '<b>erin</b>', email: 'e@example.net"><script>', password: 'long enough 1' }, /A username is/],
+      [{ username: 'alice@example.com', email: 'mine@evil.test', password: 'long enough 1' }, /A username is/],
+      [{ username: 'erin', email: 'z@example.com,evil@evil.test', password: 'long enough 1' }, /valid email address/],
+      [{ username: 'erin', email: 'Erin <erin@example.net>', password: 'long enough 1' }, /valid email address/],
     ] as const) {
       const answer = await signUp(phone, page, fields);
       assert.ok(answer.status === 400 || answer.status === 409, `${answer.status} ${said(answer)}`);
@@ -190,6 +218,106 @@ describe('self-service accounts: sign-up, address confirmation, password reset',
     assert.equal((await fresh.request(`${base}/account/devices`)).url, `${base}/account/devices`);
     const audit = await server.store.audit.list({ limit: 5, accountId: server.userId, action: 'password_reset' });
     assert.equal(audit.length, 1);
+  });
+
+  it('a reset ends what the old password let in: devices and apps lose their tokens, "Your devices" lists none', async () => {
+    await start();
+    const d = await deviceAuthorization(base);
+    await new Phone().approveDevice(d.verification_uri_complete);
+    const tokens = await redeem(base, d.device_code);
+    assert.equal(tokens.status, 200);
+    assert.ok(tokens.json.refresh_token, 'the TV holds a refresh token (offline_access)');
+    const refresh = () =>
+      postForm(`${base}/token`, { grant_type: 'refresh_token', refresh_token: String(tokens.json.refresh_token), client_id: 'tv' });
+    assert.equal((await refresh()).status, 200, 'the refresh token works before the reset');
+
+    const phone = new Phone();
+    await phone.submit(await phone.request(`${base}/account/forgot`), { identifier: 'alice@example.com' });
+    const mail = await smtp.next();
+    const reset = await phone.request(`${base}/account/reset`, {
+      form: { token: secretOf(mail), password: 'after the intruder', again: 'after the intruder' },
+    });
+    assert.equal(reset.status, 200, said(reset));
+
+    const after = await refresh();
+    assert.equal(after.status, 400);
+    assert.equal(after.json.error, 'invalid_grant');
+    const userinfo = await fetch(`${base}/me`, { headers: { authorization: `Bearer ${String(tokens.json.access_token)}` } });
+    assert.equal(userinfo.status, 401, 'the access token is gone too');
+    assert.equal((await server.store.approvals.listLive(server.userId)).length, 0, '"Your devices" lists nothing left to revoke');
+  });
+
+  it('sign-ups naming one address from many networks send it a few mails, never a flood, and never its owner’s reset budget', async () => {
+    await start();
+    const mails = mailsFrom();
+    for (let i = 1; i <= 6; i += 1) {
+      const phone = Phone.at(`203.0.113.${i}`);
+      const { page } = await deviceSignInPage(phone);
+      const done = await signUp(phone, page, { username: `spam${i}`, email: 'Victim@Example.org', password: 'spam password 1' });
+      assert.equal(done.status, 200);
+    }
+    await server.mailer.idle();
+    const toVictim = mails().filter((m) => m.to.toLowerCase() === 'victim@example.org');
+    assert.equal(toVictim.length, server.config.accounts.mailsPerAccount);
+    assert.ok(
+      toVictim.every((m) => !/spam\d/.test(m.text)),
+      'a mail about an unconfirmed address carries no text the sign-up chose',
+    );
+
+    // alice's address flooded the same way still gets her reset link.
+    for (let i = 10; i <= 14; i += 1) {
+      const phone = Phone.at(`198.51.100.${i}`);
+      const { page } = await deviceSignInPage(phone);
+      await signUp(phone, page, { username: `spam${i}`, email: 'alice@example.com', password: 'spam password 1' });
+    }
+    const owner = Phone.at('192.0.2.1');
+    await owner.submit(await owner.request(`${base}/account/forgot`), { identifier: 'alice' });
+    await server.mailer.idle();
+    assert.ok(
+      mails().some((m) => m.to === 'alice@example.com' && m.link?.includes('/account/reset#')),
+      'the owner’s reset link went out',
+    );
+  });
+
+  it('"Forgot password" by address never lands on an account whose username looks like that address', async () => {
+    await start();
+    // An account an operator named like alice's address, with an address of its own.
+    await server.store.users.insert({
+      id: 'lookalike',
+      username: 'alice@example.com',
+      passwordHash: null,
+      name: null,
+      email: 'attacker@evil.test',
+      emailVerified: true,
+    });
+    const mails = mailsFrom();
+    const phone = new Phone();
+    await phone.submit(await phone.request(`${base}/account/forgot`), { identifier: 'alice@example.com' });
+    await server.mailer.idle();
+    assert.deepEqual(
+      mails().map((m) => m.to),
+      ['alice@example.com'],
+    );
+  });
+
+  it('sign-up attempts from one address are bounded before any password is hashed (taken usernames, passkey options)', async () => {
+    await start();
+    const phone = Phone.at('203.0.113.77');
+    const { page } = await deviceSignInPage(phone);
+    const budget = server.config.accounts.signupsPerAddress * 6;
+    let refused = 0;
+    for (let i = 0; i <= budget; i += 1) {
+      const answer = await signUp(phone, page, { username: 'alice', email: `probe${i}@example.net`, password: 'probe password 1' });
+      if (answer.status === 429) refused += 1;
+      else assert.equal(answer.status, 409);
+    }
+    assert.equal(refused, 1, 'the attempt after the budget is refused');
+    const other = Phone.at('198.51.100.77');
+    const fresh = await deviceSignInPage(other);
+    assert.equal(
+      (await signUp(other, fresh.page, { username: 'grace', email: 'grace@example.net', password: 'grace password 1' })).status,
+      200,
+    );
   });
 
   it('an unconfirmed address gets no reset link; by address works once confirmed; links expire', async () => {

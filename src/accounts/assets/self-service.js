@@ -6,11 +6,17 @@
 //   password (WebAuthn, a discoverable credential, user verification required).
 const linkForm = document.querySelector('[data-link-form]');
 if (linkForm) {
-  const token = location.hash.slice(1);
-  if (token) {
-    linkForm.querySelector('[data-link-token]').value = token;
+  // Kept in this tab (sessionStorage) until the form is sent: a page that asks to sign in first comes back here
+  // without the part after '#', and the link still works.
+  const key = `handoff-link:${location.pathname}`;
+  const token = location.hash.slice(1) || sessionStorage.getItem(key) || '';
+  const field = linkForm.querySelector('[data-link-token]');
+  if (token && !field.value) field.value = token;
+  if (location.hash) {
+    sessionStorage.setItem(key, token);
     history.replaceState(null, '', location.pathname);
   }
+  linkForm.addEventListener('submit', () => sessionStorage.removeItem(key));
 }
 
 const b64 = (buf) =>
