@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import * as jose from 'jose';
 import { createLogger } from '../../src/log.js';
 import { type Page, Phone } from '../helpers/phone.js';
+import { rawRequest } from '../helpers/raw-http.js';
 import { deviceAuthorization, PASSWORD, postForm, redeem, startTestServer } from '../helpers/server.js';
 import { type Mail, startSmtp } from '../helpers/smtp.js';
 
@@ -416,6 +417,72 @@ describe('self-service accounts: sign-up, address confirmation, password reset',
     const json = await post('/account/verify', '{"token":"x"}', { 'content-type': 'application/json' });
     assert.equal(json.status, 415);
     assert.deepEqual(await server.store.users.credentials('alice'), before);
+  });
+
+  it('every spelling of a request meets the same rule: path case and slashes, chunked or with a length, other charsets', async () => {
+    await start(false);
+    const host = new URL(base).host;
+    const phone = new Phone();
+    const { page } = await deviceSignInPage(phone);
+    const uid = /\/interaction\/([\w-]+)\/login/.exec(page.html)?.[1] ?? '';
+    const cookie = [...phone.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    const form = 'username=zed&email=zed%40example.net&password=zed+password+1';
+    // Sign-up is off: no spelling of its routes makes an account.
+    for (const path of [
+      `/interaction/${uid}/signup`,
+      `/interaction/${uid}/SIGNUP`,
+      `/interaction/${uid}/signup/`,
+      `//interaction/${uid}/signup`,
+    ]) {
+      for (const chunked of [false, true]) {
+        const r = await rawRequest(`${base}${path}`, {
+          method: 'POST',
+          path,
+          chunked,
+          body: form,
+          headers: {
+            host,
+            cookie,
+            'content-type': 'application/x-www-form-urlencoded',
+            ...(chunked ? {} : { 'content-length': String(form.length) }),
+          },
+        });
+        assert.ok(r.status >= 400 && r.status < 500, `${r.status} for ${path} (chunked: ${chunked})`);
+      }
+    }
+    assert.deepEqual(
+      (await server.store.users.list()).map((u) => u.username),
+      ['alice'],
+    );
+
+    // Another site's post of "Forgot password" sends nothing, however it is spelled and framed.
+    const mails = mailsFrom();
+    for (const path of ['/account/forgot', '/account/forgot/', '/ACCOUNT/FORGOT', '/Account/forgot']) {
+      for (const [chunked, type] of [
+        [false, 'application/x-www-form-urlencoded'],
+        [true, 'application/x-www-form-urlencoded'],
+        [false, 'application/x-www-form-urlencoded; charset=ISO-8859-1'],
+      ] as const) {
+        const body = 'identifier=alice';
+        const r = await rawRequest(`${base}${path}`, {
+          method: 'POST',
+          path,
+          chunked,
+          body,
+          headers: {
+            host,
+            'content-type': type,
+            'sec-fetch-site': 'cross-site',
+            origin: 'https://evil.example',
+            ...(chunked ? {} : { 'content-length': String(body.length) }),
+          },
+        });
+        assert.ok(r.status >= 400 && r.status < 500, `${r.status} for ${path}`);
+      }
+    }
+    await server.mailer.idle();
+    assert.equal(mails().length, 0);
+    assert.equal((await server.db('account_tokens').select('token_hash')).length, 0);
   });
 
   it('without SMTP_URL: a developer finds each message, link included, in the log; production offers no mailed links', async () => {
