@@ -68,6 +68,8 @@ export interface AppDeps extends InteractionDeps, Omit<AdminDeps, keyof Interact
   upstreams: Upstreams;
   /** Outgoing mail: address confirmations and password resets (accounts/mail.ts). */
   mailer: Mailer;
+  /** Anonymous registration's token, when `registration.open` is set (oidc/registration.ts). */
+  openRegistration?: () => string | undefined;
 }
 
 /**
@@ -112,6 +114,20 @@ async function endScanSession(ctx: import('koa').Context, provider: Provider): P
   const session = oidc.session;
   if (session && !(session as { destroyed?: boolean }).destroyed) await session.destroy();
   ctx.cookies.set(provider.cookieName('session'), null, { signed: true, overwrite: true, path: '/' });
+}
+
+/**
+ * A client reading or updating its registration (RFC 7592) is shown its metadata as stored, where a secret is only a
+ * hash (`sha256:…`): that is no secret of the client's, so it is left out (the secret was given once, at registration).
+ */
+function hideStoredSecret(ctx: import('koa').Context): void {
+  const route = oidcOf(ctx)?.route;
+  if (route !== 'client' && route !== 'client_update') return;
+  const body = ctx.body as Record<string, unknown> | undefined;
+  if (typeof body?.client_secret === 'string' && body.client_secret.startsWith('sha256:')) {
+    delete body.client_secret;
+    delete body.client_secret_expires_at;
+  }
 }
 
 /**
@@ -194,6 +210,12 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider, plugins:
   const around: Middleware = (ctx, next) => {
     const path = ctx.state.path ?? '';
     if (path === '/device/auth') return authorization(ctx, next);
+    // Anonymous registration, when open: the request is given the open policy's token, and the policy hook (where
+    // the client is recorded) limits it. A spelling this misses carries no token, and the library refuses it.
+    if (path === '/reg' && ctx.method === 'POST' && !ctx.get('authorization')) {
+      const open = deps.openRegistration?.();
+      if (open) ctx.req.headers.authorization = `Bearer ${open}`;
+    }
     if (path === '/device' || path.startsWith('/device/')) return verification(ctx, next);
     return next();
   };
@@ -209,6 +231,7 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider, plugins:
     } finally {
       noOpaqueCors(ctx);
     }
+    hideStoredSecret(ctx);
     await endScanSession(ctx, current);
     await notes.afterProvider(ctx, oidcOf(ctx));
     // Nothing at this address, ours or the library's: a styled page in the reader's language with a way home (or

@@ -4,6 +4,7 @@ import { createMailer, type Mailer } from './accounts/mail.js';
 import type { AddressInfo } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
 import { type AppDeps, type AppPlugin, buildAdminApp, buildPublicApp } from './app.js';
 import { ensureAdminToken } from './admin/token.js';
 import { issuerFor } from './config/load.js';
@@ -19,6 +20,8 @@ import { createLogger, type Logger } from './log.js';
 import { corsAllowed } from './oidc/cors.js';
 import { ensureKeys, rotateCookieKeys, rotateSigningKeys } from './oidc/keys.js';
 import { createProvider } from './oidc/provider.js';
+import { openRegistrationToken, REGISTRATION_POLICY, registrationPolicy } from './oidc/registration.js';
+import { audit } from './ops/audit.js';
 import { Metrics } from './ops/metrics.js';
 import { reporter, startDeliveries } from './ops/reports.js';
 import { startPurger } from './ops/purger.js';
@@ -141,6 +144,7 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
   const devicePages = deviceFlowPages({ config, store, bus, provider: () => provider, onOutcome, report, secrets: () => cookieKeys });
   const grant = deviceGrant({ config, store, bus, waits, corsAllowed: cors });
   const rules = approvalRules({ store });
+  const policy = registrationPolicy({ config, store });
   const build = async () => {
     const p = createProvider({
       config,
@@ -151,11 +155,27 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
       devicePages,
       deviceGrant: grant,
       approvalRules: rules,
+      registrationPolicy: policy,
     });
     p.on('server_error', (_ctx: unknown, err: Error) => log.error('provider error', { err }));
+    // Clients that register, change or delete themselves (RFC 7591/7592) are in the audit trail, with the address.
+    const registered =
+      (action: 'client.registered' | 'client.updated' | 'client.deleted') => (ctx: KoaContextWithOIDC, client: { clientId: string }) => {
+        audit(store, { action, clientId: client.clientId, actorIp: ctx.ip, detail: {} }).catch((err: unknown) =>
+          log.warn('audit failed', { err }),
+        );
+      };
+    p.on('registration_create.success', registered('client.registered'));
+    p.on('registration_update.success', registered('client.updated'));
+    p.on('registration_delete.success', registered('client.deleted'));
     return p;
   };
   let provider = await build();
+  const openToken = config.registration.open
+    ? await openRegistrationToken(store, config.registration.open, () =>
+        new provider.InitialAccessToken({ policies: [REGISTRATION_POLICY] }).save(),
+      )
+    : undefined;
   const reload = async () => {
     cookieKeys = await store.keys.cookie();
     version = await store.keys.version();
@@ -181,6 +201,7 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
     adminToken: config.adminToken,
     upstreams: upstreams(config, store),
     mailer,
+    openRegistration: () => openToken,
     door: frontDoor({ issuer, proxy: config.proxy, proxyHops: config.proxyHops, bodyLimitBytes: config.bodyLimitBytes }),
     rotateKeys: async () => {
       const rotated = await rotateSigningKeys(store, config.idTokenTtl + 300);

@@ -98,6 +98,11 @@ export async function rotateClientSecret(store: Store, id: string): Promise<Meta
   return { ...publicView(metadata), client_secret: secret };
 }
 
+/** Every client; one that registered itself (RFC 7591) says which token registered it, from where and when. */
 export async function listClients(store: Store): Promise<Metadata[]> {
-  return (await store.clients.list()).map(publicView);
+  const registeredBy = await store.registrations.registeredBy();
+  return (await store.clients.list()).map((c) => {
+    const by = registeredBy.get(String(c.client_id));
+    return { ...publicView(c), ...(by ? { registered_by: by } : {}) };
+  });
 }

@@ -11,6 +11,7 @@ import { migrateLatest } from '../store/migrate.js';
 import { audit } from '../ops/audit.js';
 import { createClient, listClients, rotateClientSecret, updateClient } from './clients.js';
 import { identityProviderAdmin } from './identity-providers.js';
+import { parseRegistrationToken, registrationTokenAdmin } from './registration-tokens.js';
 import type { Upstreams } from '../accounts/upstream.js';
 
 export interface AdminDeps {
@@ -126,6 +127,25 @@ export function adminRoutes(deps: AdminDeps): Router {
     const id = ctx.params.id ?? '';
     if (!(await store.clients.delete(id))) throw notFound('no such client');
     await record(ctx, { action: 'admin.client.deleted', clientId: id });
+    ctx.status = 204;
+  });
+
+  // Initial access tokens for client self-registration (RFC 7591): the value once, in the answer to its creation.
+  const registrationTokens = registrationTokenAdmin(store, deps.provider);
+  router.post('/registration-tokens', jsonOnly, async (ctx) => {
+    const made = await registrationTokens.create(parseRegistrationToken(await readJsonObject(ctx, config.bodyLimitBytes)));
+    await record(ctx, { action: 'admin.registration_token.created', detail: { id: made.id, label: made.label, policy: made.policy } });
+    ctx.status = 201;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = made;
+  });
+  router.get('/registration-tokens', async (ctx) => {
+    ctx.body = await registrationTokens.list();
+  });
+  router.delete('/registration-tokens/:id', async (ctx) => {
+    const id = ctx.params.id ?? '';
+    await registrationTokens.revoke(id);
+    await record(ctx, { action: 'admin.registration_token.revoked', detail: { id } });
     ctx.status = 204;
   });
 

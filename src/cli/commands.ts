@@ -179,6 +179,52 @@ export const COMMANDS: Record<string, Command> = {
       return { deleted: o.id };
     },
   },
+  'registration-tokens create': {
+    summary:
+      'Issue an initial access token a client registers itself with (RFC 7591, POST <ISSUER>/reg), under a policy; prints the token once.',
+    options: {
+      label: { help: 'who it is for (shown beside the clients it registers)', required: true },
+      'grant-types': {
+        help: 'space-separated grant types a client may have (default: "urn:ietf:params:oauth:grant-type:device_code refresh_token")',
+      },
+      scopes: { help: 'space-separated scopes a client may ask for (default: "openid")' },
+      'device-flow-scopes': { help: 'space-separated device_flow_scopes set on every client it registers' },
+      'max-clients': { help: 'how many clients it may register (default: no limit)' },
+      'expires-in': { help: 'seconds until it expires (default: never)' },
+    },
+    flags: {
+      'public-only': { help: 'only public clients (token_endpoint_auth_method none)' },
+      'allow-choices': { help: "clients may choose qr_login, handoff_proximity, handoff_number_matching (else Handoff's defaults)" },
+    },
+    run: (base, o) => {
+      const words = (name: string) => (typeof o[name] === 'string' ? (o[name] as string).split(' ').filter(Boolean) : undefined);
+      const number = (name: string) => (typeof o[name] === 'string' ? Number(o[name]) : undefined);
+      return adminRequest(base, 'POST', '/admin/registration-tokens', {
+        label: text(o, 'label'),
+        policy: {
+          grant_types: words('grant-types') ?? ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+          ...(words('scopes') ? { scopes: words('scopes') } : {}),
+          ...(words('device-flow-scopes') ? { device_flow_scopes: words('device-flow-scopes') } : {}),
+          ...(o['public-only'] === true ? { public_only: true } : {}),
+          ...(o['allow-choices'] === true ? { allow_choices: true } : {}),
+        },
+        ...(number('max-clients') !== undefined ? { max_clients: number('max-clients') } : {}),
+        ...(number('expires-in') !== undefined ? { expires_in: number('expires-in') } : {}),
+      });
+    },
+  },
+  'registration-tokens list': {
+    summary: 'List initial access tokens: policy, clients registered, expiry, revocation (never the token).',
+    run: (base) => adminRequest(base, 'GET', '/admin/registration-tokens'),
+  },
+  'registration-tokens revoke': {
+    summary: 'Revoke an initial access token: it registers no more clients (those it registered stay).',
+    options: id('registration token'),
+    run: async (base, o) => {
+      await adminRequest(base, 'DELETE', path('/admin/registration-tokens', o));
+      return { revoked: o.id };
+    },
+  },
   'keys rotate': {
     summary: 'Rotate the signing keys (the old ones stay published until their tokens expire).',
     run: (base) => adminRequest(base, 'POST', '/admin/keys/rotate'),

@@ -1,5 +1,29 @@
 import { z } from 'zod';
 
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+const scopeToken = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]{1,64}$/, 'must be a scope token');
+
+/**
+ * What a client registering itself (RFC 7591) may be: the policy an initial access token carries (admin API, CLI), or
+ * anonymous registration's (`registration.open`). oidc/registration.ts applies it where the client is recorded.
+ */
+export const registrationPolicySchema = z
+  .object({
+    grant_types: z
+      .array(z.enum(['authorization_code', 'refresh_token', DEVICE_GRANT]))
+      .min(1)
+      .describe('the grant types a registered client may have (its own are checked against these; none given: these)'),
+    scopes: z.array(scopeToken).min(1).default(['openid']).describe('the scopes it may ask for (its `scope` metadata)'),
+    device_flow_scopes: z.array(scopeToken).min(1).optional().describe("set on every client it registers (RFC 8628 clients' ceiling)"),
+    public_only: z.boolean().default(false).describe('only public clients (token_endpoint_auth_method none)'),
+    allow_choices: z
+      .boolean()
+      .default(false)
+      .describe("a client may choose its own qr_login, handoff_proximity, handoff_number_matching (else Handoff's defaults)"),
+  })
+  .strict();
+export type RegistrationPolicy = z.infer<typeof registrationPolicySchema>;
+
 /**
  * Every setting Handoff reads, with its meaning. `config/*.json` files and environment variables are merged
  * into one object that must satisfy this schema before anything starts (see `load.ts`).
@@ -194,6 +218,15 @@ export const configSchema = z
           .refine((u) => u.scopes.includes('openid'), { message: 'scopes must include openid', path: ['scopes'] }),
       )
       .describe('upstream OpenID Providers people may sign in with (more are added through the admin API)'),
+    registration: z
+      .object({
+        open: registrationPolicySchema
+          .nullable()
+          .describe('anonymous client registration (RFC 7591 with no initial access token) under this policy; null: refused'),
+        openPerAddress: z.number().int().min(1).describe('anonymous registrations one address may make per hour'),
+      })
+      .strict()
+      .describe('client self-registration (RFC 7591/7592)'),
     scrypt: z
       .object({
         cost: z

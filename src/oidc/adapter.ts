@@ -1,5 +1,5 @@
 import { type Adapter, type AdapterPayload, errors } from 'oidc-provider';
-import { sha256, toJsonb } from '../store/hash.js';
+import { clientSecretHash, sha256, toJsonb } from '../store/hash.js';
 import type { Store } from '../store/index.js';
 import type { OidcRow } from '../store/oidc.js';
 
@@ -74,7 +74,8 @@ export class StoreAdapter implements Adapter {
       grantId: typeof payload.grantId === 'string' ? payload.grantId : null,
       userCodeHash: typeof userCode === 'string' ? sha256(userCode) : null,
       uidHash: this.#model === 'Session' && typeof payload.uid === 'string' ? sha256(payload.uid) : null,
-      expiresIn,
+      // A model made without a lifetime (an initial access token without expiry) never expires.
+      expiresIn: Number.isFinite(expiresIn) ? expiresIn : 0,
     });
   }
 
@@ -114,8 +115,12 @@ export class ClientAdapter implements Adapter {
   constructor(store: Store) {
     this.#store = store;
   }
+  /** A client that registered itself (RFC 7591) arrives with its new secret in clear: only its hash is stored. */
   async upsert(id: string, payload: AdapterPayload): Promise<void> {
-    await this.#store.clients.upsert(id, payload);
+    const secret = payload.client_secret;
+    const stored =
+      typeof secret === 'string' && !secret.startsWith('sha256:') ? { ...payload, client_secret: clientSecretHash(secret) } : payload;
+    await this.#store.clients.upsert(id, stored);
   }
   find(id: string): Promise<AdapterPayload | undefined> {
     return this.#store.clients.find(id);

@@ -23,6 +23,7 @@ import { corsAllowed } from './cors.js';
 import { ACCOUNT_CLIENT_ID } from '../accounts/client.js';
 import { SCOPES } from './scopes.js';
 import { type Issue, overrideDeviceGrant } from './seams.js';
+import { REGISTRATION_POLICY } from './registration.js';
 
 /** oidc-provider's device flow hooks (RFC 8628 3.3 pages), as device/verification.ts provides them. */
 export type DevicePages = Pick<
@@ -41,6 +42,8 @@ export interface ProviderDeps {
   deviceGrant: (ctx: KoaContextWithOIDC, issue: Issue) => Promise<void>;
   /** The cross-device rules of a device approval, checked as its grant is made (device/verification.ts). */
   approvalRules?: (ctx: KoaContextWithOIDC) => Promise<void>;
+  /** Client self-registration's policy hook (oidc/registration.ts); without it registration is off. */
+  registrationPolicy?: (ctx: KoaContextWithOIDC, properties: Record<string, unknown>) => Promise<void>;
 }
 
 /** How clients authenticate at the token, revocation and introspection endpoints (no secret is ever a key). */
@@ -96,6 +99,7 @@ export function providerConfiguration({
   findAccount: find,
   rememberedConsent,
   approvalRules,
+  registrationPolicy,
 }: {
   config: Config;
   issuer: string;
@@ -107,6 +111,7 @@ export function providerConfiguration({
   rememberedConsent?: (accountId: string, clientId: string) => Promise<string[]>;
   /** Rules a device approval must meet, checked where its grant is made (throw oidc-provider's AccessDenied). */
   approvalRules?: ((ctx: KoaContextWithOIDC) => Promise<void>) | undefined;
+  registrationPolicy?: ((ctx: KoaContextWithOIDC, properties: Record<string, unknown>) => Promise<void>) | undefined;
 }): Configuration {
   const secure = issuer.startsWith('https:');
   const configuration: Configuration = {
@@ -263,6 +268,19 @@ export function providerConfiguration({
         mask: '****-****',
         ...devicePages,
       },
+      // RFC 7591/7592 with an initial access token whose policy is applied as the client is recorded
+      // (oidc/registration.ts); registration access tokens rotate on every update.
+      ...(registrationPolicy
+        ? {
+            registration: {
+              enabled: true,
+              initialAccessToken: true,
+              policies: { [REGISTRATION_POLICY]: registrationPolicy },
+              issueRegistrationAccessToken: true,
+            },
+            registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
+          }
+        : {}),
     },
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,

@@ -72,6 +72,7 @@ export function clients(db: Db, run: Run) {
           if (gone.length === 0) return false;
           await deleteForClient(trx, id);
           await trx('consents').delete().where({ client_id: id });
+          await trx('client_registrations').delete().where({ client_id: id });
           return true;
         }),
       );

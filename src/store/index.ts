@@ -13,6 +13,7 @@ import { keys } from './keys.js';
 import { oidcRows } from './oidc.js';
 import { passkeys } from './passkeys.js';
 import { purgeExpired } from './purge.js';
+import { registrations } from './registrations.js';
 import { sessions } from './sessions.js';
 import { retryDeadlocks, statements } from './sql.js';
 import { tickets } from './tickets.js';
@@ -38,6 +39,7 @@ const NOTIFY = { name: 'notify', text: 'SELECT pg_notify($1, $2)' };
  * | `keys` | `signing_keys`, `cookie_keys`, `admin_tokens` | oidc/keys.ts, admin/token.ts |
  * | `audit` | `audit_events` | ops/audit.ts |
  * | `deliveries` | `report_deliveries` | ops/reports.ts (the report webhook's queue) |
+ * | `registrations` | `registration_tokens`, `client_registrations` | oidc/registration.ts, admin/ |
  * | `accountTokens` | `account_tokens` | accounts/self-service.ts (mailed links) |
  * | `identityProviders` | `identity_providers`, `account_links`, `upstream_logins` | accounts/upstream*.ts, admin/ |
  */
@@ -63,6 +65,7 @@ export function createStore(db: Db) {
     deliveries: deliveries(db),
     identityProviders: identityProviders(db),
     accountTokens: accountTokens(db),
+    registrations: registrations(db),
     /** The one revoke-by-grant (store/grants.ts), in its own transaction. */
     revokeGrant: (grantId: string, models?: string[]) => retryDeadlocks(() => db.transaction((trx) => revokeGrant(trx, grantId, models))),
     purge: (opts: { batchSize: number; graceSeconds: number }) => purgeExpired(db, opts),

@@ -71,6 +71,8 @@ const TABLES = [
   'account_links',
   'upstream_logins',
   'account_tokens',
+  'registration_tokens',
+  'client_registrations',
 ];
 
 export async function resetDb(db: Db): Promise<void> {

@@ -1,0 +1,234 @@
+import assert from 'node:assert/strict';
+import * as oidc from 'openid-client';
+import { applyPolicy } from '../../src/oidc/registration.js';
+import { adminFetch, startTestServer } from '../helpers/server.js';
+
+/**
+ * Client self-registration (RFC 7591) and management (RFC 7592) with openid-client as the registering client: an
+ * operator's initial access token and its policy, enforced where oidc-provider records the client.
+ */
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+describe('client self-registration (RFC 7591/7592)', function () {
+  this.timeout(60_000);
+  let server: Awaited<ReturnType<typeof startTestServer>>;
+  let base: string;
+  afterEach(async () => {
+    await server?.close();
+  });
+  const start = async (overrides: Parameters<typeof startTestServer>[0] = {}) => {
+    server = await startTestServer(overrides);
+    base = server.issuer;
+  };
+  const admin = (method: string, path: string, body?: unknown) => adminFetch(server, method, path, body);
+  const issue = async (body: Record<string, unknown>) => {
+    const r = await admin('POST', '/admin/registration-tokens', body);
+    assert.equal(r.status, 201, await r.clone().text());
+    return (await r.json()) as { id: string; token: string };
+  };
+  const register = (metadata: Partial<oidc.ClientMetadata>, initialAccessToken?: string) =>
+    oidc.dynamicClientRegistration(new URL(base), metadata, undefined, {
+      execute: [oidc.allowInsecureRequests],
+      ...(initialAccessToken ? { initialAccessToken } : {}),
+    });
+  const raw = (body: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${base}/reg`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+
+  it('is advertised, and refused to anyone without a token by default', async () => {
+    await start();
+    const meta = (await (await fetch(`${base}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    assert.equal(meta.registration_endpoint, `${base}/reg`);
+    const anonymous = await raw({
+      client_name: 'Sneaky',
+      grant_types: [DEVICE_GRANT],
+      response_types: [],
+      token_endpoint_auth_method: 'none',
+    });
+    assert.equal(anonymous.status, 401);
+    assert.equal(((await anonymous.json()) as { error: string }).error, 'invalid_token');
+    const forged = await raw({ client_name: 'Sneaky' }, { authorization: 'Bearer not-a-token' });
+    assert.equal(forged.status, 401);
+    assert.equal((await server.store.clients.list()).length, 1, 'only the test fixture client exists');
+  });
+
+  it("a device-only token registers a device client with Handoff's defaults, which works at once; it cannot register a web client", async () => {
+    await start();
+    const { id, token } = await issue({
+      label: 'CLI fleet',
+      policy: { grant_types: [DEVICE_GRANT, 'refresh_token'], scopes: ['openid', 'profile', 'offline_access'], public_only: true },
+    });
+    const cli = await register(
+      {
+        client_name: 'Fleet CLI',
+        grant_types: [DEVICE_GRANT],
+        token_endpoint_auth_method: 'none',
+        // Choices this policy does not allow: Handoff's defaults apply instead.
+        qr_login: false,
+        handoff_number_matching: false,
+      } as Partial<oidc.ClientMetadata>,
+      token,
+    );
+    const metadata = cli.clientMetadata();
+    assert.deepEqual(metadata.grant_types, [DEVICE_GRANT]);
+    assert.deepEqual(metadata.response_types, []);
+    assert.equal(metadata.scope, 'openid profile offline_access');
+    assert.equal(metadata.qr_login, undefined);
+    assert.equal(metadata.handoff_number_matching, undefined);
+    assert.ok(metadata.registration_access_token, 'RFC 7592 management token');
+
+    // It works in the device flow with openid-client at once; a scope beyond its policy is refused.
+    const started = await oidc.initiateDeviceAuthorization(cli, { scope: 'openid profile' });
+    assert.match(started.user_code, /^[A-Z]{4}-[A-Z]{4}$/);
+    await assert.rejects(
+      oidc.initiateDeviceAuthorization(cli, { scope: 'openid email' }),
+      (err: { error?: string }) => err.error === 'invalid_scope',
+    );
+
+    // The admin API and audit trail say who registered it.
+    const listed = (await (await admin('GET', '/admin/clients')).json()) as Array<Record<string, unknown>>;
+    const entry = listed.find((c) => c.client_id === cli.clientMetadata().client_id);
+    assert.equal((entry?.registered_by as { token_id: string; label: string } | undefined)?.token_id, id);
+    assert.equal((entry?.registered_by as { label: string } | undefined)?.label, 'CLI fleet');
+    const audit = (await (await admin('GET', '/admin/audit?type=client.registered')).json()) as Array<{ client_id: string }>;
+    assert.equal(audit[0]?.client_id, cli.clientMetadata().client_id);
+
+    for (const web of [
+      {
+        client_name: 'Web',
+        redirect_uris: ['https://app.example/cb'],
+        grant_types: ['authorization_code'],
+        token_endpoint_auth_method: 'none',
+      },
+      { client_name: 'Secret', grant_types: [DEVICE_GRANT], token_endpoint_auth_method: 'client_secret_basic' },
+      { client_name: 'Wide', grant_types: [DEVICE_GRANT], token_endpoint_auth_method: 'none', scope: 'openid email' },
+      { client_name: 'Exempt', grant_types: [DEVICE_GRANT], token_endpoint_auth_method: 'none', handoff_pkce_exempt: true },
+      { client_name: 'Fetcher', grant_types: [DEVICE_GRANT], token_endpoint_auth_method: 'none', jwks_uri: 'http://169.254.169.254/keys' },
+    ]) {
+      const r = await raw(web, { authorization: `Bearer ${token}` });
+      assert.equal(r.status, 400, web.client_name);
+      assert.equal(((await r.json()) as { error: string }).error, 'invalid_client_metadata');
+    }
+    assert.equal((await server.store.clients.list()).length, 2, 'nothing else was registered');
+  });
+
+  it('max_clients, expiry and revocation are enforced where the client is counted, even by parallel registrations', async () => {
+    await start();
+    const policy = { grant_types: [DEVICE_GRANT], public_only: true };
+    const { token } = await issue({ label: 'two only', policy, max_clients: 2 });
+    const body = { client_name: 'Racer', grant_types: [DEVICE_GRANT], token_endpoint_auth_method: 'none' };
+    const answers = await Promise.all(Array.from({ length: 6 }, () => raw(body, { authorization: `Bearer ${token}` })));
+    assert.deepEqual(answers.map((a) => a.status).sort(), [201, 201, 401, 401, 401, 401]);
+    const listed = (await (await admin('GET', '/admin/registration-tokens')).json()) as Array<{ registered: number; token?: string }>;
+    assert.equal(listed[0]?.registered, 2);
+    assert.equal(listed[0]?.token, undefined, 'the token is never shown again');
+
+    const revocable = await issue({ label: 'revoked', policy });
+    assert.equal((await admin('DELETE', `/admin/registration-tokens/${revocable.id}`)).status, 204);
+    assert.equal((await raw(body, { authorization: `Bearer ${revocable.token}` })).status, 401);
+
+    const late = await issue({ label: 'late', policy, expires_in: 60 });
+    await server
+      .db('registration_tokens')
+      .where({ id: late.id })
+      .update({ expires_at: server.db.raw("now() - interval '1 second'") });
+    assert.equal((await raw(body, { authorization: `Bearer ${late.token}` })).status, 401);
+  });
+
+  it('RFC 7592: a client reads, updates (within its policy) and deletes itself with its rotating registration access token', async () => {
+    await start();
+    const { token } = await issue({
+      label: 'apps',
+      policy: { grant_types: ['authorization_code', 'refresh_token'], scopes: ['openid', 'email'] },
+    });
+    const app = await register(
+      { client_name: 'Photo App', redirect_uris: ['https://photos.example/cb'], grant_types: ['authorization_code'] },
+      token,
+    );
+    const m = app.clientMetadata();
+    assert.ok(m.client_secret, 'a confidential client gets its secret once');
+    const uri = String(m.registration_client_uri);
+    let rat = String(m.registration_access_token);
+    const manage = (method: string, body?: unknown) =>
+      fetch(uri, {
+        method,
+        headers: { authorization: `Bearer ${rat}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+
+    const read = await manage('GET');
+    assert.equal(read.status, 200);
+    const current = (await read.json()) as Record<string, unknown>;
+    assert.equal(current.client_name, 'Photo App');
+    assert.equal(current.client_secret, undefined, 'the stored hash is no secret of the client: not shown');
+
+    const {
+      client_secret: _secret,
+      registration_access_token: _rat,
+      registration_client_uri: _uri,
+      client_secret_expires_at: _e,
+      client_id_issued_at: _i,
+      ...rest
+    } = current;
+    const updated = await manage('PUT', { ...rest, client_name: 'Photo App 2' });
+    assert.equal(updated.status, 200, await updated.clone().text());
+    const after = (await updated.json()) as Record<string, unknown>;
+    assert.equal(after.client_name, 'Photo App 2');
+    assert.notEqual(after.registration_access_token, rat, 'the management token rotates on update');
+    const old = rat;
+    rat = String(after.registration_access_token);
+    assert.equal((await fetch(uri, { headers: { authorization: `Bearer ${old}` } })).status, 401, 'the old one is dead');
+
+    const widen = await manage('PUT', { ...rest, client_name: 'Photo App 2', grant_types: ['authorization_code', DEVICE_GRANT] });
+    assert.equal(widen.status, 400, 'an update stays within the policy');
+    // The client secret still authenticates after the updates (only its hash is stored).
+    const tokenAnswer = await fetch(`${base}/token`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${m.client_id}:${m.client_secret}`).toString('base64')}` },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code: 'nope', redirect_uri: 'https://photos.example/cb' }),
+    });
+    assert.equal(((await tokenAnswer.json()) as { error: string }).error, 'invalid_grant', 'authenticated; only the code is wrong');
+    const stored = await server.store.clients.find(String(m.client_id));
+    assert.match(String(stored?.client_secret), /^sha256:/, 'stored as a hash');
+
+    assert.equal((await manage('DELETE')).status, 204);
+    assert.equal(await server.store.clients.find(String(m.client_id)), undefined);
+  });
+
+  it('open registration, when a policy allows it: public device clients only, limited per address, no one else refused', async () => {
+    await start({
+      proxy: true,
+      registration: {
+        open: { grant_types: [DEVICE_GRANT], scopes: ['openid'], public_only: true, allow_choices: false },
+        openPerAddress: 2,
+      },
+    });
+    const body = { client_name: 'Open CLI', grant_types: [DEVICE_GRANT], token_endpoint_auth_method: 'none' };
+    const from = (ip: string, b: unknown = body) => raw(b, { 'x-forwarded-for': ip });
+    assert.equal((await from('203.0.113.5')).status, 201);
+    assert.equal((await from('203.0.113.5')).status, 201);
+    const third = await from('203.0.113.5');
+    assert.equal(third.status, 429);
+    assert.ok(Number(third.headers.get('retry-after')) > 0);
+    assert.equal((await from('198.51.100.5')).status, 201, 'another address is not refused');
+    const web = await from('198.51.100.6', { ...body, grant_types: ['authorization_code'], redirect_uris: ['https://x.example/cb'] });
+    assert.equal(web.status, 400, 'the open policy allows device clients only');
+    assert.equal((await from('198.51.100.7', { ...body, token_endpoint_auth_method: 'client_secret_basic' })).status, 400);
+  });
+
+  it('applyPolicy: what a policy makes of metadata', () => {
+    const policy = { grant_types: [DEVICE_GRANT] as const, scopes: ['openid'], public_only: true, allow_choices: false };
+    const p: Record<string, unknown> = { qr_login: true, device_flow_scopes: ['openid', 'email'] };
+    applyPolicy({ ...policy, grant_types: [DEVICE_GRANT], device_flow_scopes: ['openid'] }, p);
+    assert.deepEqual(p, {
+      grant_types: [DEVICE_GRANT],
+      response_types: [],
+      token_endpoint_auth_method: 'none',
+      scope: 'openid',
+      device_flow_scopes: ['openid'],
+    });
+    const says = (text: RegExp) => (err: unknown) => text.test(String((err as { error_description?: unknown }).error_description));
+    assert.throws(() => applyPolicy({ ...policy, grant_types: [DEVICE_GRANT] }, { grant_types: 'device' }), says(/grant_types/));
+    assert.throws(() => applyPolicy({ ...policy, grant_types: [DEVICE_GRANT] }, { response_types: ['code'] }), says(/response_types/));
+    assert.throws(() => applyPolicy({ ...policy, grant_types: [DEVICE_GRANT] }, { scope: 'openid email' }), says(/scope email/));
+  });
+});
