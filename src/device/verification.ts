@@ -300,7 +300,7 @@ async function drawConfirm(
     action: ctx.oidc.urlFor('code_verification'),
     xsrf: xsrfOf(ctx),
     userCode,
-    client: { name: client.clientName ?? client.clientId, uri: client.clientUri },
+    client: { name: client.clientName ?? client.clientId, uri: client.clientUri, selfRegistered: metadata?.handoff_registered === true },
     scopes: (text(code?.params?.scope) ?? '').split(' ').filter(Boolean),
     device: { ...device, ...(code?.iat ? { at: new Date(code.iat * 1000) } : {}) },
     ...(choices ? { numberChoices: choices } : {}),

@@ -64,7 +64,11 @@ export function csrfToken(roots: string[], uid: string): string {
 
 async function clientView(provider: Provider, clientId: unknown) {
   const client = typeof clientId === 'string' ? await provider.Client.find(clientId) : undefined;
-  return { name: client?.clientName ?? (typeof clientId === 'string' ? clientId : 'an application'), uri: client?.clientUri };
+  return {
+    name: client?.clientName ?? (typeof clientId === 'string' ? clientId : 'an application'),
+    uri: client?.clientUri,
+    selfRegistered: client?.metadata().handoff_registered === true,
+  };
 }
 
 export function interactionRoutes(deps: InteractionDeps): Router {

@@ -190,10 +190,15 @@ export function providerConfiguration({
         'device_flow_scopes',
         'handoff_pkce_exempt',
         'handoff_number_matching',
+        'handoff_registered',
       ],
       validator(_ctx, key, value, metadata) {
         if (
-          (key === 'qr_login' || key === 'resource_server' || key === 'handoff_pkce_exempt' || key === 'handoff_number_matching') &&
+          (key === 'qr_login' ||
+            key === 'resource_server' ||
+            key === 'handoff_pkce_exempt' ||
+            key === 'handoff_number_matching' ||
+            key === 'handoff_registered') &&
           value !== undefined &&
           typeof value !== 'boolean'
         ) {

@@ -22,7 +22,9 @@ import type { Store } from '../store/index.js';
  * - Handoff's own settings (`qr_login`, `handoff_proximity`, `handoff_number_matching`) take Handoff's defaults
  *   unless the policy has `allow_choices`; `handoff_pkce_exempt` and `resource_server` are never granted to a
  *   registered client; `jwks_uri` and `sector_identifier_uri` are refused (they would make Handoff fetch any URL a
- *   registrant names: keys go inline in `jwks`).
+ *   registrant names: keys go inline in `jwks`);
+ * - `handoff_registered: true` marks it, and every page that asks a person about it (the device confirmation, the
+ *   desktop scan, consent) says that the app named itself and no one here checked who made it.
  *
  * Anonymous registration (`registration.open`, a policy, e.g. public device clients only): a request with no token
  * is given this instance's own open token (made at start, never shown), and is limited per address
@@ -67,6 +69,8 @@ export function applyPolicy(policy: RegistrationPolicy, properties: Record<strin
   for (const key of NEVER_GRANTED) if (properties[key] === true) throw refuse(`${key} cannot be registered`);
   for (const key of NO_FETCHING) if (properties[key] !== undefined) throw refuse(`${key} is not accepted: give keys inline in jwks`);
   if (!policy.allow_choices) for (const key of HANDOFF_CHOICES) delete properties[key];
+  // Marks the client as one that named itself: every page that asks a person about it says so.
+  properties.handoff_registered = true;
 }
 
 export interface RegistrationDeps {

@@ -90,7 +90,11 @@ export function qrPhoneRoutes(deps: QrPhoneDeps): Router {
       claim: '/q/claim',
       csrf: csrfFor(phone.sessionUid, ticket.id),
       ticket: ticket.id,
-      client: { name: client?.clientName ?? ticket.client_id, uri: client?.clientUri },
+      client: {
+        name: client?.clientName ?? ticket.client_id,
+        uri: client?.clientUri,
+        selfRegistered: client?.metadata().handoff_registered === true,
+      },
       scopes: (ticket.scope ?? '').split(' ').filter(Boolean),
       desktop: { ip: ticket.desktop_ip, ua: ticket.desktop_ua, at: new Date(ticket.created_at) },
       network: proximityCheck(proximityOf(client?.metadata()), ticket.desktop_ip, ctx.ip),

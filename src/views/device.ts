@@ -92,7 +92,7 @@ export function confirmPage(
     lang: t('lang.tag'),
     body: html`<div class="card">
 <h1>${t('confirm.title', { client: opts.client.name })}</h1>
-${clientHeader(opts.client)}
+${clientHeader(opts.client, t)}
 <p>${t('confirm.compare')}</p>
 <p class="code" aria-label="${t('entry.label')}">${opts.userCode}</p>
 ${opts.scopes.length ? html`<p>${t('confirm.asks')}</p>${scopeList(t, opts.scopes)}` : ''}

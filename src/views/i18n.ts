@@ -352,6 +352,8 @@ const en = {
   'verify.otherAccount':
     'This link is for another account than the one signed in here, so nothing was confirmed. Sign out, then sign in to the account that asked.',
   'next.signInToConfirm': 'Sign in to confirm',
+  'client.selfRegistered':
+    'This app registered itself: its name is its own, and no one here checked who made it. Approve only what you started yourself.',
   'email.title': 'Email address',
   'email.verified': 'Confirmed: it can recover your account.',
   'email.unverified': 'Not confirmed yet, so it cannot recover your account.',
@@ -702,6 +704,7 @@ const zh: Record<MessageKey, string> = {
   'verify.as': '你将为 {account} 确认此邮箱。',
   'verify.otherAccount': '此链接属于另一个账号，而不是此处已登录的账号，因此未确认任何内容。请退出登录，然后登录提出请求的账号。',
   'next.signInToConfirm': '登录以确认',
+  'client.selfRegistered': '此应用是自行注册的：名称由其自己填写，此处无人核实其开发者。请只批准你自己发起的请求。',
   'email.title': '电子邮箱',
   'email.verified': '已确认：可用于找回账号。',
   'email.unverified': '尚未确认，因此不能用于找回账号。',

@@ -81,7 +81,7 @@ export function phoneConfirmPage(
     lang: t('lang.tag'),
     body: html`<div class="card">
 <h1>${t('qrPhone.title', { client: opts.client.name })}</h1>
-${clientHeader(opts.client)}
+${clientHeader(opts.client, t)}
 <p>${t('qrPhone.lead', { client: opts.client.name })}</p>
 ${opts.scopes.length ? html`<p>${t('confirm.asks')}</p>${scopeList(t, opts.scopes)}` : ''}
 <dl>

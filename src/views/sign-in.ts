@@ -6,6 +6,8 @@ export interface ClientView {
   name: string;
   uri?: string | undefined;
   logo?: string | undefined;
+  /** The app registered itself (RFC 7591): its name is its own word, which the page says. */
+  selfRegistered?: boolean | undefined;
 }
 
 /** Scopes in plain words; unknown scopes are shown as they are (escaped). */
@@ -26,9 +28,14 @@ export function scopeList(t: Translator, scopes: string[]): SafeHtml {
   return html`<ul class="scopes">${scopeWords(t, scopes).map((w) => html`<li>${w}</li>`)}</ul>`;
 }
 
-/** The client as a person sees it: logo (only https images), name, and its site. */
-export function clientHeader(client: ClientView): SafeHtml {
-  return html`${client.uri ? html`<p class="muted">${client.uri}</p>` : ''}`;
+/**
+ * The client as a person sees it: its site, and for an app that registered itself, that no one here checked who it
+ * is (anyone holding a registration token, or anyone at all when registration is open, can name an app "Netflix").
+ */
+export function clientHeader(client: ClientView, t?: Translator): SafeHtml {
+  return html`${client.uri ? html`<p class="muted">${client.uri}</p>` : ''}${
+    client.selfRegistered && t ? html`<p class="error" data-field="self-registered">${t('client.selfRegistered')}</p>` : ''
+  }`;
 }
 
 export function loginPage(
@@ -126,7 +133,7 @@ export function consentPage(
     lang: t('lang.tag'),
     body: html`<div class="card">
 <h1>${t('consent.title', { client: opts.client.name })}</h1>
-${clientHeader(opts.client)}
+${clientHeader(opts.client, t)}
 <p>${t('consent.signedInAs', { account: opts.account })}</p>
 ${scopeList(t, opts.scopes)}
 <form method="post" action="${opts.action}">

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import * as oidc from 'openid-client';
 import { applyPolicy } from '../../src/oidc/registration.js';
-import { adminFetch, startTestServer } from '../helpers/server.js';
+import { Phone } from '../helpers/phone.js';
+import { adminFetch, deviceAuthorization, startTestServer } from '../helpers/server.js';
 
 /**
  * Client self-registration (RFC 7591) and management (RFC 7592) with openid-client as the registering client: an
@@ -79,6 +80,17 @@ describe('client self-registration (RFC 7591/7592)', function () {
     // It works in the device flow with openid-client at once; a scope beyond its policy is refused.
     const started = await oidc.initiateDeviceAuthorization(cli, { scope: 'openid profile' });
     assert.match(started.user_code, /^[A-Z]{4}-[A-Z]{4}$/);
+    // The phone that is asked about it is told the app named itself (anyone with a token could call it "Netflix").
+    const phone = new Phone();
+    const confirm = await phone.request(String(started.verification_uri_complete));
+    assert.match(confirm.html, /Sign in to Fleet CLI on your device\?/);
+    assert.match(confirm.html, /data-field="self-registered"[^>]*>This app registered itself/);
+    const fixture = await deviceAuthorization(base);
+    assert.doesNotMatch(
+      (await new Phone().request(fixture.verification_uri_complete)).html,
+      /self-registered/,
+      'an operator’s client is not',
+    );
     await assert.rejects(
       oidc.initiateDeviceAuthorization(cli, { scope: 'openid email' }),
       (err: { error?: string }) => err.error === 'invalid_scope',
@@ -225,6 +237,7 @@ describe('client self-registration (RFC 7591/7592)', function () {
       token_endpoint_auth_method: 'none',
       scope: 'openid',
       device_flow_scopes: ['openid'],
+      handoff_registered: true,
     });
     const says = (text: RegExp) => (err: unknown) => text.test(String((err as { error_description?: unknown }).error_description));
     assert.throws(() => applyPolicy({ ...policy, grant_types: [DEVICE_GRANT] }, { grant_types: 'device' }), says(/grant_types/));
