@@ -5,6 +5,7 @@ import type Provider from 'oidc-provider';
 import { accountRoutes } from './accounts/routes.js';
 import { upstreamRoutes } from './oidc/upstream-routes.js';
 import { signupRoutes } from './oidc/signup-routes.js';
+import { cibaPhoneRoutes, waitingFor } from './ciba/phone.js';
 import { selfService } from './accounts/self-service.js';
 import type { Mailer } from './accounts/mail.js';
 import type { Upstreams } from './accounts/upstream.js';
@@ -51,7 +52,7 @@ export interface AppDeps extends InteractionDeps, Omit<AdminDeps, keyof Interact
   config: Config;
   log: Logger;
   metrics: Metrics;
-  onOutcome: (kind: 'device' | 'desktop', outcome: 'approved' | 'denied' | 'revoked') => void;
+  onOutcome: (kind: 'device' | 'desktop' | 'ciba', outcome: 'approved' | 'denied' | 'revoked') => void;
   /** "I didn't start this" reports (ops/reports.ts). */
   report: Reporter;
   issuer: string;
@@ -122,6 +123,9 @@ async function endScanSession(ctx: import('koa').Context, provider: Provider): P
  */
 function hideStoredSecret(ctx: import('koa').Context): void {
   const route = oidcOf(ctx)?.route;
+  // Discovery says what is implemented: a CIBA user_code is not (ciba/backchannel.ts ignores one, CIBA 7.1).
+  if (route === 'discovery' && ctx.body && typeof ctx.body === 'object' && 'backchannel_user_code_parameter_supported' in ctx.body)
+    (ctx.body as Record<string, unknown>).backchannel_user_code_parameter_supported = false;
   if (route !== 'client' && route !== 'client_update') return;
   const body = ctx.body as Record<string, unknown> | undefined;
   if (typeof body?.client_secret === 'string' && body.client_secret.startsWith('sha256:')) {
@@ -176,7 +180,8 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider, plugins:
   const routers = [
     qrImageRoutes(deps),
     statusRoutes(deps),
-    accountRoutes({ ...deps, sessionNotes: notes }),
+    accountRoutes({ ...deps, sessionNotes: notes, waiting: (accountId) => waitingFor(deps.store, deps.provider(), accountId) }),
+    cibaPhoneRoutes(deps),
     qrLogin.router,
     qrPhoneRoutes(deps),
     upstreamRoutes(deps),

@@ -22,6 +22,7 @@ import { ensureKeys, rotateCookieKeys, rotateSigningKeys } from './oidc/keys.js'
 import { createProvider } from './oidc/provider.js';
 import { openRegistrationToken, REGISTRATION_POLICY, registrationPolicy } from './oidc/registration.js';
 import { audit } from './ops/audit.js';
+import { cibaGrant, cibaHooks } from './ciba/backchannel.js';
 import { Metrics } from './ops/metrics.js';
 import { reporter, startDeliveries } from './ops/reports.js';
 import { startPurger } from './ops/purger.js';
@@ -134,7 +135,8 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
     perHandoff: config.realtime.maxWaitsPerHandoff,
   });
   const metrics = new Metrics(() => waits.byKind, store.statementCount);
-  const onOutcome = (kind: 'device' | 'desktop', outcome: 'approved' | 'denied' | 'revoked') => metrics.handoffs.inc({ kind, outcome });
+  const onOutcome = (kind: 'device' | 'desktop' | 'ciba', outcome: 'approved' | 'denied' | 'revoked') =>
+    metrics.handoffs.inc({ kind, outcome });
   let cookieKeys = await store.keys.cookie();
   let version = await store.keys.version();
   const cors = (origin: string, uris: string[]) => corsAllowed(issuer, origin, uris);
@@ -145,6 +147,8 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
   const grant = deviceGrant({ config, store, bus, waits, corsAllowed: cors });
   const rules = approvalRules({ store });
   const policy = registrationPolicy({ config, store });
+  const cibaDeps = { config, store, bus, waits, secrets: () => cookieKeys };
+  const ciba = { hooks: cibaHooks(cibaDeps), grant: cibaGrant(cibaDeps) };
   const build = async () => {
     const p = createProvider({
       config,
@@ -156,6 +160,7 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
       deviceGrant: grant,
       approvalRules: rules,
       registrationPolicy: policy,
+      ciba,
     });
     p.on('server_error', (_ctx: unknown, err: Error) => log.error('provider error', { err }));
     // Clients that register, change or delete themselves (RFC 7591/7592) are in the audit trail, with the address.

@@ -19,7 +19,7 @@ export function listApprovals(store: Store, accountId: string): Promise<DeviceAp
  */
 export function revokeApproval(store: Store, accountId: string, id: string, actorIp: string): Promise<ApprovalKind | undefined> {
   return store.approvals.revoke(accountId, id, (row) => ({
-    action: row.kind === 'desktop' ? 'desktop.revoked' : 'device.revoked',
+    action: row.kind === 'desktop' ? 'desktop.revoked' : row.kind === 'ciba' ? 'ciba.revoked' : 'device.revoked',
     accountId: row.accountId,
     clientId: row.clientId,
     deviceIp: row.deviceIp,

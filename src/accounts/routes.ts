@@ -18,6 +18,7 @@ import { listApprovals, revokeApproval } from './devices.js';
 import { freshEnough, freshSignInUrl, type SessionNotes } from './sessions.js';
 import { audit } from '../ops/audit.js';
 import type { Upstreams } from './upstream.js';
+import type { WaitingRequest } from '../views/ciba.js';
 
 export { ACCOUNT_CLIENT_ID };
 
@@ -34,13 +35,15 @@ export interface AccountDeps {
   issuer: string;
   provider: () => Provider;
   secrets: () => string[];
-  onOutcome?: (kind: 'device' | 'desktop', outcome: 'approved' | 'denied' | 'revoked') => void;
+  onOutcome?: (kind: 'device' | 'desktop' | 'ciba', outcome: 'approved' | 'denied' | 'revoked') => void;
   /** Signed-in sessions, as the account page lists them (accounts/sessions.ts). */
   sessionNotes?: SessionNotes;
   /** Upstream providers the account page offers to link (accounts/upstream.ts). */
   upstreams?: Upstreams;
   /** Whether mailed links reach anyone (accounts/mail.ts): the page then offers "send the link again". */
   mailer?: { delivers: boolean };
+  /** The apps waiting for this account's approval (ciba/phone.ts), listed first. */
+  waiting?: (accountId: string) => Promise<WaitingRequest[]>;
 }
 
 /**
@@ -128,6 +131,7 @@ export function accountRoutes(deps: AccountDeps): Router {
         sessionCount: await deps.store.sessions.count(who.accountId),
         thisSession: who.sessionUid,
         upstreams,
+        ...(deps.waiting ? { waiting: await deps.waiting(who.accountId) } : {}),
         ...(user ? { email: { address: user.email, verified: user.email_verified, canSend: deps.mailer?.delivers ?? false } } : {}),
         done: isDoneKey(ctx.query.done) ? ctx.query.done : undefined,
         recent: (await deps.store.audit.list({ limit: 5, accountId: who.accountId, action: 'signed_in' })).map((e) => ({

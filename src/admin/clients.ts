@@ -36,12 +36,7 @@ export async function createClient(store: Store, provider: Provider, input: Meta
     client_id_issued_at: Math.floor(Date.now() / 1000),
     ...(secret ? { client_secret: clientSecretHash(secret) } : {}),
   };
-  try {
-    await provider.Client.validate(metadata as Parameters<Provider['Client']['validate']>[0]);
-  } catch (err) {
-    const e = err as { error?: string; error_description?: string; message?: string };
-    throw new HttpError(400, e.error ?? 'invalid_client_metadata', e.error_description ?? 'client metadata is invalid');
-  }
+  await validated(provider, metadata);
   if (!(await store.clients.insert(clientId, metadata))) throw conflict(`client_id ${clientId} already exists`, 'client_id');
   return { ...publicView(metadata), ...(secret ? { client_secret: secret } : {}) };
 }
@@ -55,7 +50,26 @@ const SERVER_SET = [
   'client_secret_expires_at',
 ];
 
+/** A CIBA ping goes to loopback only in a local trial (oidc/provider.ts `outgoing` refuses it otherwise too). */
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+function notificationEndpointAllowed(issuer: string, metadata: Metadata): void {
+  const endpoint = metadata.backchannel_client_notification_endpoint;
+  if (typeof endpoint !== 'string') return;
+  let host: string;
+  try {
+    host = new URL(endpoint).hostname;
+  } catch {
+    return; // the library names a malformed one
+  }
+  if (LOOPBACK.has(host) && !LOOPBACK.has(new URL(issuer).hostname))
+    throw badRequest(
+      'backchannel_client_notification_endpoint may be on loopback only when the issuer is',
+      'backchannel_client_notification_endpoint',
+    );
+}
+
 async function validated(provider: Provider, metadata: Metadata): Promise<void> {
+  notificationEndpointAllowed(provider.issuer, metadata);
   try {
     await provider.Client.validate(metadata as Parameters<Provider['Client']['validate']>[0]);
   } catch (err) {

@@ -160,6 +160,20 @@ export const configSchema = z
       })
       .strict()
       .describe('desktop scan-to-sign-in'),
+    ciba: z
+      .object({
+        requestSeconds: z.number().int().min(30).max(3600).describe('how long a backchannel request waits for the phone (expires_in)'),
+        maxPerClient: z.number().int().min(1).describe('backchannel requests one client may make per window, all users'),
+        maxPerClientAndUser: z.number().int().min(1).describe('backchannel requests one client may make for one user per window'),
+        maxPerUser: z
+          .number()
+          .int()
+          .min(1)
+          .describe('backchannel requests for one user per window, all clients (a flood cannot bury a phone)'),
+        windowSeconds: z.number().int().min(1).max(3600),
+      })
+      .strict()
+      .describe('backchannel approval (OpenID CIBA Core 1.0)'),
     reports: z
       .object({
         webhookUrl: z

@@ -164,4 +164,4 @@ export function redeemed(store: Store, key: string): Promise<void> {
   return store.deviceCodes.markAnswered(key);
 }
 
-export type Outcome = (kind: 'device' | 'desktop', outcome: 'approved' | 'denied' | 'revoked') => void;
+export type Outcome = (kind: 'device' | 'desktop' | 'ciba', outcome: 'approved' | 'denied' | 'revoked') => void;

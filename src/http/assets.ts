@@ -11,6 +11,7 @@ const ASSETS: Record<string, string> = {
   'qr-phone.js': read('qr-login/assets/qr-phone.js'),
   'passkeys.js': read('accounts/assets/passkeys.js'),
   'self-service.js': read('accounts/assets/self-service.js'),
+  'ciba.js': read('ciba/assets/ciba.js'),
 };
 
 /** Reads a page script shipped beside the sources (`src/<path>`). */

@@ -15,7 +15,7 @@ import { safeEqual } from '../store/hash.js';
  *
  * Roots come newest first: the first one makes new values, every one is accepted while it is kept (rotation).
  */
-export type Purpose = 'csrf' | 'qr-handle' | 'known-browser' | 'status-handle' | 'upstream';
+export type Purpose = 'csrf' | 'qr-handle' | 'known-browser' | 'status-handle' | 'upstream' | 'backchannel';
 
 // Derived once per root and purpose, and kept as a KeyObject: handing a Buffer to the cipher would rebuild one on
 // every call (a measurable share of a device authorization's CPU).

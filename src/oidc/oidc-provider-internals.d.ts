@@ -1,11 +1,18 @@
 /**
- * The two oidc-provider internals Handoff uses, both only from oidc/seams.ts: the library's own device_code grant
- * handler (there is no public export of it) and the helpers the library binds before handing them to grant
+ * The oidc-provider internals Handoff uses, only from oidc/seams.ts: the library's own device_code and CIBA grant
+ * handlers (there is no public export of them) and the helpers the library binds before handing them to grant
  * handlers. Declared here because the package ships no types for them.
  */
 type Helper = (...args: never[]) => unknown;
 
 declare module 'oidc-provider/lib/actions/grants/device_code.js' {
+  import type Provider from 'oidc-provider';
+  import type { KoaContextWithOIDC } from 'oidc-provider';
+  export function handler(provider: Provider, helpers: Record<string, unknown>, ctx: KoaContextWithOIDC): Promise<void>;
+  export const parameters: Set<string>;
+}
+
+declare module 'oidc-provider/lib/actions/grants/ciba.js' {
   import type Provider from 'oidc-provider';
   import type { KoaContextWithOIDC } from 'oidc-provider';
   export function handler(provider: Provider, helpers: Record<string, unknown>, ctx: KoaContextWithOIDC): Promise<void>;

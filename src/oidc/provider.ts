@@ -22,7 +22,10 @@ import { createAdapterFactory } from './adapter.js';
 import { corsAllowed } from './cors.js';
 import { ACCOUNT_CLIENT_ID } from '../accounts/client.js';
 import { SCOPES } from './scopes.js';
-import { type Issue, overrideDeviceGrant } from './seams.js';
+import { type Issue, overrideCibaGrant, overrideDeviceGrant } from './seams.js';
+import type { cibaHooks } from '../ciba/backchannel.js';
+
+type CibaHooks = ReturnType<typeof cibaHooks>;
 import { REGISTRATION_POLICY } from './registration.js';
 
 /** oidc-provider's device flow hooks (RFC 8628 3.3 pages), as device/verification.ts provides them. */
@@ -44,6 +47,8 @@ export interface ProviderDeps {
   approvalRules?: (ctx: KoaContextWithOIDC) => Promise<void>;
   /** Client self-registration's policy hook (oidc/registration.ts); without it registration is off. */
   registrationPolicy?: (ctx: KoaContextWithOIDC, properties: Record<string, unknown>) => Promise<void>;
+  /** Backchannel approval (ciba/backchannel.ts): the library's hooks and the rules around its grant; without them, off. */
+  ciba?: { hooks: CibaHooks; grant: (ctx: KoaContextWithOIDC, issue: () => Promise<void>) => Promise<void> } | undefined;
 }
 
 /** How clients authenticate at the token, revocation and introspection endpoints (no secret is ever a key). */
@@ -58,6 +63,32 @@ function protocolErrorKey(error: string, description: string): MessageKey {
   if (error === 'invalid_grant' || error === 'expired_login_hint_token' || /expired|not found/.test(description))
     return 'error.oidc.expired';
   return 'error.oidc.generic';
+}
+
+/** Loopback names, as oidc-provider lists them. */
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+/**
+ * An outgoing request of the library (its one here: a CIBA ping to a client's notification endpoint, since registered
+ * clients cannot name jwks_uri or sector_identifier_uri). The library guards every such request: https only (checked
+ * when the client is made) and a connection refused to special-use addresses (loopback, private, link-local: its SSRF
+ * dispatcher). A local trial, where the issuer itself is on loopback, may be pinged on loopback over plain http (its
+ * endpoint has no certificate); with any other issuer a loopback target is refused here before the library's guard.
+ */
+export function outgoing(
+  issuer: string,
+  url: URL | string | Request,
+  options: RequestInit & { dispatcher?: unknown } = {},
+): Promise<Response> {
+  const target = new URL(url instanceof Request ? url.url : url);
+  if (LOOPBACK.has(target.hostname)) {
+    if (!LOOPBACK.has(new URL(issuer).hostname))
+      return Promise.reject(new Error(`refused: ${target.host} is loopback and the issuer is not`));
+    target.protocol = 'http:';
+    const { dispatcher: _guard, ...local } = options;
+    return globalThis.fetch(target, local);
+  }
+  return globalThis.fetch(target, options);
 }
 
 /**
@@ -75,6 +106,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     }),
   );
   overrideDeviceGrant(provider, deps.deviceGrant, (phone) => crossDevice(phone.amr));
+  if (deps.ciba) overrideCibaGrant(provider, deps.ciba.grant);
   provider.proxy = deps.config.proxy;
   provider.maxIpsCount = deps.config.proxyHops;
   // Cookie signing keys are the Koa app's keys (newest first: signs with the first, verifies with all).
@@ -100,6 +132,7 @@ export function providerConfiguration({
   rememberedConsent,
   approvalRules,
   registrationPolicy,
+  ciba,
 }: {
   config: Config;
   issuer: string;
@@ -112,6 +145,7 @@ export function providerConfiguration({
   /** Rules a device approval must meet, checked where its grant is made (throw oidc-provider's AccessDenied). */
   approvalRules?: ((ctx: KoaContextWithOIDC) => Promise<void>) | undefined;
   registrationPolicy?: ((ctx: KoaContextWithOIDC, properties: Record<string, unknown>) => Promise<void>) | undefined;
+  ciba?: { hooks: CibaHooks } | undefined;
 }): Configuration {
   const secure = issuer.startsWith('https:');
   const configuration: Configuration = {
@@ -273,6 +307,8 @@ export function providerConfiguration({
         mask: '****-****',
         ...devicePages,
       },
+      // OpenID CIBA Core 1.0, poll and ping: the phone is the authentication device (ciba/).
+      ...(ciba ? { ciba: { enabled: true, deliveryModes: ['poll', 'ping'], ...ciba.hooks } } : {}),
       // RFC 7591/7592 with an initial access token whose policy is applied as the client is recorded
       // (oidc/registration.ts); registration access tokens rotate on every update.
       ...(registrationPolicy
@@ -303,7 +339,11 @@ export function providerConfiguration({
       // take, not for days.
       Session: (_ctx, session) => (session.accountId ? config.sessionTtl : config.interactionTtl),
       Interaction: config.interactionTtl,
+      BackchannelAuthenticationRequest: config.ciba.requestSeconds,
     },
+    // What oidc-provider fetches: a CIBA ping to a client's notification endpoint (its only outgoing request here,
+    // since registered clients cannot name jwks_uri or sector_identifier_uri).
+    fetch: (url, options) => outgoing(issuer, url, options),
     // The account pages are first-party: signing in to them needs no consent screen. Each device approval gets a
     // grant of its own with exactly the scopes its decision page showed (approving is the consent), so revoking one
     // device never revokes another approved from the same phone.

@@ -3,6 +3,7 @@ import type Koa from 'koa';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
 import { type DeviceCode, errors, type KoaContextWithOIDC } from 'oidc-provider';
+import { handler as cibaHandler, parameters as cibaParameters } from 'oidc-provider/lib/actions/grants/ciba.js';
 import { handler as deviceCodeHandler, parameters as deviceCodeParameters } from 'oidc-provider/lib/actions/grants/device_code.js';
 import * as grantHelpers from 'oidc-provider/lib/helpers/grants.js';
 import type { OidcRow } from '../store/oidc.js';
@@ -85,5 +86,24 @@ export function overrideDeviceGrant(
     'urn:ietf:params:oauth:grant-type:device_code',
     (ctx: KoaContextWithOIDC) => decide(ctx, ({ replay }) => deviceCodeHandler(provider, replay ? bound : raceSafe, ctx)),
     deviceCodeParameters,
+  );
+}
+
+/**
+ * Puts Handoff's rules (pacing, held requests) in front of oidc-provider's own CIBA grant, as for the device grant:
+ * `decide` runs after the library authenticated the client and calls `issue`, the library's handler with its helpers
+ * bound as the library binds them.
+ */
+export function overrideCibaGrant(
+  provider: Provider,
+  decide: (ctx: KoaContextWithOIDC, issue: () => Promise<void>) => Promise<void>,
+): void {
+  const helpers = Object.fromEntries(
+    Object.entries(grantHelpers).map(([name, helper]) => [name, (helper as Helper).bind(undefined, provider)]),
+  );
+  provider.registerGrantType(
+    'urn:openid:params:grant-type:ciba',
+    (ctx: KoaContextWithOIDC) => decide(ctx, () => cibaHandler(provider, helpers, ctx)),
+    cibaParameters,
   );
 }

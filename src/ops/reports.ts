@@ -28,7 +28,7 @@ import type { Metrics } from './metrics.js';
  * old timestamps. A refused attempt is tried again with doubling backoff from 1 s, up to `reports.maxAttempts`.
  */
 export interface Report {
-  kind: 'device' | 'desktop';
+  kind: 'device' | 'desktop' | 'ciba';
   clientId: string;
   /** The signed-in account that reported. */
   accountId: string;
@@ -66,7 +66,7 @@ export function reporter(deps: { store: Store; metrics: Metrics; config: Config;
       return false;
     }
     await audit(deps.store, {
-      action: r.kind === 'device' ? 'device.reported' : 'desktop.reported',
+      action: r.kind === 'device' ? 'device.reported' : r.kind === 'ciba' ? 'ciba.reported' : 'desktop.reported',
       accountId: r.accountId,
       clientId: r.clientId,
       deviceIp: r.deviceIp,

@@ -34,7 +34,7 @@ export interface QrPhoneDeps {
   provider: () => Provider;
   secrets: () => string[];
   bus: EventBus;
-  onOutcome?: (kind: 'device' | 'desktop', outcome: 'approved' | 'denied' | 'revoked') => void;
+  onOutcome?: (kind: 'device' | 'desktop' | 'ciba', outcome: 'approved' | 'denied' | 'revoked') => void;
   /** "I didn't start this" (ops/reports.ts). */
   report?: Reporter;
 }

@@ -5,10 +5,10 @@ import { insertAudit, type AuditRow } from './audit.js';
 import { type Run, retryDeadlocks } from './sql.js';
 
 /**
- * `device_approvals`: what a user signed in elsewhere (device approvals and desktop scans), each with a grant of its
- * own, listed on "Your devices".
+ * `device_approvals`: what a user signed in elsewhere (device approvals, desktop scans and backchannel approvals),
+ * each with a grant of its own, listed on "Your devices".
  */
-export type ApprovalKind = 'device' | 'desktop';
+export type ApprovalKind = 'device' | 'desktop' | 'ciba';
 
 export interface DeviceApproval {
   id: string;

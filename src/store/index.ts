@@ -1,5 +1,6 @@
 import { accountTokens } from './account-tokens.js';
 import { approvals } from './approvals.js';
+import { backchannel } from './backchannel.js';
 import { audit } from './audit.js';
 import { clients } from './clients.js';
 import { consents } from './consents.js';
@@ -39,6 +40,7 @@ const NOTIFY = { name: 'notify', text: 'SELECT pg_notify($1, $2)' };
  * | `keys` | `signing_keys`, `cookie_keys`, `admin_tokens` | oidc/keys.ts, admin/token.ts |
  * | `audit` | `audit_events` | ops/audit.ts |
  * | `deliveries` | `report_deliveries` | ops/reports.ts (the report webhook's queue) |
+ * | `backchannel` | `backchannel_requests` | ciba/ (the phone's list and decision) |
  * | `registrations` | `registration_tokens`, `client_registrations` | oidc/registration.ts, admin/ |
  * | `accountTokens` | `account_tokens` | accounts/self-service.ts (mailed links) |
  * | `identityProviders` | `identity_providers`, `account_links`, `upstream_logins` | accounts/upstream*.ts, admin/ |
@@ -66,6 +68,7 @@ export function createStore(db: Db) {
     identityProviders: identityProviders(db),
     accountTokens: accountTokens(db),
     registrations: registrations(db),
+    backchannel: backchannel(db),
     /** The one revoke-by-grant (store/grants.ts), in its own transaction. */
     revokeGrant: (grantId: string, models?: string[]) => retryDeadlocks(() => db.transaction((trx) => revokeGrant(trx, grantId, models))),
     purge: (opts: { batchSize: number; graceSeconds: number }) => purgeExpired(db, opts),

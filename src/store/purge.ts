@@ -23,5 +23,6 @@ export async function purgeExpired(db: Db, { batchSize, graceSeconds }: { batchS
   await db.raw(`DELETE FROM webauthn_challenges WHERE expires_at < now()`);
   await db.raw(`DELETE FROM upstream_logins WHERE expires_at < now()`);
   await db.raw(`DELETE FROM account_tokens WHERE expires_at < now()`);
+  await db.raw(`DELETE FROM backchannel_requests WHERE expires_at < now() - interval '1 day'`);
   return total;
 }

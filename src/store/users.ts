@@ -61,6 +61,20 @@ export function users(db: Db, run: Run) {
         .first<{ id: string; password_hash: string | null } | undefined>('id', 'password_hash')
         .whereRaw('lower(username) = ?', [canonical]);
     },
+    /**
+     * The account a CIBA `login_hint` names: its username (canonical form), or else its verified address (one
+     * account only). One statement whether or not one matches.
+     */
+    async byLoginHint(hint: string): Promise<string | undefined> {
+      if (!isStorableText(hint)) return undefined;
+      const rows = await db.raw<{ rows: Array<{ id: string; by_name: boolean }> }>(
+        `SELECT id, lower(username) = lower(?) AS by_name FROM users
+          WHERE lower(username) = lower(?) OR (email_verified AND lower(email) = lower(?)) ORDER BY by_name DESC LIMIT 2`,
+        [hint, hint, hint],
+      );
+      const [first, second] = rows.rows;
+      return first && (first.by_name || !second) ? first.id : undefined;
+    },
     /** The one account whose verified address is `email` (case-insensitively); undefined when none or several. */
     async byVerifiedEmail(email: string): Promise<User | undefined> {
       if (!isStorableText(email)) return undefined;

@@ -4,6 +4,7 @@ import type { AccountSession } from '../store/sessions.js';
 import { displayAddress } from './address.js';
 import { describeDevice } from './device.js';
 import { html, type SafeHtml } from './html.js';
+import { type WaitingRequest, waitingSection } from './ciba.js';
 import { LOCALES, type MessageKey, type Translator, timeAgo } from './i18n.js';
 import { page } from './layout.js';
 import { scopeList } from './sign-in.js';
@@ -85,6 +86,8 @@ export function accountPage(
     recent: Array<{ at: Date | string; method: string; ip: string | null; ua: string | null }>;
     /** Upstream providers this account can link or has linked (and, while disabled, still shows as linked). */
     upstreams?: Array<{ id: string; name: string; linkedAt: Date | string | null }>;
+    /** Apps waiting for this account's approval (backchannel requests), followed live. */
+    waiting?: WaitingRequest[];
     /** The account's address and whether it is confirmed (unconfirmed: "send the link again", when mail is set up). */
     email?: { address: string | null; verified: boolean; canSend: boolean };
     /** What was just done (after a redirect), said at the top: a fixed message, never text from the request. */
@@ -103,7 +106,7 @@ export function accountPage(
 <dt>${t('devices.from')}</dt><dd>${displayAddress(a.device_ip)}</dd>
 <dt>${t('devices.approvedAt')}</dt><dd>${when(t, a.approved_at, now)} · ${exactTime(t, a.approved_at)}</dd>
 </dl>
-<p class="muted" data-field="how">${t(a.kind === 'desktop' ? 'devices.how.desktop' : 'devices.how.device')}</p>
+<p class="muted" data-field="how">${t(a.kind === 'desktop' ? 'devices.how.desktop' : a.kind === 'ciba' ? 'devices.how.ciba' : 'devices.how.device')}</p>
 <a class="button decline" href="/account/devices/${a.id}/revoke">${t('devices.revoke')}</a>
 </li>`,
   );
@@ -119,6 +122,7 @@ ${scopeList(t, c.scopes)}
     title: t('devices.title'),
     lang: t('lang.tag'),
     body: html`${opts.done ? html`<p class="success card" role="status" data-done>${t(DONE[opts.done])}</p>` : ''}
+${opts.waiting ? waitingSection(t, opts.waiting, now) : ''}
 <h1>${t('devices.title')}</h1>
 <p class="muted">${t('account.signedInAs', { name: opts.account })}</p>
 <p>${t('devices.lead')}</p>

@@ -73,6 +73,7 @@ const TABLES = [
   'account_tokens',
   'registration_tokens',
   'client_registrations',
+  'backchannel_requests',
 ];
 
 export async function resetDb(db: Db): Promise<void> {

@@ -1,0 +1,237 @@
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as jose from 'jose';
+import { createClient } from '../../src/admin/clients.js';
+import { outgoing } from '../../src/oidc/provider.js';
+import { sha256 } from '../../src/store/hash.js';
+import { ageLimitWindows } from '../helpers/fixtures.js';
+import { Phone } from '../helpers/phone.js';
+import { PASSWORD, postForm, startTestServer } from '../helpers/server.js';
+
+/**
+ * Backchannel approval (OpenID CIBA Core 1.0): a relying party names the user, the user's signed-in phone approves on
+ * Handoff's pages, and the relying party gets tokens by polling, by a held request, or after a ping to a real HTTP
+ * server on loopback. Requests are made as the spec writes them (form posts with client_secret_basic).
+ */
+const CIBA = 'urn:openid:params:grant-type:ciba';
+
+interface Ping {
+  authorization: string | undefined;
+  body: { auth_req_id?: string };
+}
+
+describe('backchannel approval (CIBA): poll, hold and ping, on the phone', function () {
+  this.timeout(60_000);
+  let server: Awaited<ReturnType<typeof startTestServer>>;
+  let base: string;
+  let secrets: Record<string, string>;
+  let notify: Server;
+  const pings: Ping[] = [];
+  let pinged: ((p: Ping) => void) | undefined;
+
+  before(async () => {
+    notify = createServer(async (req: IncomingMessage, res) => {
+      let text = '';
+      for await (const chunk of req) text += String(chunk);
+      const ping = { authorization: req.headers.authorization, body: JSON.parse(text || '{}') as { auth_req_id?: string } };
+      pings.push(ping);
+      pinged?.(ping);
+      res.writeHead(204).end();
+    });
+    await new Promise<void>((r) => notify.listen(0, '127.0.0.1', r));
+  });
+  after(async () => {
+    await new Promise<void>((r) => notify.close(() => r()));
+  });
+  beforeEach(async () => {
+    server = await startTestServer({ proxy: true });
+    base = server.issuer;
+    secrets = {};
+    const make = async (clientId: string, name: string, extra: Record<string, unknown>) => {
+      const c = await createClient(server.store, server.provider(), {
+        client_id: clientId,
+        client_name: name,
+        grant_types: [CIBA],
+        response_types: [],
+        backchannel_token_delivery_mode: 'poll',
+        ...extra,
+      });
+      secrets[clientId] = String(c.client_secret);
+    };
+    await make('call-center', 'Call Center', {});
+    await make('other-desk', 'Other Desk', {});
+    await make('bank', 'Bank Desk', { default_acr_values: ['phr'] });
+    await make('pos', 'Shop Till', {
+      backchannel_token_delivery_mode: 'ping',
+      backchannel_client_notification_endpoint: `https://127.0.0.1:${(notify.address() as AddressInfo).port}/ping`,
+    });
+    pings.length = 0;
+  });
+  afterEach(async () => {
+    await server.close();
+  });
+
+  const basic = (clientId: string) => ({ authorization: `Basic ${Buffer.from(`${clientId}:${secrets[clientId]}`).toString('base64')}` });
+  const ask = (clientId: string, fields: Record<string, string>, ip = '203.0.113.10') =>
+    postForm(
+      `${base}/backchannel`,
+      { scope: 'openid', ...fields },
+      { ...basic(clientId), 'x-forwarded-for': ip, 'user-agent': 'CallCenter/2.1' },
+    );
+  const poll = (clientId: string, authReqId: string, headers: Record<string, string> = {}) =>
+    postForm(`${base}/token`, { grant_type: CIBA, auth_req_id: authReqId }, { ...basic(clientId), ...headers });
+  /** Time, driven: the pacing window of every request has passed. */
+  const nextInterval = () => ageLimitWindows(server.db, server.config.device.pollInterval + 1);
+
+  async function signedInPhone(ip = '198.51.100.20'): Promise<Phone> {
+    const phone = Phone.at(ip);
+    await phone.submit(await phone.request(`${base}/account/signin`), { username: 'alice', password: PASSWORD });
+    return phone;
+  }
+  /** The phone finds the request on "Your devices" and opens it. */
+  async function openOnPhone(phone: Phone) {
+    const list = await phone.request(`${base}/account/devices`);
+    const id = /data-ciba-request="([\w-]+)"/.exec(list.html)?.[1];
+    assert.ok(id, 'the account page lists the waiting request');
+    assert.match(list.html, /Waiting for you/);
+    return phone.request(`${base}/account/requests/${id}`);
+  }
+
+  it('is advertised as implemented: the endpoint, poll and ping, no user code', async () => {
+    const meta = (await (await fetch(`${base}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    assert.equal(meta.backchannel_authentication_endpoint, `${base}/backchannel`);
+    assert.deepEqual(meta.backchannel_token_delivery_modes_supported, ['poll', 'ping']);
+    assert.equal(meta.backchannel_user_code_parameter_supported, false);
+    assert.ok((meta.grant_types_supported as string[]).includes(CIBA));
+  });
+
+  it('poll: pending, paced, then the phone shows who asks and the binding message, approves, and the app gets tokens', async () => {
+    const asked = await ask('call-center', { login_hint: 'alice', binding_message: 'Order 42' });
+    assert.equal(asked.status, 200, JSON.stringify(asked.json));
+    const id = String(asked.json.auth_req_id);
+    assert.ok(Number(asked.json.expires_in) > 0);
+    assert.equal(asked.json.interval, server.config.device.pollInterval);
+
+    assert.equal((await poll('call-center', id)).json.error, 'authorization_pending');
+    assert.equal((await poll('call-center', id)).json.error, 'slow_down', 'a poll before the interval is slowed');
+
+    const phone = await signedInPhone();
+    const page = await openOnPhone(phone);
+    assert.match(page.html, /Approve Call Center\?/);
+    assert.match(page.html, /data-field="binding-message">Order 42</);
+    assert.match(page.html, /203\.0\.113\.10/, 'where the request came from');
+    assert.match(page.html, /Alice Example \(alice\)/, 'as whom');
+    assert.match(page.html, /value="deny"[\s\S]*value="approve"/, 'Decline beside Approve');
+    assert.match(page.html, /I didn’t start this/);
+    assert.equal((await poll('other-desk', id)).status, 400, 'another client cannot redeem it');
+
+    const done = await phone.submit(page, { decision: 'approve' });
+    assert.match(done.html, /Approved/);
+    await nextInterval();
+    const tokens = await poll('call-center', id);
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.json));
+    const claims = jose.decodeJwt(String(tokens.json.id_token));
+    assert.equal(claims.sub, server.userId);
+    assert.ok((claims.amr as string[]).includes('mca'), 'a cross-device approval says so');
+
+    // On "Your devices", revocable like any sign-in; revoking ends the app's access.
+    const devices = await phone.request(`${base}/account/devices`);
+    assert.match(devices.html, /data-kind="ciba"/);
+    assert.match(devices.html, /when the app asked for you by name/);
+    assert.doesNotMatch(devices.html, /data-ciba-request=/, 'nothing waits any more');
+    await phone.revokeOnAccount(base);
+    const userinfo = await fetch(`${base}/me`, { headers: { authorization: `Bearer ${String(tokens.json.access_token)}` } });
+    assert.equal(userinfo.status, 401);
+    await nextInterval();
+    assert.equal((await poll('call-center', id)).json.error, 'invalid_grant', 'an auth_req_id is used once');
+  });
+
+  it('a held token request (Prefer: wait) is answered the moment the phone approves', async () => {
+    const asked = await ask('call-center', { login_hint: 'alice@example.com' });
+    const id = String(asked.json.auth_req_id);
+    const phone = await signedInPhone();
+    const page = await openOnPhone(phone);
+    const held = poll('call-center', id, { prefer: 'wait=25' });
+    // The held request is registered before the phone decides: its wait is visible to the instance.
+    while (server.waits.byKind.held === 0) await new Promise((r) => setImmediate(r));
+    await phone.submit(page, { decision: 'approve' });
+    const answer = await held;
+    assert.equal(answer.status, 200, JSON.stringify(answer.json));
+    assert.equal(answer.headers.get('preference-applied'), 'wait=25');
+  });
+
+  it('ping: the notification endpoint gets the auth_req_id with the client_notification_token, then the app collects tokens', async () => {
+    const asked = await ask('pos', { login_hint: 'alice', client_notification_token: 'till-7-token' });
+    assert.equal(asked.status, 200, JSON.stringify(asked.json));
+    const id = String(asked.json.auth_req_id);
+    const arrived = new Promise<Ping>((resolve) => {
+      pinged = resolve;
+    });
+    const phone = await signedInPhone();
+    await phone.submit(await openOnPhone(phone), { decision: 'approve' });
+    const ping = await arrived;
+    assert.equal(ping.authorization, 'Bearer till-7-token');
+    assert.equal(ping.body.auth_req_id, id);
+    assert.equal((await poll('pos', id)).status, 200);
+  });
+
+  it('decline and "I didn’t start this" answer access_denied; a report reaches the audit trail; expiry answers expired_token', async () => {
+    const phone = await signedInPhone();
+    const first = String((await ask('call-center', { login_hint: 'alice' })).json.auth_req_id);
+    const declined = await phone.submit(await openOnPhone(phone), { decision: 'deny' });
+    assert.match(declined.html, /Declined/);
+    assert.equal((await poll('call-center', first)).json.error, 'access_denied');
+
+    const second = String((await ask('call-center', { login_hint: 'alice' })).json.auth_req_id);
+    const reported = await phone.submit(await openOnPhone(phone), { decision: 'report' });
+    assert.match(reported.html, /Thanks for telling us/);
+    await nextInterval();
+    assert.equal((await poll('call-center', second)).json.error, 'access_denied');
+    assert.equal((await server.store.audit.list({ limit: 5, action: 'ciba.reported' })).length, 1);
+
+    const third = String((await ask('call-center', { login_hint: 'alice' })).json.auth_req_id);
+    await server
+      .db('oidc_store')
+      .update({ payload: server.db.raw(`jsonb_set(payload, '{exp}', to_jsonb(extract(epoch from now())::bigint - 1))`) })
+      .where({
+        model: 'BackchannelAuthenticationRequest',
+        key_hash: sha256(third),
+      });
+    await nextInterval();
+    assert.equal((await poll('call-center', third)).json.error, 'expired_token');
+  });
+
+  it('an app that asks for phr is approved only from a phone signed in with a passkey', async () => {
+    const id = String((await ask('bank', { login_hint: 'alice' })).json.auth_req_id);
+    const phone = await signedInPhone();
+    const page = await openOnPhone(phone);
+    assert.match(page.html, /accepts only a sign-in with a passkey/);
+    assert.doesNotMatch(page.html, /value="approve"/);
+    const form = /name="csrf" value="([^"]+)"/.exec(page.html)?.[1] ?? '';
+    const forced = await phone.request(page.url, { form: { csrf: form, decision: 'approve' } });
+    assert.equal(forced.status, 403);
+    assert.equal((await poll('bank', id)).json.error, 'authorization_pending', 'nothing was decided');
+  });
+
+  it('limits: one app cannot bury a phone, an unknown user answers unknown_user_id, and no one else is refused', async () => {
+    assert.equal((await ask('call-center', { login_hint: 'nobody' })).json.error, 'unknown_user_id');
+    for (let i = 0; i < server.config.ciba.maxPerClientAndUser; i += 1)
+      assert.equal((await ask('call-center', { login_hint: 'alice' })).status, 200);
+    const flooded = await ask('call-center', { login_hint: 'alice' });
+    assert.equal(flooded.status, 429);
+    assert.equal(flooded.json.error, 'slow_down');
+    assert.ok(Number(flooded.headers.get('retry-after')) > 0);
+    assert.equal((await ask('other-desk', { login_hint: 'alice' })).status, 200, 'another app still reaches alice');
+    const phone = await signedInPhone();
+    const list = await phone.request(`${base}/account/devices`);
+    assert.equal([...list.html.matchAll(/data-ciba-request=/g)].length, server.config.ciba.maxPerClientAndUser + 1);
+  });
+
+  it('a ping goes to loopback only when the issuer is on loopback, and then over plain http', async () => {
+    await assert.rejects(outgoing('https://id.example.com', 'https://127.0.0.1:9/ping', { method: 'POST' }), /loopback/);
+    const port = (notify.address() as AddressInfo).port;
+    const answer = await outgoing('http://localhost:3000', `https://127.0.0.1:${port}/ping`, { method: 'POST', body: '{}' });
+    assert.equal(answer.status, 204);
+  });
+});
