@@ -78,8 +78,32 @@ export interface RegistrationDeps {
   store: Store;
 }
 
-/** The `policies` hook oidc-provider calls before it records a registered or updated client (see above). */
+/** Names no registered app may take: Handoff's own, and the operator's apps' (compared without case or spaces). */
+const squash = (name: unknown) => String(name ?? '').toLowerCase().replace(/\s+/g, '');
+
+/**
+ * The `policies` hook oidc-provider calls before it records a registered or updated client (see above). On register:
+ * the policy, a name that is not Handoff's or an operator app's, the library's own validation (so a refused client
+ * spends nothing), then the per-address limit (open registration) and the token's count. On update (RFC 7592): the
+ * policy, and nothing beyond what is registered now: grant types and scopes may only narrow, and Handoff's own
+ * settings keep their stored values (an operator may have tightened them; the client cannot undo that).
+ */
 export function registrationPolicy(deps: RegistrationDeps) {
+  const reservedName = async (name: unknown, self: string | undefined) => {
+    const wanted = squash(name);
+    if (!wanted) return;
+    if (wanted.includes('handoff')) throw refuse('client_name may not name Handoff itself');
+    for (const c of await deps.store.clients.list()) {
+      if (c.client_id !== self && c.handoff_registered !== true && squash(c.client_name) === wanted)
+        throw refuse('client_name is the name of another app here; choose your own');
+    }
+  };
+  const noSecretForPublic = (properties: Record<string, unknown>) => {
+    if (properties.token_endpoint_auth_method === 'none') {
+      delete properties.client_secret;
+      delete properties.client_secret_expires_at;
+    }
+  };
   return async (ctx: KoaContextWithOIDC, properties: Record<string, unknown>): Promise<void> => {
     const oidc = ctx.oidc;
     if (oidc.route === 'registration') {
@@ -87,7 +111,13 @@ export function registrationPolicy(deps: RegistrationDeps) {
       const tokenHash = sha256(String(iat?.jti ?? ''));
       const token = await deps.store.registrations.byHash(tokenHash);
       if (!token) throw new errors.InvalidToken('initial access token not found');
-      applyPolicy(token.policy, properties);
+      // Anonymous registration follows the settings of now: off means off, whichever instance minted the token.
+      const policy = token.kind === 'open' ? deps.config.registration.open : token.policy;
+      if (!policy) throw new errors.InvalidToken('anonymous registration is turned off');
+      applyPolicy(policy, properties);
+      noSecretForPublic(properties);
+      await reservedName(properties.client_name, undefined);
+      await oidc.provider.Client.validate(properties as Parameters<typeof oidc.provider.Client.validate>[0]);
       if (token.kind === 'open') {
         const refused = await deps.store.counters.take([
           { bucket: 'register:open', key: addressKey(ctx.ip), windowSeconds: 3600, max: deps.config.registration.openPerAddress },
@@ -98,15 +128,28 @@ export function registrationPolicy(deps: RegistrationDeps) {
         }
       }
       const admitted = await deps.store.registrations.admit(tokenHash, String(properties.client_id), ctx.ip);
-      if (!admitted)
-        throw new errors.InvalidToken('this initial access token is revoked, expired or has registered all the clients it may');
+      if (!admitted) throw new errors.InvalidToken('this initial access token is revoked, expired or has registered all the clients it may');
       return;
     }
-    // An update (RFC 7592) stays within the policy the client registered under.
-    const clientId = oidc.client?.clientId ?? '';
-    const token = await deps.store.registrations.ofClient(clientId);
-    if (!token) throw new errors.InvalidRequest('this client was not registered with a token', 403);
-    applyPolicy(token.policy, properties);
+    const client = oidc.client;
+    const token = client ? await deps.store.registrations.ofClient(client.clientId) : undefined;
+    if (!client || !token) throw new errors.InvalidRequest('this client was not registered with a token', 403);
+    const stored = client.metadata() as Record<string, unknown>;
+    applyPolicy(token.kind === 'open' ? (deps.config.registration.open ?? token.policy) : token.policy, properties);
+    const storedGrants = (stored.grant_types ?? []) as string[];
+    for (const g of properties.grant_types as string[])
+      if (!storedGrants.includes(g)) throw refuse(`grant type ${g} is not registered for this client; an update may only narrow`);
+    const storedScopes = String(stored.scope ?? '').split(' ').filter(Boolean);
+    if (storedScopes.length && properties.scope === token.policy.scopes.join(' ') && !Object.hasOwn(ctx.oidc.body ?? {}, 'scope'))
+      properties.scope = storedScopes.join(' ');
+    for (const s of String(properties.scope).split(' ').filter(Boolean))
+      if (storedScopes.length && !storedScopes.includes(s)) throw refuse(`scope ${s} is not registered for this client; an update may only narrow`);
+    for (const key of [...HANDOFF_CHOICES, 'device_flow_scopes'] as const) {
+      if (stored[key] === undefined) delete properties[key];
+      else properties[key] = stored[key];
+    }
+    noSecretForPublic(properties);
+    await reservedName(properties.client_name, client.clientId);
   };
 }
 

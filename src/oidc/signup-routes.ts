@@ -74,7 +74,7 @@ export function signupRoutes(deps: SignupDeps): Router {
   const clientOf = async (d: Details) => {
     const id = typeof d.params.client_id === 'string' ? d.params.client_id : '';
     const client = id ? await deps.provider().Client.find(id) : undefined;
-    return { name: client?.clientName ?? id };
+    return { name: client?.clientName ?? id, selfRegistered: client?.metadata().handoff_registered === true };
   };
   const page = async (ctx: Context, d: Details, extra: { username?: string; email?: string; error?: string } = {}) => {
     ctx.set('Cache-Control', 'no-store');

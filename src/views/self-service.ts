@@ -1,7 +1,7 @@
 import type { Translator } from './i18n.js';
 import { html } from './html.js';
 import { page } from './layout.js';
-import type { ClientView } from './sign-in.js';
+import { type ClientView, clientHeader } from './sign-in.js';
 
 /**
  * The pages of self-service accounts (accounts/self-service.ts, oidc/signup-routes.ts): creating an account,
@@ -29,6 +29,7 @@ export function signupPage(
     body: html`<div class="card">
 <h1>${t('signup.title')}</h1>
 <p class="muted">${t('signup.then', { client: opts.client.name })}</p>
+${clientHeader({ name: opts.client.name, selfRegistered: opts.client.selfRegistered }, t)}
 ${opts.error ? html`<p class="error" role="alert" data-field="error">${opts.error}</p>` : ''}
 <form method="post" action="${opts.action}" autocomplete="on" data-signup data-options="${opts.passkey.options}" data-register="${opts.passkey.register}">
 <input type="hidden" name="csrf" value="${opts.csrf}">

@@ -86,6 +86,7 @@ ${opts.stepUp ? html`<noscript><p class="error">${t('login.noPasskeySupport')}</
     lang: t('lang.tag'),
     body: html`<div class="card">
 <h1>${opts.title ?? t('login.title', { client: opts.client.name })}</h1>
+${clientHeader({ name: opts.client.name, selfRegistered: opts.client.selfRegistered }, t)}
 ${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
 ${opts.cancel?.device ? html`<p data-field="completes">${t('login.completes', { client: opts.client.name })}</p>` : ''}
 ${opts.stepUp ? html`<p data-field="step-up">${t('login.passkeyRequired', { client: opts.client.name })}</p>` : ''}

@@ -206,6 +206,87 @@ describe('client self-registration (RFC 7591/7592)', function () {
     assert.equal(await server.store.clients.find(String(m.client_id)), undefined);
   });
 
+  it('what an attack on registration found: names, spent slots, secrets of public clients, updates undoing an operator', async () => {
+    await start();
+    const { token } = await issue({
+      label: 'mixed',
+      policy: { grant_types: ['authorization_code', DEVICE_GRANT], scopes: ['openid', 'profile'], allow_choices: true },
+      max_clients: 2,
+    });
+    const bearer = { authorization: `Bearer ${token}` };
+    // A refused registration spends no slot of the token.
+    const invalid = await raw({ client_name: 'No Redirect', grant_types: ['authorization_code'] }, bearer);
+    assert.equal(invalid.status, 400);
+    // Handoff's own name and an operator app's name are not for registrants.
+    for (const name of ['Handoff account', 'HANDOFF', 'Living  Room TV']) {
+      const r = await raw({ client_name: name, grant_types: [DEVICE_GRANT], token_endpoint_auth_method: 'none' }, bearer);
+      assert.equal(r.status, 400, name);
+    }
+    // A public client gets no secret, and its sign-in page says it registered itself.
+    const pub = await raw(
+      {
+        client_name: 'Photo Sharer',
+        grant_types: ['authorization_code'],
+        redirect_uris: ['https://photos.example/cb'],
+        token_endpoint_auth_method: 'none',
+      },
+      bearer,
+    );
+    assert.equal(pub.status, 201);
+    const made = (await pub.json()) as Record<string, unknown>;
+    assert.equal(made.client_secret, undefined);
+    assert.equal((await server.store.clients.find(String(made.client_id)))?.client_secret, undefined);
+    const signIn = await new Phone().request(
+      `${base}/auth?${new URLSearchParams({
+        client_id: String(made.client_id),
+        response_type: 'code',
+        scope: 'openid',
+        redirect_uri: 'https://photos.example/cb',
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+        code_challenge_method: 'S256',
+      })}`,
+    );
+    assert.match(signIn.html, /Sign in to continue to Photo Sharer/);
+    assert.match(signIn.html, /data-field="self-registered"/, 'the sign-in page says the app named itself');
+
+    // The second (last) slot is still there: the refusals above spent none.
+    const tv = await raw(
+      { client_name: 'Den TV', grant_types: [DEVICE_GRANT], token_endpoint_auth_method: 'none', qr_login: true },
+      bearer,
+    );
+    assert.equal(tv.status, 201, await tv.clone().text());
+    const tvMeta = (await tv.json()) as Record<string, unknown>;
+    // The operator tightens it; the client's own update cannot undo that, nor widen its grants or scopes.
+    const patched = await admin('PATCH', `/admin/clients/${String(tvMeta.client_id)}`, {
+      handoff_proximity: 'require',
+      qr_login: false,
+      scope: 'openid',
+    });
+    assert.equal(patched.status, 200, await patched.clone().text());
+    const put = (body: Record<string, unknown>) =>
+      fetch(String(tvMeta.registration_client_uri), {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${String(tvMeta.registration_access_token)}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          client_id: tvMeta.client_id,
+          client_name: 'Den TV',
+          grant_types: [DEVICE_GRANT],
+          token_endpoint_auth_method: 'none',
+          ...body,
+        }),
+      });
+    const undo = await put({ qr_login: true, handoff_proximity: 'off' });
+    assert.equal(undo.status, 200, await undo.clone().text());
+    const rotated = (await undo.json()) as Record<string, unknown>;
+    tvMeta.registration_access_token = rotated.registration_access_token;
+    const stored = await server.store.clients.find(String(tvMeta.client_id));
+    assert.equal(stored?.handoff_proximity, 'require');
+    assert.equal(stored?.qr_login, false);
+    assert.equal(stored?.scope, 'openid', 'the narrowed scope stays narrow');
+    assert.equal((await put({ scope: 'openid profile' })).status, 400, 'an update may not widen scopes');
+    assert.equal((await put({ grant_types: [DEVICE_GRANT, 'authorization_code'], redirect_uris: ['https://x.example/cb'] })).status, 400);
+  });
+
   it('open registration, when a policy allows it: public device clients only, limited per address, no one else refused', async () => {
     await start({
       proxy: true,
