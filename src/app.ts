@@ -6,6 +6,7 @@ import { accountRoutes } from './accounts/routes.js';
 import { upstreamRoutes } from './oidc/upstream-routes.js';
 import { signupRoutes } from './oidc/signup-routes.js';
 import { cibaPhoneRoutes, waitingFor } from './ciba/phone.js';
+import type { WebPush } from './ciba/push.js';
 import { selfService } from './accounts/self-service.js';
 import type { Mailer } from './accounts/mail.js';
 import type { Upstreams } from './accounts/upstream.js';
@@ -69,6 +70,8 @@ export interface AppDeps extends InteractionDeps, Omit<AdminDeps, keyof Interact
   upstreams: Upstreams;
   /** Outgoing mail: address confirmations and password resets (accounts/mail.ts). */
   mailer: Mailer;
+  /** Web Push for backchannel approval (ciba/push.ts). */
+  push: WebPush;
   /** Anonymous registration's token, when `registration.open` is set (oidc/registration.ts). */
   openRegistration?: () => string | undefined;
 }
@@ -206,6 +209,7 @@ export function buildPublicApp(deps: AppDeps, provider: () => Provider, plugins:
     'device/status',
     'favicon.svg',
     'favicon.ico',
+    'push-sw.js',
     ...plugins.flatMap((p) => p.prefixes),
   ];
   const OURS = new RegExp(`^/(${prefixes.map((p) => p.replace(/[/.]/g, '\\$&')).join('|')})?(/|$)`);

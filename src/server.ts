@@ -23,6 +23,7 @@ import { createProvider } from './oidc/provider.js';
 import { openRegistrationToken, REGISTRATION_POLICY, registrationPolicy } from './oidc/registration.js';
 import { audit } from './ops/audit.js';
 import { cibaGrant, cibaHooks } from './ciba/backchannel.js';
+import { webPush } from './ciba/push.js';
 import { Metrics } from './ops/metrics.js';
 import { reporter, startDeliveries } from './ops/reports.js';
 import { startPurger } from './ops/purger.js';
@@ -147,7 +148,8 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
   const grant = deviceGrant({ config, store, bus, waits, corsAllowed: cors });
   const rules = approvalRules({ store });
   const policy = registrationPolicy({ config, store });
-  const cibaDeps = { config, store, bus, waits, secrets: () => cookieKeys };
+  const push = webPush({ store, issuer, log });
+  const cibaDeps = { config, store, bus, waits, secrets: () => cookieKeys, notify: push.notify };
   const ciba = { hooks: cibaHooks(cibaDeps), grant: cibaGrant(cibaDeps) };
   const build = async () => {
     const p = createProvider({
@@ -206,6 +208,7 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
     adminToken: config.adminToken,
     upstreams: upstreams(config, store),
     mailer,
+    push,
     openRegistration: () => openToken,
     door: frontDoor({ issuer, proxy: config.proxy, proxyHops: config.proxyHops, bodyLimitBytes: config.bodyLimitBytes }),
     rotateKeys: async () => {

@@ -40,7 +40,7 @@ export interface CibaDeps {
   /** Cookie keys, newest first: the `auth_req_id` is kept sealed with them until the phone decides. */
   secrets: () => string[];
   /** Tells the account's phones (web push, ciba/push.ts), after the request is recorded; never throws. */
-  notify?: (accountId: string, clientName: string) => void;
+  notify?: (accountId: string, clientName: string, requestId: string) => void;
 }
 
 /** The bus key of an account's waiting requests (its phone pages follow it); 64 hex digits like every handoff key. */
@@ -95,8 +95,9 @@ export function cibaHooks(deps: CibaDeps) {
     ): Promise<void> {
       const params = request.params as Record<string, unknown>;
       const text = (v: unknown) => (typeof v === 'string' && v ? v : null);
+      const id = randomBytes(16).toString('base64url');
       await store.backchannel.insert({
-        id: randomBytes(16).toString('base64url'),
+        id,
         request_key: keyFor(String(request.jti), 'BackchannelAuthenticationRequest'),
         sealed_id: seal(deps.secrets(), 'backchannel', String(request.jti)),
         account_id: account.accountId,
@@ -119,7 +120,7 @@ export function cibaHooks(deps: CibaDeps) {
       // CIBA 7.3: the interval a polling client waits between polls.
       (ctx.body as Record<string, unknown>).interval = config.device.pollInterval;
       await deps.bus.publish(accountKey(account.accountId));
-      deps.notify?.(account.accountId, client.clientName ?? client.clientId);
+      deps.notify?.(account.accountId, client.clientName ?? client.clientId, id);
     },
   };
 }

@@ -24,6 +24,10 @@ import { cibaOutcomePage, decisionPage, type WaitingRequest } from '../views/cib
 import { tFor } from '../views/context.js';
 import { accountLabel } from '../views/sign-in.js';
 import { accountKey } from './backchannel.js';
+import { pushEndpointAllowed, type WebPush } from './push.js';
+import { readJsonObject } from '../http/body.js';
+import { readAsset } from '../http/assets.js';
+import { tFor as langOf } from '../views/context.js';
 
 /**
  * The phone's side of backchannel approval (ciba/backchannel.ts): the account's waiting requests (on "Your devices",
@@ -38,6 +42,7 @@ import { accountKey } from './backchannel.js';
  */
 export interface CibaPhoneDeps {
   config: Config;
+  issuer: string;
   store: Store;
   bus: EventBus;
   waits: WaitRegistry;
@@ -46,6 +51,8 @@ export interface CibaPhoneDeps {
   report: Reporter;
   log: Logger;
   onOutcome?: (kind: 'ciba', outcome: 'approved' | 'denied' | 'revoked') => void;
+  /** Web Push subscriptions and messages (ciba/push.ts). */
+  push: WebPush;
 }
 
 /** The waiting requests of an account, as "Your devices" lists them. */
@@ -55,6 +62,8 @@ export async function waitingFor(store: Store, provider: Provider, accountId: st
     rows.map(async (r) => ({ id: r.id, client: (await provider.Client.find(r.client_id))?.clientName ?? r.client_id, at: r.created_at })),
   );
 }
+
+const SERVICE_WORKER = readAsset('ciba/assets/push-sw.js');
 
 export function cibaPhoneRoutes(deps: CibaPhoneDeps): Router {
   const { store } = deps;
@@ -77,6 +86,35 @@ export function cibaPhoneRoutes(deps: CibaPhoneDeps): Router {
     const client = await deps.provider().Client.find(row.client_id);
     return ((client?.metadata().default_acr_values ?? []) as string[]).includes(ACR_PHISHING_RESISTANT);
   };
+
+  // The push service worker, at the origin's root so its scope is the whole site.
+  router.get('/push-sw.js', (ctx) => {
+    ctx.type = 'application/javascript';
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.body = SERVICE_WORKER;
+  });
+  // Notifications on this phone (Web Push): the VAPID key its browser subscribes with, then the subscription.
+  router.get('/account/push/key', async (ctx) => {
+    await signedIn(ctx);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { publicKey: await deps.push.publicKey() };
+  });
+  router.post('/account/push', async (ctx) => {
+    const who = await signedIn(ctx);
+    const body = await readJsonObject(ctx, deps.config.bodyLimitBytes);
+    checkCsrf(deps.secrets(), typeof body.csrf === 'string' ? body.csrf : undefined, ['devices', who.sessionUid], 'error.formReload');
+    const sub = body.subscription as { endpoint?: unknown; keys?: { p256dh?: unknown; auth?: unknown } } | undefined;
+    const endpoint = typeof sub?.endpoint === 'string' ? sub.endpoint : '';
+    const p256dh = typeof sub?.keys?.p256dh === 'string' ? sub.keys.p256dh : '';
+    const auth = typeof sub?.keys?.auth === 'string' ? sub.keys.auth : '';
+    if (!pushEndpointAllowed(deps.issuer, endpoint))
+      throw new HttpError(400, 'invalid_request', "this push endpoint is not one of the browsers' push services");
+    if (!/^[\w-]{80,100}$/.test(p256dh) || !/^[\w-]{16,32}$/.test(auth))
+      throw new HttpError(400, 'invalid_request', 'malformed subscription keys');
+    await deps.push.subscribe(who.accountId, { endpoint, p256dh, auth }, langOf(ctx).lang, ctx.get('user-agent').slice(0, 512) || null);
+    ctx.status = 201;
+    ctx.body = { subscribed: true };
+  });
 
   // The account's waiting requests, live: the list of ids, again whenever one arrives or is decided.
   router.get('/account/requests/events', async (ctx) => {

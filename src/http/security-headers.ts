@@ -11,6 +11,8 @@ export const CSP = [
   "script-src 'self'",
   "img-src 'self' data:",
   "connect-src 'self'",
+  // The push service worker (/push-sw.js, ciba/assets/push-sw.js): from this origin only.
+  "worker-src 'self'",
   "form-action 'self' https: http:",
   "frame-ancestors 'none'",
   "base-uri 'none'",

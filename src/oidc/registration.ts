@@ -79,7 +79,10 @@ export interface RegistrationDeps {
 }
 
 /** Names no registered app may take: Handoff's own, and the operator's apps' (compared without case or spaces). */
-const squash = (name: unknown) => String(name ?? '').toLowerCase().replace(/\s+/g, '');
+const squash = (name: unknown) =>
+  String(name ?? '')
+    .toLowerCase()
+    .replace(/\s+/g, '');
 
 /**
  * The `policies` hook oidc-provider calls before it records a registered or updated client (see above). On register:
@@ -128,7 +131,8 @@ export function registrationPolicy(deps: RegistrationDeps) {
         }
       }
       const admitted = await deps.store.registrations.admit(tokenHash, String(properties.client_id), ctx.ip);
-      if (!admitted) throw new errors.InvalidToken('this initial access token is revoked, expired or has registered all the clients it may');
+      if (!admitted)
+        throw new errors.InvalidToken('this initial access token is revoked, expired or has registered all the clients it may');
       return;
     }
     const client = oidc.client;
@@ -139,11 +143,14 @@ export function registrationPolicy(deps: RegistrationDeps) {
     const storedGrants = (stored.grant_types ?? []) as string[];
     for (const g of properties.grant_types as string[])
       if (!storedGrants.includes(g)) throw refuse(`grant type ${g} is not registered for this client; an update may only narrow`);
-    const storedScopes = String(stored.scope ?? '').split(' ').filter(Boolean);
+    const storedScopes = String(stored.scope ?? '')
+      .split(' ')
+      .filter(Boolean);
     if (storedScopes.length && properties.scope === token.policy.scopes.join(' ') && !Object.hasOwn(ctx.oidc.body ?? {}, 'scope'))
       properties.scope = storedScopes.join(' ');
     for (const s of String(properties.scope).split(' ').filter(Boolean))
-      if (storedScopes.length && !storedScopes.includes(s)) throw refuse(`scope ${s} is not registered for this client; an update may only narrow`);
+      if (storedScopes.length && !storedScopes.includes(s))
+        throw refuse(`scope ${s} is not registered for this client; an update may only narrow`);
     for (const key of [...HANDOFF_CHOICES, 'device_flow_scopes'] as const) {
       if (stored[key] === undefined) delete properties[key];
       else properties[key] = stored[key];

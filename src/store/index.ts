@@ -14,6 +14,7 @@ import { keys } from './keys.js';
 import { oidcRows } from './oidc.js';
 import { passkeys } from './passkeys.js';
 import { purgeExpired } from './purge.js';
+import { push } from './push.js';
 import { registrations } from './registrations.js';
 import { sessions } from './sessions.js';
 import { retryDeadlocks, statements } from './sql.js';
@@ -41,6 +42,7 @@ const NOTIFY = { name: 'notify', text: 'SELECT pg_notify($1, $2)' };
  * | `audit` | `audit_events` | ops/audit.ts |
  * | `deliveries` | `report_deliveries` | ops/reports.ts (the report webhook's queue) |
  * | `backchannel` | `backchannel_requests` | ciba/ (the phone's list and decision) |
+ * | `push` | `vapid_keys`, `push_subscriptions` | ciba/push.ts |
  * | `registrations` | `registration_tokens`, `client_registrations` | oidc/registration.ts, admin/ |
  * | `accountTokens` | `account_tokens` | accounts/self-service.ts (mailed links) |
  * | `identityProviders` | `identity_providers`, `account_links`, `upstream_logins` | accounts/upstream*.ts, admin/ |
@@ -69,6 +71,7 @@ export function createStore(db: Db) {
     accountTokens: accountTokens(db),
     registrations: registrations(db),
     backchannel: backchannel(db),
+    push: push(db),
     /** The one revoke-by-grant (store/grants.ts), in its own transaction. */
     revokeGrant: (grantId: string, models?: string[]) => retryDeadlocks(() => db.transaction((trx) => revokeGrant(trx, grantId, models))),
     purge: (opts: { batchSize: number; graceSeconds: number }) => purgeExpired(db, opts),

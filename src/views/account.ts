@@ -4,7 +4,7 @@ import type { AccountSession } from '../store/sessions.js';
 import { displayAddress } from './address.js';
 import { describeDevice } from './device.js';
 import { html, type SafeHtml } from './html.js';
-import { type WaitingRequest, waitingSection } from './ciba.js';
+import { pushSection, type WaitingRequest, waitingSection } from './ciba.js';
 import { LOCALES, type MessageKey, type Translator, timeAgo } from './i18n.js';
 import { page } from './layout.js';
 import { scopeList } from './sign-in.js';
@@ -131,6 +131,7 @@ ${items.length ? html`<ul class="devices">${items}</ul>` : html`<p>${t('devices.
 <p>${t('apps.lead')}</p>
 ${apps.length ? html`<ul class="devices">${apps}</ul>` : html`<p>${t('apps.none')}</p>`}
 ${opts.email ? emailSection(t, opts.email, opts.csrf) : ''}
+${opts.waiting ? pushSection(t, opts.csrf) : ''}
 <h1>${t('passkeys.title')}</h1>
 <p>${t('passkeys.lead')}</p>
 ${

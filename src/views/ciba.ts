@@ -17,6 +17,16 @@ export interface WaitingRequest {
   at: Date | string;
 }
 
+/** "Turn on notifications on this phone" (shown by the page's script where the browser can take push messages). */
+export function pushSection(t: Translator, csrf: string): SafeHtml {
+  return html`<section class="card" data-push data-csrf="${csrf}" hidden>
+<h2>${t('push.title')}</h2>
+<p>${t('push.lead')}</p>
+<button type="button" class="secondary" data-push-enable>${t('push.enable')}</button>
+<p class="success" data-push-on hidden>${t('push.on')}</p>
+</section>`;
+}
+
 export function waitingSection(t: Translator, requests: WaitingRequest[], now = new Date()): SafeHtml {
   return html`<section data-ciba-waiting data-stream="/account/requests/events">
 ${

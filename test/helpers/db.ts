@@ -74,6 +74,7 @@ const TABLES = [
   'registration_tokens',
   'client_registrations',
   'backchannel_requests',
+  'push_subscriptions',
 ];
 
 export async function resetDb(db: Db): Promise<void> {

@@ -12,3 +12,39 @@ if (section && window.EventSource) {
     }
   };
 }
+
+// "Turn on notifications on this phone": a push subscription of this browser, for this account (ciba/push.ts).
+const b64 = (buf) =>
+  btoa(String.fromCharCode(...new Uint8Array(buf)))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
+const bytes = (s) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
+const push = document.querySelector('[data-push]');
+if (push && 'serviceWorker' in navigator && 'PushManager' in window) {
+  push.hidden = false;
+  const on = () => {
+    push.querySelector('[data-push-enable]').hidden = true;
+    push.querySelector('[data-push-on]').hidden = false;
+  };
+  navigator.serviceWorker
+    .getRegistration('/')
+    .then((r) => r?.pushManager.getSubscription())
+    .then((s) => s && on())
+    .catch(() => {});
+  push.querySelector('[data-push-enable]').addEventListener('click', async () => {
+    const registration = await navigator.serviceWorker.register('/push-sw.js', { scope: '/' });
+    const { publicKey } = await (await fetch('/account/push/key', { credentials: 'same-origin' })).json();
+    const sub = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: bytes(publicKey) });
+    const res = await fetch('/account/push', {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        csrf: push.dataset.csrf,
+        subscription: { endpoint: sub.endpoint, keys: { p256dh: b64(sub.getKey('p256dh')), auth: b64(sub.getKey('auth')) } },
+      }),
+    });
+    if (res.ok) on();
+  });
+}
