@@ -10,6 +10,7 @@ const runs: Array<{ script: string; env?: Record<string, string>; postgres?: boo
   { script: 'startup.js' },
   { script: 'costs.js', postgres: true },
   { script: 'throughput.js' },
+  { script: 'ciba.js' },
   { script: 'waits.js' },
   { script: 'waits.js', env: { BENCH_INSTANCES: '2', BENCH_WAITS: '2000' } },
 ];

@@ -68,13 +68,17 @@ export function cibaHooks(deps: CibaDeps) {
   return {
     async processLoginHint(ctx: KoaContextWithOIDC, hint?: string): Promise<string | undefined> {
       const clientId = ctx.oidc.client?.clientId ?? '';
-      const spent = await store.counters.take(limits(clientId));
-      if (spent) slowDown('too many backchannel requests from this client', spent.retryAfter, ctx);
       const typed = hint ?? '';
+      // The same two statements whether or not the hint names someone: the look-up, then one take of the limits
+      // (the client's own budget is spent either way, so guessing names costs the guesser).
       const accountId = await store.users.byLoginHint(canonicalUsername(typed) ?? typed);
-      if (!accountId) return undefined;
-      const full = await store.counters.take(limits(clientId, accountId));
-      if (full) slowDown('too many backchannel requests for this user', full.retryAfter, ctx);
+      const spent = await store.counters.take([...limits(clientId), ...(accountId ? limits(clientId, accountId) : [])]);
+      if (spent)
+        slowDown(
+          spent.index === 0 ? 'too many backchannel requests from this client' : 'too many backchannel requests for this user',
+          spent.retryAfter,
+          ctx,
+        );
       return accountId;
     },
     async processLoginHintToken(): Promise<string | undefined> {

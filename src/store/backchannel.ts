@@ -50,14 +50,14 @@ export function backchannel(db: Db) {
       const { seconds, ...row } = r;
       await db('backchannel_requests').insert({ ...row, expires_at: db.raw('now() + make_interval(secs => ?)', [seconds]) });
     },
-    /** The account's requests still waiting for it, oldest first. */
+    /** The account's requests still waiting for it, newest first (the one just asked for is the one in hand). */
     async pending(accountId: string): Promise<BackchannelRequest[]> {
       if (!isStorableText(accountId)) return [];
       return db('backchannel_requests')
         .select<BackchannelRequest[]>([...COLUMNS])
         .where({ account_id: accountId, status: 'pending' })
         .andWhere('expires_at', '>', db.fn.now())
-        .orderBy('created_at')
+        .orderBy('created_at', 'desc')
         .limit(20);
     },
     /** A request by its row key (the SHA-256 of `auth_req_id`): the token endpoint's held poll reads its state. */
