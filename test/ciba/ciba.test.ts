@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as jose from 'jose';
+import * as oidc from 'openid-client';
 import { createClient } from '../../src/admin/clients.js';
 import { outgoing } from '../../src/oidc/provider.js';
 import { sha256 } from '../../src/store/hash.js';
@@ -233,5 +234,41 @@ describe('backchannel approval (CIBA): poll, hold and ping, on the phone', funct
     const port = (notify.address() as AddressInfo).port;
     const answer = await outgoing('http://localhost:3000', `https://127.0.0.1:${port}/ping`, { method: 'POST', body: '{}' });
     assert.equal(answer.status, 204);
+  });
+});
+
+describe('backchannel approval with a standard client library (openid-client)', function () {
+  this.timeout(60_000);
+  it('initiates, the phone approves, and openid-client polls its tokens as the spec says', async () => {
+    const server = await startTestServer({ device: { pollInterval: 1 } });
+    try {
+      const c = await createClient(server.store, server.provider(), {
+        client_id: 'agent',
+        client_name: 'Assistant',
+        grant_types: [CIBA],
+        response_types: [],
+        backchannel_token_delivery_mode: 'poll',
+      });
+      const meta = (await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json()) as oidc.ServerMetadata;
+      const config = new oidc.Configuration(meta, 'agent', String(c.client_secret));
+      oidc.allowInsecureRequests(config);
+      const started = await oidc.initiateBackchannelAuthentication(config, {
+        scope: 'openid profile',
+        login_hint: 'alice',
+        binding_message: 'Book 2 seats',
+      });
+      assert.equal(started.interval, 1);
+      const phone = new Phone();
+      await phone.submit(await phone.request(`${server.issuer}/account/signin`), { username: 'alice', password: PASSWORD });
+      const list = await phone.request(`${server.issuer}/account/devices`);
+      const page = await phone.request(`${server.issuer}/account/requests/${/data-ciba-request="([\w-]+)"/.exec(list.html)?.[1]}`);
+      assert.match(page.html, /Book 2 seats/);
+      await phone.submit(page, { decision: 'approve' });
+      const tokens = await oidc.pollBackchannelAuthenticationGrant(config, started);
+      assert.equal(tokens.claims()?.sub, server.userId);
+      assert.match(String(tokens.scope), /profile/);
+    } finally {
+      await server.close();
+    }
   });
 });
