@@ -70,12 +70,16 @@ describe('backchannel approval on a phone (Chromium)', function () {
   it('the request appears on the open account page by itself; the phone approves; the polling app gets tokens, the ping app is pinged', async () => {
     const ctx = await phoneContext(browser);
     const page = await ctx.newPage();
+    // Every script of the account page runs (they share the page's global scope: one error stops the next script).
+    const scriptErrors: string[] = [];
+    page.on('pageerror', (err) => scriptErrors.push(err.message));
     await page.goto(`${server.publicUrl}/account/devices`);
     await page.getByLabel('Username').fill('alice');
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('heading', { name: 'Your devices' }).waitFor();
     assert.equal(await page.getByRole('heading', { name: 'Waiting for you' }).count(), 0);
+    assert.deepEqual(scriptErrors, []);
 
     // The app asks while the page is open: the stream brings it in.
     const asked = await ask('desk', { binding_message: 'Ticket 5521' });
@@ -105,6 +109,7 @@ describe('backchannel approval on a phone (Chromium)', function () {
     await page.getByRole('link', { name: 'Review' }).click();
     await page.getByRole('button', { name: 'Approve' }).click();
     assert.equal(await ping, String(till.json.auth_req_id));
+    assert.deepEqual(scriptErrors, [], 'no page script failed');
     await ctx.close();
   });
 });
