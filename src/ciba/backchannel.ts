@@ -26,9 +26,11 @@ import { preferredWait } from '../device/prefer.js';
  *          └──(Decline, "I didn't start this": backchannelResult(AccessDenied))──▶ access_denied
  * ```
  *
- * Limits no one can turn against others (`ciba.*` per window): requests per client (all users), per client and user,
- * and per user (all clients), so a flood from one app cannot bury a user's phone. They are counted where the library
- * asks who the user is, before it records anything; a client's budget is spent by its own requests, known user or not.
+ * Limits no one can turn against others (`ciba.*` per window): requests per client (all users) and per client and
+ * user, taken in the library's last step before it records a request, whatever hint named the user; a client's
+ * budget is spent by its own requests, known user or not. No limit is shared between apps: a flood from one app
+ * cannot bury a phone (the phone lists each app's newest request once, and pushes per user are limited over all
+ * apps), and cannot get another app refused.
  */
 export const CIBA_GRANT = 'urn:openid:params:grant-type:ciba';
 
@@ -46,8 +48,11 @@ export interface CibaDeps {
 /** The bus key of an account's waiting requests (its phone pages follow it); 64 hex digits like every handoff key. */
 export const accountKey = (accountId: string) => sha256(`backchannel-account:${accountId}`);
 
-/** The printable characters a `binding_message` may hold, at most 64 (it is shown to a person, escaped). */
-const BINDING = /^[^\u0000-\u001f\u007f-\u009f]{1,64}$/u;
+/**
+ * The characters a `binding_message` may hold, at most 64 (it is shown to a person, escaped): no control or format
+ * characters, so no direction override can make it read as something else.
+ */
+const BINDING = /^[^\p{Cc}\p{Cf}\u2028\u2029]{1,64}$/u;
 
 function slowDown(description: string, retryAfter: number, ctx: KoaContextWithOIDC): never {
   ctx.set('Retry-After', String(Math.max(1, Math.ceil(retryAfter))));
@@ -60,25 +65,18 @@ export function cibaHooks(deps: CibaDeps) {
   const limits = (clientId: string, accountId?: string): Limit[] =>
     accountId === undefined
       ? [{ bucket: 'ciba:client', key: clientId, windowSeconds: window, max: config.ciba.maxPerClient }]
-      : [
-          { bucket: 'ciba:client-user', key: `${clientId}|${accountId}`, windowSeconds: window, max: config.ciba.maxPerClientAndUser },
-          { bucket: 'ciba:user', key: accountId, windowSeconds: window, max: config.ciba.maxPerUser },
-        ];
+      : [{ bucket: 'ciba:client-user', key: `${clientId}|${accountId}`, windowSeconds: window, max: config.ciba.maxPerClientAndUser }];
 
   return {
     async processLoginHint(ctx: KoaContextWithOIDC, hint?: string): Promise<string | undefined> {
-      const clientId = ctx.oidc.client?.clientId ?? '';
       const typed = hint ?? '';
-      // The same two statements whether or not the hint names someone: the look-up, then one take of the limits
-      // (the client's own budget is spent either way, so guessing names costs the guesser).
       const accountId = await store.users.byLoginHint(canonicalUsername(typed) ?? typed);
-      const spent = await store.counters.take([...limits(clientId), ...(accountId ? limits(clientId, accountId) : [])]);
-      if (spent)
-        slowDown(
-          spent.index === 0 ? 'too many backchannel requests from this client' : 'too many backchannel requests for this user',
-          spent.retryAfter,
-          ctx,
-        );
+      // A name that is no one still spends the client's own budget (guessing names costs the guesser), in the one
+      // statement a known user's limits take in verifyUserCode below: the same two statements either way.
+      if (!accountId) {
+        const spent = await store.counters.take(limits(ctx.oidc.client?.clientId ?? ''));
+        if (spent) slowDown('too many backchannel requests from this client', spent.retryAfter, ctx);
+      }
       return accountId;
     },
     async processLoginHintToken(): Promise<string | undefined> {
@@ -89,8 +87,21 @@ export function cibaHooks(deps: CibaDeps) {
         throw new errors.InvalidBindingMessage('binding_message must be 1 to 64 printable characters');
     },
     async validateRequestContext(): Promise<void> {},
-    /** `backchannel_user_code_parameter_supported` is false: a user code, if sent, is ignored (CIBA 7.1). */
-    async verifyUserCode(): Promise<void> {},
+    /**
+     * The library's last step before it records a request, for every way of naming the user (`login_hint` and
+     * `id_token_hint` alike): the limits are taken here, so no hint type passes them. A `user_code`, if sent, is
+     * ignored (`backchannel_user_code_parameter_supported` is false, CIBA 7.1).
+     */
+    async verifyUserCode(ctx: KoaContextWithOIDC, account: { accountId: string }): Promise<void> {
+      const clientId = ctx.oidc.client?.clientId ?? '';
+      const spent = await store.counters.take([...limits(clientId), ...limits(clientId, account.accountId)]);
+      if (spent)
+        slowDown(
+          spent.index === 0 ? 'too many backchannel requests from this client' : 'too many backchannel requests for this user',
+          spent.retryAfter,
+          ctx,
+        );
+    },
     async triggerAuthenticationDevice(
       ctx: KoaContextWithOIDC,
       request: BackchannelAuthenticationRequest,
@@ -124,7 +135,12 @@ export function cibaHooks(deps: CibaDeps) {
       // CIBA 7.3: the interval a polling client waits between polls.
       (ctx.body as Record<string, unknown>).interval = config.device.pollInterval;
       await deps.bus.publish(accountKey(account.accountId));
-      deps.notify?.(account.accountId, client.clientName ?? client.clientId, id);
+      // Pushes per user are limited over all apps; one beyond the limit is listed on the phone, not pushed, so no app
+      // can keep a phone buzzing, and no app is refused because of another.
+      const quiet = await store.counters.take([
+        { bucket: 'ciba:push', key: account.accountId, windowSeconds: window, max: config.ciba.maxPerUser },
+      ]);
+      if (!quiet) deps.notify?.(account.accountId, client.clientName ?? client.clientId, id);
     },
   };
 }

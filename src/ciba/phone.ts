@@ -24,7 +24,7 @@ import { cibaOutcomePage, decisionPage, type WaitingRequest } from '../views/cib
 import { tFor } from '../views/context.js';
 import { accountLabel } from '../views/sign-in.js';
 import { accountKey } from './backchannel.js';
-import { pushEndpointAllowed, type WebPush } from './push.js';
+import { pushEndpointAllowed, pushKeysValid, type WebPush } from './push.js';
 import { readJsonObject } from '../http/body.js';
 import { readAsset } from '../http/assets.js';
 import { tFor as langOf } from '../views/context.js';
@@ -109,9 +109,11 @@ export function cibaPhoneRoutes(deps: CibaPhoneDeps): Router {
     const auth = typeof sub?.keys?.auth === 'string' ? sub.keys.auth : '';
     if (!pushEndpointAllowed(deps.issuer, endpoint))
       throw new HttpError(400, 'invalid_request', "this push endpoint is not one of the browsers' push services");
-    if (!/^[\w-]{80,100}$/.test(p256dh) || !/^[\w-]{16,32}$/.test(auth))
+    if (!/^[\w-]{80,100}$/.test(p256dh) || !/^[\w-]{20,32}$/.test(auth) || !pushKeysValid(p256dh, auth))
       throw new HttpError(400, 'invalid_request', 'malformed subscription keys');
-    await deps.push.subscribe(who.accountId, { endpoint, p256dh, auth }, langOf(ctx).lang, ctx.get('user-agent').slice(0, 512) || null);
+    const ua = ctx.get('user-agent').slice(0, 512) || null;
+    if (!(await deps.push.subscribe(who.accountId, { endpoint, p256dh, auth }, langOf(ctx).lang, ua)))
+      throw new HttpError(409, 'conflict', 'this push subscription belongs to another account');
     ctx.status = 201;
     ctx.body = { subscribed: true };
   });

@@ -1,3 +1,4 @@
+import { createPublicKey } from 'node:crypto';
 import webpush from 'web-push';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
@@ -18,7 +19,13 @@ import { type Lang, translator } from '../views/i18n.js';
  * The message says only which app asks and links to the request; it carries nothing the phone's page does not show
  * once signed in.
  */
-const PUSH_SERVICES = [/\.googleapis\.com$/, /\.mozilla\.com$/, /\.mozaws\.net$/, /\.notify\.windows\.com$/, /\.push\.apple\.com$/];
+/** The browsers' push services: Chrome's, Firefox's, Edge's (one host per region) and Safari's. */
+const PUSH_SERVICES = [
+  /^fcm\.googleapis\.com$/,
+  /^updates\.push\.services\.mozilla\.com$/,
+  /^[a-z0-9-]+\.notify\.windows\.com$/,
+  /^web\.push\.apple\.com$/,
+];
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** Whether a subscription's endpoint is one Handoff will send to (see above). */
@@ -30,13 +37,32 @@ export function pushEndpointAllowed(issuer: string, endpoint: string): boolean {
     return false;
   }
   if (url.username || url.password || endpoint.length > 2048) return false;
-  if (LOOPBACK.has(url.hostname)) return LOOPBACK.has(new URL(issuer).hostname);
-  return url.protocol === 'https:' && PUSH_SERVICES.some((p) => p.test(url.hostname));
+  if (LOOPBACK.has(url.hostname)) return LOOPBACK.has(new URL(issuer).hostname) && (url.protocol === 'http:' || url.protocol === 'https:');
+  return url.protocol === 'https:' && url.port === '' && PUSH_SERVICES.some((p) => p.test(url.hostname));
+}
+
+/**
+ * Whether a subscription's keys are what RFC 8291 needs: `p256dh` an uncompressed point on P-256 (65 bytes, checked
+ * by importing it), `auth` 16 bytes. Anything else would only fail at every message.
+ */
+export function pushKeysValid(p256dh: string, auth: string): boolean {
+  const point = Buffer.from(p256dh, 'base64url');
+  if (Buffer.from(auth, 'base64url').length !== 16 || point.length !== 65 || point[0] !== 4) return false;
+  try {
+    createPublicKey({
+      key: { kty: 'EC', crv: 'P-256', x: point.subarray(1, 33).toString('base64url'), y: point.subarray(33).toString('base64url') },
+      format: 'jwk',
+    });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export interface WebPush {
   publicKey(): Promise<string>;
-  subscribe(accountId: string, sub: { endpoint: string; p256dh: string; auth: string }, lang: Lang, ua: string | null): Promise<void>;
+  /** False when the endpoint is another account's (a subscription belongs to the account that made it). */
+  subscribe(accountId: string, sub: { endpoint: string; p256dh: string; auth: string }, lang: Lang, ua: string | null): Promise<boolean>;
   /** Tells the account's phones that `clientName` asks (never throws; sends in the background). */
   notify(accountId: string, clientName: string, requestId: string): void;
 }
@@ -90,9 +116,8 @@ export function webPush(deps: { store: Store; issuer: string; log: Logger }): We
 
   return {
     publicKey: async () => (await vapid()).publicKey,
-    async subscribe(accountId, sub, lang, ua) {
-      await deps.store.push.subscribe({ account_id: accountId, endpoint: sub.endpoint, p256dh: sub.p256dh, auth: sub.auth, lang, ua });
-    },
+    subscribe: (accountId, sub, lang, ua) =>
+      deps.store.push.subscribe({ account_id: accountId, endpoint: sub.endpoint, p256dh: sub.p256dh, auth: sub.auth, lang, ua }),
     notify(accountId, clientName, requestId) {
       send(accountId, clientName, requestId).catch((err: unknown) => deps.log.warn('push failed', { err }));
     },

@@ -50,15 +50,21 @@ export function backchannel(db: Db) {
       const { seconds, ...row } = r;
       await db('backchannel_requests').insert({ ...row, expires_at: db.raw('now() + make_interval(secs => ?)', [seconds]) });
     },
-    /** The account's requests still waiting for it, newest first (the one just asked for is the one in hand). */
+    /**
+     * The account's requests still waiting for it: each app's newest one (an app that asks again and again shows once,
+     * so no app can bury another's request), newest first.
+     */
     async pending(accountId: string): Promise<BackchannelRequest[]> {
       if (!isStorableText(accountId)) return [];
-      return db('backchannel_requests')
-        .select<BackchannelRequest[]>([...COLUMNS])
-        .where({ account_id: accountId, status: 'pending' })
-        .andWhere('expires_at', '>', db.fn.now())
-        .orderBy('created_at', 'desc')
-        .limit(20);
+      const rows = await db.raw<{ rows: BackchannelRequest[] }>(
+        `SELECT * FROM (
+           SELECT DISTINCT ON (client_id) ${COLUMNS.join(', ')} FROM backchannel_requests
+            WHERE account_id = ? AND status = 'pending' AND expires_at > now()
+            ORDER BY client_id, created_at DESC
+         ) newest ORDER BY created_at DESC LIMIT 20`,
+        [accountId],
+      );
+      return rows.rows;
     },
     /** A request by its row key (the SHA-256 of `auth_req_id`): the token endpoint's held poll reads its state. */
     async byKey(key: string): Promise<Pick<BackchannelRequest, 'status'> | undefined> {

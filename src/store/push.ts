@@ -2,6 +2,8 @@ import type { Db } from './db.js';
 import { sha256 } from './hash.js';
 
 /** `vapid_keys` and `push_subscriptions` (migrations/20261205000500_web_push.ts). */
+/** Browsers one account keeps notifications on for (the oldest beyond it is dropped). */
+const MAX_PER_ACCOUNT = 5;
 export interface PushSubscriptionRow {
   id: string;
   account_id: string;
@@ -24,12 +26,33 @@ export function push(db: Db) {
       const row = await db('vapid_keys').first<{ public_key: string; private_key: string }>('public_key', 'private_key').where({ id: 1 });
       return { publicKey: row.public_key, privateKey: row.private_key };
     },
-    /** Adds (or renews) a browser's subscription for an account; an endpoint belongs to one account at a time. */
-    async subscribe(s: Omit<PushSubscriptionRow, 'id'> & { ua: string | null }): Promise<void> {
-      await db('push_subscriptions')
-        .insert({ id: sha256(s.endpoint), ...s })
-        .onConflict('id')
-        .merge(['account_id', 'p256dh', 'auth', 'lang', 'ua']);
+    /**
+     * Adds (or renews) a browser's subscription for an account, keeping an account's newest {@link MAX_PER_ACCOUNT};
+     * false when the endpoint is another account's (it stays theirs).
+     */
+    async subscribe(s: Omit<PushSubscriptionRow, 'id'> & { ua: string | null }): Promise<boolean> {
+      const id = sha256(s.endpoint);
+      return db.transaction(async (trx) => {
+        const rows = await trx('push_subscriptions')
+          .insert({ id, ...s })
+          .onConflict('id')
+          .merge(['p256dh', 'auth', 'lang', 'ua', 'created_at'])
+          .where('push_subscriptions.account_id', s.account_id)
+          .returning('id');
+        if (!rows.length) return false;
+        await trx('push_subscriptions')
+          .delete()
+          .where({ account_id: s.account_id })
+          .whereNotIn(
+            'id',
+            trx('push_subscriptions').select('id').where({ account_id: s.account_id }).orderBy('created_at', 'desc').limit(MAX_PER_ACCOUNT),
+          );
+        return true;
+      });
+    },
+    /** Every subscription of an account ends (its sessions all ended: sign out everywhere, a password reset). */
+    async endAll(accountId: string): Promise<void> {
+      await db('push_subscriptions').delete().where({ account_id: accountId });
     },
     async of(accountId: string): Promise<PushSubscriptionRow[]> {
       return db('push_subscriptions')

@@ -72,5 +72,7 @@ export async function endSessionsOf(trx: Db, accountId: string, keepUid?: string
   const d = trx('account_sessions').delete().where({ account_id: accountId });
   if (keepUid) d.andWhereNot({ uid: keepUid });
   await d;
+  // A subscription is not tied to one session: when sessions end, notifications stop until a phone turns them on again.
+  await trx('push_subscriptions').delete().where({ account_id: accountId });
   return ended.length;
 }

@@ -215,7 +215,7 @@ describe('backchannel approval (CIBA): poll, hold and ping, on the phone', funct
     assert.equal((await poll('bank', id)).json.error, 'authorization_pending', 'nothing was decided');
   });
 
-  it('limits: one app cannot bury a phone, an unknown user answers unknown_user_id, and no one else is refused', async () => {
+  it('limits: one app cannot bury a phone, whatever hint names the user; an unknown user answers unknown_user_id; no app refuses another', async () => {
     assert.equal((await ask('call-center', { login_hint: 'nobody' })).json.error, 'unknown_user_id');
     for (let i = 0; i < server.config.ciba.maxPerClientAndUser; i += 1)
       assert.equal((await ask('call-center', { login_hint: 'alice' })).status, 200);
@@ -223,10 +223,32 @@ describe('backchannel approval (CIBA): poll, hold and ping, on the phone', funct
     assert.equal(flooded.status, 429);
     assert.equal(flooded.json.error, 'slow_down');
     assert.ok(Number(flooded.headers.get('retry-after')) > 0);
-    assert.equal((await ask('other-desk', { login_hint: 'alice' })).status, 200, 'another app still reaches alice');
+
+    // An id_token_hint names the user too, and meets the same limits (it is not processed as a login_hint).
     const phone = await signedInPhone();
+    const first = String((await ask('other-desk', { login_hint: 'alice' })).json.auth_req_id);
+    await phone.submit(await openOnPhone(phone), { decision: 'approve' });
+    await nextInterval();
+    const idToken = String((await poll('other-desk', first)).json.id_token);
+    await server.db('rate_counters').delete();
+    for (let i = 0; i < server.config.ciba.maxPerClientAndUser; i += 1)
+      assert.equal((await ask('other-desk', { id_token_hint: idToken })).status, 200, 'an id_token_hint is a way to name the user');
+    assert.equal((await ask('other-desk', { id_token_hint: idToken })).status, 429, 'and is limited like a login_hint');
+
+    // Other apps still reach alice, and her phone lists each app's newest request once: no app buries another.
+    assert.equal((await ask('call-center', { login_hint: 'alice' })).status, 200, 'another app is not refused');
     const list = await phone.request(`${base}/account/devices`);
-    assert.equal([...list.html.matchAll(/data-ciba-request=/g)].length, server.config.ciba.maxPerClientAndUser + 1);
+    assert.equal([...list.html.matchAll(/data-ciba-request=/g)].length, 2, 'one entry per app');
+  });
+
+  it('a binding message is what it looks like: no control or direction-override characters', async () => {
+    for (const bad of ['\u202Eevil', 'a\u0000b', 'x'.repeat(65), 'line\nbreak'])
+      assert.equal(
+        (await ask('call-center', { login_hint: 'alice', binding_message: bad })).json.error,
+        'invalid_binding_message',
+        JSON.stringify(bad),
+      );
+    assert.equal((await ask('call-center', { login_hint: 'alice', binding_message: '订单 42 · Order 42' })).status, 200);
   });
 
   it('a ping goes to loopback only when the issuer is on loopback, and then over plain http', async () => {

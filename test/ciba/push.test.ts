@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { decrypt } from 'http_ece';
 import * as jose from 'jose';
 import { createClient } from '../../src/admin/clients.js';
-import { pushEndpointAllowed } from '../../src/ciba/push.js';
+import { pushEndpointAllowed, pushKeysValid } from '../../src/ciba/push.js';
 import { Phone } from '../helpers/phone.js';
 import { PASSWORD, postForm, startTestServer } from '../helpers/server.js';
 
@@ -71,6 +71,28 @@ describe('Web Push for backchannel approval', function () {
       body: JSON.stringify({ csrf, subscription: { endpoint, keys: { p256dh: receiver.getPublicKey().toString('base64url'), auth } } }),
     });
     assert.equal(subscribed.status, 201, await subscribed.clone().text());
+    // Another account cannot take this browser's subscription over.
+    await server.store.users.insert({
+      id: 'mallory',
+      username: 'mallory',
+      passwordHash: (await server.store.users.credentials('alice'))?.password_hash ?? null,
+      name: null,
+      email: null,
+      emailVerified: false,
+    });
+    const other = new Phone();
+    await other.submit(await other.request(`${server.issuer}/account/signin`), { username: 'mallory', password: PASSWORD });
+    const otherPage = await other.request(`${server.issuer}/account/devices`);
+    const otherCookie = [...other.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    const takeover = await fetch(`${server.issuer}/account/push`, {
+      method: 'POST',
+      headers: { cookie: otherCookie, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        csrf: /data-push data-csrf="([^"]+)"/.exec(otherPage.html)?.[1],
+        subscription: { endpoint, keys: { p256dh: receiver.getPublicKey().toString('base64url'), auth } },
+      }),
+    });
+    assert.equal(takeover.status, 409);
 
     const arrived = new Promise<Delivery>((resolve) => {
       delivered = resolve;
@@ -116,7 +138,12 @@ describe('Web Push for backchannel approval', function () {
     assert.equal(pushEndpointAllowed(issuer, 'https://fcm.googleapis.com/fcm/send/abc'), true);
     assert.equal(pushEndpointAllowed(issuer, 'https://updates.push.services.mozilla.com/wpush/v2/abc'), true);
     assert.equal(pushEndpointAllowed(issuer, 'https://web.push.apple.com/abc'), true);
+    assert.equal(pushEndpointAllowed(issuer, 'https://wns2-par02p.notify.windows.com/w/?token=abc'), true);
     for (const bad of [
+      'https://storage.googleapis.com/attacker-bucket',
+      'https://attacker.storage.googleapis.com/x',
+      'https://fcm.googleapis.com:22/x',
+      'https://push.mozaws.net/x',
       'http://fcm.googleapis.com/fcm/send/abc',
       'https://169.254.169.254/latest/meta-data',
       'https://127.0.0.1:9/push',
@@ -127,5 +154,16 @@ describe('Web Push for backchannel approval', function () {
     ])
       assert.equal(pushEndpointAllowed(issuer, bad), false, bad);
     assert.equal(pushEndpointAllowed('http://localhost:3000', 'http://127.0.0.1:9/push'), true, 'a local trial');
+    assert.equal(pushEndpointAllowed('http://localhost:3000', 'ftp://127.0.0.1:21/push'), false);
+    assert.equal(pushKeysValid(createECDH('prime256v1').generateKeys().toString('base64url'), randomBytes(16).toString('base64url')), true);
+    assert.equal(
+      pushKeysValid(Buffer.alloc(65, 4).toString('base64url'), randomBytes(16).toString('base64url')),
+      false,
+      'not a point on P-256',
+    );
+    assert.equal(
+      pushKeysValid(createECDH('prime256v1').generateKeys().toString('base64url'), randomBytes(12).toString('base64url')),
+      false,
+    );
   });
 });
