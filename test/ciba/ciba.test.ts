@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import * as jose from 'jose';
 import * as oidc from 'openid-client';
 import { createClient } from '../../src/admin/clients.js';
-import { outgoing } from '../../src/oidc/provider.js';
+import { outgoing } from '../../src/oidc/outgoing.js';
 import { sha256 } from '../../src/store/hash.js';
 import { ageLimitWindows } from '../helpers/fixtures.js';
 import { Phone } from '../helpers/phone.js';
