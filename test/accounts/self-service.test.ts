@@ -18,6 +18,8 @@ describe('self-service accounts: sign-up, address confirmation, password reset',
   this.timeout(120_000);
   let smtp: Awaited<ReturnType<typeof startSmtp>>;
   let server: Awaited<ReturnType<typeof startTestServer>>;
+  /** The server this test started, if any (closed once, after it). */
+  let running: { close(): Promise<void> } | undefined;
   let base: string;
 
   before(async () => {
@@ -27,10 +29,12 @@ describe('self-service accounts: sign-up, address confirmation, password reset',
     await smtp.close();
   });
   afterEach(async () => {
-    await server?.close();
+    await running?.close();
+    running = undefined;
   });
   const start = async (signup = true) => {
     server = await startTestServer({ proxy: true, accounts: { signup }, mail: { smtpUrl: smtp.url } });
+    running = server;
     base = server.issuer;
     smtp.mails.length = 0;
   };
@@ -492,6 +496,7 @@ describe('self-service accounts: sign-up, address confirmation, password reset',
       undefined,
       createLogger('info', (line) => lines.push(line)),
     );
+    running = server;
     base = server.issuer;
     assert.equal(server.mailer.mode, 'log');
     const phone = new Phone();
@@ -507,6 +512,7 @@ describe('self-service accounts: sign-up, address confirmation, password reset',
     await server.close();
 
     server = await startTestServer({ env: 'production' }, undefined, createLogger('silent'));
+    running = server;
     base = server.issuer;
     assert.equal(server.mailer.mode, 'off');
     const { page } = await deviceSignInPage(new Phone());

@@ -13,12 +13,16 @@ const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 describe('client self-registration (RFC 7591/7592)', function () {
   this.timeout(60_000);
   let server: Awaited<ReturnType<typeof startTestServer>>;
+  /** The server this test started, if any (closed once, after it). */
+  let running: { close(): Promise<void> } | undefined;
   let base: string;
   afterEach(async () => {
-    await server?.close();
+    await running?.close();
+    running = undefined;
   });
   const start = async (overrides: Parameters<typeof startTestServer>[0] = {}) => {
     server = await startTestServer(overrides);
+    running = server;
     base = server.issuer;
   };
   const admin = (method: string, path: string, body?: unknown) => adminFetch(server, method, path, body);
