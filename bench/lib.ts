@@ -12,6 +12,17 @@ const SCRIPTS = {
   baseline: fileURLToPath(new URL('./baseline-server.js', import.meta.url)),
   floor: fileURLToPath(new URL('./floor-server.js', import.meta.url)),
 };
+/** Node flags that let a benchmark force a full collection and read live memory ({@link Instance.gc}). */
+export const GC_NODE_FLAGS = ['--expose-gc', '--import', fileURLToPath(new URL('./gc-on-signal.js', import.meta.url))];
+
+/** Live memory of a process after a forced full collection (gc-on-signal.ts). */
+export interface GcReading {
+  rssKiB: number;
+  anonKiB: number;
+  heapUsedKiB: number;
+  heapTotalKiB: number;
+  externalKiB: number;
+}
 /**
  * The Node flags `npm start` runs Handoff with (package.json): V8's baseline WebAssembly compiler only, which keeps
  * embedded PGlite's compiled code small (bench/README.md, "PGlite memory"); PostgreSQL deployments compile no
@@ -68,6 +79,8 @@ export interface Instance {
   admin: string;
   child: ChildProcess;
   rssKiB(): number;
+  /** Forces a full collection and reads memory (only for processes started with GC_NODE_FLAGS). */
+  gc(): Promise<GcReading>;
   stop(): Promise<void>;
 }
 
@@ -107,12 +120,32 @@ export async function startInstance(
     }
   })();
   await Promise.race([ready, exited]);
-  child.stdout?.resume();
+  // Lines `#gc {...}` answer gc(); everything else on stdout (the logs) is dropped.
+  const gcWaiters: Array<(r: GcReading) => void> = [];
+  let out = '';
+  child.stdout?.setEncoding('utf8');
+  child.stdout?.on('data', (chunk: string) => {
+    out += chunk;
+    for (let i = out.indexOf('\n'); i >= 0; i = out.indexOf('\n')) {
+      const line = out.slice(0, i);
+      out = out.slice(i + 1);
+      if (line.startsWith('#gc ')) gcWaiters.shift()?.(JSON.parse(line.slice(4)) as GcReading);
+    }
+  });
   return {
     base: `http://localhost:${port}`,
     admin: `http://127.0.0.1:${adminPort}`,
     child,
     rssKiB: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0),
+    gc: () =>
+      new Promise<GcReading>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no #gc answer: was the process started with GC_NODE_FLAGS?')), 60_000);
+        gcWaiters.push((r) => {
+          clearTimeout(timer);
+          resolve(r);
+        });
+        child.kill('SIGUSR2');
+      }),
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));

@@ -1,6 +1,18 @@
 import http from 'node:http';
 import { Phone } from '../test/helpers/phone.js';
-import { DEVICE_GRANT, type Instance, PASSWORD, freshPostgres, percentile, round, seed, settle, startInstance } from './lib.js';
+import {
+  DEVICE_GRANT,
+  GC_NODE_FLAGS,
+  type GcReading,
+  type Instance,
+  PASSWORD,
+  freshPostgres,
+  percentile,
+  round,
+  seed,
+  settle,
+  startInstance,
+} from './lib.js';
 
 /**
  * 10,000 concurrent waits on one instance: 5,000 held token requests (`Prefer: wait=300`, one per device code, as a
@@ -69,49 +81,39 @@ function stream(url: string, onState: (state: string, at: number) => void): http
   return req;
 }
 
-/** A process metric of the instance, from its own /metrics, in KiB. */
-async function metricKiB(admin: string, name: string): Promise<number> {
-  const text = await (await fetch(`${admin}/metrics`)).text();
-  return Number(new RegExp(`^${name} (\\d+(?:\\.\\d+)?)`, 'm').exec(text)?.[1] ?? 0) / 1024;
-}
-/** V8 heap in use (after its last GC, so mostly live objects). */
-const heapUsedKiB = (admin: string) => metricKiB(admin, 'nodejs_heap_size_used_bytes');
-
 interface Cost {
   rssIdleMiB: number;
   rssLoadedMiB: number;
+  /** Resident memory per wait, after a forced full collection before and after. */
   memoryPerWaitKiB: number;
+  /** V8 heap in use per wait, after the same collections. */
   heapPerWaitKiB: number;
-  heapCommittedPerWaitKiB: number;
+  /** Anonymous resident memory (the heap, malloc, buffers; not mapped code) per wait. */
+  anonPerWaitKiB: number;
   externalPerWaitKiB: number;
 }
 
-/** What `open()`'s `count` open requests add to the instance's resident memory and V8 heap, per request. */
+/** What `open()`'s `count` open requests add to the instance's live memory, per request (forced GC on both sides). */
 async function memoryPerWait(instance: Instance, count: number, open: () => Promise<void>): Promise<Cost> {
-  await settle(2000);
-  const before = {
-    rss: instance.rssKiB(),
-    heap: await heapUsedKiB(instance.admin),
-    total: await metricKiB(instance.admin, 'nodejs_heap_size_total_bytes'),
-    external: await metricKiB(instance.admin, 'nodejs_external_memory_bytes'),
-  };
+  await settle(1000);
+  const before = await instance.gc();
   await open();
-  await settle(3000);
-  const rss = instance.rssKiB();
-  const per = (after: number, was: number) => round((after - was) / count, 2);
+  await settle(2000);
+  const after = await instance.gc();
+  const per = (key: keyof GcReading) => round((after[key] - before[key]) / count, 2);
   return {
-    rssIdleMiB: round(before.rss / 1024),
-    rssLoadedMiB: round(rss / 1024),
-    memoryPerWaitKiB: per(rss, before.rss),
-    heapPerWaitKiB: per(await heapUsedKiB(instance.admin), before.heap),
-    heapCommittedPerWaitKiB: per(await metricKiB(instance.admin, 'nodejs_heap_size_total_bytes'), before.total),
-    externalPerWaitKiB: per(await metricKiB(instance.admin, 'nodejs_external_memory_bytes'), before.external),
+    rssIdleMiB: round(before.rssKiB / 1024),
+    rssLoadedMiB: round(after.rssKiB / 1024),
+    memoryPerWaitKiB: per('rssKiB'),
+    heapPerWaitKiB: per('heapUsedKiB'),
+    anonPerWaitKiB: per('anonKiB'),
+    externalPerWaitKiB: per('externalKiB'),
   };
 }
 
 /** The same number of open requests held by a bare Node HTTP server (floor-server.ts): what Node itself costs. */
 async function nodeFloor(count: number, perCode: number): Promise<Cost> {
-  const floor = await startInstance({}, {}, 'floor');
+  const floor = await startInstance({}, {}, 'floor', GC_NODE_FLAGS);
   const requests: http.ClientRequest[] = [];
   try {
     return await memoryPerWait(floor, count, async () => {
@@ -140,8 +142,8 @@ async function main() {
   const pg = await freshPostgres();
   if (INSTANCES > 1 && !pg) throw new Error('two instances need PostgreSQL: set BENCH_DATABASE_URL');
   const engine = pg ? 'PostgreSQL' : 'PGlite';
-  const instance = await startInstance(pg ? { DATABASE_URL: pg.url } : {});
-  const holder = INSTANCES > 1 && pg ? await startInstance({ DATABASE_URL: pg.url }) : instance;
+  const instance = await startInstance(pg ? { DATABASE_URL: pg.url } : {}, {}, 'handoff', GC_NODE_FLAGS);
+  const holder = INSTANCES > 1 && pg ? await startInstance({ DATABASE_URL: pg.url }, {}, 'handoff', GC_NODE_FLAGS) : instance;
   try {
     await seed(instance);
     const codes: Array<{ device_code: string; verification_uri_complete: string; status_uri: string }> = [];

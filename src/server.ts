@@ -130,11 +130,14 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
   const issuer = issuerFor(config, port);
 
   const bus = await createBus(store, config, log);
-  const waits = new WaitRegistry({
-    max: config.realtime.maxConcurrentWaits,
-    perAddress: config.realtime.maxWaitsPerAddress,
-    perHandoff: config.realtime.maxWaitsPerHandoff,
-  });
+  const waits = new WaitRegistry(
+    {
+      max: config.realtime.maxConcurrentWaits,
+      perAddress: config.realtime.maxWaitsPerAddress,
+      perHandoff: config.realtime.maxWaitsPerHandoff,
+    },
+    bus,
+  );
   const metrics = new Metrics(() => waits.byKind, store.statementCount);
   const onOutcome = (kind: 'device' | 'desktop' | 'ciba', outcome: 'approved' | 'denied' | 'revoked') =>
     metrics.handoffs.inc({ kind, outcome });

@@ -164,7 +164,7 @@ export function cibaGrant(deps: CibaDeps) {
     const wait = preferredWait(ctx.get('prefer'), config.realtime.maxWaitSeconds);
     if (wait !== undefined) {
       const decided = async () => (await store.backchannel.byKey(key))?.status !== 'pending';
-      const held = await waitUntil(deps.bus, deps.waits, {
+      const held = await waitUntil(deps.waits, {
         key,
         address: addressKey(ctx.ip),
         deadline: Date.now() + wait * 1000,

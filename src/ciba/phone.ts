@@ -123,7 +123,7 @@ export function cibaPhoneRoutes(deps: CibaPhoneDeps): Router {
     const who = await signedIn(ctx);
     const key = accountKey(who.accountId);
     ctx.respond = false;
-    openEventStream({ res: ctx.res, ip: ctx.ip }, { bus: deps.bus, waits: deps.waits, ...deps.config.realtime }, key, async () => ({
+    openEventStream({ res: ctx.res, ip: ctx.ip }, { waits: deps.waits, ...deps.config.realtime }, key, async () => ({
       data: { pending: (await store.backchannel.pending(who.accountId)).map((r) => r.id) },
       final: false,
     }));

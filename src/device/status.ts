@@ -1,6 +1,5 @@
 import Router from '@koa/router';
 import type { Config } from '../config/schema.js';
-import type { EventBus } from '../events/bus.js';
 import type { WaitRegistry } from '../events/waits.js';
 import { openEventStream } from '../http/event-stream.js';
 import { unseal } from '../http/secrets.js';
@@ -18,7 +17,6 @@ import { handoffState, isFinal } from './flow.js';
 export interface StatusDeps {
   config: Config;
   store: Store;
-  bus: EventBus;
   waits: WaitRegistry;
   secrets: () => string[];
 }
@@ -40,7 +38,7 @@ export function keyOfHandle(roots: string[], handle: string): string | undefined
 }
 
 export function statusRoutes(deps: StatusDeps): Router {
-  const { store, bus, waits, config } = deps;
+  const { store, waits, config } = deps;
   const router = new Router();
   const view = (key: string) => statusView(store, key);
 
@@ -58,7 +56,7 @@ export function statusRoutes(deps: StatusDeps): Router {
       return;
     }
     ctx.respond = false;
-    openEventStream({ res: ctx.res, ip: ctx.ip }, { bus, waits, ...config.realtime }, key, () => view(key));
+    openEventStream({ res: ctx.res, ip: ctx.ip }, { waits, ...config.realtime }, key, view, first);
   });
   return router;
 }

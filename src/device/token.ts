@@ -4,7 +4,7 @@ import type { Context } from 'koa';
 import { errors } from 'oidc-provider';
 import type { Config } from '../config/schema.js';
 import type { EventBus } from '../events/bus.js';
-import { type WaitRegistry, waitUntil } from '../events/waits.js';
+import { CheckedWait, type WaitRegistry } from '../events/waits.js';
 import { addressKey } from '../http/address.js';
 import { clientIdOf, field, hasField } from '../http/body.js';
 import { TooManyRequests } from '../http/errors.js';
@@ -26,8 +26,8 @@ import { preferredWait } from './prefer.js';
  *   another client authentication method, DPoP, a duplicated parameter, an unknown client), after the library
  *   authenticated the client.
  *
- * A held request (`Prefer: wait=N`, RFC 7240) holds only its socket, one subscription and one timer. Once the code is
- * decided oidc-provider issues the tokens (or `access_denied`) exactly as it always does.
+ * A held request (`Prefer: wait=N`, RFC 7240) holds only its socket and one small object ({@link HeldPoll}). Once the
+ * code is decided oidc-provider issues the tokens (or `access_denied`) exactly as it always does.
  */
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -109,7 +109,7 @@ function answer(x: Exchange, r: Refusal): void {
 }
 
 /** What the lane did with a request: answered it, or handed it on (to the app, with its body). */
-export type Handled = 'answered' | 'handed-on';
+export type Handled = 'answered' | 'handed-on' | 'held';
 
 type Metadata = Record<string, unknown>;
 
@@ -146,20 +146,26 @@ export interface Presentation {
   ip: string;
   /** The `Prefer` header. */
   prefer: string;
-  /** Calls `fn` when the client hangs up. */
-  onGone: (fn: () => void) => void;
+}
+
+/** A pending code whose client asked to be held (`Prefer: wait=N`): for how long, and when the code expires. */
+export interface Hold {
+  kind: 'hold';
+  seconds: number;
+  /** The code's expiry (seconds since the epoch). */
+  exp: number;
 }
 
 /**
  * The device grant's answer to one presentation of a code (RFC 8628 3.5), for the lane and the grant alike. A poll is
  * one statement (flow.ts `poll`) that paces and reads the code; a pending code is answered `authorization_pending`,
- * or held until the phone decides, the code expires, N seconds pass, the client hangs up or the instance shuts
- * down; a decided code goes to oidc-provider, which issues the tokens (or `access_denied`).
+ * or held ({@link Hold}: the caller parks it, see {@link HeldPoll}) until the phone decides, the code expires, N
+ * seconds pass, the client hangs up or the instance shuts down; a decided code goes to oidc-provider, which issues the
+ * tokens (or `access_denied`).
  */
-export async function decidePoll(deps: DeviceTokenDeps, p: Presentation): Promise<Verdict> {
+export async function decidePoll(deps: DeviceTokenDeps, p: Presentation): Promise<Verdict | Hold> {
   const { config, store } = deps;
-  const interval = config.device.pollInterval;
-  const outcome = await poll(store, p.key, p.clientId, interval);
+  const outcome = await poll(store, p.key, p.clientId, config.device.pollInterval);
   switch (outcome.kind) {
     case 'unknown':
       try {
@@ -180,38 +186,183 @@ export async function decidePoll(deps: DeviceTokenDeps, p: Presentation): Promis
     case 'replay':
       return { kind: 'issue', replay: outcome.kind === 'replay', headers: {} };
     case 'pending': {
-      const wait = preferredWait(p.prefer, config.realtime.maxWaitSeconds);
-      if (wait === undefined) return PENDING;
-      const held = await hold(p, deps, wait, outcome.exp);
-      if (held === 'gone') return { kind: 'gone' };
-      if (held === 'full') {
-        const description = 'too many waiting requests; poll instead';
-        return { kind: 'refuse', status: 503, error: 'temporarily_unavailable', description, headers: { 'Retry-After': '5' } };
-      }
-      if (held === 'busy') {
-        const description = 'too many waiting requests from this address or for this code; poll instead';
-        return { kind: 'refuse', status: 429, error: 'slow_down', description, headers: { 'Retry-After': String(interval) } };
-      }
-      const applied = { 'Preference-Applied': `wait=${wait}` };
-      if (held === 'decided') return { kind: 'issue', replay: false, headers: applied };
-      return { ...(held === 'expired' ? EXPIRED : PENDING), headers: applied };
+      const seconds = preferredWait(p.prefer, config.realtime.maxWaitSeconds);
+      return seconds === undefined ? PENDING : { kind: 'hold', seconds, exp: outcome.exp };
     }
   }
 }
 
+/** What a hold ended with. */
+type Held = 'decided' | 'pending' | 'expired' | 'gone' | 'full' | 'busy';
+
+/** The answer to a held presentation, by how its hold ended. */
+function afterHold(held: Held, seconds: number, interval: number): Verdict {
+  if (held === 'gone') return { kind: 'gone' };
+  if (held === 'full') {
+    const description = 'too many waiting requests; poll instead';
+    return { kind: 'refuse', status: 503, error: 'temporarily_unavailable', description, headers: { 'Retry-After': '5' } };
+  }
+  if (held === 'busy') {
+    const description = 'too many waiting requests from this address or for this code; poll instead';
+    return { kind: 'refuse', status: 429, error: 'slow_down', description, headers: { 'Retry-After': String(interval) } };
+  }
+  const applied = { 'Preference-Applied': `wait=${seconds}` };
+  if (held === 'decided') return { kind: 'issue', replay: false, headers: applied };
+  return { ...(held === 'expired' ? EXPIRED : PENDING), headers: applied };
+}
+
 /**
- * A device-grant request in the public lane: answered here, held, or handed on to the app and oidc-provider (the
- * body the lane read is the one every later reader gets, http/body.ts).
+ * A held presentation (RFC 7240 `Prefer: wait=N`): waits for the phone, re-reading the code's state on every event
+ * for it, until it is decided, the code expires, N seconds pass, the client hangs up or the instance shuts down, and
+ * then calls {@link finished} with the answer (or {@link failed}). While it waits it is this one object: no promise or
+ * closure stays behind for it (events/waits.ts).
+ *
+ * A hold that lasted at least the poll interval (or the longest hold allowed, when that is shorter) stands for the
+ * client's pause between polls, so the poll after it is never told `slow_down`; a shorter one (`Prefer: wait=1`)
+ * leaves pacing as it was, or a client could poll at any rate by asking to be held for a moment each time.
+ */
+abstract class HeldPoll extends CheckedWait {
+  #final: Awaited<ReturnType<typeof handoffState>>;
+  readonly #deps: Pick<DeviceTokenDeps, 'store' | 'config'>;
+  readonly #started: number;
+  readonly #seconds: number;
+
+  constructor(deps: Pick<DeviceTokenDeps, 'store' | 'config' | 'waits'>, key: string, ip: string, hold: Hold) {
+    const started = Date.now();
+    super(deps.waits, key, addressKey(ip), Math.min(started + hold.seconds * 1000, hold.exp * 1000));
+    this.#deps = deps;
+    this.#started = started;
+    this.#seconds = hold.seconds;
+  }
+
+  /** Parks the presentation; a refusal (a cap is full) is answered at once. */
+  park(): void {
+    const refused = this.start();
+    if (refused) this.finished(afterHold(refused === 'instance' ? 'full' : 'busy', this.#seconds, this.#deps.config.device.pollInterval));
+  }
+
+  protected async check(): Promise<boolean> {
+    this.#final = await handoffState(this.#deps.store, this.key);
+    return !this.#final || isFinal(this.#final.state);
+  }
+
+  protected end(outcome: 'done' | 'gone', error?: unknown): void {
+    if (error !== undefined) this.failed(error);
+    else if (outcome === 'gone') this.finished({ kind: 'gone' });
+    else
+      this.#settle().then(
+        (v) => this.finished(v),
+        (err: unknown) => this.failed(err),
+      );
+  }
+
+  async #settle(): Promise<Verdict> {
+    const { config, store } = this.#deps;
+    const pause = Math.min(config.device.pollInterval, config.realtime.maxWaitSeconds) * 1000;
+    if (Date.now() - this.#started >= pause) await store.deviceCodes.resetPoll(this.key);
+    const state = this.#final?.state;
+    const held = state === 'approved' || state === 'denied' ? 'decided' : state === 'expired' || !this.#final ? 'expired' : 'pending';
+    return afterHold(held, this.#seconds, config.device.pollInterval);
+  }
+
+  protected abstract finished(v: Verdict): void;
+  protected abstract failed(err: unknown): void;
+}
+
+/** A held presentation as a promise (the grant inside oidc-provider: the less travelled path). */
+class PromisedHold extends HeldPoll {
+  resolve: (v: Verdict) => void = () => {};
+  reject: (err: unknown) => void = () => {};
+  protected finished(v: Verdict): void {
+    this.resolve(v);
+  }
+  protected failed(err: unknown): void {
+    this.reject(err);
+  }
+}
+
+const HELD = Symbol('held presentation');
+type Holding = ServerResponse & { [HELD]?: HeldPoll };
+/** One listener for every held response: the client hung up. */
+function hungUp(this: Holding): void {
+  this[HELD]?.gone();
+}
+
+function holdUntilDecided(deps: DeviceTokenDeps, p: Presentation, hold: Hold, res: ServerResponse): Promise<Verdict> {
+  return new Promise((resolve, reject) => {
+    const w = new PromisedHold(deps, p.key, p.ip, hold);
+    w.resolve = resolve;
+    w.reject = reject;
+    (res as Holding)[HELD] = w;
+    res.once('close', hungUp);
+    w.park();
+  });
+}
+
+/** What the public lane answers with, shared by every request it serves (device/lane.ts). */
+export interface LaneOut {
+  /** Hands the request on to the app (its body restored for the library's reader). */
+  app(req: IncomingMessage, res: ServerResponse): void;
+  /** Answers a request that failed before its answer was written (the app's error handler). */
+  fail(req: IncomingMessage, res: ServerResponse, err: unknown): void;
+  /** Counts an answered request in the metrics and the log. */
+  count(req: IncomingMessage, res: ServerResponse, route: string, started: number, requestId: string): void;
+  /** The headers every answer carries. */
+  headers(requestId: string): Record<string, string>;
+}
+
+/** A presentation the public lane parked: it answers (or hands on) by itself when the hold ends. */
+class LaneHold extends HeldPoll {
+  readonly #res: ServerResponse;
+  readonly #out: LaneOut;
+  readonly #clientId: string;
+  readonly #requestId: string;
+  readonly #arrived: number;
+
+  constructor(deps: DeviceTokenDeps, x: Exchange, p: Presentation, hold: Hold, out: LaneOut, arrived: number) {
+    super(deps, p.key, p.ip, hold);
+    this.#res = x.res;
+    this.#out = out;
+    this.#clientId = p.clientId;
+    this.#requestId = x.headers['X-Request-Id'] ?? '';
+    this.#arrived = arrived;
+  }
+
+  protected finished(v: Verdict): void {
+    const res = this.#res;
+    const req = res.req;
+    if (v.kind === 'gone') return;
+    const x: Exchange = { req, res, ip: '', headers: this.#out.headers(this.#requestId) };
+    if (v.kind === 'refuse') {
+      answer(x, v);
+      this.#out.count(req, res, '/token', this.#arrived, this.#requestId);
+      return;
+    }
+    for (const [name, value] of Object.entries({ ...x.headers, ...v.headers })) res.setHeader(name, value);
+    keepDecided(req, { key: this.key, clientId: this.#clientId, replay: v.replay });
+    this.#out.app(req, res);
+  }
+
+  protected failed(err: unknown): void {
+    this.#out.fail(this.#res.req, this.#res, err);
+  }
+}
+
+/**
+ * A device-grant request in the public lane: answered here, held (parked: it answers by itself when the hold ends),
+ * or handed on to the app and oidc-provider (the body the lane read is the one every later reader gets, http/body.ts).
  */
 export async function devicePoll(
   deps: DeviceTokenDeps,
   x: Exchange,
   form: ParsedUrlQuery,
-  handOn: (decided?: DecidedInLane) => void,
+  out: LaneOut,
+  arrived: number,
 ): Promise<Handled> {
   const on = (decided?: DecidedInLane) => {
     for (const [name, value] of Object.entries(x.headers)) x.res.setHeader(name, value);
-    handOn(decided);
+    if (decided) keepDecided(x.req, decided);
+    out.app(x.req, x.res);
     return 'handed-on' as const;
   };
   if (field(form, 'grant_type') !== DEVICE_GRANT) return on();
@@ -233,7 +384,15 @@ export async function devicePoll(
     if (!deps.corsAllowed(origin, uris)) return on();
   }
   const key = keyFor(deviceCode, 'DeviceCode');
-  const verdict = await decidePoll(deps, { key, clientId, ip: x.ip, prefer: header(x, 'prefer'), onGone: (fn) => x.res.once('close', fn) });
+  const p = { key, clientId, ip: x.ip, prefer: header(x, 'prefer') };
+  const verdict = await decidePoll(deps, p);
+  if (verdict.kind === 'hold') {
+    const w = new LaneHold(deps, x, p, verdict, out, arrived);
+    (x.res as Holding)[HELD] = w;
+    x.res.once('close', hungUp);
+    w.park();
+    return 'held';
+  }
   if (verdict.kind === 'gone') return 'answered';
   if (verdict.kind === 'refuse') {
     answer(x, verdict);
@@ -261,46 +420,6 @@ export function keepDecided(req: IncomingMessage, decided: DecidedInLane): void 
   decidedInLane.set(req, decided);
 }
 
-/** What a hold ended with. */
-type Held = 'decided' | 'pending' | 'expired' | 'gone' | 'full' | 'busy';
-
-/**
- * hold: waits for the phone (RFC 7240 `Prefer: wait=N`). `full` when the instance holds its maximum of waits,
- * `busy` when this address or this code already holds its share; `gone` when the client hung up.
- *
- * A hold that lasted at least the poll interval (or the longest hold allowed, when that is shorter) stands for the
- * client's pause between polls, so the poll after it is never told `slow_down`; a shorter one (`Prefer: wait=1`)
- * leaves pacing as it was, or a client could poll at any rate by asking to be held for a moment each time.
- */
-async function hold(
-  p: Presentation,
-  deps: Pick<DeviceTokenDeps, 'bus' | 'waits' | 'store' | 'config'>,
-  seconds: number,
-  exp: number,
-): Promise<Held> {
-  const started = Date.now();
-  const deadline = Math.min(started + seconds * 1000, exp * 1000);
-  let final: Awaited<ReturnType<typeof handoffState>>;
-  const outcome = await waitUntil(deps.bus, deps.waits, {
-    key: p.key,
-    address: addressKey(p.ip),
-    deadline,
-    check: async () => {
-      final = await handoffState(deps.store, p.key);
-      return !final || isFinal(final.state);
-    },
-    onGone: p.onGone,
-  });
-  if (outcome === 'instance') return 'full';
-  if (outcome === 'address' || outcome === 'handoff') return 'busy';
-  if (outcome === 'gone') return 'gone';
-  const pause = Math.min(deps.config.device.pollInterval, deps.config.realtime.maxWaitSeconds) * 1000;
-  if (Date.now() - started >= pause) await deps.store.deviceCodes.resetPoll(p.key);
-  const state = final?.state;
-  if (state === 'approved' || state === 'denied') return 'decided';
-  return state === 'expired' || !final ? 'expired' : 'pending';
-}
-
 const unknownCodeLimit = (config: Config, ip: string) => ({
   bucket: 'device-code:unknown',
   key: addressKey(ip),
@@ -323,10 +442,10 @@ export function deviceGrant(deps: DeviceTokenDeps) {
     const key = keyFor(deviceCode, 'DeviceCode');
     const lane = decidedInLane.get(ctx.req);
     decidedInLane.delete(ctx.req);
-    const verdict: Verdict =
-      lane?.key === key && lane.clientId === clientId
-        ? { kind: 'issue', replay: lane.replay, headers: {} }
-        : await decidePoll(deps, { key, clientId, ip: ctx.ip, prefer: ctx.get('prefer'), onGone: (fn) => ctx.res.once('close', fn) });
+    const p = { key, clientId, ip: ctx.ip, prefer: ctx.get('prefer') };
+    let verdict: Verdict | Hold =
+      lane?.key === key && lane.clientId === clientId ? { kind: 'issue', replay: lane.replay, headers: {} } : await decidePoll(deps, p);
+    if (verdict.kind === 'hold') verdict = await holdUntilDecided(deps, p, verdict, ctx.res);
     if (verdict.kind === 'gone') throw new errors.AuthorizationPending();
     ctx.set(verdict.headers);
     if (verdict.kind === 'refuse') {

@@ -10,6 +10,11 @@ export interface EventBus {
   publish(key: string): Promise<void>;
   /** Calls `wake` whenever `key` may have changed (and after a reconnect, when anything may have); returns unsubscribe. */
   subscribe(key: string, wake: () => void): () => void;
+  /**
+   * Calls `wake(key)` for every key's change, and `wake(undefined)` when anything may have changed (a reconnect);
+   * returns unsubscribe. For one listener that holds many waits (the wait registry): no subscription per wait.
+   */
+  subscribeAll(wake: (key: string | undefined) => void): () => void;
   /** Whether notifications from other instances are being received right now. */
   readonly listening: boolean;
   close(): Promise<void>;
@@ -18,6 +23,12 @@ export interface EventBus {
 /** Subscribers by key, shared by both implementations. */
 export class Subscribers {
   readonly #byKey = new Map<string, Set<() => void>>();
+  readonly #all = new Set<(key: string | undefined) => void>();
+
+  addAll(wake: (key: string | undefined) => void): () => void {
+    this.#all.add(wake);
+    return () => this.#all.delete(wake);
+  }
 
   add(key: string, wake: () => void): () => void {
     let set = this.#byKey.get(key);
@@ -36,10 +47,12 @@ export class Subscribers {
 
   wake(key: string): void {
     for (const fn of this.#byKey.get(key) ?? []) fn();
+    for (const fn of this.#all) fn(key);
   }
 
   wakeAll(): void {
     for (const set of this.#byKey.values()) for (const fn of set) fn();
+    for (const fn of this.#all) fn(undefined);
   }
 
   get size(): number {
@@ -59,6 +72,9 @@ export class InProcessBus implements EventBus {
   }
   subscribe(key: string, wake: () => void): () => void {
     return this.#subs.add(key, wake);
+  }
+  subscribeAll(wake: (key: string | undefined) => void): () => void {
+    return this.#subs.addAll(wake);
   }
   async close(): Promise<void> {}
 }

@@ -99,6 +99,10 @@ export class PgEventBus implements EventBus {
     return this.#subs.add(key, wake);
   }
 
+  subscribeAll(wake: (key: string | undefined) => void): () => void {
+    return this.#subs.addAll(wake);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);

@@ -70,7 +70,22 @@ function replay(req: IncomingMessage, bytes: Buffer): void {
   });
 }
 
-async function readOnce(req: IncomingMessage, limit: number): Promise<Body> {
+/** Bodies read with `restore: false`, whose bytes the request gets back at {@link restoreBody}. */
+const unrestored = new WeakMap<IncomingMessage, Buffer>();
+
+/**
+ * Gives a request read with `restore: false` its bytes back, for the library's reader (the public lane does this
+ * when it hands a request on to the app). Until then the request object is left as Node made it: a held request
+ * keeps no replay of its own (bench/README.md, memory per wait).
+ */
+export function restoreBody(req: IncomingMessage): void {
+  const bytes = unrestored.get(req);
+  if (!bytes) return;
+  unrestored.delete(req);
+  replay(req, bytes);
+}
+
+async function readOnce(req: IncomingMessage, limit: number, restore: boolean): Promise<Body> {
   const declared = declaredLength(req);
   if (declared !== undefined && declared > limit) throw tooLarge(limit);
   const chunks: Buffer[] = [];
@@ -90,7 +105,8 @@ async function readOnce(req: IncomingMessage, limit: number): Promise<Body> {
   } catch {
     throw badRequest(`unsupported charset ${JSON.stringify(charset.slice(0, 40))}`);
   }
-  replay(req, bytes);
+  if (restore) replay(req, bytes);
+  else unrestored.set(req, bytes);
   return { bytes, text };
 }
 
@@ -98,12 +114,12 @@ async function readOnce(req: IncomingMessage, limit: number): Promise<Body> {
  * This request's body, read once (the first call reads, every later one gets the same answer). Refused with 413
  * past `limit` (declared or received), 400 when fewer or more bytes arrive than declared or the charset is unknown.
  */
-export function readBody(req: IncomingMessage, limit: number): Promise<Body> {
+export function readBody(req: IncomingMessage, limit: number, opts: { restore?: boolean } = {}): Promise<Body> {
   let read = reads.get(req);
   if (!read) {
-    read = readOnce(req, Math.min(limit, LIBRARY_BODY_LIMIT));
+    read = readOnce(req, Math.min(limit, LIBRARY_BODY_LIMIT), opts.restore ?? true);
     reads.set(req, read);
-  }
+  } else if (opts.restore ?? true) restoreBody(req);
   return read;
 }
 
@@ -125,9 +141,13 @@ export function rewriteBody(req: IncomingMessage, text: string): void {
  * The form of a protocol request (`application/x-www-form-urlencoded`), parsed as oidc-provider parses it; undefined
  * when the request carries no form (the library then reads none either). A repeated field is an array here, as there.
  */
-export async function protocolForm(req: IncomingMessage, limit: number): Promise<ParsedUrlQuery | undefined> {
+export async function protocolForm(
+  req: IncomingMessage,
+  limit: number,
+  opts: { restore?: boolean } = {},
+): Promise<ParsedUrlQuery | undefined> {
   if (!bodyIs(req, 'application/x-www-form-urlencoded')) return undefined;
-  return parseQuery((await readBody(req, limit)).text);
+  return parseQuery((await readBody(req, limit, opts)).text);
 }
 
 /** One field of a parsed form: its value when sent once; undefined when absent or repeated (which the library refuses). */

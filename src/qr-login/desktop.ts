@@ -209,7 +209,7 @@ export function qrDesktop(deps: QrDesktopDeps) {
       return;
     }
     ctx.respond = false;
-    openEventStream({ res: ctx.res, ip: ctx.ip }, { bus: deps.bus, waits: deps.waits, ...config.realtime }, ticketKey(id), async () => {
+    openEventStream({ res: ctx.res, ip: ctx.ip }, { waits: deps.waits, ...config.realtime }, ticketKey(id), async () => {
       const t = await ticketForDesktop(store, id, d.uid);
       if (!t) return undefined;
       const shown = view(t, matching);

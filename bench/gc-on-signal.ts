@@ -1,0 +1,24 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * Loaded into a benchmarked process with `--expose-gc --import` (never by Handoff itself): on SIGUSR2 it runs a full
+ * garbage collection, then prints one line `#gc {...}` with the process's memory, so a benchmark compares live
+ * memory, not garbage that happened to be uncollected when it looked.
+ */
+const gc = (globalThis as { gc?: (opts?: { type: 'major'; execution: 'sync' }) => void }).gc;
+
+process.on('SIGUSR2', () => {
+  gc?.();
+  gc?.();
+  const m = process.memoryUsage();
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kib = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  const line = {
+    rssKiB: kib('VmRSS'),
+    anonKiB: kib('RssAnon'),
+    heapUsedKiB: m.heapUsed / 1024,
+    heapTotalKiB: m.heapTotal / 1024,
+    externalKiB: m.external / 1024,
+  };
+  process.stdout.write(`#gc ${JSON.stringify(line)}\n`);
+});
