@@ -76,6 +76,8 @@ export const BENCH_CONFIG = {
 
 export interface Instance {
   base: string;
+  /** Its data directory (removed by stop()). */
+  dir: string;
   admin: string;
   child: ChildProcess;
   rssKiB(): number;
@@ -134,6 +136,7 @@ export async function startInstance(
   });
   return {
     base: `http://localhost:${port}`,
+    dir,
     admin: `http://127.0.0.1:${adminPort}`,
     child,
     rssKiB: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0),

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { Phone } from '../test/helpers/phone.js';
+import { fleet } from './fleet.js';
 import {
   DEVICE_GRANT,
   GC_NODE_FLAGS,
@@ -139,6 +140,7 @@ async function nodeFloor(count: number, perCode: number): Promise<Cost> {
 }
 
 async function main() {
+  if (process.env.BENCH_SCENARIO === 'fleet') return fleet();
   const pg = await freshPostgres();
   if (INSTANCES > 1 && !pg) throw new Error('two instances need PostgreSQL: set BENCH_DATABASE_URL');
   const engine = pg ? 'PostgreSQL' : 'PGlite';

@@ -15,7 +15,7 @@ import { deviceGrant } from './device/token.js';
 import { approvalRules, deviceFlowPages } from './device/verification.js';
 import { type EventBus, InProcessBus } from './events/bus.js';
 import { PgEventBus } from './events/pg-bus.js';
-import { WaitRegistry } from './events/waits.js';
+import { openFileLimit, WaitRegistry, waitCap } from './events/waits.js';
 import { createLogger, type Logger } from './log.js';
 import { corsAllowed } from './oidc/cors.js';
 import { ensureKeys, rotateCookieKeys, rotateSigningKeys } from './oidc/keys.js';
@@ -130,9 +130,17 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
   const issuer = issuerFor(config, port);
 
   const bus = await createBus(store, config, log);
+  const fileLimit = openFileLimit();
+  const maxWaits = waitCap(config.realtime.maxConcurrentWaits, fileLimit);
+  if (maxWaits < config.realtime.maxConcurrentWaits)
+    log.warn('holding fewer waits than realtime.maxConcurrentWaits: the open-file limit is lower', {
+      configured: config.realtime.maxConcurrentWaits,
+      held: maxWaits,
+      openFileLimit: fileLimit,
+    });
   const waits = new WaitRegistry(
     {
-      max: config.realtime.maxConcurrentWaits,
+      max: maxWaits,
       perAddress: config.realtime.maxWaitsPerAddress,
       perHandoff: config.realtime.maxWaitsPerHandoff,
     },

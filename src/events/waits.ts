@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { EventBus } from './bus.js';
 
 /**
@@ -20,6 +21,27 @@ export interface WaitLimits {
 }
 
 export type Refusal = 'instance' | 'address' | 'handoff';
+
+/**
+ * How many waits an instance can hold with `fileLimit` open files (each wait is a socket): the configured cap, or a
+ * tenth less than the limit when that is lower, so an instance refuses a wait (503, "poll instead") long before the
+ * kernel refuses it a socket, the database a connection or an operator the admin port. Node raises its own soft
+ * limit to the hard one at start, so `fileLimit` is what the process really has.
+ */
+export function waitCap(configured: number, fileLimit: number | undefined): number {
+  if (!fileLimit || !Number.isFinite(fileLimit)) return configured;
+  return Math.max(1, Math.min(configured, fileLimit - Math.max(64, Math.ceil(fileLimit / 10))));
+}
+
+/** The open-file limit of this process (Linux: /proc/self/limits), or undefined where it cannot be read. */
+export function openFileLimit(): number | undefined {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m?.[1] && m[1] !== 'unlimited' ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Why a wait is woken: its handoff may have changed, its time came, or the instance is stopping. */
 export type Why = 'event' | 'time' | 'stop';
@@ -280,7 +302,10 @@ export abstract class CheckedWait extends Wait {
 
   wake(why: Why): void {
     if (this.#over) return;
-    if (why === 'stop') return this.#finish('done');
+    if (why === 'stop') {
+      this.#finish('done');
+      return;
+    }
     // At the deadline: one last look (the code may have expired right then), and the end whatever it shows.
     if (why === 'time') this.#timeUp = true;
     this.#check();
