@@ -24,6 +24,7 @@ interface WaitSpec {
 type Command =
   | { type: 'open'; target: 'handoff' | 'floor'; bases: string[]; waits: WaitSpec[]; kind: 'both' | 'held' | 'stream' }
   | { type: 'dead'; instance: number }
+  | { type: 'drop'; ids: number[] }
   | { type: 'quiet' }
   | { type: 'tally' }
   | { type: 'close' };
@@ -40,6 +41,21 @@ const dead = new Set<number>();
 /** After `quiet`: nothing reconnects or is sent again (the instances are being shut down). */
 let quiet = false;
 const open = new Set<http.ClientRequest>();
+/** Each code's open requests, and the codes whose clients went away for good (`drop`). */
+const byCode = new Map<number, Set<http.ClientRequest>>();
+const dropped = new Set<number>();
+function track(i: number, req: http.ClientRequest): void {
+  open.add(req);
+  let set = byCode.get(i);
+  if (!set) byCode.set(i, (set = new Set()));
+  set.add(req);
+  req.once('close', () => {
+    open.delete(req);
+    set.delete(req);
+  });
+}
+/** Codes whose stream has had its first event (reported once each). */
+const opened = new Set<number>();
 
 const tally = {
   heldTokens: 0,
@@ -76,6 +92,7 @@ function later(ms: number, fn: () => void): void {
 
 /** A held token request for one code, sent again until it gets tokens (or the run goes quiet). */
 function held(w: WaitSpec, instance: number, afterFailure = false): void {
+  if (dropped.has(w.i)) return;
   const body = new URLSearchParams({
     grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
     device_code: w.deviceCode,
@@ -88,7 +105,7 @@ function held(w: WaitSpec, instance: number, afterFailure = false): void {
     localAddress: source(),
     headers: { 'content-type': 'application/x-www-form-urlencoded', prefer: 'wait=300', 'content-length': Buffer.byteLength(text) },
   });
-  open.add(req);
+  track(w.i, req);
   req.on('response', (res) => {
     if (afterFailure) back();
     let data = '';
@@ -123,24 +140,26 @@ function held(w: WaitSpec, instance: number, afterFailure = false): void {
     });
     res.on('error', () => {});
   });
-  req.on('error', () => {
+  req.on('error', (err: NodeJS.ErrnoException) => {
     open.delete(req);
+    if (dropped.has(w.i)) return;
     if (quiet) {
       tally.heldCutAtShutdown += 1;
       return;
     }
     tally.heldNetworkErrors += 1;
-    // Refused (that instance is gone) or cut: the next instance, at once, as a load balancer retries.
-    dead.add(instance);
-    held(w, nextInstance(instance, w.i), true);
+    // Refused: that instance is gone, so the next one, as a load balancer retries. Cut: the same one again first.
+    if (err.code === 'ECONNREFUSED') dead.add(instance);
+    held(w, dead.has(instance) ? nextInstance(instance, w.i) : instance, true);
   });
   req.end(text);
 }
 
 /** A waiting screen's stream for one code: reconnects until it has seen a final state (or the run goes quiet). */
 function stream(w: WaitSpec, instance: number, reconnect = false): void {
+  if (dropped.has(w.i)) return;
   const req = http.get(`${bases[instance]}${w.statusPath}`, { agent, localAddress: source(), headers: { accept: 'text/event-stream' } });
-  open.add(req);
+  track(w.i, req);
   let final = false;
   let sawRetry = false;
   let first = true;
@@ -167,7 +186,10 @@ function stream(w: WaitSpec, instance: number, reconnect = false): void {
         const at = now();
         if (first) {
           first = false;
-          if (!reconnect) send({ type: 'stream-open' });
+          if (!opened.has(w.i)) {
+            opened.add(w.i);
+            send({ type: 'stream-open' });
+          }
         }
         if (state === 'approved' || state === 'denied' || state === 'expired') {
           final = true;
@@ -178,12 +200,16 @@ function stream(w: WaitSpec, instance: number, reconnect = false): void {
     res.on('end', () => ended());
     res.on('error', () => ended());
   });
-  req.on('error', () => ended());
+  req.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'ECONNREFUSED') dead.add(instance);
+    ended();
+  });
   let done = false;
   function ended() {
     if (done) return;
     done = true;
     open.delete(req);
+    if (dropped.has(w.i)) return;
     if (final) {
       tally.streamsFinal += 1;
       return;
@@ -194,9 +220,8 @@ function stream(w: WaitSpec, instance: number, reconnect = false): void {
       return;
     }
     tally.streamReconnects += 1;
-    // The connection to that instance failed or ended early: the next one, after the stream's retry hint.
-    if (!sawRetry) dead.add(instance);
-    later(sawRetry ? 1000 : 100 + Math.random() * 900, () => stream(w, nextInstance(instance, w.i), true));
+    // The stream ended early or failed: again after its retry hint, to another instance if this one is gone.
+    later(sawRetry ? 1000 : 100 + Math.random() * 900, () => stream(w, dead.has(instance) ? nextInstance(instance, w.i) : instance, true));
   }
 }
 
@@ -221,6 +246,9 @@ process.on('message', (msg: Command) => {
   if (msg.type === 'open') {
     bases = msg.bases;
     dead.clear();
+    opened.clear();
+    dropped.clear();
+    byCode.clear();
     quiet = false;
     // Paced: a few hundred connections at a time, so the listeners' accept queues never overflow.
     let k = 0;
@@ -240,7 +268,13 @@ process.on('message', (msg: Command) => {
     };
     step();
   } else if (msg.type === 'dead') dead.add(msg.instance);
-  else if (msg.type === 'quiet') quiet = true;
+  else if (msg.type === 'drop') {
+    for (const i of msg.ids) {
+      dropped.add(i);
+      for (const r of byCode.get(i) ?? []) r.destroy();
+    }
+    send({ type: 'dropped' });
+  } else if (msg.type === 'quiet') quiet = true;
   else if (msg.type === 'tally') send({ type: 'tally', tally, open: open.size });
   else if (msg.type === 'close') {
     quiet = true;

@@ -44,6 +44,10 @@ interface Generator {
   messages: Array<Record<string, unknown>>;
 }
 
+/** Progress on stderr (a run takes minutes). */
+const t0 = performance.now();
+const progress = (what: string) => process.stderr.write(`fleet ${round((performance.now() - t0) / 1000)} s: ${what}\n`);
+
 const answers = new Map<string, number>();
 let streamsOpen = 0;
 let sent = 0;
@@ -153,6 +157,7 @@ export async function fleet(): Promise<void> {
       codes.push(...batch);
     }
     const createSeconds = round((performance.now() - created) / 1000);
+    progress(`${n} codes created in ${createSeconds} s`);
     // Created on i % 3, held on the next instance, streamed from the one after.
     const specs = codes.map((c, i) => ({
       i,
@@ -182,6 +187,8 @@ export async function fleet(): Promise<void> {
       600,
     );
     const openSeconds = round((performance.now() - opened) / 1000);
+    const whileOpening = (await Promise.all(generators.map((g) => ask(g, 'tally')))).map((t) => t.tally as Record<string, number>);
+    progress(`${n * 2} waits open in ${openSeconds} s`);
     const cpu1 = { nodes: instances.map((x) => cpuMs(x.child.pid as number)), pg: postgresCpuMs() };
     await settle(2000);
     const after = await Promise.all(instances.map((x) => x.gc()));
@@ -199,33 +206,55 @@ export async function fleet(): Promise<void> {
       i,
       url: (codes[i] as (typeof codes)[number]).verification_uri_complete,
     }));
+    progress('approving');
     const a0 = { nodes: instances.map((x) => cpuMs(x.child.pid as number)), pg: postgresCpuMs() };
     const approved = await approvals(phone, picks);
     const a1 = { nodes: instances.map((x) => cpuMs(x.child.pid as number)), pg: postgresCpuMs() };
 
-    // One instance dies: its clients go to the others (or poll, where the others are full).
+    // Room for a dead instance's clients: two survivors must hold what three did, each at most its cap (a tenth under
+    // the open-file limit: 18,000 here). Beyond that the rest would poll (503, poll instead), which is what an
+    // operator's headroom is for; the run first lets clients of codes go until the survivors' share fits.
+    const capacity = Number(process.env.BENCH_SURVIVOR_CAP ?? 18_000) * (INSTANCES - 1);
+    const keep = Math.min(n, Math.floor((capacity * 0.92) / 2));
+    const goers = specs
+      .filter((s) => !answers.has(`held:${s.i}`))
+      .slice(0, Math.max(0, n - keep))
+      .map((s) => s.i);
+    if (goers.length) {
+      for (const g of generators) g.child.send({ type: 'drop', ids: goers });
+      await until(
+        'clients gone',
+        async () => (await Promise.all(instances.map(waitsOn))).reduce((a, b) => a + b.held + b.stream, 0) <= keep * 2 + 50,
+        120,
+      );
+    }
+    progress(`approved ${approved.held.n}; ${keep * 2} waits held; killing instance 2`);
+    // One instance dies: its clients go to the others.
     killed = 2;
     const victim = instances[killed] as Instance;
     const lost = await waitsOn(victim);
     victim.child.kill('SIGKILL');
     await new Promise((r) => victim.child.once('exit', r));
     for (const g of generators) g.child.send({ type: 'dead', instance: killed });
-    const killedAt = performance.timeOrigin + performance.now();
-    const reattach = async () => {
-      const t = await Promise.all(generators.map((g) => ask(g, 'tally')));
-      return t.reduce((s, x) => s + ((x.tally as { reattachedAfterKill: number }).reattachedAfterKill ?? 0), 0);
-    };
+    // Back: every unanswered code again has its held request and its stream on a survivor.
+    const expected = (keep - [...answers.keys()].filter((k) => k.startsWith('held:')).length) * 2;
     let reattachError = '';
+    let secondsUntilAllBack = Number.NaN;
     try {
-      await until('clients of the killed instance back', async () => (await reattach()) >= lost.held + lost.stream, 180);
+      secondsUntilAllBack = await until(
+        'clients of the killed instance back',
+        async () =>
+          (await Promise.all(instances.filter((_, k) => k !== killed).map(waitsOn))).reduce((a, b) => a + b.held + b.stream, 0) >= expected,
+        180,
+      );
     } catch (err) {
       reattachError = String(err);
     }
     const tallies = await Promise.all(generators.map((g) => ask(g, 'tally')));
-    const lastReattach = Math.max(...tallies.map((t) => (t.tally as { lastReattachAt: number }).lastReattachAt));
     const survivors = await Promise.all(instances.filter((_, k) => k !== killed).map(waitsOn));
     // Codes created on a survivor whose held request (created on 1) or stream (created on 0) was on the dead one.
-    const affected = specs.filter((s) => (s.held === killed || s.stream === killed) && !answers.has(`held:${s.i}`));
+    const gone = new Set(goers);
+    const affected = specs.filter((s) => (s.held === killed || s.stream === killed) && !answers.has(`held:${s.i}`) && !gone.has(s.i));
     const kstep = Math.max(1, Math.floor(affected.length / AFTER_KILL_SAMPLES));
     const kpicks = Array.from(
       { length: Math.min(AFTER_KILL_SAMPLES, affected.length) },
@@ -233,6 +262,7 @@ export async function fleet(): Promise<void> {
     ).map((s) => ({ i: s.i, url: (codes[s.i] as (typeof codes)[number]).verification_uri_complete }));
     const afterKill = await approvals(phone, kpicks);
 
+    progress('shutting down');
     // Shutdown: SIGTERM the survivors; count how every held request and stream ended.
     for (const g of generators) g.child.send({ type: 'quiet' });
     await settle(200);
@@ -242,6 +272,7 @@ export async function fleet(): Promise<void> {
     const sum = (key: string) => ends.reduce((s, t) => s + (t[key] ?? 0), 0);
     for (const g of generators) await ask(g, 'close');
 
+    progress('floor');
     // The floor: three bare Node servers holding the same requests, in the same run.
     for (let k = 0; k < INSTANCES; k += 1) floors.push(await startInstance({}, {}, 'floor', GC_NODE_FLAGS));
     await settle(1000);
@@ -287,6 +318,11 @@ export async function fleet(): Promise<void> {
       generators: count,
       createSeconds,
       openSeconds,
+      whileOpening: {
+        heldNetworkErrors: whileOpening.reduce((a, t) => a + (t.heldNetworkErrors ?? 0), 0),
+        streamReconnects: whileOpening.reduce((a, t) => a + (t.streamReconnects ?? 0), 0),
+        refusals: whileOpening.reduce((a, t) => a + (t.heldRefusals ?? 0) + (t.streamRefusals ?? 0), 0),
+      },
       perInstance,
       total: {
         rssMiB: total('rssKiB', before, after),
@@ -302,9 +338,11 @@ export async function fleet(): Promise<void> {
       },
       approvals: approved,
       kill: {
+        waitsBefore: keep * 2,
         lostHeld: lost.held,
         lostStreams: lost.stream,
-        secondsUntilAllBack: round((lastReattach - killedAt) / 1000),
+        secondsUntilAllBack,
+        clientsThatFailedOver: tallies.reduce((a, t) => a + ((t.tally as { reattachedAfterKill: number }).reattachedAfterKill ?? 0), 0),
         reattachError,
         survivors,
         heldRefusedAndRetried: sum('heldRefusals'),
