@@ -13,6 +13,7 @@ const runs: Array<{ script: string; env?: Record<string, string>; postgres?: boo
   { script: 'ciba.js' },
   { script: 'waits.js' },
   { script: 'waits.js', env: { BENCH_INSTANCES: '2', BENCH_WAITS: '2000' } },
+  { script: 'waits.js', env: { BENCH_SCENARIO: 'fleet' }, postgres: true },
 ];
 const results: string[] = [];
 const pg = process.env.BENCH_DATABASE_URL || process.env.DATABASE_URL;

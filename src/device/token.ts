@@ -283,7 +283,7 @@ class PromisedHold extends HeldPoll {
 
 const HELD = Symbol('held presentation');
 type Holding = ServerResponse & { [HELD]?: HeldPoll };
-/** One listener for every held response: the client hung up. */
+/** One listener for every held response: the client hung up. (`on`, not `once`: `once` wraps it in a closure per response.) */
 function hungUp(this: Holding): void {
   this[HELD]?.gone();
 }
@@ -294,7 +294,7 @@ function holdUntilDecided(deps: DeviceTokenDeps, p: Presentation, hold: Hold, re
     w.resolve = resolve;
     w.reject = reject;
     (res as Holding)[HELD] = w;
-    res.once('close', hungUp);
+    res.on('close', hungUp);
     w.park();
   });
 }
@@ -389,7 +389,7 @@ export async function devicePoll(
   if (verdict.kind === 'hold') {
     const w = new LaneHold(deps, x, p, verdict, out, arrived);
     (x.res as Holding)[HELD] = w;
-    x.res.once('close', hungUp);
+    x.res.on('close', hungUp);
     w.park();
     return 'held';
   }

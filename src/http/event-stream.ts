@@ -59,7 +59,7 @@ export function openEventStream(
   }
   // The response closes when the client hangs up (or when we end it): the slot is given back at once.
   (res as Streaming)[STREAM] = stream;
-  res.once('close', onClose);
+  res.on('close', onClose);
   res.on('error', onClose);
   res.writeHead(200, {
     ...x.headers,
