@@ -5,11 +5,14 @@ import { readFileSync } from 'node:fs';
  * garbage collection, then prints one line `#gc {...}` with the process's memory, so a benchmark compares live
  * memory, not garbage that happened to be uncollected when it looked.
  */
-const gc = (globalThis as { gc?: (opts?: { type: 'major'; execution: 'sync' }) => void }).gc;
+type Gc = (opts?: { type: 'major'; execution: 'sync'; flavor?: 'regular' | 'last-resort' }) => void;
+const gc = (globalThis as { gc?: Gc }).gc;
 
 process.on('SIGUSR2', () => {
-  gc?.();
-  gc?.();
+  // V8's last-resort collection (what it runs before giving up on memory) compacts the heap and gives free pages
+  // back, so what stays resident is what the process keeps, not pages left over from work it did before.
+  gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+  gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' });
   const m = process.memoryUsage();
   const status = readFileSync('/proc/self/status', 'utf8');
   const kib = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
