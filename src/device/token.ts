@@ -14,6 +14,20 @@ import type { Issue } from '../oidc/seams.js';
 import { clientSecretMatches } from '../store/hash.js';
 import type { Store } from '../store/index.js';
 import { handoffState, isFinal, poll, redeemed } from './flow.js';
+import {
+  answer,
+  type DecidedInLane,
+  EXPIRED,
+  type Exchange,
+  type Handled,
+  header,
+  INVALID_GRANT,
+  keepDecided,
+  PENDING,
+  SLOW_DOWN,
+  takeDecided,
+  type Verdict,
+} from './answer.js';
 import { preferredWait } from './prefer.js';
 
 /**
@@ -39,77 +53,6 @@ export interface DeviceTokenDeps {
   /** Whether a client may call the token endpoint from this browser origin (the provider's CORS rule). */
   corsAllowed: (origin: string, redirectUris: string[]) => boolean;
 }
-
-/** One HTTP exchange as the lane sees it: the raw request and response, and the client's address. */
-export interface Exchange {
-  req: IncomingMessage;
-  res: ServerResponse;
-  /** The client address (behind a trusted proxy: from X-Forwarded-For, as Koa computes it). */
-  ip: string;
-  /**
-   * Headers every answer carries (security headers, the request id). They are written with the answer, not set
-   * while a request is held: a held request then keeps no header table of its own while it waits.
-   */
-  headers: Record<string, string>;
-}
-
-const header = (x: Exchange, name: string): string => {
-  const v = x.req.headers[name];
-  return typeof v === 'string' ? v : '';
-};
-
-/** A refusal, shaped as oidc-provider shapes its errors: status, `error`, `error_description`, headers. */
-export interface Refusal {
-  status: number;
-  error: string;
-  description: string;
-  headers: Record<string, string>;
-}
-
-/**
- * What a device-grant presentation gets, decided in one place ({@link decidePoll}) for the lane and for the grant
- * inside oidc-provider alike: tokens from oidc-provider (`issue`, and whether this presentation is a replay), a
- * refusal, or nothing (`gone`: the client hung up while held).
- */
-export type Verdict =
-  | { kind: 'issue'; replay: boolean; headers: Record<string, string> }
-  | ({ kind: 'refuse' } & Refusal)
-  | { kind: 'gone' };
-
-/** A refusal with oidc-provider's own error code and description (so every answer reads as the library's would). */
-const refusal = (e: { status: number; error: string; error_description?: string | undefined }): { kind: 'refuse' } & Refusal => ({
-  kind: 'refuse',
-  status: e.status,
-  error: e.error,
-  description: e.error_description ?? '',
-  headers: {},
-});
-const PENDING = refusal(new errors.AuthorizationPending());
-const SLOW_DOWN = refusal(new errors.SlowDown());
-const EXPIRED = refusal(new errors.ExpiredToken('device code is expired'));
-const INVALID_GRANT = refusal(new errors.InvalidGrant('device code not valid here'));
-
-/** A refusal written as oidc-provider writes its errors (status, body, headers, CORS). */
-function answer(x: Exchange, r: Refusal): void {
-  const origin = header(x, 'origin');
-  const body = JSON.stringify({ error: r.error, error_description: r.description });
-  x.res.writeHead(r.status, {
-    ...x.headers,
-    'Cache-Control': 'no-store',
-    Pragma: 'no-cache',
-    // Only a request from an origin the client's CORS rule allows is answered here; any other is the app's.
-    'Access-Control-Allow-Origin': origin || '*',
-    'Access-Control-Expose-Headers': 'WWW-Authenticate',
-    Vary: 'Origin',
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': String(Buffer.byteLength(body)),
-    ...r.headers,
-  });
-  x.res.end(body);
-}
-
-/** What the lane did with a request: answered it, or handed it on (to the app, with its body). */
-export type Handled = 'answered' | 'handed-on' | 'held';
 
 type Metadata = Record<string, unknown>;
 
@@ -402,24 +345,6 @@ export async function devicePoll(
   return on({ key, clientId, replay: verdict.replay });
 }
 
-/**
- * A code the lane found decided (or replayed) in this very request, by its poll or at the end of a hold: the device
- * grant inside oidc-provider then issues without polling the row a second time. It is used only for the same code
- * and the same client; whoever redeems first still wins at the library's consume.
- */
-export interface DecidedInLane {
-  key: string;
-  clientId: string;
-  replay: boolean;
-}
-
-const decidedInLane = new WeakMap<IncomingMessage, DecidedInLane>();
-
-/** The lane found this request's code decided: the grant takes that verdict (see {@link DecidedInLane}). */
-export function keepDecided(req: IncomingMessage, decided: DecidedInLane): void {
-  decidedInLane.set(req, decided);
-}
-
 const unknownCodeLimit = (config: Config, ip: string) => ({
   bucket: 'device-code:unknown',
   key: addressKey(ip),
@@ -440,8 +365,7 @@ export function deviceGrant(deps: DeviceTokenDeps) {
     const clientId = ctx.oidc.client?.clientId ?? '';
     if (!deviceCode || isHandle(deviceCode)) throw new errors.InvalidGrant('device code not found');
     const key = keyFor(deviceCode, 'DeviceCode');
-    const lane = decidedInLane.get(ctx.req);
-    decidedInLane.delete(ctx.req);
+    const lane = takeDecided(ctx.req);
     const p = { key, clientId, ip: ctx.ip, prefer: ctx.get('prefer') };
     let verdict: Verdict | Hold =
       lane?.key === key && lane.clientId === clientId ? { kind: 'issue', replay: lane.replay, headers: {} } : await decidePoll(deps, p);
