@@ -47,7 +47,10 @@ const dropped = new Set<number>();
 function track(i: number, req: http.ClientRequest): void {
   open.add(req);
   let set = byCode.get(i);
-  if (!set) byCode.set(i, (set = new Set()));
+  if (!set) {
+    set = new Set();
+    byCode.set(i, set);
+  }
   set.add(req);
   req.once('close', () => {
     open.delete(req);
