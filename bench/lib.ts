@@ -106,6 +106,7 @@ export async function startInstance(
       ADMIN_PORT: String(adminPort),
       LOG_LEVEL: 'warn',
       ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
+      ...(process.env.BENCH_HEAP_SNAPSHOTS ? { BENCH_HEAP_SNAPSHOTS: process.env.BENCH_HEAP_SNAPSHOTS } : {}),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -85,50 +85,66 @@ function stream(url: string, onState: (state: string, at: number) => void): http
 interface Cost {
   rssIdleMiB: number;
   rssLoadedMiB: number;
-  /** Resident memory per wait, after a forced full collection before and after. */
+  /**
+   * Resident memory one more wait costs: read after a forced full collection with a quarter of the waits open and again
+   * with all of them, divided by the three quarters in between. What a process spends once, the first time it serves
+   * (code compiled, the young generation grown to its working size, tables sized), is in neither reading, on either
+   * side; a reading from idle would count it against whichever process had not yet paid it.
+   */
   memoryPerWaitKiB: number;
-  /** V8 heap in use per wait, after the same collections. */
+  /** V8 heap in use per wait, between the same two readings. */
   heapPerWaitKiB: number;
   /** Anonymous resident memory (the heap, malloc, buffers; not mapped code) per wait. */
   anonPerWaitKiB: number;
   externalPerWaitKiB: number;
+  /** Resident memory per wait from idle to all waits open (fixed first-use costs included). */
+  memoryPerWaitFromIdleKiB: number;
 }
 
-/** What `open()`'s `count` open requests add to the instance's live memory, per request (forced GC on both sides). */
-async function memoryPerWait(instance: Instance, count: number, open: () => Promise<void>): Promise<Cost> {
+/**
+ * What open requests add to the instance's live memory, per request (forced GC at each reading): `open(from, to)`
+ * opens waits `from` to `to` and resolves when they are held.
+ */
+async function memoryPerWait(instance: Instance, count: number, open: (from: number, to: number) => Promise<void>): Promise<Cost> {
   await settle(1000);
+  const idle = await instance.gc();
+  const quarter = Math.floor(count / 8) * 2; // even: both kinds of wait in each part
+  await open(0, quarter);
+  await settle(2000);
   const before = await instance.gc();
-  await open();
+  await open(quarter, count);
   await settle(2000);
   const after = await instance.gc();
-  const per = (key: keyof GcReading) => round((after[key] - before[key]) / count, 2);
+  const per = (key: keyof GcReading) => round((after[key] - before[key]) / (count - quarter), 2);
   return {
-    rssIdleMiB: round(before.rssKiB / 1024),
+    rssIdleMiB: round(idle.rssKiB / 1024),
     rssLoadedMiB: round(after.rssKiB / 1024),
     memoryPerWaitKiB: per('rssKiB'),
     heapPerWaitKiB: per('heapUsedKiB'),
     anonPerWaitKiB: per('anonKiB'),
     externalPerWaitKiB: per('externalKiB'),
+    memoryPerWaitFromIdleKiB: round((after.rssKiB - idle.rssKiB) / count, 2),
   };
 }
 
-/** The same number of open requests held by a bare Node HTTP server (floor-server.ts): what Node itself costs. */
-async function nodeFloor(count: number, perCode: number): Promise<Cost> {
+/**
+ * The same open requests, byte for byte (a token request of the same headers and body length, a stream of the same
+ * path length), held by a bare Node HTTP server (floor-server.ts): what Node itself costs.
+ */
+async function nodeFloor(codes: ReadonlyArray<{ device_code: string; status_uri: string }>, base: string): Promise<Cost> {
   const floor = await startInstance({}, {}, 'floor', GC_NODE_FLAGS);
   const requests: http.ClientRequest[] = [];
+  const perCode = KIND === 'both' ? 2 : 1;
   try {
-    return await memoryPerWait(floor, count, async () => {
+    return await memoryPerWait(floor, codes.length * perCode, async (from, to) => {
       let open = 0;
       let streams = 0;
-      for (let i = 0; i < count; i += 1) {
-        const asStream = KIND === 'stream' || (KIND === 'both' && i % perCode === 1);
-        streams += asStream ? 1 : 0;
-        if (asStream) requests.push(stream(`${floor.base}/device/status/x`, () => (open += 1)));
-        else {
-          const req = http.request(`${floor.base}/token`, { method: 'POST', agent, localAddress: source() });
-          req.on('error', () => {});
-          req.end('grant_type=x');
-          requests.push(req);
+      for (let i = from / perCode; i < to / perCode; i += 1) {
+        const code = codes[i] as (typeof codes)[number];
+        if (KIND !== 'stream') held(floor.base, code.device_code).catch(() => {});
+        if (KIND !== 'held') {
+          streams += 1;
+          requests.push(stream(code.status_uri.replace(base, floor.base), () => (open += 1)));
         }
       }
       for (let i = 0; i < 600 && open < streams; i += 1) await settle(100);
@@ -167,8 +183,9 @@ async function main() {
     const streamApproved = new Map<string, number>();
     let streamsOpen = 0;
     const requests: http.ClientRequest[] = [];
-    const cost = await memoryPerWait(holder, codes.length * perCode, async () => {
-      for (const code of codes) {
+    const cost = await memoryPerWait(holder, codes.length * perCode, async (from, to) => {
+      const opened = streamsOpen;
+      for (const code of codes.slice(from / perCode, to / perCode)) {
         if (KIND !== 'stream') heldAnswers.set(code.device_code, held(holder.base, code.device_code));
         if (KIND !== 'held') {
           requests.push(
@@ -179,7 +196,8 @@ async function main() {
           );
         }
       }
-      for (let i = 0; i < 600 && KIND !== 'held' && streamsOpen < codes.length; i += 1) await settle(100);
+      const streams = KIND === 'held' ? 0 : (to - from) / perCode;
+      for (let i = 0; i < 600 && streamsOpen - opened < streams; i += 1) await settle(100);
     });
 
     const phone = new Phone();
@@ -206,7 +224,7 @@ async function main() {
       }
     }
     for (const r of requests) r.destroy();
-    const floor = await nodeFloor(codes.length * perCode, perCode);
+    const floor = await nodeFloor(codes, instance.base);
 
     const result = {
       scenario: INSTANCES > 1 ? 'held waits, answered across instances' : 'held waits',
