@@ -5,6 +5,7 @@ import type { WaitRegistry } from '../events/waits.js';
 import { bodyIs, protocolForm, restoreBody } from '../http/body.js';
 import { openEventStream } from '../http/event-stream.js';
 import { type Arrival, arrivalOf, refuse } from '../http/front-door.js';
+import { parkRequest } from '../http/parked.js';
 import { SECURITY_HEADERS } from '../http/security-headers.js';
 import { type Logger, requestContext } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -89,6 +90,7 @@ export function publicLane(deps: LaneDeps, door: (req: IncomingMessage) => Arriv
           const headers = { 'X-Content-Type-Options': 'nosniff', 'X-Request-Id': requestId };
           openEventStream({ res, ip, headers }, stream, key, readStatus, first);
           out.count(req, res, '/device/status/:handle', started, requestId);
+          parkRequest(req);
         },
         (err: unknown) => out.fail(req, res, err),
       );

@@ -7,13 +7,14 @@ import type { EventBus } from '../events/bus.js';
 import { CheckedWait, type WaitRegistry } from '../events/waits.js';
 import { addressKey } from '../http/address.js';
 import { clientIdOf, field, hasField } from '../http/body.js';
+import { parkRequest, unparkRequest } from '../http/parked.js';
 import { TooManyRequests } from '../http/errors.js';
 import { take } from '../http/limits.js';
 import { isHandle, keyFor } from '../oidc/adapter.js';
 import type { Issue } from '../oidc/seams.js';
 import { clientSecretMatches } from '../store/hash.js';
 import type { Store } from '../store/index.js';
-import { handoffState, isFinal, poll, redeemed } from './flow.js';
+import { type HandoffState, handoffState, isFinal, poll, redeemed } from './flow.js';
 import {
   answer,
   type DecidedInLane,
@@ -165,7 +166,8 @@ function afterHold(held: Held, seconds: number, interval: number): Verdict {
  * leaves pacing as it was, or a client could poll at any rate by asking to be held for a moment each time.
  */
 abstract class HeldPoll extends CheckedWait {
-  #final: Awaited<ReturnType<typeof handoffState>>;
+  /** The code's state as last read (a code that is gone reads as expired); undefined before the first read. */
+  #state: HandoffState | undefined;
   readonly #deps: Pick<DeviceTokenDeps, 'store' | 'config'>;
   readonly #started: number;
   readonly #seconds: number;
@@ -185,8 +187,8 @@ abstract class HeldPoll extends CheckedWait {
   }
 
   protected async check(): Promise<boolean> {
-    this.#final = await handoffState(this.#deps.store, this.key);
-    return !this.#final || isFinal(this.#final.state);
+    this.#state = (await handoffState(this.#deps.store, this.key))?.state ?? 'expired';
+    return isFinal(this.#state);
   }
 
   protected end(outcome: 'done' | 'gone', error?: unknown): void {
@@ -203,8 +205,8 @@ abstract class HeldPoll extends CheckedWait {
     const { config, store } = this.#deps;
     const pause = Math.min(config.device.pollInterval, config.realtime.maxWaitSeconds) * 1000;
     if (Date.now() - this.#started >= pause) await store.deviceCodes.resetPoll(this.key);
-    const state = this.#final?.state;
-    const held = state === 'approved' || state === 'denied' ? 'decided' : state === 'expired' || !this.#final ? 'expired' : 'pending';
+    const state = this.#state;
+    const held = state === 'approved' || state === 'denied' ? 'decided' : state === 'expired' ? 'expired' : 'pending';
     return afterHold(held, this.#seconds, config.device.pollInterval);
   }
 
@@ -283,10 +285,12 @@ class LaneHold extends HeldPoll {
     }
     for (const [name, value] of Object.entries({ ...x.headers, ...v.headers })) res.setHeader(name, value);
     keepDecided(req, { key: this.key, clientId: this.#clientId, replay: v.replay });
+    unparkRequest(req, this.#requestId);
     this.#out.app(req, res);
   }
 
   protected failed(err: unknown): void {
+    unparkRequest(this.#res.req, this.#requestId);
     this.#out.fail(this.#res.req, this.#res, err);
   }
 }
@@ -333,6 +337,7 @@ export async function devicePoll(
     const w = new LaneHold(deps, x, p, verdict, out, arrived);
     (x.res as Holding)[HELD] = w;
     x.res.on('close', hungUp);
+    parkRequest(x.req);
     w.park();
     return 'held';
   }

@@ -51,8 +51,6 @@ export type Why = 'event' | 'time' | 'stop';
  * gives its slot back with {@link WaitRegistry.release}.
  */
 export abstract class Wait {
-  /** When the timeline wakes it (ms since the epoch); set through the registry. */
-  at = Number.POSITIVE_INFINITY;
   /** Registry bookkeeping: the timeline slot it sits in (0: none), and whether it holds a slot. */
   slot = 0;
   live = false;
@@ -92,7 +90,6 @@ class Timeline {
 
   set(w: Wait, at: number): void {
     this.remove(w);
-    w.at = at;
     if (!Number.isFinite(at)) return;
     const slot = Math.ceil(at / TICK_MS);
     let set = this.#slots.get(slot);
@@ -109,7 +106,6 @@ class Timeline {
   remove(w: Wait): void {
     if (w.slot) this.#slots.get(w.slot)?.delete(w);
     w.slot = 0;
-    w.at = Number.POSITIVE_INFINITY;
   }
 
   stop(): void {
@@ -138,7 +134,6 @@ class Timeline {
       this.#slots.delete(slot);
       for (const w of set ?? []) {
         w.slot = 0;
-        w.at = Number.POSITIVE_INFINITY;
         this.#fire(w);
       }
     }

@@ -17,14 +17,8 @@ import { badRequest, HttpError } from './errors.js';
  */
 export const LIBRARY_BODY_LIMIT = 56 * 1024;
 
-export interface Body {
-  /** The bytes as received. */
-  bytes: Buffer;
-  /** The bytes decoded with the declared charset (UTF-8 without one), as oidc-provider decodes them. */
-  text: string;
-}
-
-const reads = new WeakMap<IncomingMessage, Promise<Body>>();
+/** Each request's body, decoded with the declared charset (UTF-8 without one) as oidc-provider decodes it. */
+const reads = new WeakMap<IncomingMessage, Promise<string>>();
 
 const tooLarge = (limit: number) => new HttpError(413, 'invalid_request', `request body exceeds ${limit} bytes`);
 
@@ -70,8 +64,13 @@ function replay(req: IncomingMessage, bytes: Buffer): void {
   });
 }
 
-/** Bodies read with `restore: false`, whose bytes the request gets back at {@link restoreBody}. */
-const unrestored = new WeakMap<IncomingMessage, Buffer>();
+/**
+ * Bodies read with `restore: false`, whose bytes the request gets back at {@link restoreBody}: kept as a latin1 string
+ * (one character per byte), which for an ASCII body (a protocol form is one) is the decoded text itself, so a held
+ * request keeps its body once. Not as a Buffer: a small Buffer is a slice of a shared 64 KiB pool slab, and one kept
+ * slice keeps the whole slab (bench/README.md, memory per wait).
+ */
+const unrestored = new WeakMap<IncomingMessage, string>();
 
 /**
  * Gives a request read with `restore: false` its bytes back, for the library's reader (the public lane does this
@@ -79,13 +78,13 @@ const unrestored = new WeakMap<IncomingMessage, Buffer>();
  * keeps no replay of its own (bench/README.md, memory per wait).
  */
 export function restoreBody(req: IncomingMessage): void {
-  const bytes = unrestored.get(req);
-  if (!bytes) return;
+  const kept = unrestored.get(req);
+  if (kept === undefined) return;
   unrestored.delete(req);
-  replay(req, bytes);
+  replay(req, Buffer.from(kept, 'latin1'));
 }
 
-async function readOnce(req: IncomingMessage, limit: number, restore: boolean): Promise<Body> {
+async function readOnce(req: IncomingMessage, limit: number, restore: boolean): Promise<string> {
   const declared = declaredLength(req);
   if (declared !== undefined && declared > limit) throw tooLarge(limit);
   const chunks: Buffer[] = [];
@@ -106,15 +105,18 @@ async function readOnce(req: IncomingMessage, limit: number, restore: boolean): 
     throw badRequest(`unsupported charset ${JSON.stringify(charset.slice(0, 40))}`);
   }
   if (restore) replay(req, bytes);
-  else unrestored.set(req, bytes);
-  return { bytes, text };
+  else {
+    const latin1 = bytes.toString('latin1');
+    unrestored.set(req, latin1 === text ? text : latin1);
+  }
+  return text;
 }
 
 /**
- * This request's body, read once (the first call reads, every later one gets the same answer). Refused with 413
+ * This request's body as text, read once (the first call reads, every later one gets the same answer). Refused with 413
  * past `limit` (declared or received), 400 when fewer or more bytes arrive than declared or the charset is unknown.
  */
-export function readBody(req: IncomingMessage, limit: number, opts: { restore?: boolean } = {}): Promise<Body> {
+export function readBody(req: IncomingMessage, limit: number, opts: { restore?: boolean } = {}): Promise<string> {
   let read = reads.get(req);
   if (!read) {
     read = readOnce(req, Math.min(limit, LIBRARY_BODY_LIMIT), opts.restore ?? true);
@@ -134,7 +136,7 @@ export function rewriteBody(req: IncomingMessage, text: string): void {
   if (typeof type === 'string') req.headers['content-type'] = type.replace(/;.*$/, '');
   req.headers['content-length'] = String(bytes.length);
   replay(req, bytes);
-  reads.set(req, Promise.resolve({ bytes, text }));
+  reads.set(req, Promise.resolve(text));
 }
 
 /**
@@ -147,7 +149,7 @@ export async function protocolForm(
   opts: { restore?: boolean } = {},
 ): Promise<ParsedUrlQuery | undefined> {
   if (!bodyIs(req, 'application/x-www-form-urlencoded')) return undefined;
-  return parseQuery((await readBody(req, limit, opts)).text);
+  return parseQuery(await readBody(req, limit, opts));
 }
 
 /** One field of a parsed form: its value when sent once; undefined when absent or repeated (which the library refuses). */
@@ -174,7 +176,7 @@ export function formText(form: ParsedUrlQuery): string {
 
 /** The body of one of our own routes as text: read by the one reader; text that is not valid UTF-8 is refused. */
 async function ownText(ctx: Context, limit: number): Promise<string> {
-  const { text } = await readBody(ctx.req, limit);
+  const text = await readBody(ctx.req, limit);
   if (text.includes('\uFFFD')) throw badRequest('request body is not valid UTF-8');
   return text;
 }

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { Wait, type WaitRegistry, type Why } from '../events/waits.js';
 import { addressKey } from './address.js';
+import { flattenSentHead } from './parked.js';
 
 /**
  * A server-sent event stream that follows one subject on the event bus: `retry` first, then `read()`'s view at
@@ -68,6 +69,7 @@ export function openEventStream(
     'X-Accel-Buffering': 'no',
   });
   res.write(`retry: ${deps.retryMilliseconds}\n\n`);
+  flattenSentHead(res);
   if (first) stream.show(first);
   else stream.wake('event');
 }

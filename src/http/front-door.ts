@@ -4,6 +4,7 @@ import parseurl from 'parseurl';
 import { declaredLength, LIBRARY_BODY_LIMIT } from './body.js';
 import { HttpError } from './errors.js';
 import { fromIssuer } from './host.js';
+import { flat } from './parked.js';
 import { canonicalPath, checkMethod } from './protocol-routes.js';
 
 /**
@@ -46,7 +47,7 @@ const REQUEST_ID = /^[\w.-]{8,64}$/;
  * that lives as long as the request (a held one: minutes); it is copied into one flat string here.
  */
 export function newRequestId(incoming: unknown): string {
-  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : Buffer.from(randomUUID(), 'latin1').toString('latin1');
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : flat(randomUUID());
 }
 
 /**
