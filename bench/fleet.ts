@@ -3,7 +3,6 @@ import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Phone } from '../test/helpers/phone.js';
 import {
-  BENCH_ADMIN_TOKEN,
   cpuMs,
   freshPostgres,
   GC_NODE_FLAGS,
@@ -16,6 +15,7 @@ import {
   seed,
   settle,
   startInstance,
+  waitsOn,
 } from './lib.js';
 
 /**
@@ -73,12 +73,6 @@ async function ask(g: Generator, type: string): Promise<Record<string, unknown>>
   g.child.send({ type });
   for (let i = 0; i < 600 && g.messages.length === before; i += 1) await settle(50);
   return g.messages[g.messages.length - 1] ?? {};
-}
-
-async function waitsOn(instance: Instance): Promise<{ held: number; stream: number }> {
-  const text = await (await fetch(`${instance.admin}/metrics`, { headers: { authorization: `Bearer ${BENCH_ADMIN_TOKEN}` } })).text();
-  const n = (kind: string) => Number(new RegExp(`^handoff_waits_current\\{kind="${kind}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
-  return { held: n('held'), stream: n('stream') };
 }
 
 async function until(what: string, ok: () => boolean | Promise<boolean>, seconds: number): Promise<number> {
@@ -282,6 +276,8 @@ export async function fleet(): Promise<void> {
       g.child.send({ type: 'open', target: 'floor', bases: floors.map((x) => x.base), waits: share(k), kind: 'both' });
     await until('every floor wait open', () => sent >= count && streamsOpen >= n, 600);
     await settle(3000);
+    // Each floor's figure is divided by the requests it reports holding, as each instance's by its own waits.
+    const fHeld = await Promise.all(floors.map(waitsOn));
     const fAfter = await Promise.all(floors.map((x) => x.gc()));
     for (const g of generators) await ask(g, 'close');
 
@@ -292,7 +288,8 @@ export async function fleet(): Promise<void> {
       const fb = fBefore[k] as GcReading;
       const fa = fAfter[k] as GcReading;
       const rss = perWait(b, a, waits, 'rssKiB');
-      const floorRss = perWait(fb, fa, waits, 'rssKiB');
+      const floorWaits = (fHeld[k]?.held ?? 0) + (fHeld[k]?.stream ?? 0);
+      const floorRss = perWait(fb, fa, floorWaits, 'rssKiB');
       return {
         instance: k,
         waits,
@@ -302,7 +299,8 @@ export async function fleet(): Promise<void> {
         rssPerWaitKiB: rss,
         heapPerWaitKiB: perWait(b, a, waits, 'heapUsedKiB'),
         floorRssPerWaitKiB: floorRss,
-        floorHeapPerWaitKiB: perWait(fb, fa, waits, 'heapUsedKiB'),
+        floorWaits,
+        floorHeapPerWaitKiB: perWait(fb, fa, floorWaits, 'heapUsedKiB'),
         ratio: round(rss / floorRss, 2),
         cpuOpeningMs: (cpu1.nodes[k] ?? 0) - (cpu0.nodes[k] ?? 0),
         cpuIdlePerSecondMs: round(((idle1.nodes[k] ?? 0) - (idle0.nodes[k] ?? 0)) / IDLE_SECONDS),

@@ -5,9 +5,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
  * (a token request's body read and the response pending; a stream's head and `retry` written) and does nothing else.
  * What one open request costs here is what Node itself costs; waits.ts measures it beside Handoff in the same run.
  * `GET /.well-known/openid-configuration` answers at once (the harness waits for it); the admin port's `/metrics`
- * reports the same process metrics Handoff's does.
+ * reports the same process metrics Handoff's does, and the requests it holds as Handoff reports its waits.
  */
 const held = new Set<ServerResponse>();
+let streams = 0;
 
 function publicHandler(req: IncomingMessage, res: ServerResponse): void {
   if (req.url === '/.well-known/openid-configuration') {
@@ -16,8 +17,13 @@ function publicHandler(req: IncomingMessage, res: ServerResponse): void {
     return;
   }
   held.add(res);
-  res.once('close', () => held.delete(res));
-  if (req.method === 'POST') {
+  const stream = req.method !== 'POST';
+  if (stream) streams += 1;
+  res.once('close', () => {
+    held.delete(res);
+    if (stream) streams -= 1;
+  });
+  if (!stream) {
     req.resume();
     return;
   }
@@ -29,7 +35,8 @@ function adminHandler(_req: IncomingMessage, res: ServerResponse): void {
   const m = process.memoryUsage();
   res.writeHead(200, { 'Content-Type': 'text/plain' });
   res.end(
-    `nodejs_heap_size_used_bytes ${m.heapUsed}\nnodejs_heap_size_total_bytes ${m.heapTotal}\nnodejs_external_memory_bytes ${m.external}\n`,
+    `nodejs_heap_size_used_bytes ${m.heapUsed}\nnodejs_heap_size_total_bytes ${m.heapTotal}\nnodejs_external_memory_bytes ${m.external}\n` +
+      `handoff_waits_current{kind="held"} ${held.size - streams}\nhandoff_waits_current{kind="stream"} ${streams}\n`,
   );
 }
 

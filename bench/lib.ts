@@ -268,3 +268,10 @@ export async function withCpu<T extends { ok: number }>(
   const per = (d: number) => round(d / Math.max(1, r.ok), 3);
   return { ...r, nodeMsPerOp: per(node1 - node0), pgMsPerOp: per(pg1 - pg0) };
 }
+
+/** The waits an instance holds, from its metrics (`handoff_waits_current`; the floor server reports the same gauge). */
+export async function waitsOn(instance: Instance): Promise<{ held: number; stream: number }> {
+  const text = await (await fetch(`${instance.admin}/metrics`, { headers: { authorization: `Bearer ${BENCH_ADMIN_TOKEN}` } })).text();
+  const n = (kind: string) => Number(new RegExp(`^handoff_waits_current\\{kind="${kind}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+  return { held: n('held'), stream: n('stream') };
+}

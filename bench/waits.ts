@@ -13,6 +13,7 @@ import {
   seed,
   settle,
   startInstance,
+  waitsOn,
 } from './lib.js';
 
 /**
@@ -39,7 +40,7 @@ const SOURCES = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`);
 let nextSource = 0;
 const source = () => SOURCES[nextSource++ % SOURCES.length] as string;
 
-function held(base: string, deviceCode: string): Promise<{ at: number; body: string }> {
+function held(base: string, deviceCode: string, track: http.ClientRequest[]): Promise<{ at: number; body: string }> {
   return new Promise((resolve, reject) => {
     const body = new URLSearchParams({ grant_type: DEVICE_GRANT, device_code: deviceCode, client_id: 'tv' }).toString();
     const req = http.request(
@@ -61,6 +62,7 @@ function held(base: string, deviceCode: string): Promise<{ at: number; body: str
     );
     req.on('error', reject);
     req.end(body);
+    track.push(req);
   });
 }
 
@@ -82,7 +84,51 @@ function stream(url: string, onState: (state: string, at: number) => void): http
   return req;
 }
 
+/**
+ * The requests one side is sent. A connection reset while tens of thousands open at once (the listen queue overflows)
+ * is opened again, as a device would, so each side holds every request it is sent; the resets are reported.
+ */
+class Load {
+  stopping = false;
+  readonly failures = new Map<string, number>();
+  /** Every request sent (each side's are closed before the other side is loaded: one process has only so many sockets). */
+  readonly requests: http.ClientRequest[] = [];
+
+  #failed(err: unknown): void {
+    const code = (err as { code?: string }).code ?? String(err);
+    this.failures.set(code, (this.failures.get(code) ?? 0) + 1);
+  }
+
+  held(base: string, deviceCode: string, tries = 1): Promise<{ at: number; body: string }> {
+    return held(base, deviceCode, this.requests).catch(async (err: unknown) => {
+      if (this.stopping || tries >= 10) throw err;
+      this.#failed(err);
+      await settle(100 * tries);
+      return this.held(base, deviceCode, tries + 1);
+    });
+  }
+
+  stream(url: string, onState: (state: string, at: number) => void, tries = 1): void {
+    const req = stream(url, onState);
+    req.on('error', (err) => {
+      if (this.stopping || tries >= 10) return;
+      this.#failed(err);
+      setTimeout(() => this.stream(url, onState, tries + 1), 100 * tries);
+    });
+    this.requests.push(req);
+  }
+
+  end(side: string): void {
+    this.stopping = true;
+    for (const r of this.requests) r.destroy();
+    if (this.failures.size)
+      process.stderr.write(`${side}: connections opened again after ${JSON.stringify(Object.fromEntries(this.failures))}\n`);
+  }
+}
+
 interface Cost {
+  /** Waits the process held at the last reading. */
+  held: number;
   rssIdleMiB: number;
   rssLoadedMiB: number;
   /**
@@ -94,6 +140,8 @@ interface Cost {
   memoryPerWaitKiB: number;
   /** V8 heap in use per wait, between the same two readings. */
   heapPerWaitKiB: number;
+  /** V8 heap reserved per wait (in use, and free within its pages). */
+  heapTotalPerWaitKiB: number;
   /** Anonymous resident memory (the heap, malloc, buffers; not mapped code) per wait. */
   anonPerWaitKiB: number;
   externalPerWaitKiB: number;
@@ -106,24 +154,38 @@ interface Cost {
  * opens waits `from` to `to` and resolves when they are held.
  */
 async function memoryPerWait(instance: Instance, count: number, open: (from: number, to: number) => Promise<void>): Promise<Cost> {
+  // Divided by the waits the process reports holding at each reading (a request the load could not open counts on
+  // neither side), after every one it was sent is held or a minute has passed.
+  const holding = async () => {
+    const w = await waitsOn(instance);
+    return w.held + w.stream;
+  };
+  const opened = async (n: number) => {
+    for (let i = 0; i < 600 && (await holding()) < n; i += 1) await settle(100);
+    await settle(2000);
+    return holding();
+  };
   await settle(1000);
   const idle = await instance.gc();
   const quarter = Math.floor(count / 8) * 2; // even: both kinds of wait in each part
   await open(0, quarter);
-  await settle(2000);
+  const first = await opened(quarter);
   const before = await instance.gc();
   await open(quarter, count);
-  await settle(2000);
+  const all = await opened(count);
   const after = await instance.gc();
-  const per = (key: keyof GcReading) => round((after[key] - before[key]) / (count - quarter), 2);
+  if (all < count) process.stderr.write(`waits: ${all} of ${count} held\n`);
+  const per = (key: keyof GcReading) => round((after[key] - before[key]) / (all - first), 2);
   return {
+    held: all,
     rssIdleMiB: round(idle.rssKiB / 1024),
     rssLoadedMiB: round(after.rssKiB / 1024),
     memoryPerWaitKiB: per('rssKiB'),
     heapPerWaitKiB: per('heapUsedKiB'),
+    heapTotalPerWaitKiB: per('heapTotalKiB'),
     anonPerWaitKiB: per('anonKiB'),
     externalPerWaitKiB: per('externalKiB'),
-    memoryPerWaitFromIdleKiB: round((after.rssKiB - idle.rssKiB) / count, 2),
+    memoryPerWaitFromIdleKiB: round((after.rssKiB - idle.rssKiB) / all, 2),
   };
 }
 
@@ -133,7 +195,7 @@ async function memoryPerWait(instance: Instance, count: number, open: (from: num
  */
 async function nodeFloor(codes: ReadonlyArray<{ device_code: string; status_uri: string }>, base: string): Promise<Cost> {
   const floor = await startInstance({}, {}, 'floor', GC_NODE_FLAGS);
-  const requests: http.ClientRequest[] = [];
+  const load = new Load();
   const perCode = KIND === 'both' ? 2 : 1;
   try {
     return await memoryPerWait(floor, codes.length * perCode, async (from, to) => {
@@ -141,16 +203,16 @@ async function nodeFloor(codes: ReadonlyArray<{ device_code: string; status_uri:
       let streams = 0;
       for (let i = from / perCode; i < to / perCode; i += 1) {
         const code = codes[i] as (typeof codes)[number];
-        if (KIND !== 'stream') held(floor.base, code.device_code).catch(() => {});
+        if (KIND !== 'stream') load.held(floor.base, code.device_code).catch(() => {});
         if (KIND !== 'held') {
           streams += 1;
-          requests.push(stream(code.status_uri.replace(base, floor.base), () => (open += 1)));
+          load.stream(code.status_uri.replace(base, floor.base), () => (open += 1));
         }
       }
       for (let i = 0; i < 600 && open < streams; i += 1) await settle(100);
     });
   } finally {
-    for (const r of requests) r.destroy();
+    load.end('floor');
     await floor.stop();
   }
 }
@@ -182,18 +244,20 @@ async function main() {
     const heldAnswers = new Map<string, Promise<{ at: number; body: string }>>();
     const streamApproved = new Map<string, number>();
     let streamsOpen = 0;
-    const requests: http.ClientRequest[] = [];
+    const load = new Load();
     const cost = await memoryPerWait(holder, codes.length * perCode, async (from, to) => {
       const opened = streamsOpen;
       for (const code of codes.slice(from / perCode, to / perCode)) {
-        if (KIND !== 'stream') heldAnswers.set(code.device_code, held(holder.base, code.device_code));
+        if (KIND !== 'stream') {
+          const answer = load.held(holder.base, code.device_code);
+          answer.catch(() => {}); // awaited for the sampled codes; the rest are answered at shutdown
+          heldAnswers.set(code.device_code, answer);
+        }
         if (KIND !== 'held') {
-          requests.push(
-            stream(code.status_uri.replace(instance.base, holder.base), (state, at) => {
-              if (state === 'pending') streamsOpen += 1;
-              if (state === 'approved') streamApproved.set(code.device_code, at);
-            }),
-          );
+          load.stream(code.status_uri.replace(instance.base, holder.base), (state, at) => {
+            if (state === 'pending') streamsOpen += 1;
+            if (state === 'approved') streamApproved.set(code.device_code, at);
+          });
         }
       }
       const streams = KIND === 'held' ? 0 : (to - from) / perCode;
@@ -223,7 +287,7 @@ async function main() {
         streamLatency.push((streamApproved.get(code.device_code) ?? Number.NaN) - approvedFrom);
       }
     }
-    for (const r of requests) r.destroy();
+    load.end('handoff');
     const floor = await nodeFloor(codes, instance.base);
 
     const result = {
