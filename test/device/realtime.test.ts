@@ -36,6 +36,31 @@ describe('real-time handoff on one instance', () => {
     assert.ok(latency < 2500, `answered ${latency} ms after approval began, before the 3 s hold would have ended`);
   });
 
+  it('a held request keeps its request id through the hold: the one it sent, or the one minted for it', async () => {
+    // A parked request lets go of its headers object (http/parked.ts); the id must survive into the library's answer.
+    const sent = await start();
+    const minted = await start();
+    const withId = postForm(
+      `${server.publicUrl}/token`,
+      { grant_type: DEVICE_GRANT, device_code: sent.device_code, client_id: 'tv' },
+      { prefer: 'wait=3', 'x-request-id': 'trace-held-0001' },
+    );
+    const withBadId = postForm(
+      `${server.publicUrl}/token`,
+      { grant_type: DEVICE_GRANT, device_code: minted.device_code, client_id: 'tv' },
+      { prefer: 'wait=3', 'x-request-id': 'not a valid id <b>' },
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    await new Phone().approveDevice(sent.verification_uri_complete);
+    await new Phone().approveDevice(minted.verification_uri_complete);
+    const [a, b] = await Promise.all([withId, withBadId]);
+    assert.equal(a.status, 200);
+    assert.ok(a.json.access_token);
+    assert.equal(a.headers.get('x-request-id'), 'trace-held-0001');
+    assert.equal(b.status, 200);
+    assert.match(b.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+  });
+
   it('never loses the race with the phone saving its session (codes without offline_access)', async () => {
     // oidc-provider would bind such a code to the phone's session, saved after the code: a poll in between failed.
     for (let i = 0; i < 8; i += 1) {
