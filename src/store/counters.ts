@@ -119,6 +119,50 @@ export function chainRefusal(row: ChainRow | undefined, list: Counter[]): Refusa
 const chainStatement = perCount((n) => ({ name: `counter_chain_${n}`, text: `WITH ${chainCtes(n, 1)} SELECT ${chainColumns(n)}` }));
 
 /**
+ * Chains of one shape (the same buckets, each after the one before in lock order) that arrive together, counted by one
+ * statement ({@link combine}), level by level: level `j` is the {@link HITS} count of the `j`-th limit of every chain
+ * still allowed by its levels before it, in arrival order (the first `taken` hits of a counter's group are allowed).
+ * So each chain is answered as a lone chain is, except that a chain refused at a later level gives its earlier counts
+ * back only after the statement: a chain after it in the same batch may find those windows fuller than it would have
+ * (it can be refused near a limit, never allowed past one). Every row of level `j` is in bucket `j`, and the buckets
+ * rise, so the rows are locked in key order across levels as every statement that locks several counter rows locks
+ * them. A lone chain is a batch of one, so there is one text for both.
+ */
+const chainManyStatement = perCount((n) => {
+  const levels = Array.from({ length: n }, (_, j) => {
+    const input = j === 0 ? 'SELECT * FROM h WHERE l = 0' : `SELECT h.* FROM h JOIN a${j - 1} p ON p.i = h.i AND p.ok WHERE h.l = ${j}`;
+    const room = `(SELECT g.m FROM g${j} g WHERE g.b = excluded.bucket AND g.k = excluded.key) - r.count`;
+    return `h${j} AS (${input}),
+    g${j} AS (SELECT b, k, min(w) AS w, min(m) AS m, count(*)::int AS n FROM h${j} GROUP BY b, k),
+    u${j} AS (
+      INSERT INTO rate_counters AS r (bucket, key, count, window_start, taken, window_seconds)
+      SELECT b, k, LEAST(n, m), now(), LEAST(n, m), w FROM g${j} ORDER BY b, k
+      ON CONFLICT (bucket, key) DO UPDATE SET
+        taken = CASE WHEN ${EXPIRED} THEN excluded.taken ELSE LEAST(excluded.taken, GREATEST(0, ${room})) END,
+        count = CASE WHEN ${EXPIRED} THEN excluded.taken ELSE r.count + LEAST(excluded.taken, GREATEST(0, ${room})) END,
+        window_start = CASE WHEN ${EXPIRED} THEN now() ELSE r.window_start END,
+        window_seconds = excluded.window_seconds
+      RETURNING bucket, key, taken, ${retryAfterSql('window_start', 'window_seconds')} AS retry_after
+    ),
+    a${j} AS (
+      SELECT h${j}.i, row_number() OVER (PARTITION BY h${j}.b, h${j}.k ORDER BY h${j}.i) <= u${j}.taken AS ok, u${j}.retry_after
+      FROM h${j} JOIN u${j} ON u${j}.bucket = h${j}.b AND u${j}.key = h${j}.k
+    )`;
+  });
+  const columns = Array.from({ length: n }, (_, j) => `a${j}.ok::int AS t${j}, a${j}.retry_after AS r${j}`).join(', ');
+  const joins = Array.from({ length: n - 1 }, (_, j) => `LEFT JOIN a${j + 1} ON a${j + 1}.i = a0.i`).join(' ');
+  return {
+    name: `counter_chains_${n}`,
+    text: `WITH h AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS h(i int, l int, b text, k text, w int, m int)),
+    ${levels.join(',\n    ')}
+    SELECT a0.i, ${columns} FROM a0 ${joins} ORDER BY a0.i`,
+  };
+});
+
+/** Whether chains of this list's shape may be combined: each bucket after the one before (so rows lock in key order). */
+const risingBuckets = (list: Counter[]) => list.every((c, i) => i === 0 || (list[i - 1] as Counter).bucket < c.bucket);
+
+/**
  * Whether a chain may be one statement: its order is also the lock order every statement that locks several counter
  * rows keeps (key order, `bucket` then `key`: combined hits sort, give-backs sort), so no two of them can ever wait on
  * each other in a circle. A chain in another order is counted one statement per limit, each locking one row.
@@ -146,6 +190,30 @@ export function counters(run: Run) {
     },
     { maxInFlight: IN_FLIGHT, maxBatch: 256 },
   );
+  // One combiner per shape of chain (its buckets, in order): only chains of one shape share a statement.
+  const shapes = new Map<string, (list: Counter[]) => Promise<ChainRow | undefined>>();
+  const chain = (list: Counter[]): Promise<ChainRow | undefined> => {
+    const shape = list.map((c) => c.bucket).join('\u0000');
+    let send = shapes.get(shape);
+    if (!send) {
+      send = combine<Counter[], ChainRow | undefined>(
+        async (chains) => {
+          const json = JSON.stringify(
+            chains.flatMap((limits, i) => limits.map((c, l) => ({ i, l, b: c.bucket, k: c.key, w: c.windowSeconds, m: c.max }))),
+          );
+          const rows = await run<ChainRow & { i: number }>(chainManyStatement(list.length), [json]);
+          return chains.map((_, i) => {
+            const row = rows[i];
+            if (row?.i !== i) throw new Error('chain statement answered out of order');
+            return row;
+          });
+        },
+        { maxInFlight: IN_FLIGHT, maxBatch: 128 },
+      );
+      shapes.set(shape, send);
+    }
+    return send(list);
+  };
   const release = async (list: Array<Pick<Counter, 'bucket' | 'key'>>): Promise<void> => {
     if (list.length === 0) return;
     await run(RELEASE, [JSON.stringify(list.map((c) => ({ b: c.bucket, k: c.key })))]);
@@ -171,7 +239,7 @@ export function counters(run: Run) {
         }
         return undefined;
       }
-      const row = (await run<ChainRow>(chainStatement(list.length), chainParams(list)))[0];
+      const row = risingBuckets(list) ? await chain(list) : (await run<ChainRow>(chainStatement(list.length), chainParams(list)))[0];
       const refused = chainRefusal(row, list);
       if (refused) await release(list.slice(0, refused.index));
       return refused;

@@ -68,6 +68,21 @@ describe('limits, guesses and approvals in one statement each', () => {
     assert.equal(await count('y'), 10);
   });
 
+  it('parallel chains of one shape share statements, and a chain refused by its second limit gives the first back', async () => {
+    const [results, statements] = await sent(() =>
+      Promise.all(Array.from({ length: 30 }, () => store.counters.take([limit('p', 10), limit('q', 4)]))),
+    );
+    assert.equal(results.filter((r) => r === undefined).length, 4, 'exactly the second limit is allowed');
+    assert.ok(results.every((r) => r === undefined || r.index === 0 || r.index === 1));
+    assert.ok(
+      results.some((r) => r?.index === 1),
+      'some chains were refused by the second limit',
+    );
+    assert.ok(statements < 30, `30 chains sent in ${statements} statements: chains that arrive together go out together`);
+    assert.equal(await count('q'), 4);
+    assert.equal(await count('p'), 4, 'every chain the second limit refused gave its first count back');
+  });
+
   const USER_CODE = sha256('BCDFGHJK');
   async function storeCode(): Promise<void> {
     const payload = JSON.stringify({ clientId: 'tv', exp: Math.floor(Date.now() / 1000) + 600, params: { scope: 'openid' } });
