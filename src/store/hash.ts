@@ -1,8 +1,9 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 
 /** Hex SHA-256 of a secret Handoff minted itself (high-entropy, so a fast hash is enough to store it). */
 export function sha256(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('hex');
+  // The one-shot form: no Hash object per call (a device authorization hashes four values).
+  return hash('sha256', value, 'hex');
 }
 
 /**
