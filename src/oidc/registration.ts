@@ -19,7 +19,9 @@ import type { Store } from '../store/index.js';
  * - `grant_types` must be among the policy's (absent: the policy's); `response_types` follow (`code` only with
  *   `authorization_code`); `scope` must be among the policy's scopes (absent: all of them); `public_only` keeps
  *   `token_endpoint_auth_method` at `none`; `device_flow_scopes` is the policy's, never the client's;
- * - Handoff's own settings (`qr_login`, `handoff_proximity`, `handoff_number_matching`) take Handoff's defaults
+ * - Handoff's own settings (`qr_login`, `handoff_proximity`, `handoff_number_matching`) and how Handoff signs and
+ *   encrypts what it sends the client (ID tokens, userinfo, introspection and authorization responses: every
+ *   `*_signed_response_alg` and `*_encrypted_response_alg|enc` the library accepts) take Handoff's defaults
  *   unless the policy has `allow_choices`; `handoff_pkce_exempt` and `resource_server` are never granted to a
  *   registered client; `jwks_uri` and `sector_identifier_uri` are refused (they would make Handoff fetch any URL a
  *   registrant names: keys go inline in `jwks`);
@@ -32,7 +34,18 @@ import type { Store } from '../store/index.js';
  */
 export const REGISTRATION_POLICY = 'handoff';
 
-const HANDOFF_CHOICES = ['qr_login', 'handoff_proximity', 'handoff_number_matching'] as const;
+/**
+ * How Handoff signs and encrypts what it sends a client: every such field oidc-provider accepts (lib/helpers/
+ * client_schema.js). The algorithms a client signs its own requests with (`request_object_signing_alg`,
+ * `token_endpoint_auth_signing_alg`) are its own business and stay.
+ */
+const RESPONSE_ALGS = ['id_token', 'userinfo', 'introspection', 'authorization'].flatMap((what) => [
+  `${what}_signed_response_alg`,
+  `${what}_encrypted_response_alg`,
+  `${what}_encrypted_response_enc`,
+]);
+/** What a registered client takes Handoff's defaults for unless its policy has `allow_choices`. */
+const HANDOFF_CHOICES = ['qr_login', 'handoff_proximity', 'handoff_number_matching', ...RESPONSE_ALGS];
 const NEVER_GRANTED = ['handoff_pkce_exempt', 'resource_server'] as const;
 const NO_FETCHING = ['jwks_uri', 'sector_identifier_uri'] as const;
 
@@ -89,7 +102,8 @@ const squash = (name: unknown) =>
  * the policy, a name that is not Handoff's or an operator app's, the library's own validation (so a refused client
  * spends nothing), then the per-address limit (open registration) and the token's count. On update (RFC 7592): the
  * policy, and nothing beyond what is registered now: grant types and scopes may only narrow, and Handoff's own
- * settings keep their stored values (an operator may have tightened them; the client cannot undo that).
+ * settings and its response algorithms keep their stored values (an operator may have tightened them; the client
+ * cannot undo that).
  */
 export function registrationPolicy(deps: RegistrationDeps) {
   const reservedName = async (name: unknown, self: string | undefined) => {
@@ -151,7 +165,7 @@ export function registrationPolicy(deps: RegistrationDeps) {
     for (const s of String(properties.scope).split(' ').filter(Boolean))
       if (storedScopes.length && !storedScopes.includes(s))
         throw refuse(`scope ${s} is not registered for this client; an update may only narrow`);
-    for (const key of [...HANDOFF_CHOICES, 'device_flow_scopes'] as const) {
+    for (const key of [...HANDOFF_CHOICES, 'device_flow_scopes']) {
       if (stored[key] === undefined) delete properties[key];
       else properties[key] = stored[key];
     }

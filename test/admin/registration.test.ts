@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import * as jose from 'jose';
 import * as oidc from 'openid-client';
 import { applyPolicy } from '../../src/oidc/registration.js';
 import { Phone } from '../helpers/phone.js';
-import { adminFetch, deviceAuthorization, startTestServer } from '../helpers/server.js';
+import { adminFetch, deviceAuthorization, redeem, startTestServer } from '../helpers/server.js';
 
 /**
  * Client self-registration (RFC 7591) and management (RFC 7592) with openid-client as the registering client: an
@@ -70,10 +71,14 @@ describe('client self-registration (RFC 7591/7592)', function () {
         // Choices this policy does not allow: Handoff's defaults apply instead.
         qr_login: false,
         handoff_number_matching: false,
+        id_token_signed_response_alg: 'ES256',
+        userinfo_signed_response_alg: 'ES256',
       } as Partial<oidc.ClientMetadata>,
       token,
     );
     const metadata = cli.clientMetadata();
+    assert.equal(metadata.id_token_signed_response_alg, 'RS256', 'Handoff signs its ID tokens as for any client');
+    assert.equal(metadata.userinfo_signed_response_alg, undefined);
     assert.deepEqual(metadata.grant_types, [DEVICE_GRANT]);
     assert.deepEqual(metadata.response_types, []);
     assert.equal(metadata.scope, 'openid profile offline_access');
@@ -99,6 +104,11 @@ describe('client self-registration (RFC 7591/7592)', function () {
       oidc.initiateDeviceAuthorization(cli, { scope: 'openid email' }),
       (err: { error?: string }) => err.error === 'invalid_scope',
     );
+    // The ID token it gets is signed with Handoff's default, not the algorithm it asked for.
+    await new Phone().approveDevice(String(started.verification_uri_complete));
+    const tokens = await redeem(base, started.device_code, String(metadata.client_id));
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.json));
+    assert.equal(jose.decodeProtectedHeader(String(tokens.json.id_token)).alg, 'RS256');
 
     // The admin API and audit trail say who registered it.
     const listed = (await (await admin('GET', '/admin/clients')).json()) as Array<Record<string, unknown>>;
@@ -125,6 +135,48 @@ describe('client self-registration (RFC 7591/7592)', function () {
       assert.equal(((await r.json()) as { error: string }).error, 'invalid_client_metadata');
     }
     assert.equal((await server.store.clients.list()).length, 2, 'nothing else was registered');
+  });
+
+  it('a policy with allow_choices lets a client choose how its ID tokens are signed, once: an update keeps the stored choice', async () => {
+    await start();
+    const { token } = await issue({
+      label: 'choosers',
+      policy: { grant_types: [DEVICE_GRANT], scopes: ['openid'], public_only: true, allow_choices: true },
+    });
+    const cli = await register(
+      {
+        client_name: 'Picky CLI',
+        grant_types: [DEVICE_GRANT],
+        token_endpoint_auth_method: 'none',
+        id_token_signed_response_alg: 'ES256',
+      },
+      token,
+    );
+    const m = cli.clientMetadata();
+    const manage = (method: string, rat: unknown, body?: unknown) =>
+      fetch(String(m.registration_client_uri), {
+        method,
+        headers: { authorization: `Bearer ${String(rat)}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+    const read = (await (await manage('GET', m.registration_access_token)).json()) as Record<string, unknown>;
+    assert.equal(read.id_token_signed_response_alg, 'ES256');
+    const started = await oidc.initiateDeviceAuthorization(cli, { scope: 'openid' });
+    await new Phone().approveDevice(String(started.verification_uri_complete));
+    const tokens = await redeem(base, started.device_code, String(m.client_id));
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.json));
+    assert.equal(jose.decodeProtectedHeader(String(tokens.json.id_token)).alg, 'ES256');
+
+    const updated = await manage('PUT', m.registration_access_token, {
+      client_id: m.client_id,
+      client_name: 'Picky CLI',
+      grant_types: [DEVICE_GRANT],
+      token_endpoint_auth_method: 'none',
+      id_token_signed_response_alg: 'EdDSA',
+    });
+    assert.equal(updated.status, 200, await updated.clone().text());
+    assert.equal(((await updated.json()) as Record<string, unknown>).id_token_signed_response_alg, 'ES256');
+    assert.equal((await server.store.clients.find(String(m.client_id)))?.id_token_signed_response_alg, 'ES256');
   });
 
   it('max_clients, expiry and revocation are enforced where the client is counted, even by parallel registrations', async () => {
