@@ -27,8 +27,9 @@ import { preferredWait } from '../device/prefer.js';
  * ```
  *
  * Limits no one can turn against others (`ciba.*` per window): requests per client (all users) and per client and
- * user, taken in the library's last step before it records a request, whatever hint named the user; a client's
- * budget is spent by its own requests, known user or not. No limit is shared between apps: a flood from one app
+ * user, taken as soon as a `login_hint` is looked up (the same statements for a known user and for no one), or in the
+ * library's last step before it records a request for any other hint; a client's budget is spent by its own
+ * requests, known user or not. No limit is shared between apps: a flood from one app
  * cannot bury a phone (the phone lists each app's newest request once, and pushes per user are limited over all
  * apps), and cannot get another app refused.
  */
@@ -67,16 +68,34 @@ export function cibaHooks(deps: CibaDeps) {
       ? [{ bucket: 'ciba:client', key: clientId, windowSeconds: window, max: config.ciba.maxPerClient }]
       : [{ bucket: 'ciba:client-user', key: `${clientId}|${accountId}`, windowSeconds: window, max: config.ciba.maxPerClientAndUser }];
 
+  /** Requests whose limits were taken as their `login_hint` was read (verifyUserCode takes them for other hints). */
+  const limited = new WeakSet<KoaContextWithOIDC>();
+  const take = async (ctx: KoaContextWithOIDC, accountId: string | undefined) => {
+    const clientId = ctx.oidc.client?.clientId ?? '';
+    const spent = await store.counters.take(
+      accountId === undefined ? limits(clientId) : [...limits(clientId), ...limits(clientId, accountId)],
+    );
+    if (spent)
+      slowDown(
+        spent.index === 0 ? 'too many backchannel requests from this client' : 'too many backchannel requests for this user',
+        spent.retryAfter,
+        ctx,
+      );
+  };
+
   return {
+    /**
+     * A `login_hint` costs the same two statements whether it names someone or no one: the look-up, then one take of
+     * the limits (the client's; and the client's for this user when there is one), before anything else is read. So a
+     * name that is no one still spends the client's own budget (guessing names costs the guesser), and a client over
+     * its budget is refused alike for both. Only a known user's request goes on (the library loads the account and
+     * records the request).
+     */
     async processLoginHint(ctx: KoaContextWithOIDC, hint?: string): Promise<string | undefined> {
       const typed = hint ?? '';
       const accountId = await store.users.byLoginHint(canonicalUsername(typed) ?? typed);
-      // A name that is no one still spends the client's own budget (guessing names costs the guesser), in the one
-      // statement a known user's limits take in verifyUserCode below: the same two statements either way.
-      if (!accountId) {
-        const spent = await store.counters.take(limits(ctx.oidc.client?.clientId ?? ''));
-        if (spent) slowDown('too many backchannel requests from this client', spent.retryAfter, ctx);
-      }
+      await take(ctx, accountId);
+      limited.add(ctx);
       return accountId;
     },
     async processLoginHintToken(): Promise<string | undefined> {
@@ -88,19 +107,12 @@ export function cibaHooks(deps: CibaDeps) {
     },
     async validateRequestContext(): Promise<void> {},
     /**
-     * The library's last step before it records a request, for every way of naming the user (`login_hint` and
-     * `id_token_hint` alike): the limits are taken here, so no hint type passes them. A `user_code`, if sent, is
-     * ignored (`backchannel_user_code_parameter_supported` is false, CIBA 7.1).
+     * The library's last step before it records a request, for every way of naming the user: the limits of a request
+     * whose user was not named by a `login_hint` (an `id_token_hint`) are taken here, so no hint type passes them. A
+     * `user_code`, if sent, is ignored (`backchannel_user_code_parameter_supported` is false, CIBA 7.1).
      */
     async verifyUserCode(ctx: KoaContextWithOIDC, account: { accountId: string }): Promise<void> {
-      const clientId = ctx.oidc.client?.clientId ?? '';
-      const spent = await store.counters.take([...limits(clientId), ...limits(clientId, account.accountId)]);
-      if (spent)
-        slowDown(
-          spent.index === 0 ? 'too many backchannel requests from this client' : 'too many backchannel requests for this user',
-          spent.retryAfter,
-          ctx,
-        );
+      if (!limited.has(ctx)) await take(ctx, account.accountId);
     },
     async triggerAuthenticationDevice(
       ctx: KoaContextWithOIDC,

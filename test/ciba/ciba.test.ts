@@ -45,8 +45,9 @@ describe('backchannel approval (CIBA): poll, hold and ping, on the phone', funct
   after(async () => {
     await new Promise<void>((r) => notify.close(() => r()));
   });
-  beforeEach(async () => {
-    server = await startTestServer({ proxy: true });
+  /** A server with the four test clients (`call-center`, `other-desk`, `bank` asking for phr, `pos` pinged). */
+  async function setUp(overrides: Parameters<typeof startTestServer>[0] = {}) {
+    server = await startTestServer({ proxy: true, ...overrides });
     base = server.issuer;
     secrets = {};
     const make = async (clientId: string, name: string, extra: Record<string, unknown>) => {
@@ -68,7 +69,13 @@ describe('backchannel approval (CIBA): poll, hold and ping, on the phone', funct
       backchannel_client_notification_endpoint: `https://127.0.0.1:${(notify.address() as AddressInfo).port}/ping`,
     });
     pings.length = 0;
-  });
+  }
+  beforeEach(() => setUp());
+  /** The same four clients on a server with other settings (the one beforeEach started is closed first). */
+  async function restart(overrides: Parameters<typeof startTestServer>[0]) {
+    await server.close();
+    await setUp(overrides);
+  }
   afterEach(async () => {
     await server.close();
   });
@@ -239,6 +246,25 @@ describe('backchannel approval (CIBA): poll, hold and ping, on the phone', funct
     assert.equal((await ask('call-center', { login_hint: 'alice' })).status, 200, 'another app is not refused');
     const list = await phone.request(`${base}/account/devices`);
     assert.equal([...list.html.matchAll(/data-ciba-request=/g)].length, 2, 'one entry per app');
+  });
+
+  it('an unknown login_hint spends the client’s budget as a known one does, in the same statements, and is refused alike', async () => {
+    await restart({ ciba: { ...server.config.ciba, maxPerClient: 4 } });
+    assert.equal((await ask('call-center', { login_hint: 'nobody' })).json.error, 'unknown_user_id');
+    assert.equal((await ask('call-center', { login_hint: 'alice' })).status, 200);
+    assert.equal((await ask('call-center', { login_hint: 'nobody-else' })).json.error, 'unknown_user_id');
+    assert.equal((await ask('call-center', { login_hint: 'alice' })).status, 200);
+    // Two guesses and two requests for alice: the budget of four is spent, and both kinds of hint are now refused.
+    const statements = async (hint: string) => {
+      const before = server.store.statementCount();
+      const answer = await ask('call-center', { login_hint: hint });
+      assert.equal(answer.status, 429, `${hint}: ${JSON.stringify(answer.json)}`);
+      assert.equal(answer.json.error, 'slow_down');
+      return server.store.statementCount() - before;
+    };
+    const known = await statements('alice');
+    const unknown = await statements('nobody');
+    assert.equal(known, unknown, 'a refused known user costs what a refused guess costs: no more is read for a name that is someone');
   });
 
   it('a binding message is what it looks like: no control or direction-override characters', async () => {
