@@ -3,12 +3,13 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as jose from 'jose';
 import * as oidc from 'openid-client';
+import { createUser } from '../../src/accounts/users.js';
 import { createClient } from '../../src/admin/clients.js';
 import { outgoing } from '../../src/oidc/outgoing.js';
 import { sha256 } from '../../src/store/hash.js';
 import { ageLimitWindows } from '../helpers/fixtures.js';
 import { Phone } from '../helpers/phone.js';
-import { PASSWORD, postForm, startTestServer } from '../helpers/server.js';
+import { adminFetch, PASSWORD, postForm, startTestServer } from '../helpers/server.js';
 
 /**
  * Backchannel approval (OpenID CIBA Core 1.0): a relying party names the user, the user's signed-in phone approves on
@@ -248,6 +249,23 @@ describe('backchannel approval (CIBA): poll, hold and ping, on the phone', funct
     assert.equal([...list.html.matchAll(/data-ciba-request=/g)].length, 2, 'one entry per app');
   });
 
+  it('limits: a client over its budget across users is refused (429 slow_down), and no other app is', async () => {
+    await restart({ ciba: { ...server.config.ciba, maxPerClient: 3 } });
+    const ids: Record<string, string> = {};
+    for (const username of ['bob', 'carol', 'dave'])
+      ids[username] = (await createUser(server.store, { username, password: PASSWORD }, server.config.scrypt)).id;
+    for (const user of ['alice', 'bob', 'carol']) assert.equal((await ask('call-center', { login_hint: user })).status, 200, user);
+    const over = await ask('call-center', { login_hint: 'dave' });
+    assert.equal(over.status, 429, JSON.stringify(over.json));
+    assert.equal(over.json.error, 'slow_down');
+    assert.match(String(over.json.error_description), /from this client/);
+    assert.ok(Number(over.headers.get('retry-after')) > 0);
+    const dave = ids.dave ?? '';
+    assert.deepEqual(await server.store.backchannel.pending(dave), [], 'the refused request was not recorded');
+    assert.equal((await ask('other-desk', { login_hint: 'dave' })).status, 200, 'another app is not refused');
+    assert.equal((await server.store.backchannel.pending(dave)).length, 1);
+  });
+
   it('an unknown login_hint spends the client’s budget as a known one does, in the same statements, and is refused alike', async () => {
     await restart({ ciba: { ...server.config.ciba, maxPerClient: 4 } });
     assert.equal((await ask('call-center', { login_hint: 'nobody' })).json.error, 'unknown_user_id');
@@ -267,6 +285,47 @@ describe('backchannel approval (CIBA): poll, hold and ping, on the phone', funct
     assert.equal(known, unknown, 'a refused known user costs what a refused guess costs: no more is read for a name that is someone');
   });
 
+  it('an unconfirmed address names no one: unknown_user_id', async () => {
+    await server.store.users.insert({
+      id: 'erin',
+      username: 'erin',
+      passwordHash: null,
+      name: null,
+      email: 'erin@example.com',
+      emailVerified: false,
+    });
+    const answer = await ask('call-center', { login_hint: 'erin@example.com' });
+    assert.equal(answer.status, 400, JSON.stringify(answer.json));
+    assert.equal(answer.json.error, 'unknown_user_id');
+    assert.equal((await ask('call-center', { login_hint: 'erin' })).status, 200, 'her username does');
+  });
+
+  it('acr_values=phr in the request: a phone signed in with a password cannot approve it, and it stays pending', async () => {
+    const asked = await ask('call-center', { login_hint: 'alice', acr_values: 'phr' });
+    assert.equal(asked.status, 200, JSON.stringify(asked.json));
+    const id = String(asked.json.auth_req_id);
+    const phone = await signedInPhone();
+    const page = await openOnPhone(phone);
+    assert.match(page.html, /data-field="needs-passkey"/);
+    assert.doesNotMatch(page.html, /value="approve"/);
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page.html)?.[1] ?? '';
+    const forced = await phone.request(page.url, { form: { csrf, decision: 'approve' } });
+    assert.equal(forced.status, 403);
+    assert.equal((await poll('call-center', id)).json.error, 'authorization_pending', 'nothing was decided');
+    assert.equal((await server.store.backchannel.pending(server.userId))[0]?.status, 'pending');
+  });
+
+  it('the approval page shows what the app asks for and how long ago it asked', async () => {
+    await ask('call-center', { login_hint: 'alice', scope: 'openid profile' });
+    const phone = await signedInPhone();
+    const fresh = await openOnPhone(phone);
+    assert.match(fresh.html, /<ul class="scopes">[\s\S]*<li>Your name and username<\/li>/, 'the profile scope, in words');
+    assert.match(fresh.html, /data-field="when">just now</);
+    await server.db('backchannel_requests').update({ created_at: server.db.raw("created_at - interval '3 minutes'") });
+    const later = await openOnPhone(phone);
+    assert.match(later.html, /data-field="when">3 minutes ago</);
+  });
+
   it('a binding message is what it looks like: no control or direction-override characters', async () => {
     for (const bad of ['\u202Eevil', 'a\u0000b', 'x'.repeat(65), 'line\nbreak'])
       assert.equal(
@@ -275,6 +334,25 @@ describe('backchannel approval (CIBA): poll, hold and ping, on the phone', funct
         JSON.stringify(bad),
       );
     assert.equal((await ask('call-center', { login_hint: 'alice', binding_message: '订单 42 · Order 42' })).status, 200);
+  });
+
+  it('an operator cannot make a ping client with a notification endpoint on loopback unless the issuer is on loopback', async () => {
+    await server.close();
+    server = await startTestServer({ issuer: 'https://id.example.com' });
+    const ciba = (endpoint: string) => ({
+      client_name: 'Till',
+      grant_types: [CIBA],
+      response_types: [],
+      backchannel_token_delivery_mode: 'ping',
+      backchannel_client_notification_endpoint: endpoint,
+    });
+    for (const host of ['127.0.0.1:8443', 'localhost', '[::1]:9000']) {
+      const refused = await adminFetch(server, 'POST', '/admin/clients', ciba(`https://${host}/ping`));
+      assert.equal(refused.status, 400, host);
+      assert.match(JSON.stringify(await refused.json()), /backchannel_client_notification_endpoint/);
+    }
+    assert.equal((await adminFetch(server, 'POST', '/admin/clients', ciba('https://till.example.com/ping'))).status, 201);
+    assert.equal((await server.store.clients.list()).length, 2, 'the fixture and the one allowed');
   });
 
   it('a ping goes to loopback only when the issuer is on loopback, and then over plain http', async () => {
