@@ -6,6 +6,7 @@ import { decrypt } from 'http_ece';
 import * as jose from 'jose';
 import { createClient } from '../../src/admin/clients.js';
 import { pushEndpointAllowed, pushKeysValid } from '../../src/ciba/push.js';
+import { ageLimitWindows } from '../helpers/fixtures.js';
 import { Phone } from '../helpers/phone.js';
 import { PASSWORD, postForm, startTestServer } from '../helpers/server.js';
 
@@ -131,6 +132,89 @@ describe('Web Push for backchannel approval', function () {
     await postForm(`${server.issuer}/backchannel`, { scope: 'openid', login_hint: 'alice' }, { authorization: basic });
     await gone;
     while ((await server.store.push.of(server.userId)).length > 0) await new Promise((r) => setImmediate(r));
+  });
+
+  it('pushes per user are limited over all apps: a request beyond the limit is listed on the phone, not pushed', async () => {
+    await server.close();
+    server = await startTestServer({ ciba: { ...server.config.ciba, maxPerUser: 2 } });
+    const issuer = server.issuer;
+    const basics: Record<string, string> = {};
+    for (const id of ['desk-1', 'desk-2', 'desk-3']) {
+      const c = await createClient(server.store, server.provider(), {
+        client_id: id,
+        client_name: `Help Desk ${id.slice(-1)}`,
+        grant_types: ['urn:openid:params:grant-type:ciba'],
+        response_types: [],
+        backchannel_token_delivery_mode: 'poll',
+      });
+      basics[id] = `Basic ${Buffer.from(`${id}:${String(c.client_secret)}`).toString('base64')}`;
+    }
+    const phone = new Phone();
+    await phone.submit(await phone.request(`${issuer}/account/signin`), { username: 'alice', password: PASSWORD });
+    const csrf = /data-push data-csrf="([^"]+)"/.exec((await phone.request(`${issuer}/account/devices`)).html)?.[1];
+    const receiver = createECDH('prime256v1');
+    receiver.generateKeys();
+    const auth = randomBytes(16).toString('base64url');
+    const subscribed = await fetch(`${issuer}/account/push`, {
+      method: 'POST',
+      headers: { cookie: [...phone.cookies].map(([k, v]) => `${k}=${v}`).join('; '), 'content-type': 'application/json' },
+      body: JSON.stringify({
+        csrf,
+        subscription: {
+          endpoint: `http://127.0.0.1:${(pushService.address() as AddressInfo).port}/push/limited`,
+          keys: { p256dh: receiver.getPublicKey().toString('base64url'), auth },
+        },
+      }),
+    });
+    assert.equal(subscribed.status, 201, await subscribed.clone().text());
+
+    // Each push names the request it is about (the page it opens).
+    status = 201;
+    const urls: string[] = [];
+    let arrived: (() => void) | undefined;
+    delivered = (d) => {
+      urls.push(
+        (JSON.parse(decrypt(d.body, { version: 'aes128gcm', privateKey: receiver, authSecret: auth }).toString('utf8')) as { url: string })
+          .url,
+      );
+      arrived?.();
+    };
+    const pushes = (n: number) =>
+      new Promise<void>((resolve) => {
+        arrived = () => {
+          if (urls.length >= n) resolve();
+        };
+        arrived();
+      });
+    const ask = async (client: string) => {
+      const answer = await postForm(
+        `${issuer}/backchannel`,
+        { scope: 'openid', login_hint: 'alice' },
+        { authorization: basics[client] ?? '' },
+      );
+      assert.equal(answer.status, 200, JSON.stringify(answer.json));
+    };
+    const pageOf = async (client: string) =>
+      `${issuer}/account/requests/${(await server.store.backchannel.pending(server.userId)).find((r) => r.client_id === client)?.id}`;
+
+    await ask('desk-1');
+    const first = await pageOf('desk-1');
+    await ask('desk-2');
+    const second = await pageOf('desk-2');
+    await pushes(2);
+    assert.deepEqual([...urls].sort(), [first, second].sort());
+    await ask('desk-3');
+    const third = await pageOf('desk-3');
+    const listed = await phone.request(`${issuer}/account/devices`);
+    assert.equal([...listed.html.matchAll(/data-ciba-request=/g)].length, 3, 'the third request is listed on the phone');
+    // A new window: the next request is pushed again. Its push arrives after any the third could have caused.
+    await ageLimitWindows(server.db, server.config.ciba.windowSeconds + 1);
+    await ask('desk-1');
+    const fourth = await pageOf('desk-1');
+    await pushes(3);
+    assert.equal(urls.length, 3);
+    assert.equal(urls[2], fourth);
+    assert.ok(!urls.includes(third), 'the request beyond the limit was not pushed');
   });
 
   it('sends only to the browsers’ push services (or loopback in a local trial): a subscription cannot aim Handoff elsewhere', () => {
