@@ -176,12 +176,15 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
       ciba,
     });
     p.on('server_error', (_ctx: unknown, err: Error) => log.error('provider error', { err }));
-    // Clients that register, change or delete themselves (RFC 7591/7592) are in the audit trail, with the address.
+    // Clients that register, change or delete themselves (RFC 7591/7592) are in the audit trail, with the address; a
+    // registration names the initial access token that let the client in (its id, never the token).
     const registered =
       (action: 'client.registered' | 'client.updated' | 'client.deleted') => (ctx: KoaContextWithOIDC, client: { clientId: string }) => {
-        audit(store, { action, clientId: client.clientId, actorIp: ctx.ip, detail: {} }).catch((err: unknown) =>
-          log.warn('audit failed', { err }),
-        );
+        const entry = async () => {
+          const by = action === 'client.registered' ? await store.registrations.ofClient(client.clientId) : undefined;
+          await audit(store, { action, clientId: client.clientId, actorIp: ctx.ip, detail: by ? { token_id: by.id } : {} });
+        };
+        entry().catch((err: unknown) => log.warn('audit failed', { err }));
       };
     p.on('registration_create.success', registered('client.registered'));
     p.on('registration_update.success', registered('client.updated'));

@@ -37,6 +37,19 @@ describe('client self-registration (RFC 7591/7592)', function () {
       execute: [oidc.allowInsecureRequests],
       ...(initialAccessToken ? { initialAccessToken } : {}),
     });
+  /** The audit entries of `action` for a client, once there is one (they are written just after the answer). */
+  const audited = async (action: string, clientId: unknown) => {
+    for (;;) {
+      const entries = (await (await admin('GET', `/admin/audit?type=${action}`)).json()) as Array<{
+        action: string;
+        client_id: string;
+        detail: unknown;
+      }>;
+      const found = entries.filter((e) => e.action === action && e.client_id === clientId);
+      if (found.length) return found;
+      await new Promise((r) => setImmediate(r));
+    }
+  };
   const raw = (body: unknown, headers: Record<string, string> = {}) =>
     fetch(`${base}/reg`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 
@@ -115,8 +128,9 @@ describe('client self-registration (RFC 7591/7592)', function () {
     const entry = listed.find((c) => c.client_id === cli.clientMetadata().client_id);
     assert.equal((entry?.registered_by as { token_id: string; label: string } | undefined)?.token_id, id);
     assert.equal((entry?.registered_by as { label: string } | undefined)?.label, 'CLI fleet');
-    const audit = (await (await admin('GET', '/admin/audit?type=client.registered')).json()) as Array<{ client_id: string }>;
-    assert.equal(audit[0]?.client_id, cli.clientMetadata().client_id);
+    const [registeredEntry] = await audited('client.registered', cli.clientMetadata().client_id);
+    assert.deepEqual(registeredEntry?.detail, { token_id: id }, 'the trail names the token that let it in');
+    assert.ok(!JSON.stringify(registeredEntry).includes(token), 'and never the token itself');
 
     for (const web of [
       {
@@ -260,6 +274,10 @@ describe('client self-registration (RFC 7591/7592)', function () {
 
     assert.equal((await manage('DELETE')).status, 204);
     assert.equal(await server.store.clients.find(String(m.client_id)), undefined);
+    // The trail has the one update that succeeded and the deletion.
+    const deleted = await audited('client.deleted', m.client_id);
+    assert.equal(deleted.length, 1);
+    assert.equal((await audited('client.updated', m.client_id)).length, 1, 'the refused update is not an update');
   });
 
   it('what an attack on registration found: names, spent slots, secrets of public clients, updates undoing an operator', async () => {
