@@ -9,7 +9,8 @@ import { PASSWORD, postForm, startTestServer } from '../helpers/server.js';
 /**
  * Backchannel approval on a phone in Chromium: the account page is open when the app asks, and the request appears on
  * it by itself (its event stream, no reload by the person); the decision page says who asks and the binding message;
- * Approve answers a polling app and pings a ping-mode app's endpoint (a real HTTP server on loopback).
+ * Approve answers a polling app and pings a ping-mode app's endpoint (a real HTTP server on loopback); Decline answers
+ * the polling app access_denied.
  */
 const CIBA = 'urn:openid:params:grant-type:ciba';
 
@@ -110,6 +111,32 @@ describe('backchannel approval on a phone (Chromium)', function () {
     await page.getByRole('button', { name: 'Approve' }).click();
     assert.equal(await ping, String(till.json.auth_req_id));
     assert.deepEqual(scriptErrors, [], 'no page script failed');
+    await ctx.close();
+  });
+
+  it('Decline on the phone: the polling app is told access_denied', async () => {
+    const ctx = await phoneContext(browser);
+    const page = await ctx.newPage();
+    await page.goto(`${server.publicUrl}/account/devices`);
+    await page.getByLabel('Username').fill('alice');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.getByRole('heading', { name: 'Your devices' }).waitFor();
+
+    const asked = await ask('desk', { binding_message: 'Refund 77' });
+    assert.equal(asked.status, 200, JSON.stringify(asked.json));
+    await page.getByRole('heading', { name: 'Waiting for you' }).waitFor();
+    await page.getByRole('link', { name: 'Review' }).click();
+    assert.equal(await page.locator('[data-field="binding-message"]').innerText(), 'Refund 77');
+    await page.getByRole('button', { name: 'Decline' }).click();
+    await page.getByRole('heading', { name: 'Declined' }).waitFor();
+    const answer = await postForm(
+      `${server.issuer}/token`,
+      { grant_type: CIBA, auth_req_id: String(asked.json.auth_req_id) },
+      { authorization: `Basic ${Buffer.from(`desk:${secrets.desk}`).toString('base64')}` },
+    );
+    assert.equal(answer.status, 400, JSON.stringify(answer.json));
+    assert.equal(answer.json.error, 'access_denied');
     await ctx.close();
   });
 });
