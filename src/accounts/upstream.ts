@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type * as Oidc from 'openid-client';
 import type { Config } from '../config/schema.js';
 import { badRequest, HttpError } from '../http/errors.js';
+import { seal, unseal } from '../http/secrets.js';
 import type { MessageKey } from '../views/i18n.js';
 import type { IdentityProviderRow } from '../store/identity-providers.js';
 import type { Store } from '../store/index.js';
@@ -18,7 +19,10 @@ import type { Store } from '../store/index.js';
  * account's own address was verified (so nobody can pre-register a victim's address and wait). Everything else is
  * linked by the user, from the account page, after a fresh sign-in.
  *
- * The upstream's tokens are used for the sign-in and then dropped: nothing of them is stored.
+ * The upstream's tokens are used for the sign-in and then dropped, unless the operator turned `keep_tokens` on for
+ * the upstream: then the latest sign-in's access token, refresh token and expiry are kept on the link, sealed
+ * (AES-256-GCM under a key derived from the cookie keys, never in clear), replaced at each sign-in and deleted with
+ * the link.
  */
 
 /** An upstream as the code uses it: from the settings file (read-only) or added through the admin API. */
@@ -32,6 +36,7 @@ export interface Upstream {
   enabled: boolean;
   createAccounts: boolean;
   linkVerifiedEmail: boolean;
+  keepTokens: boolean;
   /** `settings`: from the settings file, changed only there; `admin`: added through the admin API or the CLI. */
   source: 'settings' | 'admin';
   updatedAt: string;
@@ -53,6 +58,7 @@ export function fromRow(row: IdentityProviderRow): Upstream {
     enabled: row.enabled,
     createAccounts: row.create_accounts,
     linkVerifiedEmail: row.link_verified_email,
+    keepTokens: row.keep_tokens,
     source: 'admin',
     updatedAt: String(row.updated_at),
   };
@@ -69,6 +75,7 @@ export function fromSettings(entry: Config['identityProviders'][number]): Upstre
     enabled: entry.enabled,
     createAccounts: entry.create_accounts,
     linkVerifiedEmail: entry.link_verified_email,
+    keepTokens: entry.keep_tokens,
     source: 'settings',
     updatedAt: 'settings',
   };
@@ -86,6 +93,7 @@ export function publicView(u: Upstream, issuer: string) {
     enabled: u.enabled,
     create_accounts: u.createAccounts,
     link_verified_email: u.linkVerifiedEmail,
+    keep_tokens: u.keepTokens,
     source: u.source,
     redirect_uri: callbackUrl(issuer, u.id),
   };
@@ -226,6 +234,42 @@ export function usernameCandidates(a: Asserted, upstreamId: string): string[] {
   ];
 }
 
+/** The upstream's tokens as kept on a link: what a later call to the upstream on the person's behalf needs. */
+export interface KeptTokens {
+  access_token: string;
+  refresh_token?: string;
+  /** Seconds since the epoch, when the upstream said how long the access token lasts. */
+  expires_at?: number;
+}
+
+/** Larger tokens are not kept (no upstream sends such; a row should not carry whatever a hostile one sends). */
+const KEPT_MAX = 32 * 1024;
+
+/**
+ * The tokens of a sign-in, sealed for the link, when the upstream's `keep_tokens` asks for them; null otherwise (the
+ * link then keeps none, and a sign-in after the setting went off drops what an earlier one kept).
+ */
+export function tokensToKeep(
+  u: Upstream,
+  roots: string[],
+  tokens: { access_token?: string; refresh_token?: string; expires_in?: number },
+): string | null {
+  if (!u.keepTokens || !tokens.access_token) return null;
+  const kept: KeptTokens = {
+    access_token: tokens.access_token,
+    ...(tokens.refresh_token ? { refresh_token: tokens.refresh_token } : {}),
+    ...(typeof tokens.expires_in === 'number' ? { expires_at: Math.floor(Date.now() / 1000) + tokens.expires_in } : {}),
+  };
+  const text = JSON.stringify(kept);
+  return text.length > KEPT_MAX ? null : seal(roots, 'upstream-tokens', text);
+}
+
+/** The tokens kept on a link, opened; undefined when none, or sealed under cookie keys no longer kept. */
+export function keptTokens(roots: string[], sealed: string | null): KeptTokens | undefined {
+  const text = sealed ? unseal(roots, 'upstream-tokens', sealed, 2 * KEPT_MAX) : undefined;
+  return text ? (JSON.parse(text) as KeptTokens) : undefined;
+}
+
 /**
  * The Handoff account an upstream subject signs in to, making or linking it as the upstream's settings allow:
  * 1. the account already linked to (upstream, sub);
@@ -233,17 +277,23 @@ export function usernameCandidates(a: Asserted, upstreamId: string): string[] {
  *    verified `email`, which gets linked;
  * 3. with `create_accounts`: a new account (no password), linked;
  * otherwise none. Linking is one statement keyed on (upstream, sub), so two sign-ins at once end on one account.
+ * `tokens`: the sign-in's tokens, sealed, to keep on the link (or null).
  */
-export async function accountFor(store: Store, u: Upstream, a: Asserted): Promise<{ accountId: string; created: boolean } | undefined> {
+export async function accountFor(
+  store: Store,
+  u: Upstream,
+  a: Asserted,
+  tokens: string | null,
+): Promise<{ accountId: string; created: boolean } | undefined> {
   const linked = await store.identityProviders.link(u.id, a.sub);
   if (linked) {
-    await store.identityProviders.touchLink(u.id, a.sub, a.email ?? null);
+    await store.identityProviders.touchLink(u.id, a.sub, a.email ?? null, tokens);
     return { accountId: linked.account_id, created: false };
   }
   if (u.linkVerifiedEmail && a.email && a.emailVerified) {
     const user = await store.users.byVerifiedEmail(a.email);
     if (user) {
-      if (await store.identityProviders.addLink({ providerId: u.id, subject: a.sub, accountId: user.id, email: a.email }))
+      if (await store.identityProviders.addLink({ providerId: u.id, subject: a.sub, accountId: user.id, email: a.email, tokens }))
         return { accountId: user.id, created: false };
       const raced = await store.identityProviders.link(u.id, a.sub);
       return raced ? { accountId: raced.account_id, created: false } : undefined;
@@ -260,7 +310,7 @@ export async function accountFor(store: Store, u: Upstream, a: Asserted): Promis
       emailVerified: a.emailVerified,
     });
     if (!user) continue;
-    if (await store.identityProviders.addLink({ providerId: u.id, subject: a.sub, accountId: user.id, email: a.email ?? null }))
+    if (await store.identityProviders.addLink({ providerId: u.id, subject: a.sub, accountId: user.id, email: a.email ?? null, tokens }))
       return { accountId: user.id, created: true };
     // Another sign-in of the same subject linked first: this account was never used; the other one is the account.
     await store.users.delete(user.id);

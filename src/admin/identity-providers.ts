@@ -6,9 +6,21 @@ import type { Store } from '../store/index.js';
 /**
  * `/admin/identity-providers`: the upstream OpenID Providers people may sign in with (accounts/upstream.ts). Input is
  * checked field by field, naming the first bad one; the client secret is write-only (answers say only whether one is
- * set); an upstream from the settings file is changed there, not here.
+ * set), tokens kept for `keep_tokens` are in no answer, and an upstream from the settings file is changed there, not
+ * here.
  */
-const FIELDS = ['id', 'name', 'issuer', 'client_id', 'client_secret', 'scopes', 'enabled', 'create_accounts', 'link_verified_email'];
+const FIELDS = [
+  'id',
+  'name',
+  'issuer',
+  'client_id',
+  'client_secret',
+  'scopes',
+  'enabled',
+  'create_accounts',
+  'link_verified_email',
+  'keep_tokens',
+];
 
 const printable = (v: unknown, field: string, max: number): string => {
   if (typeof v !== 'string' || v.length === 0 || v.length > max || /[\u0000-\u001f\u007f]/.test(v))
@@ -48,7 +60,7 @@ function parseChange(o: Record<string, unknown>, creating: boolean): IdentityPro
     if (!scopes.includes('openid')) throw badRequest('scopes must include openid', 'scopes');
     change.scopes = [...new Set(scopes as string[])];
   }
-  for (const field of ['enabled', 'create_accounts', 'link_verified_email'] as const)
+  for (const field of ['enabled', 'create_accounts', 'link_verified_email', 'keep_tokens'] as const)
     if (o[field] !== undefined) change[field] = bool(o[field], field);
   return change;
 }
@@ -78,6 +90,7 @@ export function identityProviderAdmin(store: Store, upstreams: Upstreams, issuer
         enabled: change.enabled ?? true,
         create_accounts: change.create_accounts ?? true,
         link_verified_email: change.link_verified_email ?? false,
+        keep_tokens: change.keep_tokens ?? false,
       });
       if (!row) throw conflict(`identity provider ${o.id} exists`, 'id');
       return publicView(fromRow(row), issuer);

@@ -227,6 +227,12 @@ export const configSchema = z
               .boolean()
               .default(false)
               .describe("an upstream's verified email signs in to the account with that verified address"),
+            keep_tokens: z
+              .boolean()
+              .default(false)
+              .describe(
+                "keep the upstream's access and refresh tokens on the account's link, sealed with a key derived from the cookie keys",
+              ),
           })
           .strict()
           .refine((u) => u.scopes.includes('openid'), { message: 'scopes must include openid', path: ['scopes'] }),

@@ -12,10 +12,12 @@ import { safeEqual } from '../store/hash.js';
  * - `status-handle`: sealing a device code's key into its `status_uri` (device/authorization.ts)
  * - `upstream`: the browser's cookie of an upstream sign-in in flight: its `state`, `nonce` and PKCE verifier
  *   (oidc/upstream-routes.ts)
+ * - `upstream-tokens`: an upstream's tokens kept on an account's link, for an upstream whose `keep_tokens` is on
+ *   (accounts/upstream.ts); a `cookie-keys rotate --now` leaves them unreadable, as it should
  *
  * Roots come newest first: the first one makes new values, every one is accepted while it is kept (rotation).
  */
-export type Purpose = 'csrf' | 'qr-handle' | 'known-browser' | 'status-handle' | 'upstream' | 'backchannel';
+export type Purpose = 'csrf' | 'qr-handle' | 'known-browser' | 'status-handle' | 'upstream' | 'upstream-tokens' | 'backchannel';
 
 // Derived once per root and purpose, and kept as a KeyObject: handing a Buffer to the cipher would rebuild one on
 // every call (a measurable share of a device authorization's CPU).

@@ -23,6 +23,7 @@ import {
   configurationOf,
   federatedAmr,
   oidcClient,
+  tokensToKeep,
   type Upstream,
   type Upstreams,
   upstreamRefusal,
@@ -229,6 +230,8 @@ export function upstreamRoutes(deps: UpstreamRouteDeps): Router {
     }
     const client = await oidcClient();
     let claims: Record<string, unknown>;
+    // The upstream's tokens, sealed, when its `keep_tokens` asks for them; otherwise they go with this request.
+    let kept: string | null = null;
     try {
       const tokens = await client.authorizationCodeGrant(config, new URL(`${callbackUrl(deps.issuer, id)}${ctx.search}`), {
         pkceCodeVerifier: trip.v,
@@ -237,6 +240,7 @@ export function upstreamRoutes(deps: UpstreamRouteDeps): Router {
         idTokenExpected: true,
       });
       claims = (tokens.claims() ?? {}) as Record<string, unknown>;
+      kept = tokensToKeep(known, deps.secrets(), tokens);
       // An upstream that follows OpenID Connect Core 5.4 closely puts only `sub` in the ID token and the rest at
       // userinfo: asked for with the access token just received, for the same subject (checked by the library).
       const sub = typeof claims.sub === 'string' ? claims.sub : '';
@@ -261,8 +265,10 @@ export function upstreamRoutes(deps: UpstreamRouteDeps): Router {
         subject: who.sub,
         accountId: me.accountId,
         email: who.email ?? null,
+        tokens: kept,
       });
       const existing = added ? undefined : await deps.store.identityProviders.link(id, who.sub);
+      if (existing?.account_id === me.accountId) await deps.store.identityProviders.touchLink(id, who.sub, who.email ?? null, kept);
       await deps.store.identityProviders.drop(stateHash);
       if (!added && existing?.account_id !== me.accountId)
         throw upstreamRefusal(
@@ -278,7 +284,7 @@ export function upstreamRoutes(deps: UpstreamRouteDeps): Router {
       return;
     }
 
-    const account = await accountFor(deps.store, known, who);
+    const account = await accountFor(deps.store, known, who, kept);
     if (!account) throw await refuse('upstream.noAccount', `no account is linked to this ${id} subject`);
     if (!(await deps.store.identityProviders.verified(stateHash, account.accountId, federatedAmr(who))))
       throw upstreamRefusal('upstream.expired', name, 'this answer was already used', back);

@@ -24,10 +24,13 @@ export interface IdentityProviderRow {
   enabled: boolean;
   create_accounts: boolean;
   link_verified_email: boolean;
+  /** Whether the upstream's tokens are kept, sealed, on the link after a sign-in (off: dropped once it is checked). */
+  keep_tokens: boolean;
   created_at: string;
   updated_at: string;
 }
 
+/** A link as the code reads it: never with its kept tokens (see {@link identityProviders} `keptTokens`). */
 export interface AccountLink {
   provider_id: string;
   subject: string;
@@ -36,6 +39,7 @@ export interface AccountLink {
   created_at: string;
   last_used_at: string | null;
 }
+const LINK_COLUMNS = ['provider_id', 'subject', 'account_id', 'email', 'created_at', 'last_used_at'] as const;
 
 export interface UpstreamLogin {
   state_hash: string;
@@ -50,7 +54,7 @@ export interface UpstreamLogin {
 export type IdentityProviderChange = Partial<
   Pick<
     IdentityProviderRow,
-    'name' | 'issuer' | 'client_id' | 'client_secret' | 'scopes' | 'enabled' | 'create_accounts' | 'link_verified_email'
+    'name' | 'issuer' | 'client_id' | 'client_secret' | 'scopes' | 'enabled' | 'create_accounts' | 'link_verified_email' | 'keep_tokens'
   >
 >;
 
@@ -72,12 +76,17 @@ export function identityProviders(db: Db) {
         .returning<IdentityProviderRow[]>('*');
       return rows[0];
     },
+    /** Changes an upstream; turning `keep_tokens` off drops the tokens kept for its links, in the same transaction. */
     async update(id: string, change: IdentityProviderChange): Promise<IdentityProviderRow | undefined> {
       if (!isStorableText(id)) return undefined;
       const set: Record<string, unknown> = { ...change, updated_at: db.fn.now() };
       if (change.scopes) set.scopes = db.raw('?::text[]', [change.scopes]);
-      const rows = await db('identity_providers').update(set).where({ id }).returning<IdentityProviderRow[]>('*');
-      return rows[0];
+      return db.transaction(async (trx) => {
+        const rows = await trx('identity_providers').update(set).where({ id }).returning<IdentityProviderRow[]>('*');
+        if (rows[0] && change.keep_tokens === false)
+          await trx('account_links').update({ tokens: null }).where({ provider_id: id }).whereNotNull('tokens');
+        return rows[0];
+      });
     },
     /** Deletes an upstream, its links and its round trips in flight; false when there was none. */
     async delete(id: string): Promise<boolean> {
@@ -93,22 +102,43 @@ export function identityProviders(db: Db) {
 
     async link(providerId: string, subject: string): Promise<AccountLink | undefined> {
       if (!isStorableText(providerId) || !isStorableText(subject)) return undefined;
-      return db('account_links').first<AccountLink | undefined>('*').where({ provider_id: providerId, subject });
+      return db('account_links')
+        .first<AccountLink | undefined>([...LINK_COLUMNS])
+        .where({ provider_id: providerId, subject });
     },
     linksOf(accountId: string): Promise<AccountLink[]> {
-      return db('account_links').select<AccountLink[]>('*').where({ account_id: accountId }).orderBy('created_at');
+      return db('account_links')
+        .select<AccountLink[]>([...LINK_COLUMNS])
+        .where({ account_id: accountId })
+        .orderBy('created_at');
+    },
+    /** The sealed tokens kept on a link (accounts/upstream.ts `keptTokens` opens them); null when none are kept. */
+    async keptTokens(providerId: string, subject: string): Promise<string | null> {
+      if (!isStorableText(providerId) || !isStorableText(subject)) return null;
+      const row = await db('account_links')
+        .first<{ tokens: string | null } | undefined>('tokens')
+        .where({ provider_id: providerId, subject });
+      return row?.tokens ?? null;
     },
     /**
      * Links (upstream, subject) to an account; false when that subject is already linked (to any account) or the
-     * account already has a link to this upstream. One statement: two callbacks at once cannot both link.
+     * account already has a link to this upstream. One statement: two callbacks at once cannot both link. `tokens`:
+     * the upstream's tokens, already sealed, or null.
      */
-    async addLink(link: { providerId: string; subject: string; accountId: string; email: string | null }): Promise<boolean> {
+    async addLink(link: {
+      providerId: string;
+      subject: string;
+      accountId: string;
+      email: string | null;
+      tokens: string | null;
+    }): Promise<boolean> {
       const rows = await db('account_links')
         .insert({
           provider_id: link.providerId,
           subject: link.subject,
           account_id: link.accountId,
           email: link.email,
+          tokens: link.tokens,
           last_used_at: db.fn.now(),
         })
         .onConflict()
@@ -116,8 +146,9 @@ export function identityProviders(db: Db) {
         .returning('subject');
       return rows.length > 0;
     },
-    async touchLink(providerId: string, subject: string, email: string | null): Promise<void> {
-      await db('account_links').update({ last_used_at: db.fn.now(), email }).where({ provider_id: providerId, subject });
+    /** A sign-in through a link: its time, the upstream's address, and its tokens (sealed; null keeps none) replaced. */
+    async touchLink(providerId: string, subject: string, email: string | null, tokens: string | null): Promise<void> {
+      await db('account_links').update({ last_used_at: db.fn.now(), email, tokens }).where({ provider_id: providerId, subject });
     },
     /** Removes a link of this account; false when there was none. */
     async removeLink(accountId: string, providerId: string): Promise<boolean> {

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import * as jose from 'jose';
 import * as oidc from 'openid-client';
+import { keptTokens } from '../../src/accounts/upstream.js';
 import { createClient } from '../../src/admin/clients.js';
 import { endLimitWindows } from '../helpers/fixtures.js';
 import { type Page, Phone } from '../helpers/phone.js';
@@ -63,6 +64,8 @@ interface Hostile {
   defect: 'none' | 'nonce' | 'audience' | 'issuer' | 'signature';
   claims: Record<string, unknown>;
   tokenRequests: number;
+  /** The tokens of the last token response (a fresh access and refresh token each time). */
+  issued: { access_token: string; refresh_token: string } | undefined;
   close(): Promise<void>;
 }
 
@@ -80,7 +83,12 @@ async function startHostile(): Promise<Hostile> {
     defect: 'none',
     claims: {},
     tokenRequests: 0,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    issued: undefined,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
   };
   server.on('request', async (req, res) => {
     const url = new URL(req.url ?? '/', issuer);
@@ -132,7 +140,8 @@ async function startHostile(): Promise<Hostile> {
         .setIssuedAt(now)
         .setExpirationTime(now + 300)
         .sign(state.defect === 'signature' ? other.privateKey : key.privateKey);
-      return json(200, { access_token: 'at', token_type: 'Bearer', expires_in: 300, id_token: idToken });
+      state.issued = { access_token: `at-${crypto.randomUUID()}`, refresh_token: `rt-${crypto.randomUUID()}` };
+      return json(200, { ...state.issued, token_type: 'Bearer', expires_in: 300, id_token: idToken });
     }
     json(404, { error: 'not_found' });
   });
@@ -451,5 +460,83 @@ describe('signing in through an upstream OpenID Provider', function () {
     page = await phone.submit(page, {}, '/account/links/corp/remove');
     assert.match(page.html, /no longer signs you in here/);
     assert.equal(await server.store.identityProviders.link('corp', 'corp-carol'), undefined);
+  });
+  it("keep_tokens off (the default): nothing of the upstream's tokens is stored", async () => {
+    await admin('POST', '/admin/identity-providers', { id: 'evil', name: 'Evil', issuer: hostile.issuer, client_id: 'handoff' });
+    const listed = (await (await admin('GET', '/admin/identity-providers')).json()) as Array<Record<string, unknown>>;
+    assert.equal(listed.find((u) => u.id === 'evil')?.keep_tokens, false);
+    hostile.claims = { sub: 'no-keep', preferred_username: 'nokeep' };
+    const phone = new Phone();
+    const { page } = await deviceSignInPage(phone);
+    assert.equal((await continueWith(phone, page, 'evil', 'ignored')).status, 200);
+    assert.ok(hostile.issued, 'the upstream issued tokens');
+    assert.ok(await server.store.identityProviders.link('evil', 'no-keep'), 'the link is made');
+    assert.equal(await server.store.identityProviders.keptTokens('evil', 'no-keep'), null);
+    const stored = JSON.stringify(await server.db('account_links').select('*'));
+    assert.ok(!stored.includes(hostile.issued.access_token) && !stored.includes(hostile.issued.refresh_token));
+  });
+
+  it('keep_tokens on: the tokens are kept sealed on the link, replaced at each sign-in, never shown, dropped with the setting or the link', async () => {
+    const made = await admin('POST', '/admin/identity-providers', {
+      id: 'evil',
+      name: 'Evil',
+      issuer: hostile.issuer,
+      client_id: 'handoff',
+      keep_tokens: true,
+    });
+    assert.equal(made.status, 201);
+    assert.equal(((await made.json()) as { keep_tokens: boolean }).keep_tokens, true);
+    assert.equal((await admin('PATCH', '/admin/identity-providers/evil', { keep_tokens: 'yes' })).status, 400);
+    hostile.claims = { sub: 'keeper', preferred_username: 'keeper' };
+    const signIn = async () => {
+      const phone = new Phone();
+      const { page } = await deviceSignInPage(phone);
+      const startedAt = Math.floor(Date.now() / 1000);
+      const done = await continueWith(phone, page, 'evil', 'ignored');
+      assert.equal(done.status, 200, said(done));
+      return { startedAt, endedAt: Math.ceil(Date.now() / 1000), issued: hostile.issued };
+    };
+    const roots = await server.store.keys.cookie();
+
+    const first = await signIn();
+    assert.ok(first.issued);
+    const sealed = await server.store.identityProviders.keptTokens('evil', 'keeper');
+    assert.ok(sealed, 'tokens are kept');
+    assert.ok(!sealed.includes(first.issued.access_token) && !sealed.includes(first.issued.refresh_token), 'never in clear');
+    const opened = keptTokens(roots, sealed);
+    assert.equal(opened?.access_token, first.issued.access_token);
+    assert.equal(opened?.refresh_token, first.issued.refresh_token);
+    const expiresAt = opened?.expires_at ?? 0;
+    assert.ok(expiresAt >= first.startedAt + 300 && expiresAt <= first.endedAt + 300, String(expiresAt));
+    // Under another key (what a `cookie-keys rotate --now` leaves), the sealed value opens to nothing.
+    assert.equal(keptTokens(['another-cookie-key-0123456789abcdef'], sealed), undefined);
+
+    // Never in an admin answer, an audit record, or anywhere else in clear.
+    const shown = await (await admin('GET', '/admin/identity-providers')).text();
+    const audited = JSON.stringify(await server.db('audit_events').select('*'));
+    for (const text of [shown, audited, JSON.stringify(await server.db('users').select('*'))])
+      assert.ok(!text.includes(first.issued.access_token) && !text.includes(first.issued.refresh_token));
+
+    // The next sign-in replaces them.
+    const second = await signIn();
+    assert.ok(second.issued);
+    assert.notEqual(second.issued.access_token, first.issued.access_token);
+    assert.equal(
+      keptTokens(roots, await server.store.identityProviders.keptTokens('evil', 'keeper'))?.access_token,
+      second.issued.access_token,
+    );
+
+    // Turned off: what was kept goes at once, and the next sign-in keeps nothing.
+    assert.equal((await admin('PATCH', '/admin/identity-providers/evil', { keep_tokens: false })).status, 200);
+    assert.equal(await server.store.identityProviders.keptTokens('evil', 'keeper'), null);
+    await signIn();
+    assert.equal(await server.store.identityProviders.keptTokens('evil', 'keeper'), null);
+
+    // On again, then the upstream deleted: the link and its tokens go with it.
+    await admin('PATCH', '/admin/identity-providers/evil', { keep_tokens: true });
+    await signIn();
+    assert.ok(await server.store.identityProviders.keptTokens('evil', 'keeper'));
+    assert.equal((await admin('DELETE', '/admin/identity-providers/evil')).status, 204);
+    assert.equal(await links(), 0);
   });
 });
