@@ -278,6 +278,12 @@ export function keptTokens(roots: string[], sealed: string | null): KeptTokens |
  * 3. with `create_accounts`: a new account (no password), linked;
  * otherwise none. Linking is one statement keyed on (upstream, sub), so two sign-ins at once end on one account.
  * `tokens`: the sign-in's tokens, sealed, to keep on the link (or null).
+ *
+ * A new account's address is verified when the upstream says so, unless another account already has it verified:
+ * the upstream's word does not make a second confirmed copy of someone's address (which would take "Forgot
+ * password" and linking by verified email away from its owner, and hand the address to relying parties as this
+ * account's). The address is still kept, unconfirmed, so the person sees it; it counts for nothing, and confirming
+ * it by mail only tells the owner they already have an account.
  */
 export async function accountFor(
   store: Store,
@@ -307,7 +313,7 @@ export async function accountFor(
       passwordHash: null,
       name: a.name ?? null,
       email: a.email ?? null,
-      emailVerified: a.emailVerified,
+      emailVerified: a.emailVerified ? 'unless-claimed' : false,
     });
     if (!user) continue;
     if (await store.identityProviders.addLink({ providerId: u.id, subject: a.sub, accountId: user.id, email: a.email ?? null, tokens }))

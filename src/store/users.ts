@@ -20,15 +20,25 @@ const BY_ID = { name: 'user_by_id', text: `SELECT ${PUBLIC_COLUMNS.join(', ')} F
 
 export function users(db: Db, run: Run) {
   return {
-    /** Inserts a user (without a password: one made from an upstream sign-in); undefined when the username is taken. */
+    /**
+     * Inserts a user (without a password: one made from an upstream sign-in); undefined when the username is taken.
+     * `emailVerified: 'unless-claimed'` (an address someone else vouched for, an upstream's): verified only if no other
+     * account has it verified, decided in the INSERT itself, so an address counts for one account only.
+     */
     async insert(u: {
       id: string;
       username: string;
       passwordHash: string | null;
       name: string | null;
       email: string | null;
-      emailVerified: boolean;
+      emailVerified: boolean | 'unless-claimed';
     }): Promise<User | undefined> {
+      const verified =
+        u.email === null || u.emailVerified === false
+          ? false
+          : u.emailVerified === true
+            ? true
+            : db.raw('NOT EXISTS (SELECT 1 FROM users WHERE email_verified AND lower(email) = lower(?))', [u.email]);
       const rows = await db('users')
         .insert({
           id: u.id,
@@ -36,7 +46,7 @@ export function users(db: Db, run: Run) {
           password_hash: u.passwordHash,
           name: u.name,
           email: u.email,
-          email_verified: u.emailVerified && u.email !== null,
+          email_verified: verified,
         })
         .onConflict(db.raw('(lower(username))'))
         .ignore()

@@ -6,9 +6,11 @@ import * as jose from 'jose';
 import * as oidc from 'openid-client';
 import { keptTokens } from '../../src/accounts/upstream.js';
 import { createClient } from '../../src/admin/clients.js';
+import { sha256 } from '../../src/store/hash.js';
 import { endLimitWindows } from '../helpers/fixtures.js';
 import { type Page, Phone } from '../helpers/phone.js';
 import { adminFetch, deviceAuthorization, redeem, startTestServer } from '../helpers/server.js';
+import { startSmtp } from '../helpers/smtp.js';
 
 /**
  * Signing in through an upstream OpenID Provider (accounts/upstream.ts): a second, real OpenID Provider process
@@ -153,6 +155,7 @@ describe('signing in through an upstream OpenID Provider', function () {
   let server: Awaited<ReturnType<typeof startTestServer>>;
   let upstream: Upstream;
   let hostile: Hostile;
+  let smtp: Awaited<ReturnType<typeof startSmtp>>;
   let base: string;
 
   const admin = (method: string, path: string, body?: unknown) => adminFetch(server, method, path, body);
@@ -164,7 +167,8 @@ describe('signing in through an upstream OpenID Provider', function () {
       .then((r) => Number(r[0]?.count));
 
   before(async () => {
-    server = await startTestServer();
+    smtp = await startSmtp();
+    server = await startTestServer({ mail: { smtpUrl: smtp.url } });
     base = server.issuer;
     upstream = await startUpstream([`${base}/login/corp/callback`], {
       'corp-carol': { email: 'carol@corp.example', email_verified: true, name: 'Carol Corp', preferred_username: 'carol' },
@@ -176,6 +180,7 @@ describe('signing in through an upstream OpenID Provider', function () {
     await upstream?.stop();
     await hostile?.close();
     await server?.close();
+    await smtp?.close();
   });
   beforeEach(async () => {
     await endLimitWindows(server.db);
@@ -538,5 +543,45 @@ describe('signing in through an upstream OpenID Provider', function () {
     assert.ok(await server.store.identityProviders.keptTokens('evil', 'keeper'));
     assert.equal((await admin('DELETE', '/admin/identity-providers/evil')).status, 204);
     assert.equal(await links(), 0);
+  });
+
+  it("an upstream asserting another account's confirmed address makes no second confirmed copy of it", async () => {
+    // Linking by verified email is off: the upstream's verified address makes a new account, whose address counts for nothing.
+    await admin('POST', '/admin/identity-providers', { id: 'evil', name: 'Evil', issuer: hostile.issuer, client_id: 'handoff' });
+    hostile.claims = { sub: 'copycat', email: 'Alice@Example.com', email_verified: true, preferred_username: 'copycat' };
+    let phone = new Phone();
+    let flow = await deviceSignInPage(phone);
+    assert.equal((await continueWith(phone, flow.page, 'evil', 'ignored')).status, 200);
+    let t = await redeem(base, flow.d.device_code);
+    const made = jose.decodeJwt(String(t.json.id_token));
+    assert.notEqual(made.sub, server.userId);
+    const copy = await server.store.users.byId(String(made.sub));
+    assert.equal(copy?.email, 'Alice@Example.com', 'the address is kept for the person to see');
+    assert.equal(copy?.email_verified, false, 'but not as confirmed: alice confirmed it first');
+    assert.equal(made.email, undefined, 'relying parties are not given it');
+
+    // "Forgot password" by that address still reaches alice only.
+    const mailed = smtp.mails.length;
+    phone = new Phone();
+    await phone.submit(await phone.request(`${base}/account/forgot`), { identifier: 'alice@example.com' });
+    await server.mailer.idle();
+    const mails = smtp.mails.slice(mailed);
+    assert.equal(mails.length, 1);
+    assert.equal(mails[0]?.to, 'alice@example.com');
+    const secret = String(mails[0]?.link).split('#')[1] ?? '';
+    const issued = await server
+      .db('account_tokens')
+      .first('account_id')
+      .where({ token_hash: sha256(secret) });
+    assert.equal(issued?.account_id, server.userId, 'the reset link is for alice');
+
+    // Linking by verified email, once turned on, still finds alice (her address is confirmed on one account only).
+    await admin('PATCH', '/admin/identity-providers/evil', { link_verified_email: true });
+    hostile.claims = { sub: 'alice-at-evil', email: 'alice@example.com', email_verified: true };
+    phone = new Phone();
+    flow = await deviceSignInPage(phone);
+    await continueWith(phone, flow.page, 'evil', 'ignored');
+    t = await redeem(base, flow.d.device_code);
+    assert.equal(jose.decodeJwt(String(t.json.id_token)).sub, server.userId);
   });
 });
