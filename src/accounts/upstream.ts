@@ -179,6 +179,16 @@ export async function configurationOf(u: Upstream, issuer: string): Promise<Oidc
   return config;
 }
 
+/**
+ * Whether a failed call to the upstream is the upstream not answering (no connection, a reset, the time limit), not
+ * an answer that was refused: fetch fails with a TypeError "fetch failed" (its cause names the socket error), and
+ * the time limit aborts it with a TimeoutError.
+ */
+export function unreachable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return err.name === 'TimeoutError' || err.name === 'AbortError' || (err instanceof TypeError && err.message === 'fetch failed');
+}
+
 /** What Handoff takes from a verified ID token. */
 export interface Asserted {
   sub: string;

@@ -26,6 +26,7 @@ import {
   tokensToKeep,
   type Upstream,
   type Upstreams,
+  unreachable,
   upstreamRefusal,
 } from '../accounts/upstream.js';
 
@@ -247,6 +248,8 @@ export function upstreamRoutes(deps: UpstreamRouteDeps): Router {
       if (sub && claims.email === undefined && tokens.access_token && config.serverMetadata().userinfo_endpoint)
         claims = { ...(await client.fetchUserInfo(config, tokens.access_token, sub)), ...claims };
     } catch (err) {
+      // The upstream gone quiet after the person left for it (its token, keys or userinfo endpoint) is not a bad answer.
+      if (unreachable(err)) throw await refuse('upstream.unreachable', `upstream ${id} could not be reached`);
       const code = (err as { code?: unknown }).code;
       throw await refuse('upstream.failed', `the upstream's answer was refused (${typeof code === 'string' ? code : 'invalid'})`);
     }

@@ -445,6 +445,7 @@ describe('signing in through an upstream OpenID Provider', function () {
     assert.equal(shown.status, 400);
     assert.match(shown.html, /could not be reached/);
     assert.deepEqual(await users(), before);
+    assert.equal(await links(), 0, 'nothing was linked');
   });
 
   it('a signed-in user links an upstream from the account page after a fresh sign-in, and cannot unlink the last way in', async () => {
@@ -466,6 +467,67 @@ describe('signing in through an upstream OpenID Provider', function () {
     assert.match(page.html, /no longer signs you in here/);
     assert.equal(await server.store.identityProviders.link('corp', 'corp-carol'), undefined);
   });
+
+  it('an account made from the upstream alone cannot unlink its only way in', async () => {
+    const phone = new Phone();
+    let page = await phone.request(`${base}/account/signin`);
+    page = await continueWith(phone, page, 'corp', 'corp-carol');
+    const carol = (await server.store.users.list()).find((u) => u.username === 'carol');
+    assert.ok(carol, 'the account was made from the upstream');
+    assert.equal(await server.store.users.hasPassword(carol.id), false);
+    assert.deepEqual(await server.store.passkeys.list(carol.id), []);
+    assert.match(page.html, /Unlink/, said(page));
+    const refused = await phone.submit(page, {}, '/account/links/corp/remove');
+    assert.equal(refused.status, 400);
+    assert.match(refused.html, /Corp SSO is the only way you can sign in/, said(refused));
+    assert.equal((await server.store.identityProviders.link('corp', 'corp-carol'))?.account_id, carol.id, 'the link is kept');
+  });
+
+  it("a callback with this browser's cookie but another state takes nothing and asks the upstream nothing", async () => {
+    await admin('POST', '/admin/identity-providers', { id: 'evil', name: 'Evil', issuer: hostile.issuer, client_id: 'handoff' });
+    hostile.claims = { sub: 'state-swapped', preferred_username: 'swapped' };
+    const before = await users();
+    const phone = new Phone();
+    const { d, page } = await deviceSignInPage(phone);
+    const out = await phone.submit(page, {}, '/upstream/evil');
+    const callback = new URL((await new Phone().request(out.url)).url);
+    assert.ok(callback.searchParams.get('state'), callback.href);
+    callback.searchParams.set('state', `${callback.searchParams.get('state')}x`);
+    const tokenRequests = hostile.tokenRequests;
+    const shown = await phone.request(callback.href);
+    assert.equal(shown.status, 400);
+    assert.match(shown.html, /expired, was already used, or was started in another browser/, said(shown));
+    assert.equal(hostile.tokenRequests, tokenRequests, 'the code went to no token endpoint');
+    assert.deepEqual(await users(), before);
+    assert.equal(await links(), 0);
+    assert.equal((await redeem(base, d.device_code)).json.error, 'authorization_pending');
+  });
+
+  it('an upstream that stops answering between leaving and coming back gets a readable page; nothing is made', async () => {
+    const gone = await startHostile();
+    try {
+      await admin('POST', '/admin/identity-providers', { id: 'gone', name: 'Gone SSO', issuer: gone.issuer, client_id: 'handoff' });
+      gone.claims = { sub: 'left-behind', preferred_username: 'left' };
+      const before = await users();
+      const phone = new Phone();
+      const { d, page } = await deviceSignInPage(phone);
+      const out = await phone.submit(page, {}, '/upstream/gone');
+      const callback = (await new Phone().request(out.url)).url;
+      assert.ok(callback.startsWith(`${base}/login/gone/callback?`), callback);
+      await gone.close();
+      const shown = await phone.request(callback);
+      assert.equal(shown.status, 400, said(shown));
+      assert.match(shown.html, /Gone SSO could not be reached/, said(shown));
+      assert.match(shown.html, /Back to sign-in/);
+      assert.equal(gone.tokenRequests, 0);
+      assert.deepEqual(await users(), before);
+      assert.equal(await links(), 0);
+      assert.equal((await redeem(base, d.device_code)).json.error, 'authorization_pending');
+    } finally {
+      await gone.close();
+    }
+  });
+
   it("keep_tokens off (the default): nothing of the upstream's tokens is stored", async () => {
     await admin('POST', '/admin/identity-providers', { id: 'evil', name: 'Evil', issuer: hostile.issuer, client_id: 'handoff' });
     const listed = (await (await admin('GET', '/admin/identity-providers')).json()) as Array<Record<string, unknown>>;
