@@ -647,3 +647,68 @@ describe('signing in through an upstream OpenID Provider', function () {
     assert.equal(jose.decodeJwt(String(t.json.id_token)).sub, server.userId);
   });
 });
+
+describe('an upstream given in the settings file', function () {
+  this.timeout(120_000);
+  let server: Awaited<ReturnType<typeof startTestServer>>;
+  let hostile: Hostile;
+
+  before(async () => {
+    hostile = await startHostile();
+    server = await startTestServer({
+      identityProviders: [
+        {
+          id: 'file',
+          name: 'File SSO',
+          issuer: hostile.issuer,
+          client_id: 'handoff',
+          scopes: ['openid', 'email'],
+          enabled: true,
+          create_accounts: true,
+          link_verified_email: false,
+          keep_tokens: true,
+        },
+      ],
+    });
+  });
+  after(async () => {
+    await server?.close();
+    await hostile?.close();
+  });
+
+  it('is offered, signs in (keeping its tokens as the file says), is listed with its source, and is changed only in the file', async () => {
+    const base = server.issuer;
+    const phone = new Phone();
+    const d = await deviceAuthorization(base);
+    let page = await phone.request(d.verification_uri_complete);
+    page = await phone.submit(page, { confirm: 'yes' });
+    assert.match(page.html, /Continue with File SSO/);
+    hostile.claims = { sub: 'from-file', preferred_username: 'filed' };
+    const out = await phone.submit(page, {}, '/upstream/file');
+    const callback = (await new Phone().request(out.url)).url;
+    assert.ok(callback.startsWith(`${base}/login/file/callback?`), callback);
+    assert.equal((await phone.request(callback)).status, 200);
+    assert.equal((await redeem(base, d.device_code)).status, 200);
+    const sealed = await server.store.identityProviders.keptTokens('file', 'from-file');
+    assert.equal(keptTokens(await server.store.keys.cookie(), sealed)?.access_token, hostile.issued?.access_token);
+
+    const list = (await (await adminFetch(server, 'GET', '/admin/identity-providers')).json()) as Array<Record<string, unknown>>;
+    assert.deepEqual(
+      list.map((u) => [u.id, u.source, u.keep_tokens, u.redirect_uri]),
+      [['file', 'settings', true, `${base}/login/file/callback`]],
+    );
+    for (const [method, path, body] of [
+      ['PATCH', '/admin/identity-providers/file', { name: 'Renamed' }],
+      ['POST', '/admin/identity-providers/file/disable', undefined],
+      ['DELETE', '/admin/identity-providers/file', undefined],
+      ['POST', '/admin/identity-providers', { id: 'file', name: 'Twin', issuer: hostile.issuer, client_id: 'x' }],
+    ] as const) {
+      const r = await adminFetch(server, method, path, body);
+      assert.equal(r.status, 409, `${method} ${path}`);
+      assert.match(await r.text(), /settings file/);
+    }
+    const after = (await (await adminFetch(server, 'GET', '/admin/identity-providers')).json()) as Array<Record<string, unknown>>;
+    assert.deepEqual(after, list, 'nothing changed');
+    assert.ok(await server.store.identityProviders.link('file', 'from-file'), 'its link is still there');
+  });
+});
