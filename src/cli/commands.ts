@@ -9,8 +9,12 @@ import { prompt } from './prompt.js';
 export type Options = Record<string, string | boolean | undefined>;
 export interface Command {
   summary: string;
-  /** Options taking a value (`--name value` or `--name=value`), each with its help; `required` ones must be given. */
-  options?: Record<string, { help: string; required?: boolean }>;
+  /**
+   * Options taking a value (`--name value` or `--name=value`), each with its help; `required` ones must be given;
+   * `count` ones must be a whole number above zero (checked before anything is sent: `Number('10x')` is NaN, which
+   * JSON sends as null, and null means "no limit" to the admin API).
+   */
+  options?: Record<string, { help: string; required?: boolean; count?: boolean }>;
   /** Options that take no value (`--now`), each with its help. */
   flags?: Record<string, { help: string }>;
   run: (base: AdminTarget, opts: Options) => Promise<unknown>;
@@ -189,8 +193,8 @@ export const COMMANDS: Record<string, Command> = {
       },
       scopes: { help: 'space-separated scopes a client may ask for (default: "openid")' },
       'device-flow-scopes': { help: 'space-separated device_flow_scopes set on every client it registers' },
-      'max-clients': { help: 'how many clients it may register (default: no limit)' },
-      'expires-in': { help: 'seconds until it expires (default: never)' },
+      'max-clients': { help: 'how many clients it may register (default: no limit)', count: true },
+      'expires-in': { help: 'seconds until it expires, 60 or more (default: never)', count: true },
     },
     flags: {
       'public-only': { help: 'only public clients (token_endpoint_auth_method none)' },

@@ -7,7 +7,7 @@ import { COMMANDS, type Command, helpFor } from './commands.js';
 
 /**
  * `npm run --silent cli -- <noun> <verb> [--options]`: prints JSON on stdout; errors as JSON on stderr with a
- * non-zero exit; usage errors (unknown command or flag, missing option) as text with the command's help, exit 2. Talks to the admin API of a running Handoff (ADMIN_HOST/ADMIN_PORT, or --admin-url).
+ * non-zero exit; usage errors (unknown command or flag, missing option, a count that is not a whole number above 0) as text with the command's help, exit 2. Talks to the admin API of a running Handoff (ADMIN_HOST/ADMIN_PORT, or --admin-url).
  */
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
@@ -29,12 +29,19 @@ function optionsOf(name: string, cmd: Command, argv: string[]) {
   const values = parsedValues as Record<string, string | boolean | undefined>;
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}\n\n${helpFor(name, cmd)}`);
   if (values.help) return { help: true as const, values };
-  for (const [o, d] of Object.entries(cmd.options ?? {}))
-    if (d.required && typeof values[o] !== 'string') throw new UsageError(`--${o} is required\n\n${helpFor(name, cmd)}`);
+  for (const [o, d] of Object.entries(cmd.options ?? {})) {
+    const value = values[o];
+    if (d.required && typeof value !== 'string') throw new UsageError(`--${o} is required\n\n${helpFor(name, cmd)}`);
+    if (d.count && typeof value === 'string' && !isCount(value))
+      throw new UsageError(`--${o} must be a whole number above 0 (got ${JSON.stringify(value)})\n\n${helpFor(name, cmd)}`);
+  }
   return { help: false as const, values };
 }
 
 class UsageError extends Error {}
+
+/** Digits only, above zero, exact as a JSON number: what `count` options accept. */
+const isCount = (value: string) => /^[0-9]+$/.test(value) && Number(value) > 0 && Number.isSafeInteger(Number(value));
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);

@@ -1,47 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { freePort, spawnHandoff, waitExit } from '../helpers/process.js';
 import { Phone } from '../helpers/phone.js';
 import { SseClient } from '../helpers/sse.js';
 import { DEVICE_GRANT, PASSWORD, heldRedeem } from '../helpers/server.js';
-
-/** Runs a command on a pseudo-terminal (script(1)), typing each answer once the prompt before it has appeared. */
-function onTerminal(command: string, env: Record<string, string>, answers: string[]): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { PATH: process.env.PATH ?? '', TERM: 'dumb', ...env } });
-    let output = '';
-    let asked = 0;
-    const onData = (d: Buffer) => {
-      output += d.toString();
-      const prompts = (output.match(/password[^:]*: /gi) ?? []).length;
-      while (asked < prompts && asked < answers.length) child.stdin.write(`${answers[asked++]}\r`);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => resolve({ code: code ?? 1, output }));
-  });
-}
-
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
-
-function run(
-  file: string,
-  args: string[],
-  env: Record<string, string>,
-  input?: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, [file, ...args], { env: { PATH: process.env.PATH ?? '', ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-    child.stdin?.end(input ?? '');
-  });
-}
+import { CLI, MAIN, onTerminal, run } from './run.js';
 
 /** Handoff as a user runs it: `node dist/src/main.js` on embedded PGlite in a fresh DATA_DIR, and the CLI. */
 describe('the process, the demo and the CLI', () => {
