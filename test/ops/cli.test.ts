@@ -3,15 +3,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
+import { Phone } from '../helpers/phone.js';
 import { freePort, spawnHandoff, waitExit } from '../helpers/process.js';
-import { DEVICE_GRANT } from '../helpers/server.js';
-import { CLI, run } from './run.js';
+import { DEVICE_GRANT, deviceAuthorization } from '../helpers/server.js';
+import { CLI, onTerminal, run } from './run.js';
 
 /**
- * The CLI's commands for registration tokens, run as an operator runs them against
- * a real Handoff process (production settings, embedded PGlite in a fresh DATA_DIR), and what clients then meet.
+ * The CLI's commands for upstream identity providers and registration tokens, run as an operator runs them against
+ * a real Handoff process (production settings, embedded PGlite in a fresh DATA_DIR), and what users then see.
  */
-describe('the CLI: registration tokens', function () {
+describe('the CLI: identity providers and registration tokens', function () {
   this.timeout(90_000);
   let dir: string;
   let child: ChildProcess;
@@ -21,6 +22,13 @@ describe('the CLI: registration tokens', function () {
     const r = await run(CLI, args, env, input);
     return { ...r, json: () => JSON.parse(r.stdout) as unknown };
   };
+  /** The sign-in page a phone reaches for a new device code of `clientId` (confirmed first, as a signed-out phone does). */
+  const signInPage = async (clientId: string) => {
+    const phone = new Phone();
+    const d = await deviceAuthorization(issuer, clientId, 'openid');
+    return (await phone.submit(await phone.request(d.verification_uri_complete), { confirm: 'yes' })).html;
+  };
+
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'handoff-cli-'));
     const [port, adminPort] = [await freePort(), await freePort()];
@@ -108,5 +116,68 @@ describe('the CLI: registration tokens', function () {
       ((await cli(['clients', 'list'])).json() as Array<{ client_id: string }>).some((c) => c.client_id === clientId),
       'the client it registered stays',
     );
+  });
+
+  it('identity-providers add, list, update, disable and delete; the redirect URI is printed, the secret never', async () => {
+    const secret = 'upstream-client-secret-never-shown';
+    const device = await cli([
+      'clients',
+      'create',
+      '--metadata',
+      JSON.stringify({ client_id: 'tv', token_endpoint_auth_method: 'none', grant_types: [DEVICE_GRANT], response_types: [] }),
+    ]);
+    assert.equal(device.code, 0, device.stderr);
+
+    const add = ['identity-providers', 'add', '--name', 'Corp SSO', '--issuer', 'https://login.corp.example', '--client-id', 'handoff'];
+    const noSecret = await cli([...add, '--id', 'corp']);
+    assert.equal(noSecret.code, 1);
+    assert.match(noSecret.stderr, /no client secret given/);
+    // From a pipe, as a script gives it.
+    const added = await cli([...add, '--id', 'corp'], `${secret}\n`);
+    assert.equal(added.code, 0, added.stderr);
+    const corp = added.json() as Record<string, unknown>;
+    assert.equal(corp.redirect_uri, `${issuer}/login/corp/callback`);
+    assert.equal(corp.client_secret_set, true);
+    assert.ok(!`${added.stdout}${added.stderr}`.includes(secret), 'the secret is not echoed');
+    // On a terminal the secret is asked for and never shown as it is typed (a real pseudo-terminal, through script(1)).
+    const typed = await onTerminal(
+      `${process.execPath} ${CLI} ${[...add, '--id', 'corp2', '--name', 'Second SSO'].map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}`,
+      env,
+      [`${secret}-typed`],
+      /Client secret: /g,
+    );
+    assert.equal(typed.code, 0, typed.output);
+    assert.ok(typed.output.includes(`${issuer}/login/corp2/callback`), typed.output);
+    assert.ok(!typed.output.includes(secret), `the secret is not echoed:\n${typed.output}`);
+
+    const listed = await cli(['identity-providers', 'list']);
+    const upstreams = listed.json() as Array<{ id: string; redirect_uri: string; enabled: boolean }>;
+    assert.deepEqual(
+      upstreams.map((u) => [u.id, u.redirect_uri, u.enabled]),
+      [
+        ['corp', `${issuer}/login/corp/callback`, true],
+        ['corp2', `${issuer}/login/corp2/callback`, true],
+      ],
+    );
+    assert.ok(!listed.stdout.includes(secret), 'the list never shows a secret');
+    assert.match(await signInPage('tv'), /Continue with Corp SSO/);
+
+    const updated = await cli(['identity-providers', 'update', '--id', 'corp', '--changes', '{"name":"Corp"}']);
+    assert.equal((updated.json() as { name: string }).name, 'Corp', updated.stderr);
+    const disabled = await cli(['identity-providers', 'disable', '--id', 'corp2']);
+    assert.equal((disabled.json() as { enabled: boolean }).enabled, false, disabled.stderr);
+    const page = await signInPage('tv');
+    assert.match(page, /Continue with Corp</);
+    assert.doesNotMatch(page, /Second SSO/, 'a disabled upstream is not offered');
+
+    assert.deepEqual((await cli(['identity-providers', 'delete', '--id', 'corp'])).json(), { deleted: 'corp' });
+    assert.deepEqual(
+      ((await cli(['identity-providers', 'list'])).json() as Array<{ id: string }>).map((u) => u.id),
+      ['corp2'],
+    );
+    const again = await cli(['identity-providers', 'delete', '--id', 'corp']);
+    assert.equal(again.code, 1);
+    assert.equal((JSON.parse(again.stderr) as { error: string }).error, 'not_found');
+    assert.doesNotMatch(await signInPage('tv'), /Continue with/);
   });
 });
