@@ -6,7 +6,7 @@ import { freePort, spawnHandoff, waitExit } from '../helpers/process.js';
 import { Phone } from '../helpers/phone.js';
 import { SseClient } from '../helpers/sse.js';
 import { DEVICE_GRANT, PASSWORD, heldRedeem } from '../helpers/server.js';
-import { CLI, MAIN, onTerminal, run } from './run.js';
+import { CLI, MAIN, onTerminal, run, untilOutput } from './run.js';
 
 /** Handoff as a user runs it: `node dist/src/main.js` on embedded PGlite in a fresh DATA_DIR, and the CLI. */
 describe('the process, the demo and the CLI', () => {
@@ -129,6 +129,49 @@ describe('the process, the demo and the CLI', () => {
     assert.match(unreachable.stderr, /is Handoff running/);
   });
 
+  it('without SMTP_URL says at start that mail is written to its log, and writes a password reset link there that works', async () => {
+    const [port, adminPort] = [await freePort(), await freePort()];
+    // Only these settings: no SMTP_URL from this shell or anywhere else.
+    const h = await spawnHandoff({ DATA_DIR: dir, PORT: String(port), ADMIN_PORT: String(adminPort), NODE_ENV: 'development' });
+    try {
+      await untilOutput(
+        h,
+        /^Mail: SMTP_URL is not set, so every message \(address confirmations, password resets\) is written to this log, link included\.$/m,
+      );
+      const base = `http://localhost:${port}`;
+      assert.equal((await fetch(`${base}/account/forgot`)).status, 200, '"Forgot password" is offered: its mail has somewhere to go');
+
+      // An account whose address an operator set (so it counts) forgets its password; the reset link is in the log.
+      const cliEnv = { ADMIN_PORT: String(adminPort), DATA_DIR: dir };
+      const created = await run(
+        CLI,
+        ['users', 'create', '--username', 'dora', '--name', 'Dora', '--email', 'dora@example.com'],
+        cliEnv,
+        'the forgotten one\n',
+      );
+      assert.equal(created.code, 0, created.stderr);
+      const phone = new Phone();
+      const asked = await phone.submit(await phone.request(`${base}/account/forgot`), { identifier: 'dora@example.com' });
+      assert.equal(asked.status, 200, asked.html.slice(0, 300));
+      const [line] = await untilOutput(h, /^\{.*"msg":"mail not sent \(no SMTP_URL\): written here instead".*\}$/m);
+      const mail = JSON.parse(line) as { to: string; link: string };
+      assert.equal(mail.to, 'dora@example.com');
+      assert.ok(mail.link.startsWith(`${base}/account/reset#`), mail.link);
+      const reset = await phone.request(`${base}/account/reset`, {
+        form: { token: new URL(mail.link).hash.slice(1), password: 'remembered at last', again: 'remembered at last' },
+      });
+      assert.equal(reset.status, 200, reset.html.slice(0, 300));
+      const signIn = await phone.submit(await phone.request(`${base}/account/signin`), {
+        username: 'dora',
+        password: 'remembered at last',
+      });
+      assert.match(signIn.html, /Signed in as Dora/);
+    } finally {
+      h.child.kill('SIGTERM');
+      assert.equal(await waitExit(h.child), 0);
+    }
+  });
+
   it('a second process on the same data directory refuses to start, naming it and its holder; the first loses nothing', async () => {
     const [port, adminPort] = [await freePort(), await freePort()];
     const env = { DATA_DIR: dir, PORT: String(port), ADMIN_PORT: String(adminPort), NODE_ENV: 'production' };
@@ -177,6 +220,14 @@ describe('the process, the demo and the CLI', () => {
     });
     try {
       assert.doesNotMatch(h.output(), /demo/i);
+      // In production no message is written to the log (it may be kept and read by others): without SMTP_URL the
+      // features that need mail are off, and the log says so at start.
+      await untilOutput(
+        h,
+        /"level":"warn".*"msg":"SMTP_URL is not set: no mail is sent, so \\"Forgot password\\" and address confirmation are off"/,
+      );
+      assert.doesNotMatch(h.output(), /^Mail: /m);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/account/forgot`)).status, 404);
       const token = readFileSync(join(dir, 'admin-token'), 'utf8').trim();
       const users = (await (
         await fetch(`http://127.0.0.1:${adminPort}/admin/users`, { headers: { authorization: `Bearer ${token}` } })

@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** The CLI and the process entry as built (`dist/src/...`), run the way an operator runs them. */
@@ -42,5 +42,33 @@ export function onTerminal(
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
     child.once('exit', (code) => resolve({ code: code ?? 1, output }));
+  });
+}
+
+/**
+ * Resolves with the first match of `pattern` in a running process's output (stdout and stderr as `output()` has
+ * gathered them), as soon as it appears; rejects if the process exits first.
+ */
+export function untilOutput(h: { child: ChildProcess; output: () => string }, pattern: RegExp): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const m = pattern.exec(h.output());
+      if (!m) return;
+      stop();
+      resolve(m);
+    };
+    const exited = (code: number | null) => {
+      stop();
+      reject(new Error(`exited with ${code} before ${pattern} appeared:\n${h.output()}`));
+    };
+    const stop = () => {
+      h.child.stdout?.off('data', check);
+      h.child.stderr?.off('data', check);
+      h.child.off('exit', exited);
+    };
+    h.child.stdout?.on('data', check);
+    h.child.stderr?.on('data', check);
+    h.child.once('exit', exited);
+    check();
   });
 }
