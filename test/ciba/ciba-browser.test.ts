@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { createClient } from '../../src/admin/clients.js';
+import { sha256 } from '../../src/store/hash.js';
 import { launchChromium, phoneContext } from '../helpers/browser.js';
 import { PASSWORD, postForm, startTestServer } from '../helpers/server.js';
 
@@ -10,7 +11,8 @@ import { PASSWORD, postForm, startTestServer } from '../helpers/server.js';
  * Backchannel approval on a phone in Chromium: the account page is open when the app asks, and the request appears on
  * it by itself (its event stream, no reload by the person); the decision page says who asks and the binding message;
  * Approve answers a polling app and pings a ping-mode app's endpoint (a real HTTP server on loopback); Decline answers
- * the polling app access_denied.
+ * the polling app access_denied. A flood from one app shows once on the open page and is then refused; a request that
+ * expired is gone from the page and its app is told expired_token.
  */
 const CIBA = 'urn:openid:params:grant-type:ciba';
 
@@ -137,6 +139,62 @@ describe('backchannel approval on a phone (Chromium)', function () {
     );
     assert.equal(answer.status, 400, JSON.stringify(answer.json));
     assert.equal(answer.json.error, 'access_denied');
+    await ctx.close();
+  });
+
+  it('a flood from one app shows once on the open page and is then refused; an expired request leaves the page', async () => {
+    await server.db('rate_counters').delete();
+    const ctx = await phoneContext(browser);
+    const page = await ctx.newPage();
+    await page.goto(`${server.publicUrl}/account/devices`);
+    await page.getByLabel('Username').fill('alice');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.getByRole('heading', { name: 'Your devices' }).waitFor();
+
+    const ids: string[] = [];
+    for (let i = 0; i < server.config.ciba.maxPerClientAndUser; i += 1) {
+      const asked = await ask('desk', { binding_message: `Order ${i}` });
+      assert.equal(asked.status, 200, JSON.stringify(asked.json));
+      ids.push(String(asked.json.auth_req_id));
+    }
+    const flooded = await ask('desk', { binding_message: 'Order flood' });
+    assert.equal(flooded.status, 429, 'past the limit per app and person');
+    assert.equal(flooded.json.error, 'slow_down');
+    await page.getByRole('heading', { name: 'Waiting for you' }).waitFor();
+    await page.reload();
+    assert.equal(await page.locator('[data-ciba-request]').count(), 1, 'the app is listed once, however often it asked');
+    await page.getByRole('link', { name: 'Review' }).click();
+    assert.equal(
+      await page.locator('[data-field="binding-message"]').innerText(),
+      `Order ${ids.length - 1}`,
+      'the newest request is the one shown',
+    );
+
+    // Every request of the app runs out of time while the phone looks at one.
+    await server
+      .db('backchannel_requests')
+      .update({ expires_at: server.db.raw("now() - interval '1 second'") })
+      .where({ client_id: 'desk' });
+    await server
+      .db('oidc_store')
+      .update({ payload: server.db.raw(`jsonb_set(payload, '{exp}', to_jsonb(extract(epoch from now())::bigint - 1))`) })
+      .whereIn(
+        'key_hash',
+        ids.map((id) => sha256(id)),
+      )
+      .andWhere({ model: 'BackchannelAuthenticationRequest' });
+    await page.getByRole('button', { name: 'Approve' }).click();
+    await page.getByText('It was answered already, or it expired.').waitFor();
+    await page.goto(`${server.publicUrl}/account/devices`);
+    await page.getByRole('heading', { name: 'Your devices' }).waitFor();
+    assert.equal(await page.locator('[data-ciba-request]').count(), 0, 'nothing is left waiting');
+    const answer = await postForm(
+      `${server.issuer}/token`,
+      { grant_type: CIBA, auth_req_id: ids[ids.length - 1] as string },
+      { authorization: `Basic ${Buffer.from(`desk:${secrets.desk}`).toString('base64')}` },
+    );
+    assert.equal(answer.json.error, 'expired_token', JSON.stringify(answer.json));
     await ctx.close();
   });
 });
