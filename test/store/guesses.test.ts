@@ -68,6 +68,16 @@ describe('limits, guesses and approvals in one statement each', () => {
     assert.equal(await count('y'), 10);
   });
 
+  it('chains of one shape count their own keys, alone or together', async () => {
+    const of = (key: string) => [limit('s', 1, key), limit('t', 1, key)];
+    assert.equal(await store.counters.take(of('one')), undefined);
+    assert.equal(await store.counters.take(of('two')), undefined, 'a second key has its own budget');
+    assert.equal((await store.counters.take(of('one')))?.index, 0);
+    const together = await Promise.all(['three', 'four', 'five', 'six'].map((k) => store.counters.take(of(k))));
+    assert.deepEqual(together, [undefined, undefined, undefined, undefined]);
+    for (const k of ['one', 'two', 'three', 'four', 'five', 'six']) assert.deepEqual([await count('s', k), await count('t', k)], [1, 1], k);
+  });
+
   it('parallel chains of one shape share statements, and a chain refused by its second limit gives the first back', async () => {
     const [results, statements] = await sent(() =>
       Promise.all(Array.from({ length: 30 }, () => store.counters.take([limit('p', 10), limit('q', 4)]))),
