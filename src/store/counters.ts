@@ -40,21 +40,26 @@ const EXPIRED = 'r.window_start <= now() - make_interval(secs => excluded.window
  */
 export const retryAfterSql = (start: string, seconds: string) =>
   `LEAST(${seconds}, GREATEST(1, CEIL(EXTRACT(EPOCH FROM (${start} + make_interval(secs => ${seconds}) - clock_timestamp())))))::int`;
-const ROOM = '(SELECT g.m FROM g WHERE g.b = excluded.bucket AND g.k = excluded.key) - r.count';
+/**
+ * Counts the groups of CTE `groups` (columns b, k, w, m, n: bucket, key, window, max, hits), each row once, in key
+ * order: `taken` of the group's `n` hits are counted (see {@link HITS}); answers each row's `taken` and seconds left.
+ */
+const countGroups = (groups: string) => {
+  const room = `(SELECT g.m FROM ${groups} g WHERE g.b = excluded.bucket AND g.k = excluded.key) - r.count`;
+  return `INSERT INTO rate_counters AS r (bucket, key, count, window_start, taken, window_seconds)
+      SELECT b, k, LEAST(n, m), now(), LEAST(n, m), w FROM ${groups} ORDER BY b, k
+      ON CONFLICT (bucket, key) DO UPDATE SET
+        taken = CASE WHEN ${EXPIRED} THEN excluded.taken ELSE LEAST(excluded.taken, GREATEST(0, ${room})) END,
+        count = CASE WHEN ${EXPIRED} THEN excluded.taken ELSE r.count + LEAST(excluded.taken, GREATEST(0, ${room})) END,
+        window_start = CASE WHEN ${EXPIRED} THEN now() ELSE r.window_start END,
+        window_seconds = excluded.window_seconds
+      RETURNING bucket, key, taken, ${retryAfterSql('window_start', 'window_seconds')} AS retry_after`;
+};
 const HITS = {
   name: 'counter_hits',
   text: `WITH h AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS h(i int, b text, k text, w int, m int)),
     g AS (SELECT b, k, min(w) AS w, min(m) AS m, count(*)::int AS n FROM h GROUP BY b, k),
-    up AS (
-      INSERT INTO rate_counters AS r (bucket, key, count, window_start, taken, window_seconds)
-      SELECT b, k, LEAST(n, m), now(), LEAST(n, m), w FROM g ORDER BY b, k
-      ON CONFLICT (bucket, key) DO UPDATE SET
-        taken = CASE WHEN ${EXPIRED} THEN excluded.taken ELSE LEAST(excluded.taken, GREATEST(0, ${ROOM})) END,
-        count = CASE WHEN ${EXPIRED} THEN excluded.taken ELSE r.count + LEAST(excluded.taken, GREATEST(0, ${ROOM})) END,
-        window_start = CASE WHEN ${EXPIRED} THEN now() ELSE r.window_start END,
-        window_seconds = excluded.window_seconds
-      RETURNING bucket, key, taken, ${retryAfterSql('window_start', 'window_seconds')} AS retry_after
-    )
+    up AS (${countGroups('g')})
     SELECT h.i, row_number() OVER (PARTITION BY h.b, h.k ORDER BY h.i) > up.taken AS refused, up.retry_after
     FROM h JOIN up ON up.bucket = h.b AND up.key = h.k ORDER BY h.i`,
 };
@@ -131,19 +136,9 @@ const chainStatement = perCount((n) => ({ name: `counter_chain_${n}`, text: `WIT
 const chainManyStatement = perCount((n) => {
   const levels = Array.from({ length: n }, (_, j) => {
     const input = j === 0 ? 'SELECT * FROM h WHERE l = 0' : `SELECT h.* FROM h JOIN a${j - 1} p ON p.i = h.i AND p.ok WHERE h.l = ${j}`;
-    const room = `(SELECT g.m FROM g${j} g WHERE g.b = excluded.bucket AND g.k = excluded.key) - r.count`;
     return `h${j} AS (${input}),
     g${j} AS (SELECT b, k, min(w) AS w, min(m) AS m, count(*)::int AS n FROM h${j} GROUP BY b, k),
-    u${j} AS (
-      INSERT INTO rate_counters AS r (bucket, key, count, window_start, taken, window_seconds)
-      SELECT b, k, LEAST(n, m), now(), LEAST(n, m), w FROM g${j} ORDER BY b, k
-      ON CONFLICT (bucket, key) DO UPDATE SET
-        taken = CASE WHEN ${EXPIRED} THEN excluded.taken ELSE LEAST(excluded.taken, GREATEST(0, ${room})) END,
-        count = CASE WHEN ${EXPIRED} THEN excluded.taken ELSE r.count + LEAST(excluded.taken, GREATEST(0, ${room})) END,
-        window_start = CASE WHEN ${EXPIRED} THEN now() ELSE r.window_start END,
-        window_seconds = excluded.window_seconds
-      RETURNING bucket, key, taken, ${retryAfterSql('window_start', 'window_seconds')} AS retry_after
-    ),
+    u${j} AS (${countGroups(`g${j}`)}),
     a${j} AS (
       SELECT h${j}.i, row_number() OVER (PARTITION BY h${j}.b, h${j}.k ORDER BY h${j}.i) <= u${j}.taken AS ok, u${j}.retry_after
       FROM h${j} JOIN u${j} ON u${j}.bucket = h${j}.b AND u${j}.key = h${j}.k
