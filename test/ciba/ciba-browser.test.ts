@@ -70,6 +70,18 @@ describe('backchannel approval on a phone (Chromium)', function () {
       },
     );
 
+  /** Alice's phone on her account page, signed in with her password. */
+  async function signedInPhone() {
+    const ctx = await phoneContext(browser);
+    const page = await ctx.newPage();
+    await page.goto(`${server.publicUrl}/account/devices`);
+    await page.getByLabel('Username').fill('alice');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.getByRole('heading', { name: 'Your devices' }).waitFor();
+    return { ctx, page };
+  }
+
   it('the request appears on the open account page by itself; the phone approves; the polling app gets tokens, the ping app is pinged', async () => {
     const ctx = await phoneContext(browser);
     const page = await ctx.newPage();
@@ -117,13 +129,7 @@ describe('backchannel approval on a phone (Chromium)', function () {
   });
 
   it('Decline on the phone: the polling app is told access_denied', async () => {
-    const ctx = await phoneContext(browser);
-    const page = await ctx.newPage();
-    await page.goto(`${server.publicUrl}/account/devices`);
-    await page.getByLabel('Username').fill('alice');
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await page.getByRole('heading', { name: 'Your devices' }).waitFor();
+    const { ctx, page } = await signedInPhone();
 
     const asked = await ask('desk', { binding_message: 'Refund 77' });
     assert.equal(asked.status, 200, JSON.stringify(asked.json));
@@ -144,13 +150,7 @@ describe('backchannel approval on a phone (Chromium)', function () {
 
   it('a flood from one app shows once on the open page and is then refused; an expired request leaves the page', async () => {
     await server.db('rate_counters').delete();
-    const ctx = await phoneContext(browser);
-    const page = await ctx.newPage();
-    await page.goto(`${server.publicUrl}/account/devices`);
-    await page.getByLabel('Username').fill('alice');
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await page.getByRole('heading', { name: 'Your devices' }).waitFor();
+    const { ctx, page } = await signedInPhone();
 
     const ids: string[] = [];
     for (let i = 0; i < server.config.ciba.maxPerClientAndUser; i += 1) {
