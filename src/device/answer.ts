@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errors } from 'oidc-provider';
+import type { OidcRow } from '../store/oidc.js';
 
 /**
  * How the device grant answers, wherever a presentation is decided (device/token.ts, and the held presentations it
@@ -38,7 +39,8 @@ export interface Refusal {
  * refusal, or nothing (`gone`: the client hung up while held).
  */
 export type Verdict =
-  | { kind: 'issue'; replay: boolean; headers: Record<string, string> }
+  /** `row`: the code as the poll read it, handed to the library's own lookup of it (oidc/handed-rows.ts). */
+  | { kind: 'issue'; replay: boolean; headers: Record<string, string>; row?: OidcRow | undefined }
   | ({ kind: 'refuse' } & Refusal)
   | { kind: 'gone' };
 
@@ -86,6 +88,8 @@ export interface DecidedInLane {
   key: string;
   clientId: string;
   replay: boolean;
+  /** The code's row as the lane's poll read it (absent after a hold, whose end re-read only its state). */
+  row?: OidcRow | undefined;
 }
 
 const decidedInLane = new WeakMap<IncomingMessage, DecidedInLane>();

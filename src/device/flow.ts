@@ -5,6 +5,7 @@ import type { Reporter } from '../ops/reports.js';
 import type { Store } from '../store/index.js';
 import type { ApprovalAudit } from '../store/approvals.js';
 import type { PollRow } from '../store/device-codes.js';
+import type { OidcRow } from '../store/oidc.js';
 
 /**
  * The device authorization grant's state machine (RFC 8628), one device code's life:
@@ -32,12 +33,12 @@ export type PollOutcome =
   | { kind: 'slow-down' }
   | { kind: 'pending'; exp: number }
   | { kind: 'expired' }
-  /** Approved or denied, not yet redeemed: oidc-provider answers (tokens or access_denied). */
-  | { kind: 'decided' }
+  /** Approved or denied, not yet redeemed: oidc-provider answers (tokens or access_denied). `code`: its row. */
+  | { kind: 'decided'; code?: OidcRow }
   /** Redeemed, and presented again within one poll interval of its answer: one of many racing redemptions. */
   | { kind: 'lost-race' }
   /** Redeemed, and presented again later: oidc-provider revokes what it issued. */
-  | { kind: 'replay' };
+  | { kind: 'replay'; code?: OidcRow };
 
 export function pollOutcome(row: PollRow | undefined, clientId: string, nowSeconds = Date.now() / 1000): PollOutcome {
   if (!row) return { kind: 'unknown' };
@@ -49,9 +50,14 @@ export function pollOutcome(row: PollRow | undefined, clientId: string, nowSecon
   return row.accepted ? { kind: 'pending', exp } : { kind: 'slow-down' };
 }
 
-/** poll: one statement paces and reads the code. */
+/** poll: one statement paces and reads the code (and, once it is decided, the row oidc-provider loads next). */
 export async function poll(store: Store, key: string, clientId: string, interval: number): Promise<PollOutcome> {
-  return pollOutcome(await store.deviceCodes.poll(key, interval), clientId);
+  const row = await store.deviceCodes.poll(key, interval);
+  const outcome = pollOutcome(row, clientId);
+  if ((outcome.kind === 'decided' || outcome.kind === 'replay') && row?.payload) {
+    return { ...outcome, code: { payload: row.payload, consumed_at: row.consumed_at, key_hash: key } };
+  }
+  return outcome;
 }
 
 /** The state a waiting screen is shown, read from the row (never from the notification that woke it). */
@@ -71,9 +77,11 @@ export async function handoffState(
 
 export const isFinal = (s: HandoffState) => s === 'approved' || s === 'denied' || s === 'expired';
 
-/** scan: pending → scanned, announced once. */
+/** scan: pending → scanned, announced once (by the statement itself where the bus has a channel). */
 export async function scan(store: Store, bus: EventBus, key: string): Promise<void> {
-  if (await store.deviceCodes.markScanned(key)) await bus.publish(key);
+  if (!(await store.deviceCodes.markScanned(key, bus.channel))) return;
+  if (bus.channel) bus.wake(key);
+  else await bus.publish(key);
 }
 
 /**
@@ -101,7 +109,10 @@ export interface Decision {
   sameNetwork: boolean;
 }
 
-/** approve: recorded for "Your devices" and the audit trail once (one statement), then announced to whoever waits. */
+/**
+ * approve: recorded for "Your devices" and the audit trail once, and announced to whoever waits, in one statement
+ * (where the bus has a channel; otherwise announced after it).
+ */
 export async function approved(store: Store, bus: EventBus, d: Decision, onOutcome?: Outcome): Promise<void> {
   if (d.accountId && d.grantId) {
     const approval = {
@@ -119,7 +130,11 @@ export async function approved(store: Store, bus: EventBus, d: Decision, onOutco
       actorIp: d.actorIp,
       detail: { sameNetwork: d.sameNetwork },
     };
-    if (await store.approvals.record(approval, audit)) onOutcome?.('device', 'approved');
+    if (await store.approvals.record(approval, audit, bus.channel)) onOutcome?.('device', 'approved');
+    if (bus.channel) {
+      bus.wake(d.key);
+      return;
+    }
   }
   await bus.publish(d.key);
 }
@@ -157,11 +172,6 @@ export async function denied(
   }
   onOutcome?.('device', 'denied');
   await bus.publish(d.key);
-}
-
-/** redeem: the winner's tokens were answered; a later presentation is a replay (see {@link PollOutcome}). */
-export function redeemed(store: Store, key: string): Promise<void> {
-  return store.deviceCodes.markAnswered(key);
 }
 
 export type Outcome = (kind: 'device' | 'desktop' | 'ciba', outcome: 'approved' | 'denied' | 'revoked') => void;

@@ -10,6 +10,8 @@ import { canonicalPath } from '../http/protocol-routes.js';
 import { findSession, signedInUser } from '../http/session.js';
 import type { ParsedUrlQuery } from 'node:querystring';
 import { errors } from 'oidc-provider';
+import { userOf } from '../oidc/account.js';
+import { handRowByUserCode } from '../oidc/handed-rows.js';
 import { deviceCodeOf, xsrfOf } from '../oidc/seams.js';
 import { field, formText, protocolForm, rewriteBody, truthy } from '../http/body.js';
 import { outsideDeviceScopes } from './authorization.js';
@@ -85,7 +87,7 @@ export function verificationGuards(deps: VerificationDeps): Middleware {
       ctx.query = query;
       if (!code) {
         const p = deps.provider();
-        await guess(deps, p, typed, guessLimits(deps.config, ctx.ip, ctx.cookies.get(p.cookieName('session'), { signed: true })));
+        await guess(deps, ctx, p, typed, guessLimits(deps.config, ctx.ip, ctx.cookies.get(p.cookieName('session'), { signed: true })));
         ctx.state.typedUserCode = typed.replace(/[^\x20-\x7e]/g, '');
         await next();
         ctx.set('Cache-Control', 'no-store');
@@ -107,7 +109,7 @@ export function verificationGuards(deps: VerificationDeps): Middleware {
       const typed = field(form, 'user_code');
       // A typed code is a guess (an empty form is not): one statement finds the code and counts a miss. (A repeated
       // `user_code` is refused by oidc-provider before it looks anything up.)
-      const code = typed ? await guess(deps, p, typed, guessLimits(deps.config, ctx.ip, sessionId)) : undefined;
+      const code = typed ? await guess(deps, ctx, p, typed, guessLimits(deps.config, ctx.ip, sessionId)) : undefined;
       if (code?.accountId && !code.error) {
         // Approved already (the decision sent again, by Back and a resubmission): the device is signed in.
         const client = await p.Client.find(code.clientId ?? '');
@@ -233,16 +235,25 @@ export function approvalRules(deps: { store: Store }): (ctx: KoaContextWithOIDC)
 /**
  * One guess at a user code (RFC 8628 5.1; store/device-codes.ts `guess`): the code it names, if any; a miss is
  * counted against the address and the browser session, and a guess past either limit is refused (429) whether
- * or not the code exists. A malformed code names nothing and counts as a miss.
+ * or not the code exists. A malformed code names nothing and counts as a miss. The row found is what oidc-provider
+ * looks up next in this request (its `findByUserCode`): it is handed on, not read twice (oidc/handed-rows.ts).
  */
-async function guess(deps: VerificationDeps, provider: Provider, typed: string, limits: Limit[]): Promise<DeviceCode | undefined> {
+async function guess(
+  deps: VerificationDeps,
+  ctx: Context,
+  provider: Provider,
+  typed: string,
+  limits: Limit[],
+): Promise<DeviceCode | undefined> {
   const userCode = normalizeUserCode(typed);
   if (!userCode) {
     await take(deps.store, limits);
     return undefined;
   }
-  const found = await deps.store.deviceCodes.guess(sha256(userCode), limits);
+  const hash = sha256(userCode);
+  const found = await deps.store.deviceCodes.guess(hash, limits);
   refuseIf(limits, found.refused);
+  if (found.row) handRowByUserCode(ctx.req, 'DeviceCode', hash, found.row);
   return deviceCodeOf(provider, found.row, userCode);
 }
 
@@ -328,7 +339,7 @@ async function confirmLinked(ctx: KoaContextWithOIDC, deps: VerificationDeps, us
   const t = tFor(ctx);
   let code: DeviceCode | undefined;
   try {
-    code = await guess(deps, ctx.oidc.provider, userCode, guessLimits(deps.config, ctx.ip, ctx.oidc.session?.jti));
+    code = await guess(deps, ctx, ctx.oidc.provider, userCode, guessLimits(deps.config, ctx.ip, ctx.oidc.session?.jti));
   } catch (err) {
     if (err instanceof TooManyRequests) {
       // A scanned QR code past the guessing limit: the advice is to start again on the device (a fresh code).
@@ -426,7 +437,8 @@ export function deviceFlowPages(deps: VerificationDeps) {
       const key = keyOf(code);
       if (code && key) await approved(deps.store, deps.bus, decisionOf(ctx, code, key), deps.onOutcome);
       const client = ctx.oidc.client;
-      const account = code?.accountId ? await deps.store.users.byId(code.accountId) : undefined;
+      // The account oidc-provider loaded for this very approval (its findAccount): not read a second time.
+      const account = code?.accountId ? await userOf(deps.store, code.accountId, ctx.req) : undefined;
       ctx.type = 'html';
       ctx.body = outcomePage(tFor(ctx), 'success', { client: client?.clientName ?? client?.clientId ?? '', account });
     },

@@ -8,6 +8,14 @@
 export interface EventBus {
   /** Announces that handoff `key` changed. Called after the change is committed, never inside a transaction. */
   publish(key: string): Promise<void>;
+  /**
+   * The PostgreSQL channel on which the statement that makes a change may announce it itself (`pg_notify(channel,
+   * key)` in that statement: delivered at its commit, as {@link publish} would after it, one statement fewer), then
+   * calls {@link wake}. Undefined where changes are announced in this process only (embedded PGlite).
+   */
+  readonly channel: string | undefined;
+  /** Wakes this instance's subscribers of `key`: the change was announced to the others by its own statement. */
+  wake(key: string): void;
   /** Calls `wake` whenever `key` may have changed (and after a reconnect, when anything may have); returns unsubscribe. */
   subscribe(key: string, wake: () => void): () => void;
   /**
@@ -66,6 +74,11 @@ export class Subscribers {
 export class InProcessBus implements EventBus {
   readonly #subs = new Subscribers();
   readonly listening = true;
+  readonly channel = undefined;
+
+  wake(key: string): void {
+    queueMicrotask(() => this.#subs.wake(key));
+  }
 
   async publish(key: string): Promise<void> {
     queueMicrotask(() => this.#subs.wake(key));

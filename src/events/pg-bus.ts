@@ -85,6 +85,12 @@ export class PgEventBus implements EventBus {
     this.#timer.unref();
   }
 
+  readonly channel = CHANNEL;
+
+  wake(key: string): void {
+    queueMicrotask(() => this.#subs.wake(key));
+  }
+
   async publish(key: string): Promise<void> {
     queueMicrotask(() => this.#subs.wake(key));
     try {

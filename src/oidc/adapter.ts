@@ -2,6 +2,7 @@ import { type Adapter, type AdapterPayload, errors } from 'oidc-provider';
 import { clientSecretHash, sha256, toJsonb } from '../store/hash.js';
 import type { Store } from '../store/index.js';
 import type { OidcRow } from '../store/oidc.js';
+import { dropHandedRow, takeHandedRow, takeHandedRowByUserCode } from './handed-rows.js';
 
 /**
  * oidc-provider's storage contract over the store: it stores and nothing else (the device flow's rules live in
@@ -70,7 +71,9 @@ export class StoreAdapter implements Adapter {
     // An interaction keeps the session it belongs to; its cookie (the session id) is a bearer value: hashed.
     const session = stored.session as { cookie?: string } | undefined;
     if (session?.cookie) stored.session = { ...session, cookie: sha256(session.cookie) };
-    await this.#store.oidc.upsert(this.#model, keyFor(id, this.#model), toJsonb(stored), {
+    const key = keyFor(id, this.#model);
+    dropHandedRow(this.#model, key);
+    await this.#store.oidc.upsert(this.#model, key, toJsonb(stored), {
       grantId: typeof payload.grantId === 'string' ? payload.grantId : null,
       userCodeHash: typeof userCode === 'string' ? sha256(userCode) : null,
       uidHash: this.#model === 'Session' && typeof payload.uid === 'string' ? sha256(payload.uid) : null,
@@ -80,11 +83,14 @@ export class StoreAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    return hydrate(await this.#store.oidc.find(this.#model, keyFor(id, this.#model)), id);
+    const key = keyFor(id, this.#model);
+    return hydrate(takeHandedRow(this.#model, key) ?? (await this.#store.oidc.find(this.#model, key)), id);
   }
 
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-    return foundByUserCode(await this.#store.oidc.findByUserCode(this.#model, sha256(userCode)), userCode);
+    const hash = sha256(userCode);
+    const row = takeHandedRowByUserCode(this.#model, hash) ?? (await this.#store.oidc.findByUserCode(this.#model, hash));
+    return foundByUserCode(row, userCode);
   }
 
   /** Sessions by uid (read-only uses: interaction and token session binding); addressed by handle. */
@@ -95,12 +101,17 @@ export class StoreAdapter implements Adapter {
 
   /** Single conditional UPDATE: of many concurrent redemptions exactly one succeeds. */
   async consume(id: string): Promise<void> {
-    const won = await this.#store.oidc.consume(this.#model, keyFor(id, this.#model));
+    const key = keyFor(id, this.#model);
+    dropHandedRow(this.#model, key);
+    // A device code is consumed and marked answered in one statement (store/device-codes.ts).
+    const won = this.#model === 'DeviceCode' ? await this.#store.deviceCodes.redeem(key) : await this.#store.oidc.consume(this.#model, key);
     if (!won && GRANT_MODELS.has(this.#model)) throw new errors.InvalidGrant('grant request is invalid');
   }
 
   async destroy(id: string): Promise<void> {
-    await this.#store.oidc.destroy(this.#model, keyFor(id, this.#model));
+    const key = keyFor(id, this.#model);
+    dropHandedRow(this.#model, key);
+    await this.#store.oidc.destroy(this.#model, key);
   }
 
   /** oidc-provider revokes a grant model by model (tokens deleted, codes marked consumed; the store's one rule). */

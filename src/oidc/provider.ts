@@ -77,7 +77,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     providerConfiguration({
       ...deps,
       adapter: createAdapterFactory(deps.store),
-      findAccount: (_ctx, sub) => findAccount(deps.store, sub),
+      findAccount: (ctx, sub) => findAccount(deps.store, sub, ctx.req),
       rememberedConsent: (accountId, clientId) => deps.store.consents.find(accountId, clientId),
     }),
   );

@@ -46,17 +46,39 @@ const RECORDS_AUDITED = {
     SELECT $9, $3, $4, $6, $7, $10, $11::jsonb FROM a
     RETURNING 1 AS recorded`,
 };
+/**
+ * The same, and the approval's id (a device approval's id is its handoff key) announced on `$12` in the same
+ * statement (events/bus.ts `channel`), whether or not this statement recorded it: whoever waits re-reads the code.
+ */
+const RECORDS_AUDITED_ANNOUNCED = {
+  name: 'approval_record_audited_announced',
+  text: `WITH a AS (${RECORD}),
+    e AS (INSERT INTO audit_events (action, account_id, client_id, device_ip, device_ua, actor_ip, detail)
+      SELECT $9, $3, $4, $6, $7, $10, $11::jsonb FROM a RETURNING 1)
+    SELECT EXISTS (SELECT 1 FROM e) AS recorded, pg_notify($12, $1) AS announced`,
+};
 
 export function approvals(db: Db, run: Run) {
   return {
     /**
      * Records an approval once (by id), and with it its audit entry when one is given (approval, device and
-     * account from the approval); true when this call recorded it.
+     * account from the approval); true when this call recorded it. With `channel` (and an audit entry), the same
+     * statement announces the approval's id on it ({@link RECORDS_AUDITED_ANNOUNCED}).
      */
-    async record(a: NewApproval, audit?: ApprovalAudit): Promise<boolean> {
+    async record(a: NewApproval, audit?: ApprovalAudit, channel?: string): Promise<boolean> {
       const values = [a.id, a.kind, a.accountId, a.clientId, a.grantId, a.deviceIp, a.deviceUa?.slice(0, 512) ?? null, a.requestedAt];
       if (!audit) return (await run(RECORDS, values)).length > 0;
       const detail = audit.detail ? JSON.stringify(audit.detail) : null;
+      if (channel) {
+        const rows = await run<{ recorded: boolean }>(RECORDS_AUDITED_ANNOUNCED, [
+          ...values,
+          audit.action,
+          audit.actorIp ?? null,
+          detail,
+          channel,
+        ]);
+        return rows[0]?.recorded === true;
+      }
       return (await run(RECORDS_AUDITED, [...values, audit.action, audit.actorIp ?? null, detail])).length > 0;
     },
     /**

@@ -1,3 +1,4 @@
+import type { AdapterPayload } from 'oidc-provider';
 import {
   type ChainRow,
   type Counter,
@@ -28,6 +29,9 @@ export interface PollRow {
   consumed: boolean;
   accepted: boolean;
   replay: boolean;
+  /** A decided code's whole row (payload and consumption), for oidc-provider's lookup of it; null while pending. */
+  payload: AdapterPayload | null;
+  consumed_at: Date | string | null;
 }
 
 export interface HandoffRow {
@@ -44,7 +48,8 @@ export interface HandoffRow {
  * One poll (RFC 8628 3.5), one statement: reads the code *and* decides `slow_down`. A poll is accepted when it is
  * the first, when at least `interval` seconds (less half a second of network jitter) passed since the last accepted
  * one, or when the code is already decided. An accepted poll moves `last_polled_at`; a refused one leaves it and
- * adds 5 seconds to this code's interval. It returns only the few facts the decision needs, not the payload.
+ * adds 5 seconds to this code's interval. It returns the few facts the decision needs, and the payload only of a
+ * decided code (which oidc-provider goes on to load: the poll's read is handed to it, oidc/handed-rows.ts).
  */
 const OK = `(payload ? 'accountId' OR payload ? 'error' OR consumed_at IS NOT NULL
   OR last_polled_at IS NULL OR last_polled_at <= now() - make_interval(secs => COALESCE(poll_interval, $2::int) - 0.5))`;
@@ -57,21 +62,34 @@ const POLL = {
     RETURNING payload->>'clientId' AS client_id, (payload->>'exp')::bigint AS exp,
       payload ? 'accountId' AS approved, payload ? 'error' AS denied, consumed_at IS NOT NULL AS consumed,
       last_polled_at = now() AS accepted,
-      (answered_at IS NOT NULL AND answered_at < now() - make_interval(secs => COALESCE(poll_interval, $2::int))) AS replay`,
+      (answered_at IS NOT NULL AND answered_at < now() - make_interval(secs => COALESCE(poll_interval, $2::int))) AS replay,
+      CASE WHEN payload ? 'accountId' OR payload ? 'error' THEN payload END AS payload, consumed_at`,
 };
 const RESET = {
   name: 'device_poll_reset',
   text: `UPDATE oidc_store SET last_polled_at = NULL WHERE model = 'DeviceCode' AND key_hash = $1`,
 };
-const ANSWERED = {
-  name: 'device_answered',
-  text: `UPDATE oidc_store SET answered_at = clock_timestamp() WHERE model = 'DeviceCode' AND key_hash = $1`,
+/**
+ * Redemption: oidc-provider consumes the code (its single use: of many concurrent presentations exactly one wins) and,
+ * in the same statement, an approved code is marked answered, so a presentation one poll interval later is a replay.
+ */
+const REDEEM = {
+  name: 'device_redeem',
+  text: `UPDATE oidc_store SET consumed_at = now(), answered_at = CASE WHEN payload ? 'accountId' THEN clock_timestamp() END
+    WHERE model = 'DeviceCode' AND key_hash = $1 AND consumed_at IS NULL RETURNING 1 AS ok`,
 };
 const SCANNED = {
   name: 'device_scanned',
   text: `UPDATE oidc_store SET scanned_at = now()
     WHERE model = 'DeviceCode' AND key_hash = $1 AND scanned_at IS NULL AND NOT payload ? 'accountId' AND NOT payload ? 'error'
     RETURNING 1 AS ok`,
+};
+/** The same, announced by the statement itself on `$2` (events/bus.ts `channel`) when it made the transition. */
+const SCANNED_ANNOUNCED = {
+  name: 'device_scanned_announced',
+  text: `UPDATE oidc_store SET scanned_at = now()
+    WHERE model = 'DeviceCode' AND key_hash = $1 AND scanned_at IS NULL AND NOT payload ? 'accountId' AND NOT payload ? 'error'
+    RETURNING 1 AS ok, pg_notify($2, key_hash) AS announced`,
 };
 /**
  * Number matching (http/number-match.ts): the scan of a code whose client matches numbers also gives the code its
@@ -172,12 +190,16 @@ export function deviceCodes(_db: Db, run: Run, counters: Pick<Counters, 'release
     async resetPoll(key: string): Promise<void> {
       await run(RESET, [key]);
     },
-    async markAnswered(key: string): Promise<void> {
-      await run(ANSWERED, [key]);
+    /** See {@link REDEEM}: true for the one call that consumed the code. */
+    async redeem(key: string): Promise<boolean> {
+      return (await run(REDEEM, [key])).length > 0;
     },
-    /** pending → scanned, once: true when this call made the transition. */
-    async markScanned(key: string): Promise<boolean> {
-      return (await run(SCANNED, [key])).length > 0;
+    /**
+     * pending → scanned, once: true when this call made the transition. With `channel`, the transition is announced
+     * on it by the same statement (events/bus.ts).
+     */
+    async markScanned(key: string, channel?: string): Promise<boolean> {
+      return (await (channel ? run(SCANNED_ANNOUNCED, [key, channel]) : run(SCANNED, [key]))).length > 0;
     },
     /**
      * pending → scanned with number matching: the code gets `numbers` unless it has its own already. Whether this

@@ -1,0 +1,58 @@
+import type { IncomingMessage } from 'node:http';
+import { Provider } from 'oidc-provider';
+import type { OidcRow } from '../store/oidc.js';
+
+/**
+ * One reading of a row per request: when a rule of Handoff's has just read a row in the statement that decides
+ * (the token endpoint's poll reads a decided device code; the phone's guess finds a code by its user code), it hands
+ * the row to oidc-provider's next lookup of the same row in the same request (the adapter's `find` or
+ * `findByUserCode`) instead of the library reading it a second time.
+ *
+ * A handed row is taken once, by the lookup it names, and only inside the request it was handed in (oidc-provider's
+ * own request context, `Provider.ctx`). A write of the row in that request (upsert, consume, destroy) drops it first,
+ * so the library never reads an older row than its own write. Nothing is decided on it that the library would not
+ * decide on its own read: single use stays with the library's conditional consume.
+ */
+const handed = new WeakMap<IncomingMessage, Map<string, OidcRow>>();
+
+const byKey = (model: string, keyHash: string) => `k\u0000${model}\u0000${keyHash}`;
+const byUserCode = (model: string, userCodeHash: string) => `u\u0000${model}\u0000${userCodeHash}`;
+
+function hand(req: IncomingMessage, lookup: string, row: OidcRow): void {
+  let rows = handed.get(req);
+  if (!rows) {
+    rows = new Map();
+    handed.set(req, rows);
+  }
+  rows.set(lookup, row);
+}
+
+function take(lookup: string): OidcRow | undefined {
+  const req = Provider.ctx?.req;
+  const rows = req && handed.get(req);
+  const row = rows?.get(lookup);
+  if (row) rows?.delete(lookup);
+  return row;
+}
+
+/** The row of `model` with key hash `keyHash`, for the library's `find` in this request. */
+export function handRow(req: IncomingMessage, model: string, keyHash: string, row: OidcRow): void {
+  hand(req, byKey(model, keyHash), row);
+}
+
+/** The row found by user code hash `userCodeHash`, for the library's `findByUserCode` in this request. */
+export function handRowByUserCode(req: IncomingMessage, model: string, userCodeHash: string, row: OidcRow): void {
+  hand(req, byUserCode(model, userCodeHash), row);
+}
+
+export const takeHandedRow = (model: string, keyHash: string) => take(byKey(model, keyHash));
+export const takeHandedRowByUserCode = (model: string, userCodeHash: string) => take(byUserCode(model, userCodeHash));
+
+/** The row is written in this request: whatever was handed of it is older than the write. */
+export function dropHandedRow(model: string, keyHash: string): void {
+  const req = Provider.ctx?.req;
+  const rows = req && handed.get(req);
+  if (!rows) return;
+  rows.delete(byKey(model, keyHash));
+  for (const [lookup, row] of rows) if (row.key_hash === keyHash && lookup.startsWith(`u\u0000${model}\u0000`)) rows.delete(lookup);
+}
