@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { sha256 } from '../../src/store/hash.js';
 import { endSession } from '../helpers/fixtures.js';
 import { Phone } from '../helpers/phone.js';
+import { rawRequest } from '../helpers/raw-http.js';
 import { adminFetch, DEVICE_GRANT, deviceAuthorization, postForm, startTestServer } from '../helpers/server.js';
 
 const HOSTILE = [
@@ -99,6 +101,33 @@ describe('hostile input', () => {
     });
     assert.equal(big.status, 413);
     assert.equal((await send('/nope')).status, 404);
+  });
+
+  it('a body past the limit sent chunked is refused 413; a client that leaves mid-body leaves the server serving', async () => {
+    const chunked = await rawRequest(`${server.publicUrl}/device/auth`, {
+      method: 'POST',
+      headers: { host: new URL(server.publicUrl).host, 'content-type': 'application/x-www-form-urlencoded' },
+      body: `client_id=tv&scope=openid&x=${'a'.repeat(100_000)}`,
+      chunked: true,
+    });
+    assert.equal(chunked.status, 413);
+    // Headers, a Content-Length of 64 and half the body, then the connection closes: nothing to answer, nothing left.
+    const before = await server.db('oidc_store').where({ model: 'DeviceCode' }).count<{ count: string }[]>({ count: '*' });
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(Number(new URL(server.publicUrl).port), '127.0.0.1', () => {
+        socket.write(
+          `POST /device/auth HTTP/1.1\r\nHost: ${new URL(server.publicUrl).host}\r\n` +
+            'Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 64\r\n\r\nclient_id=tv&sc',
+          () => setTimeout(() => socket.destroy(), 50),
+        );
+      });
+      socket.on('close', () => resolve());
+      socket.on('error', reject);
+    });
+    const ok = await postForm(`${server.publicUrl}/device/auth`, { client_id: 'tv', scope: 'openid' });
+    assert.equal(ok.status, 200, 'the next request is served');
+    const afterCount = await server.db('oidc_store').where({ model: 'DeviceCode' }).count<{ count: string }[]>({ count: '*' });
+    assert.equal(Number(afterCount[0]?.count), Number(before[0]?.count) + 1, 'only the complete request made a code');
   });
 
   it('a decision from a browser whose session ended goes back to the entry page; nothing is approved', async () => {
