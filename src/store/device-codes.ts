@@ -18,7 +18,8 @@ import { perCount, type Run, type Statement } from './sql.js';
 
 /**
  * The device-flow columns of a device code's row (`oidc_store`, model `DeviceCode`): pacing (`last_polled_at`,
- * `poll_interval`), when a phone first opened it (`scanned_at`) and when its tokens were answered (`answered_at`).
+ * `poll_interval`), when a phone first opened it (`scanned_at`) and when it was redeemed (`answered_at`, set by the statement
+ * that consumes it).
  * The rules these statements apply are drawn in device/flow.ts.
  */
 export interface PollRow {
