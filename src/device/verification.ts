@@ -109,7 +109,7 @@ export function verificationGuards(deps: VerificationDeps): Middleware {
       const typed = field(form, 'user_code');
       // A typed code is a guess (an empty form is not): one statement finds the code and counts a miss. (A repeated
       // `user_code` is refused by oidc-provider before it looks anything up.)
-      const code = typed ? await guess(deps, ctx, p, typed, guessLimits(deps.config, ctx.ip, sessionId)) : undefined;
+      const code = typed ? (await guess(deps, ctx, p, typed, guessLimits(deps.config, ctx.ip, sessionId))).code : undefined;
       if (code?.accountId && !code.error) {
         // Approved already (the decision sent again, by Back and a resubmission): the device is signed in.
         const client = await p.Client.find(code.clientId ?? '');
@@ -236,7 +236,9 @@ export function approvalRules(deps: { store: Store }): (ctx: KoaContextWithOIDC)
  * One guess at a user code (RFC 8628 5.1; store/device-codes.ts `guess`): the code it names, if any; a miss is
  * counted against the address and the browser session, and a guess past either limit is refused (429) whether
  * or not the code exists. A malformed code names nothing and counts as a miss. The row found is what oidc-provider
- * looks up next in this request (its `findByUserCode`): it is handed on, not read twice (oidc/handed-rows.ts).
+ * looks up next in this request (its `findByUserCode`): it is handed on, not read twice (oidc/handed-rows.ts). With
+ * `scan` (a phone opening the code), the same statement marks a live code scanned and announces it (store/device-codes.ts
+ * `GuessOptions`); `scanned` says whether it was before and whether this guess did it.
  */
 async function guess(
   deps: VerificationDeps,
@@ -244,17 +246,22 @@ async function guess(
   provider: Provider,
   typed: string,
   limits: Limit[],
-): Promise<DeviceCode | undefined> {
+  scan = false,
+): Promise<{ code?: DeviceCode | undefined; scanned?: { before: boolean; now: boolean } | undefined }> {
   const userCode = normalizeUserCode(typed);
   if (!userCode) {
     await take(deps.store, limits);
-    return undefined;
+    return {};
   }
   const hash = sha256(userCode);
-  const found = await deps.store.deviceCodes.guess(hash, limits);
+  const found = await deps.store.deviceCodes.guess(hash, limits, scan ? { scan: { channel: deps.bus.channel } } : {});
   refuseIf(limits, found.refused);
   if (found.row) handRowByUserCode(ctx.req, 'DeviceCode', hash, found.row);
-  return deviceCodeOf(provider, found.row, userCode);
+  if (found.scanned?.now && found.row) {
+    if (deps.bus.channel) deps.bus.wake(found.row.key_hash);
+    else await deps.bus.publish(found.row.key_hash);
+  }
+  return { code: deviceCodeOf(provider, found.row, userCode), scanned: found.scanned };
 }
 
 type ClientView = {
@@ -338,8 +345,11 @@ async function scanned(deps: VerificationDeps, key: string | undefined, client: 
 async function confirmLinked(ctx: KoaContextWithOIDC, deps: VerificationDeps, userCode: string): Promise<void> {
   const t = tFor(ctx);
   let code: DeviceCode | undefined;
+  let scannedBy: { before: boolean; now: boolean } | undefined;
   try {
-    code = await guess(deps, ctx, ctx.oidc.provider, userCode, guessLimits(deps.config, ctx.ip, ctx.oidc.session?.jti));
+    const opened = await guess(deps, ctx, ctx.oidc.provider, userCode, guessLimits(deps.config, ctx.ip, ctx.oidc.session?.jti), true);
+    code = opened.code;
+    scannedBy = opened.scanned;
   } catch (err) {
     if (err instanceof TooManyRequests) {
       // A scanned QR code past the guessing limit: the advice is to start again on the device (a fresh code).
@@ -379,7 +389,9 @@ async function confirmLinked(ctx: KoaContextWithOIDC, deps: VerificationDeps, us
     return;
   }
   const key = keyOf(code);
-  const choices = await scanned(deps, key, client);
+  // The guess marked the code scanned already (or it was): only number matching has a statement of its own to run.
+  const done = (scannedBy?.now || scannedBy?.before) && !numberMatchingOn(client.metadata(), 'device');
+  const choices = done ? undefined : await scanned(deps, key, client);
   await drawConfirm(ctx, deps, code, client, `${userCode.slice(0, 4)}-${userCode.slice(4)}`, choices);
 }
 

@@ -134,50 +134,90 @@ const QR = {
  * correct code never resets earlier failures and no code is found past the limit. (Counting every attempt first
  * and giving it back when the code exists, as this did before, leaves the same counts: it took four statements.)
  */
-const guessStatement = perCount((n: number): Statement => {
+function guessText(n: number, scan: '' | 'scan' | 'announce'): Statement {
   const limits = Array.from({ length: n }, (_, i) => {
     const [b, k, w, m] = limitPlaceholders(2, i);
     return `(${i}, ${b}::text, ${k}::text, ${w}::int, ${m}::int)`;
   });
+  // The scan (see {@link GuessOptions}): after the limits' parameters, `$<2 + 4n>` is the channel it announces on.
+  const channel = `$${2 + 4 * n}`;
+  const scanCte = scan
+    ? `,
+      scan AS (
+        UPDATE oidc_store s SET scanned_at = now()
+        FROM found f
+        WHERE s.model = 'DeviceCode' AND s.key_hash = f.key_hash AND s.scanned_at IS NULL
+          AND NOT s.payload ? 'accountId' AND NOT s.payload ? 'error' AND NOT s.payload ? 'inFlight'
+          AND (s.payload->>'exp')::bigint > extract(epoch from now())
+          AND NOT EXISTS (SELECT 1 FROM full_limit)
+          AND EXISTS (SELECT 1 FROM clients c WHERE c.client_id = s.payload->>'clientId'
+            AND c.metadata->'handoff_number_matching' IS DISTINCT FROM 'true'::jsonb)
+        RETURNING 1 AS ok${scan === 'announce' ? `, pg_notify(${channel}::text, s.key_hash) AS announced` : ''})`
+    : '';
   return {
-    name: `device_guess_${n}`,
+    name: `device_guess_${n}${scan ? `_${scan}` : ''}`,
     text: `WITH found AS (
-        SELECT payload, consumed_at, key_hash FROM oidc_store WHERE model = 'DeviceCode' AND user_code_hash = $1 LIMIT 1),
+        SELECT payload, consumed_at, key_hash, scanned_at IS NOT NULL AS scanned
+        FROM oidc_store WHERE model = 'DeviceCode' AND user_code_hash = $1 LIMIT 1),
       full_limit AS (
         SELECT l.i, CASE WHEN r.window_start IS NULL THEN l.w ELSE ${retryAfterSql('r.window_start', 'l.w')} END AS retry_after
         FROM (VALUES ${limits.join(', ')}) AS l(i, b, k, w, m)
         LEFT JOIN rate_counters r ON r.bucket = l.b AND r.key = l.k AND r.window_start > now() - make_interval(secs => l.w)
         WHERE EXISTS (SELECT 1 FROM found) AND l.m <= COALESCE(r.count, 0)
         ORDER BY l.i LIMIT 1),
-      ${chainCtes(n, 2, 'NOT EXISTS (SELECT 1 FROM found)')}
+      ${chainCtes(n, 2, 'NOT EXISTS (SELECT 1 FROM found)')}${scanCte}
     SELECT (SELECT payload FROM found) AS payload, (SELECT consumed_at FROM found) AS consumed_at,
-      (SELECT key_hash FROM found) AS key_hash, (SELECT i FROM full_limit) AS full_at,
-      (SELECT retry_after FROM full_limit) AS full_retry, ${chainColumns(n)}`,
+      (SELECT key_hash FROM found) AS key_hash, (SELECT scanned FROM found) AS scanned, (SELECT i FROM full_limit) AS full_at,
+      (SELECT retry_after FROM full_limit) AS full_retry, ${chainColumns(n)}${scan ? ', EXISTS (SELECT 1 FROM scan) AS scanned_now' : ''}`,
   };
-});
+}
+const guessStatements = {
+  '': perCount((n) => guessText(n, '')),
+  scan: perCount((n) => guessText(n, 'scan')),
+  announce: perCount((n) => guessText(n, 'announce')),
+};
 
-/** What a guess found: the code's row when one has the user code, or the limit that refused the attempt. */
+/**
+ * A guess that opens the code on a phone (the verification link) may also mark it scanned in the same statement: a
+ * found, live, undecided code that no limit refuses, of a client that does not match numbers (number matching makes
+ * its numbers in its own statement, flow.ts `scanMatching`). With `channel`, the transition is announced on it.
+ */
+export interface GuessOptions {
+  scan?: { channel?: string | undefined };
+}
+
+/**
+ * What a guess found: the code's row when one has the user code, or the limit that refused the attempt; whether the
+ * code was scanned before, and whether this guess marked it scanned ({@link GuessOptions}).
+ */
 export interface Guess {
   row?: OidcRow;
   refused?: Refusal;
+  scanned?: { before: boolean; now: boolean };
 }
 
 export function deviceCodes(_db: Db, run: Run, counters: Pick<Counters, 'release'>) {
   return {
-    /** See {@link guessStatement}; `limits` in the order they are checked, which must be the lock order (at least one). */
-    async guess(userCodeHash: string, limits: Counter[]): Promise<Guess> {
+    /** See {@link guessText}; `limits` in the order they are checked, which must be the lock order (at least one). */
+    async guess(userCodeHash: string, limits: Counter[], opts: GuessOptions = {}): Promise<Guess> {
       if (!inLockOrder(limits)) throw new Error('guess limits must be listed in lock order (store/counters.ts)');
-      const statement = guessStatement(limits.length);
+      const channel = opts.scan?.channel;
+      const statement = guessStatements[opts.scan ? (channel ? 'announce' : 'scan') : ''](limits.length);
       const answer = (
-        await run<Partial<OidcRow> & { full_at: number | null; full_retry: number | null } & ChainRow>(statement, [
-          userCodeHash,
-          ...chainParams(limits),
-        ])
+        await run<
+          Partial<OidcRow> & {
+            full_at: number | null;
+            full_retry: number | null;
+            scanned: boolean | null;
+            scanned_now?: boolean;
+          } & ChainRow
+        >(statement, [userCodeHash, ...chainParams(limits), ...(channel ? [channel] : [])])
       )[0];
       if (answer?.key_hash && answer.payload) {
         const row = { payload: answer.payload, consumed_at: answer.consumed_at ?? null, key_hash: answer.key_hash };
-        if (answer.full_at === null || answer.full_at === undefined) return { row };
-        return { row, refused: { index: answer.full_at, retryAfter: answer.full_retry ?? 1 } };
+        const scanned = { before: answer.scanned === true, now: answer.scanned_now === true };
+        if (answer.full_at === null || answer.full_at === undefined) return { row, scanned };
+        return { row, scanned, refused: { index: answer.full_at, retryAfter: answer.full_retry ?? 1 } };
       }
       const refused = chainRefusal(answer as ChainRow | undefined, limits);
       if (refused) await counters.release(limits.slice(0, refused.index));

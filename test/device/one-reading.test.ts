@@ -29,8 +29,14 @@ describe('one reading of a device code per request', () => {
     // The first approval signs the phone in; the second is the one counted.
     await phone.approveDevice((await deviceAuthorization(server.publicUrl, 'tv', 'openid')).verification_uri_complete);
     const dc = await deviceAuthorization(server.publicUrl, 'tv', 'openid profile');
-    const page = await phone.request(dc.verification_uri_complete);
+    const [page, open] = await statements(() => phone.request(dc.verification_uri_complete));
     assert.ok(page.html.includes('name="confirm"'), 'the confirmation page');
+    // The session, the guess (finds the code and marks it scanned, announcing it on PostgreSQL), the account named on
+    // the page, the session (its form's xsrf secret).
+    assert.equal(open, 4, 'statements of opening the link');
+    const statusUri = (dc as typeof dc & { status_uri: string }).status_uri;
+    const state = (await (await fetch(statusUri, { headers: { accept: 'application/json' } })).json()) as { state: string };
+    assert.equal(state.state, 'scanned', 'the device learns its code was opened');
 
     const [done, decision] = await statements(() => phone.submit(page, { confirm: 'yes' }));
     assert.equal(done.status, 200);
