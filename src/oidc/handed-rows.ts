@@ -14,11 +14,14 @@ import type { OidcRow } from '../store/oidc.js';
  * decide on its own read: single use stays with the library's conditional consume.
  */
 const handed = new WeakMap<IncomingMessage, Map<string, OidcRow>>();
+/** The models a row was ever handed for: the adapter's other lookups and writes skip the request context. */
+const models = new Set<string>();
 
 const byKey = (model: string, keyHash: string) => `k\u0000${model}\u0000${keyHash}`;
 const byUserCode = (model: string, userCodeHash: string) => `u\u0000${model}\u0000${userCodeHash}`;
 
-function hand(req: IncomingMessage, lookup: string, row: OidcRow): void {
+function hand(req: IncomingMessage, model: string, lookup: string, row: OidcRow): void {
+  models.add(model);
   let rows = handed.get(req);
   if (!rows) {
     rows = new Map();
@@ -27,7 +30,8 @@ function hand(req: IncomingMessage, lookup: string, row: OidcRow): void {
   rows.set(lookup, row);
 }
 
-function take(lookup: string): OidcRow | undefined {
+function take(model: string, lookup: string): OidcRow | undefined {
+  if (!models.has(model)) return undefined;
   const req = Provider.ctx?.req;
   const rows = req && handed.get(req);
   const row = rows?.get(lookup);
@@ -37,19 +41,20 @@ function take(lookup: string): OidcRow | undefined {
 
 /** The row of `model` with key hash `keyHash`, for the library's `find` in this request. */
 export function handRow(req: IncomingMessage, model: string, keyHash: string, row: OidcRow): void {
-  hand(req, byKey(model, keyHash), row);
+  hand(req, model, byKey(model, keyHash), row);
 }
 
 /** The row found by user code hash `userCodeHash`, for the library's `findByUserCode` in this request. */
 export function handRowByUserCode(req: IncomingMessage, model: string, userCodeHash: string, row: OidcRow): void {
-  hand(req, byUserCode(model, userCodeHash), row);
+  hand(req, model, byUserCode(model, userCodeHash), row);
 }
 
-export const takeHandedRow = (model: string, keyHash: string) => take(byKey(model, keyHash));
-export const takeHandedRowByUserCode = (model: string, userCodeHash: string) => take(byUserCode(model, userCodeHash));
+export const takeHandedRow = (model: string, keyHash: string) => take(model, byKey(model, keyHash));
+export const takeHandedRowByUserCode = (model: string, userCodeHash: string) => take(model, byUserCode(model, userCodeHash));
 
 /** The row is written in this request: whatever was handed of it is older than the write. */
 export function dropHandedRow(model: string, keyHash: string): void {
+  if (!models.has(model)) return;
   const req = Provider.ctx?.req;
   const rows = req && handed.get(req);
   if (!rows) return;

@@ -4,10 +4,20 @@ import { isIP } from 'node:net';
  * Client addresses, parsed once: IPv4-mapped IPv6 is IPv4, brackets and zone ids are dropped, IPv6 is expanded to
  * eight groups. Anything that is not an IP address is undefined. (http/address.ts builds limits on this.)
  */
-export type Parsed = { family: 4; octets: string[] } | { family: 6; groups: string[] };
+export type Parsed = Readonly<{ family: 4; octets: readonly string[] } | { family: 6; groups: readonly string[] }>;
+
+// A request asks for its address's parse several times (limits, network, page): the last one is kept.
+let last: { ip: string; parsed: Parsed | undefined } | undefined;
 
 export function parseAddress(ip: string | null | undefined): Parsed | undefined {
   if (!ip) return undefined;
+  if (last?.ip === ip) return last.parsed;
+  const parsed = parse(ip);
+  last = { ip, parsed };
+  return parsed;
+}
+
+function parse(ip: string): Parsed | undefined {
   const bare = ip
     .trim()
     .replace(/^\[|\]$/g, '')
