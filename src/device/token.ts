@@ -386,8 +386,8 @@ export function deviceGrant(deps: DeviceTokenDeps) {
     }
     // The poll's read of the code is the library's: it loads the code next (oidc/handed-rows.ts).
     if (verdict.row) handRow(ctx.req, 'DeviceCode', key, verdict.row);
-    // Redeeming consumes the code and marks it answered in one statement (store/device-codes.ts, `redeem`): from then
-    // on (after one poll interval) a presentation of this code is a replay.
     await issue({ replay: verdict.replay });
+    // Tokens answered: from now on (after one poll interval) a presentation of this code is a replay.
+    await deps.store.deviceCodes.markAnswered(key);
   };
 }

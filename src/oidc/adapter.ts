@@ -103,8 +103,7 @@ export class StoreAdapter implements Adapter {
   async consume(id: string): Promise<void> {
     const key = keyFor(id, this.#model);
     dropHandedRow(this.#model, key);
-    // A device code is consumed and marked answered in one statement (store/device-codes.ts).
-    const won = this.#model === 'DeviceCode' ? await this.#store.deviceCodes.redeem(key) : await this.#store.oidc.consume(this.#model, key);
+    const won = await this.#store.oidc.consume(this.#model, key);
     if (!won && GRANT_MODELS.has(this.#model)) throw new errors.InvalidGrant('grant request is invalid');
   }
 

@@ -18,8 +18,7 @@ import { perCount, type Run, type Statement } from './sql.js';
 
 /**
  * The device-flow columns of a device code's row (`oidc_store`, model `DeviceCode`): pacing (`last_polled_at`,
- * `poll_interval`), when a phone first opened it (`scanned_at`) and when it was redeemed (`answered_at`, set by the statement
- * that consumes it).
+ * `poll_interval`), when a phone first opened it (`scanned_at`) and when its tokens were answered (`answered_at`).
  * The rules these statements apply are drawn in device/flow.ts.
  */
 export interface PollRow {
@@ -71,13 +70,13 @@ const RESET = {
   text: `UPDATE oidc_store SET last_polled_at = NULL WHERE model = 'DeviceCode' AND key_hash = $1`,
 };
 /**
- * Redemption: oidc-provider consumes the code (its single use: of many concurrent presentations exactly one wins) and,
- * in the same statement, an approved code is marked answered, so a presentation one poll interval later is a replay.
+ * The winner's tokens were answered: from now on (after one poll interval) a presentation is a replay. Marked after
+ * the tokens are issued, never at the consume: an issuance slower than the interval must not let a second presentation
+ * revoke what the winner is being given (test/device/one-reading.test.ts).
  */
-const REDEEM = {
-  name: 'device_redeem',
-  text: `UPDATE oidc_store SET consumed_at = now(), answered_at = CASE WHEN payload ? 'accountId' THEN clock_timestamp() END
-    WHERE model = 'DeviceCode' AND key_hash = $1 AND consumed_at IS NULL RETURNING 1 AS ok`,
+const ANSWERED = {
+  name: 'device_answered',
+  text: `UPDATE oidc_store SET answered_at = clock_timestamp() WHERE model = 'DeviceCode' AND key_hash = $1`,
 };
 const SCANNED = {
   name: 'device_scanned',
@@ -231,9 +230,9 @@ export function deviceCodes(_db: Db, run: Run, counters: Pick<Counters, 'release
     async resetPoll(key: string): Promise<void> {
       await run(RESET, [key]);
     },
-    /** See {@link REDEEM}: true for the one call that consumed the code. */
-    async redeem(key: string): Promise<boolean> {
-      return (await run(REDEEM, [key])).length > 0;
+    /** See {@link ANSWERED}. */
+    async markAnswered(key: string): Promise<void> {
+      await run(ANSWERED, [key]);
     },
     /**
      * pending → scanned, once: true when this call made the transition. With `channel`, the transition is announced

@@ -5,8 +5,8 @@ import { deviceAuthorization, redeem, startTestServer } from '../helpers/server.
 /**
  * One reading of a device code per request (oidc/handed-rows.ts): the statement of Handoff's rule that reads the code
  * (the token endpoint's poll, the phone's guess by user code) hands its row to oidc-provider's own lookup of it in the
- * same request, so the library does not read it again; redemption consumes the code and marks it answered in one
- * statement, and the phone's approval is recorded and announced in one. The counts are the statements the store sent,
+ * same request, so the library does not read it again, and the phone's approval is recorded and announced in one
+ * statement. The counts are the statements the store sent,
  * on either engine; each is listed, so a change in what a step costs shows up here as well as in `bench:costs`.
  */
 describe('one reading of a device code per request', () => {
@@ -47,8 +47,8 @@ describe('one reading of a device code per request', () => {
 
     const [tokens, redemption] = await statements(() => redeem(server.publicUrl, dc.device_code));
     assert.equal(tokens.status, 200, JSON.stringify(tokens.json));
-    // The poll (reads the decided code), the redemption (consumed and answered), the grant, the account, the token.
-    assert.equal(redemption, 5, 'statements of the redemption');
+    // The poll (reads the decided code), the consume, the grant, the account, the token, the code marked answered.
+    assert.equal(redemption, 6, 'statements of the redemption');
     const me = await fetch(`${server.publicUrl}/me`, { headers: { authorization: `Bearer ${tokens.json.access_token}` } });
     assert.equal(me.status, 200);
     assert.equal((await redeem(server.publicUrl, dc.device_code)).json.error, 'invalid_grant', 'single use');
@@ -63,5 +63,41 @@ describe('one reading of a device code per request', () => {
     // Opened again after the decline, the code reads as decided (the library's own read after its own write).
     const again = await phone.request(dc.verification_uri_complete);
     assert.ok(!again.html.includes('name="confirm"'), 'no second decision');
+  });
+
+  it('an issuance slower than the interval: a second presentation meanwhile is a lost race and revokes nothing', async () => {
+    const slow = await startTestServer({ device: { pollInterval: 1 } });
+    try {
+      const dc = await deviceAuthorization(slow.publicUrl, 'tv', 'openid');
+      await new Phone().approveDevice(dc.verification_uri_complete);
+      // Fault injection: the winner's account read (after the consume, before the tokens) takes 2.5 s.
+      const users = slow.store.users as { byId: (id: string) => Promise<unknown> };
+      const byId = users.byId.bind(users);
+      let stalled: () => void = () => {};
+      const consumed = new Promise<void>((r) => {
+        stalled = r;
+      });
+      let once = true;
+      users.byId = async (id) => {
+        if (once) {
+          once = false;
+          stalled();
+          await new Promise((r) => setTimeout(r, 2500));
+        }
+        return byId(id);
+      };
+      const winner = redeem(slow.publicUrl, dc.device_code);
+      await consumed;
+      await new Promise((r) => setTimeout(r, 1200));
+      const loser = await redeem(slow.publicUrl, dc.device_code);
+      const w = await winner;
+      users.byId = byId;
+      assert.equal(w.status, 200);
+      assert.equal(loser.json.error, 'invalid_grant');
+      const me = await fetch(`${slow.publicUrl}/me`, { headers: { authorization: `Bearer ${w.json.access_token}` } });
+      assert.equal(me.status, 200, 'the tokens the winner was answered work');
+    } finally {
+      await slow.close();
+    }
   });
 });
