@@ -11,6 +11,7 @@ import { findSession, signedInUser } from '../http/session.js';
 import type { ParsedUrlQuery } from 'node:querystring';
 import { errors } from 'oidc-provider';
 import { userOf } from '../oidc/account.js';
+import { foundByUserCode } from '../oidc/adapter.js';
 import { handRowByUserCode } from '../oidc/handed-rows.js';
 import { deviceCodeOf, xsrfOf } from '../oidc/seams.js';
 import { field, formText, protocolForm, rewriteBody, truthy } from '../http/body.js';
@@ -261,7 +262,7 @@ async function guess(
     if (deps.bus.channel) deps.bus.wake(found.row.key_hash);
     else await deps.bus.publish(found.row.key_hash);
   }
-  return { code: deviceCodeOf(provider, found.row, userCode), scanned: found.scanned };
+  return { code: deviceCodeOf(provider, foundByUserCode(found.row, userCode)), scanned: found.scanned };
 }
 
 type ClientView = {

@@ -3,10 +3,12 @@ import { clientSecretHash, sha256, toJsonb } from '../store/hash.js';
 import type { Store } from '../store/index.js';
 import type { OidcRow } from '../store/oidc.js';
 import { dropHandedRow, takeHandedRow, takeHandedRowByUserCode } from './handed-rows.js';
+import { codeAlreadyUsed } from './seams.js';
 
 /**
- * oidc-provider's storage contract over the store: it stores and nothing else (the device flow's rules live in
- * device/, applied before oidc-provider runs).
+ * oidc-provider's storage contract over the store: it stores, and keeps one rule (the device flow's other rules live
+ * in device/, applied before oidc-provider runs): a device code is decided once, checked by the write that records
+ * the decision (`upsert` below, store/oidc.ts `decide`).
  *
  * Secrets the provider mints (token and code values, session ids, interaction ids, user codes, session uids)
  * are stored only as SHA-256 hashes: `key_hash` is the hash of the id, `jti` is stripped from the payload and
@@ -23,6 +25,10 @@ const HANDLE_MODELS = new Set(['DeviceCode', 'Session']);
 
 /** Models whose single use is a security property: a lost race answers `invalid_grant`. */
 const GRANT_MODELS = new Set(['AuthorizationCode', 'DeviceCode', 'RefreshToken', 'BackchannelAuthenticationRequest']);
+
+/** Whether a device code's payload is a step of its decision: confirmed (`inFlight`), approved or declined. */
+const decisionStep = (payload: AdapterPayload) =>
+  payload.inFlight === true || payload.accountId !== undefined || payload.error !== undefined;
 
 /** The row key of an id of `model`: the hash of the id, or the hash inside a handle. */
 export function keyFor(id: string, model: string): string {
@@ -73,13 +79,20 @@ export class StoreAdapter implements Adapter {
     if (session?.cookie) stored.session = { ...session, cookie: sha256(session.cookie) };
     const key = keyFor(id, this.#model);
     dropHandedRow(this.#model, key);
-    await this.#store.oidc.upsert(this.#model, key, toJsonb(stored), {
+    const columns = {
       grantId: typeof payload.grantId === 'string' ? payload.grantId : null,
       userCodeHash: typeof userCode === 'string' ? sha256(userCode) : null,
       uidHash: this.#model === 'Session' && typeof payload.uid === 'string' ? sha256(payload.uid) : null,
       // A model made without a lifetime (an initial access token without expiry) never expires.
       expiresIn: Number.isFinite(expiresIn) ? expiresIn : 0,
-    });
+    };
+    // A device code is decided once: the step that finds the row already claimed or decided loses, as the library's
+    // own check would have refused it had the two requests not read the code at the same time.
+    if (this.#model === 'DeviceCode' && decisionStep(payload)) {
+      if (!(await this.#store.oidc.decide(this.#model, key, toJsonb(stored), columns))) throw codeAlreadyUsed();
+      return;
+    }
+    await this.#store.oidc.upsert(this.#model, key, toJsonb(stored), columns);
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {

@@ -36,3 +36,9 @@ declare module 'oidc-provider/lib/helpers/grants.js' {
   export const shouldIssueRefreshToken: Helper;
   export const buildTokenResponse: Helper;
 }
+
+declare module 'oidc-provider/lib/helpers/re_render_errors.js' {
+  export class AlreadyUsedError extends Error {
+    constructor(userCode?: string);
+  }
+}

@@ -2,12 +2,11 @@ import type { Context, Middleware } from 'koa';
 import type Koa from 'koa';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
-import { type DeviceCode, errors, type KoaContextWithOIDC } from 'oidc-provider';
+import { type AdapterPayload, type DeviceCode, errors, type KoaContextWithOIDC } from 'oidc-provider';
 import { handler as cibaHandler, parameters as cibaParameters } from 'oidc-provider/lib/actions/grants/ciba.js';
 import { handler as deviceCodeHandler, parameters as deviceCodeParameters } from 'oidc-provider/lib/actions/grants/device_code.js';
 import * as grantHelpers from 'oidc-provider/lib/helpers/grants.js';
-import type { OidcRow } from '../store/oidc.js';
-import { foundByUserCode } from './adapter.js';
+import { AlreadyUsedError } from 'oidc-provider/lib/helpers/re_render_errors.js';
 
 /**
  * The one module allowed to touch oidc-provider's internals and runtime shape. Everything else goes through these
@@ -29,13 +28,20 @@ export function xsrfOf(ctx: KoaContextWithOIDC): string {
 
 /**
  * The device code of a row the store found by its user code (store/device-codes.ts `guess`), as the library's own
- * `DeviceCode.findByUserCode` would have built it from the adapter: its constructor, given the stored payload.
+ * `DeviceCode.findByUserCode` would have built it from the adapter (oidc/adapter.ts `foundByUserCode`): its
+ * constructor, given the stored payload.
  */
-export function deviceCodeOf(provider: Provider, row: OidcRow | undefined, userCode: string): DeviceCode | undefined {
-  const payload = foundByUserCode(row, userCode);
+export function deviceCodeOf(provider: Provider, payload: AdapterPayload | undefined): DeviceCode | undefined {
   // The typing asks for the client object a new code is minted with; a stored code carries its `clientId`.
   return payload && new provider.DeviceCode(payload as unknown as ConstructorParameters<typeof provider.DeviceCode>[0]);
 }
+
+/**
+ * The error oidc-provider's device flow raises for a code that is decided or being decided: its pages render it as
+ * "already used" and its error handler saves nothing more on the code. The adapter raises it for a decision step that
+ * lost the race to another (store/oidc.ts `decide`).
+ */
+export const codeAlreadyUsed = (): Error => new AlreadyUsedError();
 
 /** Route names of oidc-provider that Handoff refers to. */
 export const ROUTES = { verification: 'code_verification', deviceResume: 'device_resume' } as const;

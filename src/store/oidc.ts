@@ -82,6 +82,30 @@ async function sendUpserts(run: Run, list: Upsert[]): Promise<undefined[]> {
   return list.map(() => undefined);
 }
 
+/**
+ * A device code's decision steps as single conditional statements, so that of two requests racing to decide one code
+ * (a double-tapped Approve, two tabs, Approve against Decline, a resumed sign-in submitted twice) exactly one is
+ * recorded. oidc-provider reads the code and then saves it, and both readers see it undecided; here the write itself
+ * checks the row it replaces, under the row's lock:
+ * - a decided code is final: once it carries `error`, nothing more is written; once it carries `accountId`, only
+ *   writes for that same grant (the approving request's own later save);
+ * - `inFlight` (a person confirmed; the approval is under way) is claimed once: a claim (`inFlight` with no outcome)
+ *   finds the row unclaimed, and a write that does not carry `inFlight` (a Decline read before the claim) finds it
+ *   unclaimed too.
+ * A code being created matches no row and is simply inserted. Returns whether the write was made.
+ */
+const DECIDE = {
+  name: 'oidc_decide',
+  text: `INSERT INTO oidc_store (model, key_hash, payload, grant_id, user_code_hash, uid_hash, expires_at)
+    VALUES ($1, $2, $3::jsonb, $4, $5, $6, CASE WHEN $7::int > 0 THEN now() + make_interval(secs => $7::int) END)
+    ${ON_CONFLICT}
+    WHERE NOT oidc_store.payload ? 'error'
+      AND (NOT oidc_store.payload ? 'accountId' OR oidc_store.payload->'grantId' = excluded.payload->'grantId')
+      AND (NOT oidc_store.payload ? 'inFlight'
+        OR (excluded.payload ? 'inFlight' AND (excluded.payload ? 'accountId' OR excluded.payload ? 'error')))
+    RETURNING 1 AS ok`,
+};
+
 const FIND = {
   name: 'oidc_find',
   text: 'SELECT payload, consumed_at, key_hash FROM oidc_store WHERE model = $1 AND key_hash = $2',
@@ -116,6 +140,11 @@ export function oidcRows(run: Run) {
     /** Inserts or replaces one model's row; settles once it is committed (possibly together with others). */
     async upsert(model: string, key: string, payloadJson: string, c: UpsertColumns): Promise<void> {
       await upsert({ model, key, payloadJson, ...c });
+    },
+    /** Writes one step of a device code's decision if the row still allows it ({@link DECIDE}); whether it did. */
+    async decide(model: string, key: string, payloadJson: string, c: UpsertColumns): Promise<boolean> {
+      const args = [model, key, payloadJson, c.grantId, c.userCodeHash, c.uidHash, Math.trunc(c.expiresIn)];
+      return (await run(DECIDE, args)).length > 0;
     },
     async find(model: string, key: string): Promise<OidcRow | undefined> {
       return (await run<OidcRow>(FIND, [model, key]))[0];
