@@ -1,4 +1,4 @@
-import type { EventBus } from '../events/bus.js';
+import { changeAnnounced, type EventBus } from '../events/bus.js';
 import { newMatchNumbers } from '../http/number-match.js';
 import { type AuditAction, audit } from '../ops/audit.js';
 import type { Reporter } from '../ops/reports.js';
@@ -79,9 +79,11 @@ export const isFinal = (s: HandoffState) => s === 'approved' || s === 'denied' |
 
 /** scan: pending → scanned, announced once (by the statement itself where the bus has a channel). */
 export async function scan(store: Store, bus: EventBus, key: string): Promise<void> {
-  if (!(await store.deviceCodes.markScanned(key, bus.channel))) return;
-  if (bus.channel) bus.wake(key);
-  else await bus.publish(key);
+  await changeAnnounced(
+    bus,
+    (channel) => store.deviceCodes.markScanned(key, channel),
+    (made) => (made ? key : undefined),
+  );
 }
 
 /**
@@ -130,11 +132,13 @@ export async function approved(store: Store, bus: EventBus, d: Decision, onOutco
       actorIp: d.actorIp,
       detail: { sameNetwork: d.sameNetwork },
     };
-    if (await store.approvals.record(approval, audit, bus.channel)) onOutcome?.('device', 'approved');
-    if (bus.channel) {
-      bus.wake(d.key);
-      return;
-    }
+    const recorded = await changeAnnounced(
+      bus,
+      (channel) => store.approvals.record(approval, audit, channel),
+      () => d.key,
+    );
+    if (recorded) onOutcome?.('device', 'approved');
+    return;
   }
   await bus.publish(d.key);
 }

@@ -1,7 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import type { DeviceCode, KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/schema.js';
-import type { EventBus } from '../events/bus.js';
+import { changeAnnounced, type EventBus } from '../events/bus.js';
 import { addressKey, proximityCheck, proximityOf, sameNetwork } from '../http/address.js';
 import { csrfToken } from '../http/csrf.js';
 import { HttpError, TooManyRequests } from '../http/errors.js';
@@ -255,13 +255,15 @@ async function guess(
     return {};
   }
   const hash = sha256(userCode);
-  const found = await deps.store.deviceCodes.guess(hash, limits, scan ? { scan: { channel: deps.bus.channel } } : {});
+  const found = scan
+    ? await changeAnnounced(
+        deps.bus,
+        (channel) => deps.store.deviceCodes.guess(hash, limits, { scan: { channel } }),
+        (g) => (g.scanned?.now ? g.row?.key_hash : undefined),
+      )
+    : await deps.store.deviceCodes.guess(hash, limits);
   refuseIf(limits, found.refused);
   if (found.row) handRowByUserCode(ctx.req, 'DeviceCode', hash, found.row);
-  if (found.scanned?.now && found.row) {
-    if (deps.bus.channel) deps.bus.wake(found.row.key_hash);
-    else await deps.bus.publish(found.row.key_hash);
-  }
   return { code: deviceCodeOf(provider, foundByUserCode(found.row, userCode)), scanned: found.scanned };
 }
 

@@ -5,6 +5,38 @@
  * re-read the state from the database. So a lost notification delays nothing that a re-read would not fix, and a
  * duplicated one changes nothing.
  */
+/** PostgreSQL's SQLSTATE when a transaction's notifications do not fit its NOTIFY queue (raised at commit). */
+const NOTIFY_QUEUE_FULL = '54000';
+
+/**
+ * Makes a change that may announce itself, and announces it. `change(channel)` runs the change's statement, which
+ * announces on `channel` when given one ({@link EventBus.channel}); `keyOf` says what its result needs announced
+ * (undefined: nothing changed). Where PostgreSQL refuses the statement's notification (its NOTIFY queue is full: a
+ * listener somewhere stopped reading; the error comes at commit, so the whole statement is undone), the change is
+ * made again unannounced and announced by {@link EventBus.publish}, which logs and carries on: a decision is never
+ * lost to its wake-up.
+ */
+export async function changeAnnounced<T>(
+  bus: EventBus,
+  change: (channel: string | undefined) => Promise<T>,
+  keyOf: (result: T) => string | undefined,
+): Promise<T> {
+  if (bus.channel) {
+    try {
+      const result = await change(bus.channel);
+      const key = keyOf(result);
+      if (key) bus.wake(key);
+      return result;
+    } catch (err) {
+      if ((err as { code?: unknown } | null)?.code !== NOTIFY_QUEUE_FULL) throw err;
+    }
+  }
+  const result = await change(undefined);
+  const key = keyOf(result);
+  if (key) await bus.publish(key);
+  return result;
+}
+
 export interface EventBus {
   /** Announces that handoff `key` changed. Called after the change is committed, never inside a transaction. */
   publish(key: string): Promise<void>;
