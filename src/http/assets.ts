@@ -12,6 +12,7 @@ const ASSETS: Record<string, string> = {
   'passkeys.js': read('accounts/assets/passkeys.js'),
   'self-service.js': read('accounts/assets/self-service.js'),
   'ciba.js': read('ciba/assets/ciba.js'),
+  'decide.js': read('device/assets/decide.js'),
 };
 
 /** Reads a page script shipped beside the sources (`src/<path>`). */

@@ -109,14 +109,15 @@ ${opts.network?.warn ? html`<p class="error" role="alert" data-field="network">$
 ${refuse ? html`<p class="error" role="alert" data-field="network">${t('confirm.mustBeNear')}</p>` : ''}
 <p><strong>${t('confirm.question')}</strong></p>
 <p class="muted">${t('confirm.warning')}</p>
-<form method="post" action="${opts.action}">
+<form method="post" action="${opts.action}" data-decision>
 <input type="hidden" name="xsrf" value="${opts.xsrf}">
 <input type="hidden" name="user_code" value="${opts.userCode}">
 ${refuse ? html`<button type="submit" name="abort" value="yes" class="decline">${t('confirm.decline')}</button>` : approve}
 ${opts.signedInWith ? html`<button type="submit" name="report" value="yes" class="report">${t('confirm.report')}</button>` : ''}
 </form>
 ${switchAccountForm(t, opts.switchAccount)}
-</div>`,
+</div>
+<script src="/assets/decide.js"></script>`,
   });
 }
 

@@ -93,6 +93,34 @@ describe('phone pages in Chromium', () => {
     assert.equal(tokens.status, 200);
   });
 
+  it('a double tap on Approve sends one decision: the phone goes on to sign in and connects the device', async () => {
+    const dc = await startDevice();
+    await page.goto(dc.verification_uri_complete);
+    const decisions: string[] = [];
+    page.on('request', (r) => {
+      if (r.method() === 'POST' && new URL(r.url()).pathname === '/device') decisions.push(r.postData() ?? '');
+    });
+    // Two taps before the page goes: the form's submit events, and whether each was held back (in the page: a string,
+    // as this project compiles without DOM types).
+    const held = (await page.evaluate(`(() => {
+      const approve = document.querySelector('button[name="confirm"]');
+      const seen = [];
+      approve.form.addEventListener('submit', (e) => seen.push(e.defaultPrevented));
+      approve.click();
+      approve.click();
+      return seen;
+    })()`)) as boolean[];
+    assert.deepEqual(held, [false, true], 'the first tap submits, the second is held back');
+    await page.getByLabel('Password').waitFor();
+    assert.equal(decisions.length, 1, `one decision sent: ${decisions.join(' | ')}`);
+    assert.match(decisions[0] ?? '', /(^|&)confirm=yes(&|$)/, 'the tapped button is the decision sent');
+    await page.getByLabel('Username').fill('alice');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.getByRole('heading', { name: 'Device connected' }).waitFor();
+    assert.equal((await redeem(server.publicUrl, dc.device_code)).status, 200);
+  });
+
   it('the QR link opens the confirmation page; Decline tells the user nothing was shared and the device is refused', async () => {
     const dc = await startDevice();
     await page.goto(dc.verification_uri_complete);

@@ -99,11 +99,6 @@ export class Phone {
   }
 
   /**
-   * The whole phone path for a device code: open the verification URI, confirm, sign in (the confirmation is the
-   * only decision; a consent page would be a second one, so it is not expected).
-   * `decision` 'deny' declines on the confirmation page. Returns the last page shown.
-   */
-  /**
    * Ends one sign-in on the account page the way a person does: its Revoke link opens a confirmation page, whose form
    * ends it. Without an id, the first entry listed. Returns the account page shown after.
    */
@@ -113,6 +108,11 @@ export class Phone {
     return this.submit(await this.request(`${base}/account/devices/${entry}/revoke`));
   }
 
+  /**
+   * The whole phone path for a device code: open the verification URI, confirm, sign in (the confirmation is the
+   * only decision; a consent page would be a second one, so it is not expected).
+   * `decision` 'deny' declines on the confirmation page. Returns the last page shown.
+   */
   async approveDevice(verificationUriComplete: string, decision: 'approve' | 'deny' = 'approve', password = PASSWORD): Promise<Page> {
     let page = await this.request(verificationUriComplete);
     if (page.html.includes('Submitting Callback')) page = await this.submit(page);
