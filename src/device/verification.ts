@@ -111,8 +111,9 @@ export function verificationGuards(deps: VerificationDeps): Middleware {
       // A typed code is a guess (an empty form is not): one statement finds the code and counts a miss. (A repeated
       // `user_code` is refused by oidc-provider before it looks anything up.)
       const code = typed ? (await guess(deps, ctx, p, typed, guessLimits(deps.config, ctx.ip, sessionId))).code : undefined;
-      if (code?.accountId && !code.error) {
-        // Approved already (the decision sent again, by Back and a resubmission): the device is signed in.
+      if (code?.accountId && !code.error && !truthy(form, 'report')) {
+        // Approved already (the decision sent again, by Back and a resubmission): the device is signed in. (A report
+        // still counts: below.)
         const client = await p.Client.find(code.clientId ?? '');
         ctx.type = 'html';
         ctx.set('Cache-Control', 'no-store');
@@ -168,17 +169,23 @@ async function decisionGuard(
     // Only a phone signed in to an account reports (and the report names it); any other browser only declines.
     const phone = await signedInUser(ctx, provider);
     const key = keyOf(code);
-    if (phone && code?.error && key && deps.report) {
-      // Declined already (a wrong number was picked): the report is what is left to do.
+    if (phone && code && (code.error || code.accountId || code.inFlight) && key && deps.report) {
+      // Decided already (a wrong number was picked; or approved, or being approved, from another tab or phone): the
+      // report is what is left to do, and the page says whether the sign-in may have gone through.
       await deps.report({ kind: 'device', clientId: code.clientId ?? '', accountId: phone.accountId, ...reportedDevice(ctx, code) });
       ctx.status = 200;
       ctx.type = 'html';
       ctx.set('Cache-Control', 'no-store');
-      ctx.body = outcomePage(tFor(ctx), 'reported');
+      const account = await deps.store.users.byId(phone.accountId);
+      ctx.body = outcomePage(tFor(ctx), code.error ? 'reported' : 'reportedApproved', { account });
       return true;
     }
     decline();
-    if (phone) ctx.state.reportedBy = phone.accountId;
+    if (phone) {
+      ctx.state.reportedBy = phone.accountId;
+      // The code as read here: if the library's own read finds it decided meanwhile, the report still names it.
+      ctx.state.reportedCode = code;
+    }
     return false;
   }
   if (truthy(form, 'abort') || !truthy(form, 'confirm')) return false;
@@ -412,6 +419,14 @@ export function deviceFlowPages(deps: VerificationDeps) {
         await denied(deps.store, deps.bus, decisionOf(ctx, code, key), deps.onOutcome);
         ctx.status = 409;
         ctx.body = wrongNumberPage(t, { action: ctx.oidc.urlFor('code_verification'), xsrf: xsrfOf(ctx), userCode: code.userCode ?? '' });
+        return;
+      }
+      const reportedCode = code ?? ctx.state.reportedCode;
+      if (err?.name === 'AlreadyUsedError' && ctx.state.reportedBy && reportedCode && deps.report) {
+        // The report's decline lost the race to an Approve (the code is decided once): the report still counts.
+        const device = reportedDevice(ctx, reportedCode);
+        await deps.report({ kind: 'device', clientId: reportedCode.clientId ?? '', accountId: ctx.state.reportedBy, ...device });
+        ctx.body = outcomePage(t, 'reportedApproved', { account: await deps.store.users.byId(ctx.state.reportedBy) });
         return;
       }
       const reporter = err?.name === 'AbortedError' ? ctx.state.reportedBy : undefined;

@@ -9,6 +9,8 @@ declare module 'koa' {
     linkedUserCode?: string;
     /** The phone's Decline was "I didn't start this", from this signed-in account (device/verification.ts): a report. */
     reportedBy?: string;
+    /** The code that report is about, as the report's own read found it (device/verification.ts). */
+    reportedCode?: import('oidc-provider').DeviceCode | undefined;
     /** A JSON body a route read and checked once (oidc/interactions.ts), for the handler that follows. */
     jsonBody?: Record<string, unknown>;
     /** A code typed on the entry page that is no code at all (shown back with the format). */

@@ -121,7 +121,17 @@ ${switchAccountForm(t, opts.switchAccount)}
   });
 }
 
-export type Outcome = 'success' | 'denied' | 'reported' | 'tooFar' | 'expired' | 'used' | 'approved' | 'throttled' | 'error';
+export type Outcome =
+  | 'success'
+  | 'denied'
+  | 'reported'
+  | 'reportedApproved'
+  | 'tooFar'
+  | 'expired'
+  | 'used'
+  | 'approved'
+  | 'throttled'
+  | 'error';
 
 /**
  * The device flow's final pages: what happened in one sentence, whose account it was for, and where to go next
@@ -151,6 +161,13 @@ export function outcomePage(
       return m({ title: t('denied.title'), message: t('denied.body'), next: [another] });
     case 'reported':
       return m({ title: t('reported.title'), message: t('reported.body'), next: [{ ...devices, primary: true }, another] });
+    case 'reportedApproved':
+      return m({
+        title: t('reported.title'),
+        message: t('reported.approved.body'),
+        status: 'error',
+        next: [{ ...devices, primary: true }, another],
+      });
     case 'tooFar':
       return m({ title: t('common.error.title'), message: t('confirm.mustBeNear'), status: 'error', next: [another] });
     case 'expired':

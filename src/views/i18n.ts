@@ -50,6 +50,8 @@ const en = {
   'reported.title': 'Thanks for telling us',
   'reported.body':
     'The sign-in was refused and nothing was shared. Someone may have sent you this code to get into your account: never approve a code you did not ask for on a device in front of you.',
+  'reported.approved.body':
+    'Your report is recorded. This code had already been approved, so the sign-in may have gone through: if it was not you, end it now in Your devices.',
   'qrPhone.report': 'I didn’t start this',
   'qrPhone.mustBeNear':
     'This app can only be approved from a phone on the same network as the computer. Connect your phone to the computer’s network (Wi-Fi) and scan again, or decline.',
@@ -446,6 +448,7 @@ const zh: Record<MessageKey, string> = {
   'confirm.report': '这不是我发起的',
   'reported.title': '感谢你的反馈',
   'reported.body': '登录已被拒绝，没有共享任何信息。可能有人发给你这个代码以进入你的账户：请不要批准不是你在面前的设备上请求的代码。',
+  'reported.approved.body': '你的反馈已记录。此代码在此之前已被批准，登录可能已经完成：如果不是你本人，请立即在“你的设备”中结束它。',
   'qrPhone.report': '这不是我发起的',
   'qrPhone.mustBeNear': '此应用只能由与电脑在同一网络的手机批准。请将手机连接到电脑所在的网络（Wi-Fi）后重新扫描，或拒绝。',
   'confirm.warning': '如果是别人发给你的代码或链接，或者你不确定，请拒绝。批准后该设备将可以访问你的账户。',

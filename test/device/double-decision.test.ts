@@ -4,7 +4,7 @@ import { sha256 } from '../../src/store/hash.js';
 import { migrateLatest } from '../../src/store/migrate.js';
 import { sharedDb, sharedEngine } from '../helpers/db.js';
 import { type Page, Phone } from '../helpers/phone.js';
-import { deviceAuthorization, PASSWORD, redeem, startTestServer } from '../helpers/server.js';
+import { adminFetch, deviceAuthorization, PASSWORD, redeem, startTestServer } from '../helpers/server.js';
 
 /**
  * One device code decided twice at the same instant. oidc-provider reads a code, checks it is undecided, then saves
@@ -110,6 +110,33 @@ describe('one device code decided twice at once', () => {
           seen.add(await endsWithTheEntry(server.publicUrl, phone, dc.device_code, label));
         }
         assert.ok(seen.size > 0);
+      } finally {
+        await server.close();
+      }
+    }
+  });
+
+  it('"I didn\'t start this" racing an Approve from another tab: the report always counts, and its page says if the sign-in went through', async () => {
+    for (const engine of engines) {
+      const server = await startTestServer({ reports: { maxPerAddress: 50, maxPerAccount: 50 } }, await engine.db());
+      try {
+        const reports = async () => ((await (await adminFetch(server, 'GET', '/admin/audit?type=reported')).json()) as unknown[]).length;
+        const phone = new Phone();
+        await phone.approveDevice((await deviceAuthorization(server.publicUrl)).verification_uri_complete);
+        for (let round = 0; round < ROUNDS; round += 1) {
+          const label = `${engine.name} round ${round}`;
+          const before = await reports();
+          const dc = await deviceAuthorization(server.publicUrl, 'tv', 'openid offline_access');
+          const page = await confirmation(phone, dc.verification_uri_complete);
+          const [, reported] = await Promise.all([phone.submit(page, { confirm: 'yes' }), phone.submit(page, { report: 'yes' })]);
+          assert.equal(await reports(), before + 1, `${label}: the report is recorded (${outcomeOf(reported)} ${/<p>([^<]*)</.exec(reported.html)?.[1]})`);
+          const outcome = await endsWithTheEntry(server.publicUrl, phone, dc.device_code, label);
+          assert.match(
+            reported.html,
+            outcome === 'approved' ? /had already been approved/ : /nothing was shared/,
+            `${label}: the report's page matches what happened (${outcome})`,
+          );
+        }
       } finally {
         await server.close();
       }
