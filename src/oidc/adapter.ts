@@ -83,8 +83,9 @@ export class StoreAdapter implements Adapter {
       grantId: typeof payload.grantId === 'string' ? payload.grantId : null,
       userCodeHash: typeof userCode === 'string' ? sha256(userCode) : null,
       uidHash: this.#model === 'Session' && typeof payload.uid === 'string' ? sha256(payload.uid) : null,
-      // A model made without a lifetime (an initial access token without expiry) never expires.
-      expiresIn: Number.isFinite(expiresIn) ? expiresIn : 0,
+      // A model made without a lifetime (an initial access token without expiry) never expires; one saved at or past
+      // its end (a decision racing the code's expiry) expires at once, and is purged like any other.
+      expiresIn: Number.isFinite(expiresIn) ? Math.max(expiresIn, 1) : 0,
     };
     // A device code is decided once: the step that finds the row already claimed or decided loses, as the library's
     // own check would have refused it had the two requests not read the code at the same time.

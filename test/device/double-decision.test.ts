@@ -129,7 +129,11 @@ describe('one device code decided twice at once', () => {
           const dc = await deviceAuthorization(server.publicUrl, 'tv', 'openid offline_access');
           const page = await confirmation(phone, dc.verification_uri_complete);
           const [, reported] = await Promise.all([phone.submit(page, { confirm: 'yes' }), phone.submit(page, { report: 'yes' })]);
-          assert.equal(await reports(), before + 1, `${label}: the report is recorded (${outcomeOf(reported)} ${/<p>([^<]*)</.exec(reported.html)?.[1]})`);
+          assert.equal(
+            await reports(),
+            before + 1,
+            `${label}: the report is recorded (${outcomeOf(reported)} ${/<p>([^<]*)</.exec(reported.html)?.[1]})`,
+          );
           const outcome = await endsWithTheEntry(server.publicUrl, phone, dc.device_code, label);
           assert.match(
             reported.html,

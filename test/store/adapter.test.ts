@@ -95,6 +95,46 @@ describe('oidc-provider adapter on the store', () => {
     assert.ok(await adapter.find('live'));
   });
 
+  it('decides a device code once: a second claim, an approval over another, a decline over a claim or a decision are refused as "already used"', async () => {
+    const codes = factory()('DeviceCode');
+    const usedAlready = (err: unknown) => err instanceof Error && err.name === 'AlreadyUsedError';
+    const base = { jti: 'dc-d', userCode: 'BCDFGHJM', clientId: 'tv', exp: 9e9 };
+    await codes.upsert('dc-d', base, 600);
+    await codes.upsert('dc-d', { ...base, inFlight: true }, 600);
+    await assert.rejects(codes.upsert('dc-d', { ...base, inFlight: true }, 600), usedAlready, 'a second claim');
+    await assert.rejects(codes.upsert('dc-d', { ...base, error: 'access_denied' }, 600), usedAlready, 'a decline read before the claim');
+    await codes.upsert('dc-d', { ...base, inFlight: true, accountId: 'a', grantId: 'g1' }, 600);
+    await assert.rejects(
+      codes.upsert('dc-d', { ...base, inFlight: true, accountId: 'a', grantId: 'g2' }, 600),
+      usedAlready,
+      'another grant',
+    );
+    await codes.upsert('dc-d', { ...base, inFlight: true, accountId: 'a', grantId: 'g1', sid: 's' }, 600);
+    assert.equal((await codes.find('dc-d'))?.grantId, 'g1', 'the approving request may save its own approval again');
+
+    const other = { ...base, jti: 'dc-e', userCode: 'BCDFGHJN' };
+    await codes.upsert('dc-e', other, 600);
+    await codes.upsert('dc-e', { ...other, error: 'access_denied' }, 600);
+    await assert.rejects(codes.upsert('dc-e', { ...other, inFlight: true }, 600), usedAlready, 'a claim after a decline');
+    await assert.rejects(
+      codes.upsert('dc-e', { ...other, inFlight: true, accountId: 'a', grantId: 'g3' }, 600),
+      usedAlready,
+      'an approval after a decline',
+    );
+    assert.equal((await codes.find('dc-e'))?.error, 'access_denied');
+  });
+
+  it('a row saved at or past its end still expires and is purged (only a model without a lifetime never expires)', async () => {
+    await adapter.upsert('late', { jti: 'late' }, -5);
+    await adapter.upsert('forever', { jti: 'forever' }, Number.POSITIVE_INFINITY);
+    const rows = await db('oidc_store').select('key_hash', 'expires_at');
+    const at = (id: string) => rows.find((r) => r.key_hash === sha256(id))?.expires_at;
+    assert.notEqual(at('late'), null, 'a late save has an end');
+    assert.equal(at('forever'), null);
+    await ageRows(db, 7200, { except: sha256('forever') });
+    assert.equal(await purgeExpired(db, { batchSize: 10, graceSeconds: 3600 }), 1);
+  });
+
   it('treats a handle as a row address for device codes and sessions only; for other models it is an unknown id', async () => {
     const codes = factory()('DeviceCode');
     await codes.upsert('dc2', { jti: 'dc2', userCode: 'BCDFGHJL' }, 600);
