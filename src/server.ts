@@ -157,7 +157,7 @@ async function start(config: Config, db: Db, log: Logger, opts: StartOptions): P
   const report = reporter({ store, metrics, config, log, deliveries });
   const devicePages = deviceFlowPages({ config, store, bus, provider: () => provider, onOutcome, report, secrets: () => cookieKeys });
   const grant = deviceGrant({ config, store, bus, waits, corsAllowed: cors });
-  const rules = approvalRules({ store });
+  const rules = approvalRules({ store, bus });
   const policy = registrationPolicy({ config, store });
   const push = webPush({ store, issuer, log });
   const cibaDeps = { config, store, bus, waits, secrets: () => cookieKeys, notify: push.notify };

@@ -111,6 +111,13 @@ export interface Decision {
   sameNetwork: boolean;
 }
 
+/** An approval's audit entry: who acted from where, and whether the device and the phone shared a network. */
+export const approvalAudit = (d: Decision): ApprovalAudit & { action: AuditAction } => ({
+  action: 'device.approved',
+  actorIp: d.actorIp,
+  detail: { sameNetwork: d.sameNetwork },
+});
+
 /**
  * approve: recorded for "Your devices" and the audit trail once, and announced to whoever waits, in one statement
  * (where the bus has a channel; otherwise announced after it).
@@ -127,14 +134,9 @@ export async function approved(store: Store, bus: EventBus, d: Decision, onOutco
       deviceUa: d.deviceUa,
       requestedAt: d.requestedAt,
     };
-    const audit: ApprovalAudit & { action: AuditAction } = {
-      action: 'device.approved',
-      actorIp: d.actorIp,
-      detail: { sameNetwork: d.sameNetwork },
-    };
     const recorded = await changeAnnounced(
       bus,
-      (channel) => store.approvals.record(approval, audit, channel),
+      (channel) => store.approvals.record(approval, approvalAudit(d), channel),
       () => d.key,
     );
     if (recorded) onOutcome?.('device', 'approved');

@@ -12,7 +12,7 @@ import type { ParsedUrlQuery } from 'node:querystring';
 import { errors } from 'oidc-provider';
 import { userOf } from '../oidc/account.js';
 import { foundByUserCode } from '../oidc/adapter.js';
-import { handRowByUserCode } from '../oidc/handed-rows.js';
+import { approvalOutcome, handApproval, handRowByUserCode } from '../oidc/handed-rows.js';
 import { deviceCodeOf, xsrfOf } from '../oidc/seams.js';
 import { field, formText, protocolForm, rewriteBody, truthy } from '../http/body.js';
 import { outsideDeviceScopes } from './authorization.js';
@@ -24,7 +24,7 @@ import type { Store } from '../store/index.js';
 import { tFor } from '../views/context.js';
 import { codeEntryPage, confirmPage, outcomePage, wrongNumberPage } from '../views/device.js';
 import type Provider from 'oidc-provider';
-import { approved, type Decision, denied, type Outcome, scan, scanMatching } from './flow.js';
+import { approvalAudit, approved, type Decision, denied, type Outcome, scan, scanMatching } from './flow.js';
 import { numberMatchingOn, pickedNumber } from '../http/number-match.js';
 import { normalizeUserCode } from './user-code.js';
 
@@ -221,7 +221,7 @@ function reportedDevice(ctx: Context, code: DeviceCode) {
  * outside the client's list. A refusal is oidc-provider's `access_denied`: the library records it on the code, so the
  * device gets `access_denied` and nothing is issued.
  */
-export function approvalRules(deps: { store: Store }): (ctx: KoaContextWithOIDC) => Promise<void> {
+export function approvalRules(deps: { store: Store; bus: EventBus }): (ctx: KoaContextWithOIDC) => Promise<void> {
   return async (ctx) => {
     const code = ctx.oidc.entities.DeviceCode;
     const client = ctx.oidc.client;
@@ -236,6 +236,12 @@ export function approvalRules(deps: { store: Store }): (ctx: KoaContextWithOIDC)
     const key = keyOf(code);
     if (numberMatchingOn(metadata, 'device') && !(key && (await deps.store.deviceCodes.wasMatched(key)))) {
       throw new errors.AccessDenied('the number the device shows was not picked');
+    }
+    // Allowed: the approval's record goes with the library's write of the approval, in its statement.
+    if (key) {
+      const d = decisionOf(ctx, code, key);
+      const record = { deviceIp: d.deviceIp, deviceUa: d.deviceUa, requestedAt: d.requestedAt, audit: approvalAudit(d) };
+      handApproval(ctx.req, key, { record, channel: deps.bus.channel });
     }
   };
 }
@@ -465,7 +471,13 @@ export function deviceFlowPages(deps: VerificationDeps) {
     async successSource(ctx: KoaContextWithOIDC) {
       const code = ctx.oidc.entities.DeviceCode;
       const key = keyOf(code);
-      if (code && key) await approved(deps.store, deps.bus, decisionOf(ctx, code, key), deps.onOutcome);
+      const made = key ? approvalOutcome(ctx.req, key) : undefined;
+      if (made) {
+        // Recorded with the approval's own write (approvalRules): what is left is to say so.
+        if (made.recorded) deps.onOutcome?.('device', 'approved');
+        if (made.announced && key) deps.bus.wake(key);
+        else if (key) await deps.bus.publish(key);
+      } else if (code && key) await approved(deps.store, deps.bus, decisionOf(ctx, code, key), deps.onOutcome);
       const client = ctx.oidc.client;
       // The account oidc-provider loaded for this very approval (its findAccount): not read a second time.
       const account = code?.accountId ? await userOf(deps.store, code.accountId, ctx.req) : undefined;

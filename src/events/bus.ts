@@ -5,8 +5,11 @@
  * re-read the state from the database. So a lost notification delays nothing that a re-read would not fix, and a
  * duplicated one changes nothing.
  */
-/** PostgreSQL's SQLSTATE when a transaction's notifications do not fit its NOTIFY queue (raised at commit). */
-const NOTIFY_QUEUE_FULL = '54000';
+/**
+ * Whether PostgreSQL refused a statement because its notifications do not fit the NOTIFY queue (SQLSTATE 54000,
+ * raised at commit: the whole statement is undone).
+ */
+export const notifyQueueFull = (err: unknown): boolean => (err as { code?: unknown } | null)?.code === '54000';
 
 /**
  * Makes a change that may announce itself, and announces it. `change(channel)` runs the change's statement, which
@@ -28,7 +31,7 @@ export async function changeAnnounced<T>(
       if (key) bus.wake(key);
       return result;
     } catch (err) {
-      if ((err as { code?: unknown } | null)?.code !== NOTIFY_QUEUE_FULL) throw err;
+      if (!notifyQueueFull(err)) throw err;
     }
   }
   const result = await change(undefined);

@@ -2,7 +2,9 @@ import { type Adapter, type AdapterPayload, errors } from 'oidc-provider';
 import { clientSecretHash, sha256, toJsonb } from '../store/hash.js';
 import type { Store } from '../store/index.js';
 import type { OidcRow } from '../store/oidc.js';
-import { dropHandedRow, takeHandedRow, takeHandedRowByUserCode } from './handed-rows.js';
+import { notifyQueueFull } from '../events/bus.js';
+import type { UpsertColumns } from '../store/oidc.js';
+import { dropHandedRow, type HandedApproval, handedApproval, takeHandedRow, takeHandedRowByUserCode } from './handed-rows.js';
 import { codeAlreadyUsed } from './seams.js';
 
 /**
@@ -90,10 +92,41 @@ export class StoreAdapter implements Adapter {
     // A device code is decided once: the step that finds the row already claimed or decided loses, as the library's
     // own check would have refused it had the two requests not read the code at the same time.
     if (this.#model === 'DeviceCode' && decisionStep(payload)) {
+      // The approval itself, with the record its rules handed on: both in one statement.
+      const approval = typeof payload.accountId === 'string' && typeof payload.clientId === 'string' ? handedApproval(key) : undefined;
+      if (approval && !approval.outcome) {
+        const record = { ...approval.record, accountId: payload.accountId as string, clientId: payload.clientId as string };
+        const outcome = await this.#decided(key, toJsonb(stored), columns, record, approval.channel);
+        if (!outcome.decided) throw codeAlreadyUsed();
+        approval.outcome = { recorded: outcome.recorded, announced: outcome.announced };
+        return;
+      }
       if (!(await this.#store.oidc.decide(this.#model, key, toJsonb(stored), columns))) throw codeAlreadyUsed();
       return;
     }
     await this.#store.oidc.upsert(this.#model, key, toJsonb(stored), columns);
+  }
+
+  /**
+   * An approval and its record ({@link HandedApproval}), announced on `channel` by the same statement; where
+   * PostgreSQL refuses that notification (a full NOTIFY queue undoes the statement), made again unannounced.
+   */
+  async #decided(
+    key: string,
+    json: string,
+    columns: UpsertColumns,
+    record: Parameters<Store['approvals']['decided']>[4],
+    channel?: string,
+  ) {
+    try {
+      return {
+        ...(await this.#store.approvals.decided(this.#model, key, json, columns, record, channel)),
+        announced: channel !== undefined,
+      };
+    } catch (err) {
+      if (channel === undefined || !notifyQueueFull(err)) throw err;
+      return { ...(await this.#store.approvals.decided(this.#model, key, json, columns, record)), announced: false };
+    }
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {

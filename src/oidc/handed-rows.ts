@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { Provider } from 'oidc-provider';
+import type { ApprovalRecord } from '../store/approvals.js';
 import type { OidcRow } from '../store/oidc.js';
 
 /**
@@ -60,4 +61,38 @@ export function dropHandedRow(model: string, keyHash: string): void {
   if (!rows) return;
   rows.delete(byKey(model, keyHash));
   for (const [lookup, row] of rows) if (row.key_hash === keyHash && lookup.startsWith(`u\u0000${model}\u0000`)) rows.delete(lookup);
+}
+
+/**
+ * A device approval's record, handed by the rules that allowed it (device/verification.ts `approvalRules`, run where
+ * the library makes the approval's grant) to the library's write of that approval in the same request (the adapter's
+ * `upsert`), which makes both in one statement (store/approvals.ts `decided`) and leaves its outcome here for the
+ * success page. The account and client are the write's own.
+ */
+export interface HandedApproval {
+  record: Omit<ApprovalRecord, 'accountId' | 'clientId'>;
+  /** Where the statement announces the approval (events/bus.ts `channel`). */
+  channel: string | undefined;
+  outcome?: { recorded: boolean; announced: boolean };
+}
+const approvals = new WeakMap<IncomingMessage, Map<string, HandedApproval>>();
+
+export function handApproval(req: IncomingMessage, keyHash: string, approval: HandedApproval): void {
+  let list = approvals.get(req);
+  if (!list) {
+    list = new Map();
+    approvals.set(req, list);
+  }
+  list.set(keyHash, approval);
+}
+
+/** The approval handed for the device code `keyHash` in the request being served (oidc-provider's context). */
+export function handedApproval(keyHash: string): HandedApproval | undefined {
+  const req = Provider.ctx?.req;
+  return req ? approvals.get(req)?.get(keyHash) : undefined;
+}
+
+/** What the write did with the approval handed in `req` for `keyHash`, once it is made. */
+export function approvalOutcome(req: IncomingMessage, keyHash: string): HandedApproval['outcome'] {
+  return approvals.get(req)?.get(keyHash)?.outcome;
 }

@@ -2,6 +2,7 @@ import type { Db } from './db.js';
 import { revokeGrant } from './grants.js';
 import { isStorableText } from './hash.js';
 import { insertAudit, type AuditRow } from './audit.js';
+import { DECIDE_TEXT, decideParams, type UpsertColumns } from './oidc.js';
 import { type Run, retryDeadlocks } from './sql.js';
 
 /**
@@ -58,6 +59,33 @@ const RECORDS_AUDITED_ANNOUNCED = {
     SELECT EXISTS (SELECT 1 FROM e) AS recorded, pg_notify($12, $1) AS announced`,
 };
 
+/**
+ * A device code's approval and its record, in one statement: the code's approving write (store/oidc.ts
+ * `DECIDE_TEXT`, `$1`-`$7`) and, only if that write was made, the approval for "Your devices" and its audit entry
+ * (`$8`-`$15`), and with `$16` the announcement. So a code is never redeemable without its approval listed (and
+ * ended with it), whatever fails between two statements.
+ */
+const decidedText = (announce: boolean) => `WITH d AS (${DECIDE_TEXT}),
+    a AS (INSERT INTO device_approvals (id, kind, account_id, client_id, grant_id, device_ip, device_ua, requested_at)
+      SELECT $2, 'device', $8, $9, $4, $10, $11, $12 FROM d ON CONFLICT (id) DO NOTHING RETURNING id),
+    e AS (INSERT INTO audit_events (action, account_id, client_id, device_ip, device_ua, actor_ip, detail)
+      SELECT $13, $8, $9, $10, $11, $14, $15::jsonb FROM a RETURNING 1)
+    SELECT EXISTS (SELECT 1 FROM d) AS decided, EXISTS (SELECT 1 FROM a) AS recorded${
+      announce ? `, CASE WHEN EXISTS (SELECT 1 FROM d) THEN pg_notify($16, $2) END AS announced` : ''
+    }`;
+const DECIDED = { name: 'approval_decided', text: decidedText(false) };
+const DECIDED_ANNOUNCED = { name: 'approval_decided_announced', text: decidedText(true) };
+
+/** What a device code's approving write records beside it ({@link approvals} `decided`). */
+export interface ApprovalRecord {
+  accountId: string;
+  clientId: string;
+  deviceIp: string | null;
+  deviceUa: string | null;
+  requestedAt: Date | null;
+  audit: ApprovalAudit;
+}
+
 export function approvals(db: Db, run: Run) {
   return {
     /**
@@ -80,6 +108,36 @@ export function approvals(db: Db, run: Run) {
         return rows[0]?.recorded === true;
       }
       return (await run(RECORDS_AUDITED, [...values, audit.action, audit.actorIp ?? null, detail])).length > 0;
+    },
+    /**
+     * Writes a device code's approval (the code's row `key` in `model`) if the code still allows it, and records it
+     * for "Your devices" with its audit entry in the same statement ({@link decidedText}); with `channel`, announces
+     * the key on it too. Whether the write was made, and whether this statement recorded the approval.
+     */
+    async decided(
+      model: string,
+      key: string,
+      payloadJson: string,
+      columns: UpsertColumns,
+      r: ApprovalRecord,
+      channel?: string,
+    ): Promise<{ decided: boolean; recorded: boolean }> {
+      const values = [
+        ...decideParams(model, key, payloadJson, columns),
+        r.accountId,
+        r.clientId,
+        r.deviceIp,
+        r.deviceUa?.slice(0, 512) ?? null,
+        r.requestedAt,
+        r.audit.action,
+        r.audit.actorIp ?? null,
+        r.audit.detail ? JSON.stringify(r.audit.detail) : null,
+      ];
+      const rows = await run<{ decided: boolean; recorded: boolean }>(
+        channel ? DECIDED_ANNOUNCED : DECIDED,
+        channel ? [...values, channel] : values,
+      );
+      return { decided: rows[0]?.decided === true, recorded: rows[0]?.recorded === true };
     },
     /**
      * The account's live sign-ins, newest first: not revoked here, and still holding their grant (oidc-provider

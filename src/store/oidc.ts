@@ -94,17 +94,26 @@ async function sendUpserts(run: Run, list: Upsert[]): Promise<undefined[]> {
  *   unclaimed too.
  * A code being created matches no row and is simply inserted. Returns whether the write was made.
  */
-const DECIDE = {
-  name: 'oidc_decide',
-  text: `INSERT INTO oidc_store (model, key_hash, payload, grant_id, user_code_hash, uid_hash, expires_at)
+export const DECIDE_TEXT = `INSERT INTO oidc_store (model, key_hash, payload, grant_id, user_code_hash, uid_hash, expires_at)
     VALUES ($1, $2, $3::jsonb, $4, $5, $6, CASE WHEN $7::int > 0 THEN now() + make_interval(secs => $7::int) END)
     ${ON_CONFLICT}
     WHERE NOT oidc_store.payload ? 'error'
       AND (NOT oidc_store.payload ? 'accountId' OR oidc_store.payload->'grantId' = excluded.payload->'grantId')
       AND (NOT oidc_store.payload ? 'inFlight'
         OR (excluded.payload ? 'inFlight' AND (excluded.payload ? 'accountId' OR excluded.payload ? 'error')))
-    RETURNING 1 AS ok`,
-};
+    RETURNING 1 AS ok`;
+const DECIDE = { name: 'oidc_decide', text: DECIDE_TEXT };
+
+/** The parameters of {@link DECIDE_TEXT}, `$1` to `$7`. */
+export const decideParams = (model: string, key: string, payloadJson: string, c: UpsertColumns) => [
+  model,
+  key,
+  payloadJson,
+  c.grantId,
+  c.userCodeHash,
+  c.uidHash,
+  Math.trunc(c.expiresIn),
+];
 
 const FIND = {
   name: 'oidc_find',
@@ -143,8 +152,7 @@ export function oidcRows(run: Run) {
     },
     /** Writes one step of a device code's decision if the row still allows it ({@link DECIDE}); whether it did. */
     async decide(model: string, key: string, payloadJson: string, c: UpsertColumns): Promise<boolean> {
-      const args = [model, key, payloadJson, c.grantId, c.userCodeHash, c.uidHash, Math.trunc(c.expiresIn)];
-      return (await run(DECIDE, args)).length > 0;
+      return (await run(DECIDE, decideParams(model, key, payloadJson, c))).length > 0;
     },
     async find(model: string, key: string): Promise<OidcRow | undefined> {
       return (await run<OidcRow>(FIND, [model, key]))[0];

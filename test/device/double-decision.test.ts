@@ -172,4 +172,85 @@ describe('one device code decided twice at once', () => {
       }
     }
   });
+
+  it('an approval is written with its record or not at all: tokens are never issued before the approval is listed (PostgreSQL)', async () => {
+    // Two connections are needed to see between two statements; PGlite has one, so this runs where the shared
+    // database is PostgreSQL (CI's). The record's insert is made to wait on a lock the test holds.
+    const db = await sharedDb();
+    if (sharedEngine() !== 'postgres') return;
+    const server = await startTestServer({}, db);
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const waitingFor = async (locktype: string) =>
+      (await db.raw(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = ? AND NOT granted`, [locktype])).rows[0].n > 0;
+    try {
+      const phone = new Phone();
+      await phone.approveDevice((await deviceAuthorization(server.publicUrl)).verification_uri_complete);
+      await db.raw(`CREATE FUNCTION test_hold_approval() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN PERFORM pg_advisory_xact_lock(4242); RETURN NEW; END $$`);
+      await db.raw(`CREATE TRIGGER test_hold BEFORE INSERT ON device_approvals FOR EACH ROW EXECUTE FUNCTION test_hold_approval()`);
+      let locked = () => {};
+      const lockTaken = new Promise<void>((resolve) => {
+        locked = resolve;
+      });
+      const holder = db.transaction(async (trx) => {
+        await trx.raw('SELECT pg_advisory_xact_lock(4242)');
+        locked();
+        await held;
+      });
+      await lockTaken;
+      const dc = await deviceAuthorization(server.publicUrl, 'tv', 'openid offline_access');
+      const approving = phone.submit(await confirmation(phone, dc.verification_uri_complete), { confirm: 'yes' });
+      // The events that matter, in turn (each bounded): the record waits for the test's lock; then the device's token
+      // request either waits for the approval's statement (its row is locked) or has come back.
+      for (let i = 0; i < 500 && !(await waitingFor('advisory')); i += 1) await new Promise((r) => setTimeout(r, 10));
+      const listed = async () => (await db('device_approvals').where({ id: sha256(dc.device_code) })).length > 0;
+      let answered = false;
+      const redeemed = redeem(server.publicUrl, dc.device_code).then(async (r) => {
+        answered = true;
+        return { r, listed: await listed() };
+      });
+      for (let i = 0; i < 500 && !answered && !(await waitingFor('transactionid')); i += 1) await new Promise((r) => setTimeout(r, 10));
+      release();
+      await holder;
+      const { r, listed: listedThen } = await redeemed;
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      assert.ok(listedThen, 'when the tokens were issued, the approval was listed');
+      assert.equal(outcomeOf(await approving), 'success');
+      await phone.revokeOnAccount(server.publicUrl, sha256(dc.device_code));
+      const me = await fetch(`${server.publicUrl}/me`, { headers: { authorization: `Bearer ${r.json.access_token}` } });
+      assert.equal(me.status, 401, 'ending the entry ends the tokens');
+    } finally {
+      release();
+      await db.raw('DROP TRIGGER IF EXISTS test_hold ON device_approvals');
+      await db.raw('DROP FUNCTION IF EXISTS test_hold_approval()');
+      await server.close();
+    }
+  });
+
+  it('an approval whose record cannot be written is not an approval: the device is refused, nothing is listed', async () => {
+    for (const engine of engines) {
+      const db = await engine.db();
+      const server = await startTestServer({}, db);
+      try {
+        const phone = new Phone();
+        await phone.approveDevice((await deviceAuthorization(server.publicUrl)).verification_uri_complete);
+        await db.raw(`CREATE FUNCTION test_refuse_approval() RETURNS trigger LANGUAGE plpgsql AS
+          $$ BEGIN RAISE EXCEPTION 'the record cannot be written'; END $$`);
+        await db.raw(`CREATE TRIGGER test_refuse BEFORE INSERT ON device_approvals FOR EACH ROW EXECUTE FUNCTION test_refuse_approval()`);
+        const dc = await deviceAuthorization(server.publicUrl, 'tv', 'openid offline_access');
+        await phone.submit(await confirmation(phone, dc.verification_uri_complete), { confirm: 'yes' });
+        const tokens = await redeem(server.publicUrl, dc.device_code);
+        assert.notEqual(tokens.status, 200, `${engine.name}: no tokens (${JSON.stringify(tokens.json)})`);
+        const listed = await phone.request(`${server.publicUrl}/account/devices`);
+        assert.ok(!listed.html.includes(`data-approval="${sha256(dc.device_code)}"`), `${engine.name}: nothing listed`);
+      } finally {
+        await db.raw('DROP TRIGGER IF EXISTS test_refuse ON device_approvals');
+        await db.raw('DROP FUNCTION IF EXISTS test_refuse_approval()');
+        await server.close();
+      }
+    }
+  });
 });

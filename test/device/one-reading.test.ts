@@ -42,8 +42,8 @@ describe('one reading of a device code per request', () => {
     assert.equal(done.status, 200);
     assert.ok(done.html.includes('Alice Example'), 'the success page names the account');
     // The guess (finds the code, counts nothing), the session, the library's in-flight mark, the account, the grant,
-    // the approved code, the approval with its audit entry (and its announcement, on PostgreSQL), the session.
-    assert.equal(decision, 8, 'statements of the decision');
+    // the approved code with its approval and audit entry (and its announcement, on PostgreSQL), the session.
+    assert.equal(decision, 7, 'statements of the decision');
 
     const [tokens, redemption] = await statements(() => redeem(server.publicUrl, dc.device_code));
     assert.equal(tokens.status, 200, JSON.stringify(tokens.json));
