@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * `npm run bench`: every scenario, one after another, in one invocation (so figures come from the same machine at
- * about the same time). Each scenario prints JSON lines; they are collected and echoed at the end.
+ * about the same time). Each scenario prints JSON lines; they are collected and echoed at the end. A scenario that
+ * fails is reported and the others still run: their figures are printed, and the run exits non-zero.
  */
 const dir = fileURLToPath(new URL('.', import.meta.url));
 const runs: Array<{ script: string; env?: Record<string, string>; postgres?: boolean }> = [
@@ -16,6 +17,7 @@ const runs: Array<{ script: string; env?: Record<string, string>; postgres?: boo
   { script: 'waits.js', env: { BENCH_SCENARIO: 'fleet' }, postgres: true },
 ];
 const results: string[] = [];
+const failed: string[] = [];
 const pg = process.env.BENCH_DATABASE_URL || process.env.DATABASE_URL;
 for (const run of runs) {
   if ((run.env?.BENCH_INSTANCES || run.postgres) && !pg) {
@@ -28,10 +30,14 @@ for (const run of runs) {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  if (r.status !== 0) {
-    process.stderr.write(r.stdout);
-    process.exit(r.status ?? 1);
-  }
   results.push(...r.stdout.split('\n').filter((l) => l.startsWith('{')));
+  if (r.status !== 0) {
+    failed.push(`${run.script} ${JSON.stringify(run.env ?? {})}`);
+    process.stderr.write(`failed: ${run.script} ${JSON.stringify(run.env ?? {})} (exit ${r.status ?? r.signal})\n`);
+  }
 }
 process.stdout.write(`${results.join('\n')}\n`);
+if (failed.length > 0) {
+  process.stderr.write(`${failed.length} scenario run(s) failed: ${failed.join('; ')}\n`);
+  process.exit(1);
+}
