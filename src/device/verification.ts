@@ -1,30 +1,27 @@
 import type { Context, Middleware } from 'koa';
 import type { DeviceCode, KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/schema.js';
-import { changeAnnounced, type EventBus } from '../events/bus.js';
-import { addressKey, proximityCheck, proximityOf, sameNetwork } from '../http/address.js';
+import type { EventBus } from '../events/bus.js';
+import { proximityCheck, proximityOf } from '../http/address.js';
 import { csrfToken } from '../http/csrf.js';
 import { HttpError, TooManyRequests } from '../http/errors.js';
-import { type Limit, refuseIf, take } from '../http/limits.js';
 import { canonicalPath } from '../http/protocol-routes.js';
 import { findSession, signedInUser } from '../http/session.js';
 import type { ParsedUrlQuery } from 'node:querystring';
-import { errors } from 'oidc-provider';
 import { userOf } from '../oidc/account.js';
-import { foundByUserCode } from '../oidc/adapter.js';
-import { approvalOutcome, handApproval, handRowByUserCode } from '../oidc/handed-rows.js';
-import { deviceCodeOf, xsrfOf } from '../oidc/seams.js';
+import { approvalOutcome } from '../oidc/handed-rows.js';
+import { xsrfOf } from '../oidc/seams.js';
 import { field, formText, protocolForm, rewriteBody, truthy } from '../http/body.js';
-import { outsideDeviceScopes } from './authorization.js';
 import type { Reporter } from '../ops/reports.js';
 import { signInMethod } from '../accounts/passkeys.js';
 import { ACR_PHISHING_RESISTANT } from '../oidc/acr.js';
-import { sha256 } from '../store/hash.js';
 import type { Store } from '../store/index.js';
 import { tFor } from '../views/context.js';
 import { codeEntryPage, confirmPage, outcomePage, wrongNumberPage } from '../views/device.js';
 import type Provider from 'oidc-provider';
-import { approvalAudit, approved, type Decision, denied, type Outcome, scan, scanMatching } from './flow.js';
+import { approved, denied, type Outcome, scan, scanMatching } from './flow.js';
+import { decisionOf, deviceOf, keyOf, reportedDevice, text } from './code-facts.js';
+import { guess, guessLimits } from './guess.js';
 import { numberMatchingOn, pickedNumber } from '../http/number-match.js';
 import { normalizeUserCode } from './user-code.js';
 
@@ -40,9 +37,8 @@ import { normalizeUserCode } from './user-code.js';
  *   hook, which shows the code's confirmation instead.
  * - scan, approve and deny are flow.ts transitions, run from the hooks once the library saved the code.
  *
- * Over 400 lines on purpose: the guards and the three hooks read one shared state of a request (the code looked up
- * once, its limits taken once); split across files, each part would have to re-read what the others decided, which
- * is the double reading the one-reading rule (README) forbids. Pages and transitions already live elsewhere.
+ * Beside it: the guess at a user code (guess.ts), what is read off a code (code-facts.ts), and the rules checked where
+ * the library makes an approval's grant (approval-rules.ts). Pages and transitions live in views/ and flow.ts.
  */
 export interface VerificationDeps {
   config: Config;
@@ -54,24 +50,6 @@ export interface VerificationDeps {
   report?: Reporter;
   /** Cookie keys, newest first (the "switch account" form's CSRF token, http/csrf.ts). */
   secrets?: () => string[];
-}
-
-function guessLimits(config: Config, ip: string, session: string | undefined): Limit[] {
-  const s = config.device;
-  const refusal = { description: 'too many wrong codes; wait before trying again', key: 'throttle.body' as const };
-  const limits: Limit[] = [
-    { bucket: 'user-code:ip', key: addressKey(ip), windowSeconds: s.failedCodeWindowSeconds, max: s.maxFailedCodesPerIp, refusal },
-  ];
-  if (session) {
-    limits.push({
-      bucket: 'user-code:session',
-      key: sha256(session),
-      windowSeconds: s.failedCodeWindowSeconds,
-      max: s.maxFailedCodesPerSession,
-      refusal,
-    });
-  }
-  return limits;
 }
 
 /** Guards in front of oidc-provider's code verification endpoints. */
@@ -148,7 +126,7 @@ export function verificationGuards(deps: VerificationDeps): Middleware {
  * non-empty `confirm` without `abort` (`confirm=1` as much as the page's `confirm=yes`). For a client that matches
  * numbers, `confirm` carries the number picked: the right one is recorded on the code, a wrong one declines it.
  * True when the request was answered here. The same rules are checked again where the approval is recorded
- * ({@link approvalRules}).
+ * (device/approval-rules.ts).
  */
 async function decisionGuard(
   ctx: Context,
@@ -208,109 +186,12 @@ async function decisionGuard(
   return false;
 }
 
-/** What a report says of the device that asked and the phone that answered. */
-function reportedDevice(ctx: Context, code: DeviceCode) {
-  const device = deviceOf(code);
-  return { deviceIp: device.ip ?? null, deviceUa: device.ua ?? null, phoneIp: ctx.ip, sameNetwork: sameNetwork(device.ip, ctx.ip) };
-}
-
-/**
- * The cross-device rules of an approval, checked where oidc-provider makes the grant that records it (its
- * `loadExistingGrant`, on the code verification and device resume routes): whatever form or route carried the
- * approval, a `require` proximity policy refuses a phone on another network, and `device_flow_scopes` refuses scopes
- * outside the client's list. A refusal is oidc-provider's `access_denied`: the library records it on the code, so the
- * device gets `access_denied` and nothing is issued.
- */
-export function approvalRules(deps: { store: Store; bus: EventBus }): (ctx: KoaContextWithOIDC) => Promise<void> {
-  return async (ctx) => {
-    const code = ctx.oidc.entities.DeviceCode;
-    const client = ctx.oidc.client;
-    if (!code || !client) return;
-    const metadata = client.metadata();
-    if (proximityCheck(proximityOf(metadata), deviceOf(code).ip, ctx.ip).refuse) {
-      throw new errors.AccessDenied('approval from another network is not allowed for this application');
-    }
-    const outside = outsideDeviceScopes(metadata, text(code.params?.scope) ?? '');
-    if (outside.length) throw new errors.AccessDenied(`this application may not ask a device for ${outside.join(' ')}`);
-    // Number matching: the number the device showed was picked on this phone (recorded by the decision form).
-    const key = keyOf(code);
-    if (numberMatchingOn(metadata, 'device') && !(key && (await deps.store.deviceCodes.wasMatched(key)))) {
-      throw new errors.AccessDenied('the number the device shows was not picked');
-    }
-    // Allowed: the approval's record goes with the library's write of the approval, in its statement.
-    if (key) {
-      const d = decisionOf(ctx, code, key);
-      const record = { deviceIp: d.deviceIp, deviceUa: d.deviceUa, requestedAt: d.requestedAt, audit: approvalAudit(d) };
-      handApproval(ctx.req, key, { record, channel: deps.bus.channel });
-    }
-  };
-}
-
-/**
- * One guess at a user code (RFC 8628 5.1; store/device-codes.ts `guess`): the code it names, if any; a miss is
- * counted against the address and the browser session, and a guess past either limit is refused (429) whether
- * or not the code exists. A malformed code names nothing and counts as a miss. The row found is what oidc-provider
- * looks up next in this request (its `findByUserCode`): it is handed on, not read twice (oidc/handed-rows.ts). With
- * `scan` (a phone opening the code), the same statement marks a live code scanned and announces it (store/device-codes.ts
- * `GuessOptions`); `scanned` says whether it was before and whether this guess did it.
- */
-async function guess(
-  deps: VerificationDeps,
-  ctx: Context,
-  provider: Provider,
-  typed: string,
-  limits: Limit[],
-  scan = false,
-): Promise<{ code?: DeviceCode | undefined; scanned?: { before: boolean; now: boolean } | undefined }> {
-  const userCode = normalizeUserCode(typed);
-  if (!userCode) {
-    await take(deps.store, limits);
-    return {};
-  }
-  const hash = sha256(userCode);
-  const found = scan
-    ? await changeAnnounced(
-        deps.bus,
-        (channel) => deps.store.deviceCodes.guess(hash, limits, { scan: { channel } }),
-        (g) => (g.scanned?.now ? g.row?.key_hash : undefined),
-      )
-    : await deps.store.deviceCodes.guess(hash, limits);
-  refuseIf(limits, found.refused);
-  if (found.row) handRowByUserCode(ctx.req, 'DeviceCode', hash, found.row);
-  return { code: deviceCodeOf(provider, foundByUserCode(found.row, userCode)), scanned: found.scanned };
-}
-
 type ClientView = {
   clientName?: string | undefined;
   clientId: string;
   clientUri?: string | undefined;
   metadata?: () => Record<string, unknown>;
 };
-
-/** The row key of a device code the library found by its user code (its `jti` is the handle `~<key>`). */
-const keyOf = (code: DeviceCode | undefined) => (code?.jti?.startsWith('~') ? code.jti.slice(1) : undefined);
-
-const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-
-/** The requesting device as oidc-provider recorded it at device authorization (`deviceInfo`: its IP and user agent). */
-function deviceOf(code: DeviceCode): { ip: string | undefined; ua: string | undefined } {
-  return { ip: text(code.deviceInfo?.ip), ua: text(code.deviceInfo?.ua) };
-}
-
-function decisionOf(ctx: KoaContextWithOIDC, code: DeviceCode, key: string): Decision {
-  const device = deviceOf(code);
-  return {
-    key,
-    accountId: code.accountId,
-    clientId: code.clientId ?? '',
-    grantId: code.grantId,
-    deviceIp: device.ip ?? null,
-    deviceUa: device.ua ?? null,
-    requestedAt: code.iat ? new Date(code.iat * 1000) : null,
-    actorIp: ctx.ip,
-    sameNetwork: sameNetwork(device.ip, ctx.ip),
-  };
-}
 
 async function drawConfirm(
   ctx: KoaContextWithOIDC,
@@ -472,11 +353,11 @@ export function deviceFlowPages(deps: VerificationDeps) {
       const code = ctx.oidc.entities.DeviceCode;
       const key = keyOf(code);
       const made = key ? approvalOutcome(ctx.req, key) : undefined;
-      if (made) {
-        // Recorded with the approval's own write (approvalRules): what is left is to say so.
+      if (made && key) {
+        // Recorded with the approval's own write (device/approval-rules.ts): what is left is to say so.
         if (made.recorded) deps.onOutcome?.('device', 'approved');
-        if (made.announced && key) deps.bus.wake(key);
-        else if (key) await deps.bus.publish(key);
+        if (made.announced) deps.bus.wake(key);
+        else await deps.bus.publish(key);
       } else if (code && key) await approved(deps.store, deps.bus, decisionOf(ctx, code, key), deps.onOutcome);
       const client = ctx.oidc.client;
       // The account oidc-provider loaded for this very approval (its findAccount): not read a second time.

@@ -5,6 +5,29 @@
  * re-read the state from the database. So a lost notification delays nothing that a re-read would not fix, and a
  * duplicated one changes nothing.
  */
+export interface EventBus {
+  /** Announces that handoff `key` changed. Called after the change is committed, never inside a transaction. */
+  publish(key: string): Promise<void>;
+  /**
+   * The PostgreSQL channel on which the statement that makes a change may announce it itself (`pg_notify(channel,
+   * key)` in that statement: delivered at its commit, as {@link publish} would after it, one statement fewer), then
+   * calls {@link wake}. Undefined where changes are announced in this process only (embedded PGlite).
+   */
+  readonly channel: string | undefined;
+  /** Wakes this instance's subscribers of `key`: the change was announced to the others by its own statement. */
+  wake(key: string): void;
+  /** Calls `wake` whenever `key` may have changed (and after a reconnect, when anything may have); returns unsubscribe. */
+  subscribe(key: string, wake: () => void): () => void;
+  /**
+   * Calls `wake(key)` for every key's change, and `wake(undefined)` when anything may have changed (a reconnect);
+   * returns unsubscribe. For one listener that holds many waits (the wait registry): no subscription per wait.
+   */
+  subscribeAll(wake: (key: string | undefined) => void): () => void;
+  /** Whether notifications from other instances are being received right now. */
+  readonly listening: boolean;
+  close(): Promise<void>;
+}
+
 /**
  * Whether PostgreSQL refused a statement because its notifications do not fit the NOTIFY queue (SQLSTATE 54000,
  * raised at commit: the whole statement is undone).
@@ -38,29 +61,6 @@ export async function changeAnnounced<T>(
   const key = keyOf(result);
   if (key) await bus.publish(key);
   return result;
-}
-
-export interface EventBus {
-  /** Announces that handoff `key` changed. Called after the change is committed, never inside a transaction. */
-  publish(key: string): Promise<void>;
-  /**
-   * The PostgreSQL channel on which the statement that makes a change may announce it itself (`pg_notify(channel,
-   * key)` in that statement: delivered at its commit, as {@link publish} would after it, one statement fewer), then
-   * calls {@link wake}. Undefined where changes are announced in this process only (embedded PGlite).
-   */
-  readonly channel: string | undefined;
-  /** Wakes this instance's subscribers of `key`: the change was announced to the others by its own statement. */
-  wake(key: string): void;
-  /** Calls `wake` whenever `key` may have changed (and after a reconnect, when anything may have); returns unsubscribe. */
-  subscribe(key: string, wake: () => void): () => void;
-  /**
-   * Calls `wake(key)` for every key's change, and `wake(undefined)` when anything may have changed (a reconnect);
-   * returns unsubscribe. For one listener that holds many waits (the wait registry): no subscription per wait.
-   */
-  subscribeAll(wake: (key: string | undefined) => void): () => void;
-  /** Whether notifications from other instances are being received right now. */
-  readonly listening: boolean;
-  close(): Promise<void>;
 }
 
 /** Subscribers by key, shared by both implementations. */

@@ -3,6 +3,7 @@ import { clientSecretHash, sha256, toJsonb } from '../store/hash.js';
 import type { Store } from '../store/index.js';
 import type { OidcRow } from '../store/oidc.js';
 import { notifyQueueFull } from '../events/bus.js';
+import type { ApprovalRecord } from '../store/approvals.js';
 import type { UpsertColumns } from '../store/oidc.js';
 import { dropHandedRow, type HandedApproval, handedApproval, takeHandedRow, takeHandedRowByUserCode } from './handed-rows.js';
 import { codeAlreadyUsed } from './seams.js';
@@ -111,13 +112,7 @@ export class StoreAdapter implements Adapter {
    * An approval and its record ({@link HandedApproval}), announced on `channel` by the same statement; where
    * PostgreSQL refuses that notification (a full NOTIFY queue undoes the statement), made again unannounced.
    */
-  async #decided(
-    key: string,
-    json: string,
-    columns: UpsertColumns,
-    record: Parameters<Store['approvals']['decided']>[4],
-    channel?: string,
-  ) {
+  async #decided(key: string, json: string, columns: UpsertColumns, record: ApprovalRecord, channel?: string) {
     try {
       return {
         ...(await this.#store.approvals.decided(this.#model, key, json, columns, record, channel)),

@@ -64,7 +64,7 @@ export function dropHandedRow(model: string, keyHash: string): void {
 }
 
 /**
- * A device approval's record, handed by the rules that allowed it (device/verification.ts `approvalRules`, run where
+ * A device approval's record, handed by the rules that allowed it (device/approval-rules.ts, run where
  * the library makes the approval's grant) to the library's write of that approval in the same request (the adapter's
  * `upsert`), which makes both in one statement (store/approvals.ts `decided`) and leaves its outcome here for the
  * success page. The account and client are the write's own.
