@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { type Db, openDb } from '../../src/store/db.js';
 import { sha256 } from '../../src/store/hash.js';
-import { migrateLatest } from '../../src/store/migrate.js';
-import { sharedDb, sharedEngine } from '../helpers/db.js';
+import { bothEngines, type Engine, sharedDb, sharedEngine } from '../helpers/db.js';
 import { type Page, Phone } from '../helpers/phone.js';
 import { adminFetch, deviceAuthorization, PASSWORD, redeem, startTestServer } from '../helpers/server.js';
 
@@ -14,7 +12,6 @@ import { adminFetch, deviceAuthorization, PASSWORD, redeem, startTestServer } fr
  * the device redeems is what the account page lists and ends. Runs on the shared database, and also on PGlite when
  * that is PostgreSQL (the race needs two connections to show, PGlite has one).
  */
-const engines: Array<{ name: string; db: () => Promise<Db> }> = [{ name: 'shared', db: sharedDb }];
 const ROUNDS = 8;
 
 /** What a final page says happened (its heading): the device connected, is signed in already, or the code was used. */
@@ -58,17 +55,12 @@ async function endsWithTheEntry(base: string, phone: Phone, deviceCode: string, 
 }
 
 describe('one device code decided twice at once', () => {
-  let extra: Db | undefined;
+  let engines: Engine[] = [];
+  let closeEngines = async () => {};
   before(async () => {
-    if (sharedEngine() === 'postgres' || process.env.TEST_DATABASE_URL || process.env.DATABASE_URL) {
-      extra = await openDb({ dataDir: null });
-      await migrateLatest(extra);
-      engines.push({ name: 'pglite', db: async () => extra as Db });
-    }
+    ({ engines, close: closeEngines } = await bothEngines());
   });
-  after(async () => {
-    await extra?.destroy();
-  });
+  after(() => closeEngines());
 
   it('a double-tapped Approve on a signed-in phone: one approval, and ending it on "Your devices" ends the tokens', async () => {
     for (const engine of engines) {

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { type Db, openDb } from '../../src/store/db.js';
-import { migrateLatest } from '../../src/store/migrate.js';
-import { sharedDb, sharedEngine } from '../helpers/db.js';
+import { bothEngines, type Engine } from '../helpers/db.js';
 import { ageAnswer } from '../helpers/fixtures.js';
 import { Phone } from '../helpers/phone.js';
 import { deviceAuthorization, heldRedeem, redeem, startTestServer } from '../helpers/server.js';
@@ -11,20 +9,14 @@ import { deviceAuthorization, heldRedeem, redeem, startTestServer } from '../hel
  * every other gets invalid_grant, none a 5xx. A losing request must never revoke the winner's tokens (finding 9:
  * it did, on a freshly started instance). Runs on the shared database, and also on PGlite when that is PostgreSQL.
  */
-const engines: Array<{ name: string; db: () => Promise<Db> }> = [{ name: 'shared', db: sharedDb }];
 
 describe('concurrent redemption of one device code', () => {
-  let extra: Db | undefined;
+  let engines: Engine[] = [];
+  let closeEngines = async () => {};
   before(async () => {
-    if (sharedEngine() === 'postgres' || process.env.TEST_DATABASE_URL || process.env.DATABASE_URL) {
-      extra = await openDb({ dataDir: null });
-      await migrateLatest(extra);
-      engines.push({ name: 'pglite', db: async () => extra as Db });
-    }
+    ({ engines, close: closeEngines } = await bothEngines());
   });
-  after(async () => {
-    await extra?.destroy();
-  });
+  after(() => closeEngines());
 
   it('of 25 simultaneous requests on a freshly started instance exactly one gets tokens that work, every round, on every engine', async () => {
     for (const engine of engines) {
