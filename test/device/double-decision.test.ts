@@ -87,6 +87,37 @@ describe('one device code decided twice at once', () => {
     }
   });
 
+  it('the same double tap with the second sent another way the library accepts (chunked, /DEVICE/, confirm=1): still one approval', async () => {
+    for (const engine of engines) {
+      const server = await startTestServer({}, await engine.db());
+      try {
+        const phone = new Phone();
+        await phone.approveDevice((await deviceAuthorization(server.publicUrl)).verification_uri_complete);
+        for (let round = 0; round < ROUNDS; round += 1) {
+          const label = `${engine.name} round ${round}`;
+          const dc = await deviceAuthorization(server.publicUrl, 'tv', 'openid offline_access');
+          const page = await confirmation(phone, dc.verification_uri_complete);
+          // The second tab: the same browser session, its form sent chunked to the path in other case with a slash.
+          const tab = new Phone();
+          for (const [name, value] of phone.cookies) tab.cookies.set(name, value);
+          tab.chunkedBodies = true;
+          const respelled = { ...page, html: page.html.replace(/action="([^"]*)\/device"/, 'action="$1/DEVICE/"') };
+          assert.notEqual(respelled.html, page.html, 'the form is sent to another spelling of its path');
+          const pages = await Promise.all([phone.submit(page, { confirm: 'yes' }), tab.submit(respelled, { confirm: '1' })]);
+          const outcomes = pages.map(outcomeOf);
+          assert.ok(outcomes.includes('success'), `${label}: one tap approves (${outcomes.join(', ')})`);
+          assert.ok(
+            outcomes.every((o) => ['success', 'approved', 'used'].includes(o)),
+            `${label}: the other is told the device is signed in or the code is used (${outcomes.join(', ')})`,
+          );
+          assert.equal(await endsWithTheEntry(server.publicUrl, phone, dc.device_code, label), 'approved');
+        }
+      } finally {
+        await server.close();
+      }
+    }
+  });
+
   it('Approve and Decline from two tabs at once: one decision, and an approval is one that "Your devices" ends', async () => {
     for (const engine of engines) {
       const server = await startTestServer({}, await engine.db());

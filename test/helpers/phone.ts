@@ -21,6 +21,8 @@ export class Phone {
   userAgent = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1';
   /** Extra headers on every request, e.g. `X-Forwarded-For` for a simulated client behind a trusted proxy. */
   headers: Record<string, string> = {};
+  /** Send form bodies chunked (no `Content-Length`), as a client may. */
+  chunkedBodies = false;
 
   /** A browser at `address` (sent as `X-Forwarded-For`; the server must run with PROXY=true). */
   static at(address: string): Phone {
@@ -47,17 +49,29 @@ export class Phone {
     let body: URLSearchParams | undefined = init.form ? new URLSearchParams(init.form) : undefined;
     for (let hops = 0; hops < 20; hops += 1) {
       this.lastHopStartedAt = Date.now();
+      const bytes = body && this.chunkedBodies ? new TextEncoder().encode(body.toString()) : undefined;
       const res = await fetch(current, {
         method,
-        body,
+        ...(bytes
+          ? {
+              body: new ReadableStream({
+                start(c) {
+                  c.enqueue(bytes);
+                  c.close();
+                },
+              }),
+              duplex: 'half',
+            }
+          : { body }),
         redirect: 'manual',
         headers: {
           cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '),
           'user-agent': this.userAgent,
           accept: 'text/html',
+          ...(bytes ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
           ...this.headers,
         },
-      });
+      } as RequestInit);
       this.store(res.headers);
       const location = res.headers.get('location');
       if (res.status >= 300 && res.status < 400 && location) {
