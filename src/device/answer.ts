@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errors } from 'oidc-provider';
-import type { OidcRow } from '../store/oidc.js';
+import type { DecidedRows } from '../store/device-codes.js';
 
 /**
  * How the device grant answers, wherever a presentation is decided (device/token.ts, and the held presentations it
@@ -39,8 +39,8 @@ export interface Refusal {
  * refusal, or nothing (`gone`: the client hung up while held).
  */
 export type Verdict =
-  /** `row`: the code as the poll read it, handed to the library's own lookup of it (oidc/handed-rows.ts). */
-  | { kind: 'issue'; replay: boolean; headers: Record<string, string>; row?: OidcRow | undefined }
+  /** `rows`: the code (grant, account) as the poll read it, handed to the library's own lookups (oidc/handed-rows.ts). */
+  | { kind: 'issue'; replay: boolean; headers: Record<string, string>; rows?: DecidedRows | undefined }
   | ({ kind: 'refuse' } & Refusal)
   | { kind: 'gone' };
 
@@ -88,8 +88,8 @@ export interface DecidedInLane {
   key: string;
   clientId: string;
   replay: boolean;
-  /** The code's row as the lane's poll read it (absent after a hold, whose end re-read only its state). */
-  row?: OidcRow | undefined;
+  /** The code's rows as the lane's poll read them (absent after a hold, whose end re-read only its state). */
+  rows?: DecidedRows | undefined;
 }
 
 const decidedInLane = new WeakMap<IncomingMessage, DecidedInLane>();

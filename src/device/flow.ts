@@ -4,8 +4,7 @@ import { type AuditAction, audit } from '../ops/audit.js';
 import type { Reporter } from '../ops/reports.js';
 import type { Store } from '../store/index.js';
 import type { ApprovalAudit } from '../store/approvals.js';
-import type { PollRow } from '../store/device-codes.js';
-import type { OidcRow } from '../store/oidc.js';
+import type { DecidedRows, PollRow } from '../store/device-codes.js';
 
 /**
  * The device authorization grant's state machine (RFC 8628), one device code's life:
@@ -33,12 +32,12 @@ export type PollOutcome =
   | { kind: 'slow-down' }
   | { kind: 'pending'; exp: number }
   | { kind: 'expired' }
-  /** Approved or denied, not yet redeemed: oidc-provider answers (tokens or access_denied). `code`: its row. */
-  | { kind: 'decided'; code?: OidcRow }
+  /** Approved or denied, not yet redeemed: oidc-provider answers (tokens or access_denied). `rows`: what it loads. */
+  | { kind: 'decided'; rows?: DecidedRows }
   /** Redeemed, and presented again within one poll interval of its answer: one of many racing redemptions. */
   | { kind: 'lost-race' }
   /** Redeemed, and presented again later: oidc-provider revokes what it issued. */
-  | { kind: 'replay'; code?: OidcRow };
+  | { kind: 'replay'; rows?: DecidedRows };
 
 export function pollOutcome(row: PollRow | undefined, clientId: string, nowSeconds = Date.now() / 1000): PollOutcome {
   if (!row) return { kind: 'unknown' };
@@ -50,12 +49,16 @@ export function pollOutcome(row: PollRow | undefined, clientId: string, nowSecon
   return row.accepted ? { kind: 'pending', exp } : { kind: 'slow-down' };
 }
 
-/** poll: one statement paces and reads the code (and, once it is decided, the row oidc-provider loads next). */
+/**
+ * poll: one statement paces and reads the code (and, once it is decided, the rows oidc-provider loads next: the code,
+ * and for an approval not yet redeemed its grant and account).
+ */
 export async function poll(store: Store, key: string, clientId: string, interval: number): Promise<PollOutcome> {
   const row = await store.deviceCodes.poll(key, interval);
   const outcome = pollOutcome(row, clientId);
   if ((outcome.kind === 'decided' || outcome.kind === 'replay') && row?.payload) {
-    return { ...outcome, code: { payload: row.payload, consumed_at: row.consumed_at, key_hash: key } };
+    const code = { payload: row.payload, consumed_at: row.consumed_at, key_hash: key };
+    return { ...outcome, rows: { code, grant: row.grant, account: row.account } };
   }
   return outcome;
 }

@@ -11,7 +11,7 @@ import { parkRequest, unparkRequest } from '../http/parked.js';
 import { TooManyRequests } from '../http/errors.js';
 import { take } from '../http/limits.js';
 import { isHandle, keyFor } from '../oidc/adapter.js';
-import { handRow } from '../oidc/handed-rows.js';
+import { handDecided } from '../oidc/handed-rows.js';
 import type { Issue } from '../oidc/seams.js';
 import { clientSecretMatches } from '../store/hash.js';
 import type { Store } from '../store/index.js';
@@ -129,7 +129,7 @@ export async function decidePoll(deps: DeviceTokenDeps, p: Presentation): Promis
       return EXPIRED;
     case 'decided':
     case 'replay':
-      return { kind: 'issue', replay: outcome.kind === 'replay', headers: {}, row: outcome.code };
+      return { kind: 'issue', replay: outcome.kind === 'replay', headers: {}, rows: outcome.rows };
     case 'pending': {
       const seconds = preferredWait(p.prefer, config.realtime.maxWaitSeconds);
       return seconds === undefined ? PENDING : { kind: 'hold', seconds, exp: outcome.exp };
@@ -348,7 +348,7 @@ export async function devicePoll(
     return 'answered';
   }
   for (const [name, value] of Object.entries(verdict.headers)) x.res.setHeader(name, value);
-  return on({ key, clientId, replay: verdict.replay, row: verdict.row });
+  return on({ key, clientId, replay: verdict.replay, rows: verdict.rows });
 }
 
 const unknownCodeLimit = (config: Config, ip: string) => ({
@@ -375,7 +375,7 @@ export function deviceGrant(deps: DeviceTokenDeps) {
     const p = { key, clientId, ip: ctx.ip, prefer: ctx.get('prefer') };
     let verdict: Verdict | Hold =
       lane?.key === key && lane.clientId === clientId
-        ? { kind: 'issue', replay: lane.replay, headers: {}, row: lane.row }
+        ? { kind: 'issue', replay: lane.replay, headers: {}, rows: lane.rows }
         : await decidePoll(deps, p);
     if (verdict.kind === 'hold') verdict = await holdUntilDecided(deps, p, verdict, ctx.res);
     if (verdict.kind === 'gone') throw new errors.AuthorizationPending();
@@ -384,8 +384,8 @@ export function deviceGrant(deps: DeviceTokenDeps) {
       const err = new errors.CustomOIDCProviderError(verdict.error, verdict.description);
       throw Object.assign(err, { status: verdict.status, statusCode: verdict.status, expose: true });
     }
-    // The poll's read of the code is the library's: it loads the code next (oidc/handed-rows.ts).
-    if (verdict.row) handRow(ctx.req, 'DeviceCode', key, verdict.row);
+    // The poll's read of the code, its grant and account are the library's: it loads them next (oidc/handed-rows.ts).
+    if (verdict.rows) handDecided(ctx.req, key, verdict.rows);
     await issue({ replay: verdict.replay });
     // Tokens answered: from now on (after one poll interval) a presentation of this code is a replay.
     await deps.store.deviceCodes.markAnswered(key);

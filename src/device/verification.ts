@@ -9,7 +9,7 @@ import { canonicalPath } from '../http/protocol-routes.js';
 import { findSession, signedInUser } from '../http/session.js';
 import type { ParsedUrlQuery } from 'node:querystring';
 import { userOf } from '../oidc/account.js';
-import { approvalOutcome } from '../oidc/handed-rows.js';
+import { approvalOutcome, takeHandedAccount } from '../oidc/handed-rows.js';
 import { xsrfOf } from '../oidc/seams.js';
 import { field, formText, protocolForm, rewriteBody, truthy } from '../http/body.js';
 import type { Reporter } from '../ops/reports.js';
@@ -220,7 +220,9 @@ async function drawConfirm(
     device: { ...device, ...(code?.iat ? { at: new Date(code.iat * 1000) } : {}) },
     ...(choices ? { numberChoices: choices } : {}),
     // The account this phone approves as, and "Not you? Switch account", which comes back to this very code.
-    account: session?.accountId ? await deps.store.users.byId(session.accountId) : undefined,
+    account: session?.accountId
+      ? (takeHandedAccount(ctx.req, session.accountId) ?? (await deps.store.users.byId(session.accountId)))
+      : undefined,
     ...(session?.accountId && deps.secrets
       ? { switchAccount: { csrf: csrfToken(deps.secrets(), 'devices', session.uid), back: `/device?user_code=${userCode}` } }
       : {}),

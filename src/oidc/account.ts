@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Account } from 'oidc-provider';
 import type { Store } from '../store/index.js';
 import type { User } from '../store/users.js';
+import { takeHandedAccount } from './handed-rows.js';
 
 /** The user `findAccount` loaded in a request: a page of the same request names them without reading them again. */
 const loaded = new WeakMap<IncomingMessage, User>();
@@ -12,7 +13,8 @@ const loaded = new WeakMap<IncomingMessage, User>();
  * and never confirmed is not theirs to claim, and a relying party that matches people by address must never see it.
  */
 export async function findAccount(store: Store, sub: string, req?: IncomingMessage): Promise<Account | undefined> {
-  const user = await store.users.byId(sub);
+  // The token endpoint's poll may have read the account already, in the same request (oidc/handed-rows.ts).
+  const user = (req && takeHandedAccount(req, sub)) || (await store.users.byId(sub));
   if (!user) return undefined;
   if (req) loaded.set(req, user);
   return {

@@ -5,7 +5,14 @@ import type { OidcRow } from '../store/oidc.js';
 import { notifyQueueFull } from '../events/bus.js';
 import type { ApprovalRecord } from '../store/approvals.js';
 import type { UpsertColumns } from '../store/oidc.js';
-import { dropHandedRow, type HandedApproval, handedApproval, takeHandedRow, takeHandedRowByUserCode } from './handed-rows.js';
+import {
+  dropHandedRow,
+  type HandedApproval,
+  handedApproval,
+  handSessionAccount,
+  takeHandedRow,
+  takeHandedRowByUserCode,
+} from './handed-rows.js';
 import { codeAlreadyUsed } from './seams.js';
 
 /**
@@ -126,6 +133,12 @@ export class StoreAdapter implements Adapter {
 
   async find(id: string): Promise<AdapterPayload | undefined> {
     const key = keyFor(id, this.#model);
+    if (this.#model === 'Session') {
+      // The session's account comes with it, for the same request's `findAccount` and pages (oidc/handed-rows.ts).
+      const row = await this.#store.oidc.findSession(key);
+      if (row?.account) handSessionAccount(row.account);
+      return hydrate(row, id);
+    }
     return hydrate(takeHandedRow(this.#model, key) ?? (await this.#store.oidc.find(this.#model, key)), id);
   }
 

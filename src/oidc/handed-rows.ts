@@ -1,7 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { Provider } from 'oidc-provider';
 import type { ApprovalRecord } from '../store/approvals.js';
+import type { DecidedRows } from '../store/device-codes.js';
 import type { OidcRow } from '../store/oidc.js';
+import type { User } from '../store/user-columns.js';
 
 /**
  * One reading of a row per request: when a rule of Handoff's has just read a row in the statement that decides
@@ -52,6 +54,37 @@ export function handRowByUserCode(req: IncomingMessage, model: string, userCodeH
 
 export const takeHandedRow = (model: string, keyHash: string) => take(model, byKey(model, keyHash));
 export const takeHandedRowByUserCode = (model: string, userCodeHash: string) => take(model, byUserCode(model, userCodeHash));
+
+/**
+ * What the token endpoint's poll read of a decided code, handed to the lookups oidc-provider makes next in the same
+ * request when it issues the tokens: the code (`find`), its grant (`Grant.find`) and its account (`findAccount`,
+ * oidc/account.ts). All three were read by the poll's one statement, a moment before the library's consume; the
+ * consume still decides who redeems.
+ */
+export function handDecided(req: IncomingMessage, keyHash: string, rows: DecidedRows): void {
+  handRow(req, 'DeviceCode', keyHash, rows.code);
+  if (rows.grant) handRow(req, 'Grant', rows.grant.key_hash, rows.grant);
+  if (rows.account) accounts.set(req, rows.account);
+}
+const accounts = new WeakMap<IncomingMessage, User>();
+
+/**
+ * The user a session read in the request being served (oidc-provider's context) is signed in as, read by the same
+ * statement (store/oidc.ts `findSession`): for the library's `findAccount` or the page of that request. Only the
+ * library's own requests hand it, and nothing in them writes the user before reading it.
+ */
+export function handSessionAccount(user: User): void {
+  const req = Provider.ctx?.req;
+  if (req) accounts.set(req, user);
+}
+
+/** The account handed in `req` if it is the user `id`; taken once. */
+export function takeHandedAccount(req: IncomingMessage, id: string): User | undefined {
+  const user = accounts.get(req);
+  if (!user) return undefined;
+  accounts.delete(req);
+  return user.id === id ? user : undefined;
+}
 
 /** The row is written in this request: whatever was handed of it is older than the write. */
 export function dropHandedRow(model: string, keyHash: string): void {

@@ -15,6 +15,7 @@ import {
 import type { Db } from './db.js';
 import type { OidcRow } from './oidc.js';
 import { perCount, type Run, type Statement } from './sql.js';
+import { PUBLIC_COLUMNS, type User } from './user-columns.js';
 
 /**
  * The device-flow columns of a device code's row (`oidc_store`, model `DeviceCode`): pacing (`last_polled_at`,
@@ -32,6 +33,22 @@ export interface PollRow {
   /** A decided code's whole row (payload and consumption), for oidc-provider's lookup of it; null while pending. */
   payload: AdapterPayload | null;
   consumed_at: Date | string | null;
+  /**
+   * An approved code not yet redeemed: its grant's row and its account, which the library loads next in the same
+   * request (handed to it, oidc/handed-rows.ts); absent otherwise, or when either is gone.
+   */
+  grant?: OidcRow;
+  account?: User;
+}
+
+/**
+ * A decided code as a poll read it, for oidc-provider's own lookups later in the same request (oidc/handed-rows.ts):
+ * the code, and for an approved code not yet redeemed its grant and account.
+ */
+export interface DecidedRows {
+  code: OidcRow;
+  grant?: OidcRow | undefined;
+  account?: User | undefined;
 }
 
 export interface HandoffRow {
@@ -55,7 +72,7 @@ const OK = `(payload ? 'accountId' OR payload ? 'error' OR consumed_at IS NOT NU
   OR last_polled_at IS NULL OR last_polled_at <= now() - make_interval(secs => COALESCE(poll_interval, $2::int) - 0.5))`;
 const POLL = {
   name: 'device_poll',
-  text: `UPDATE oidc_store SET
+  text: `UPDATE oidc_store d SET
       last_polled_at = CASE WHEN ${OK} THEN now() ELSE last_polled_at END,
       poll_interval = CASE WHEN ${OK} THEN poll_interval ELSE COALESCE(poll_interval, $2::int) + 5 END
     WHERE model = 'DeviceCode' AND key_hash = $1
@@ -63,7 +80,13 @@ const POLL = {
       payload ? 'accountId' AS approved, payload ? 'error' AS denied, consumed_at IS NOT NULL AS consumed,
       last_polled_at = now() AS accepted,
       (answered_at IS NOT NULL AND answered_at < now() - make_interval(secs => COALESCE(poll_interval, $2::int))) AS replay,
-      CASE WHEN payload ? 'accountId' OR payload ? 'error' THEN payload END AS payload, consumed_at`,
+      CASE WHEN payload ? 'accountId' OR payload ? 'error' THEN payload END AS payload, consumed_at,
+      CASE WHEN payload ? 'accountId' AND consumed_at IS NULL THEN jsonb_build_object(
+        'grant', (SELECT jsonb_build_object('payload', g.payload, 'consumed_at', g.consumed_at, 'key_hash', g.key_hash)
+          FROM oidc_store g
+          WHERE g.model = 'Grant' AND g.key_hash = encode(sha256(convert_to(d.payload->>'grantId', 'UTF8')), 'hex')),
+        'account', (SELECT jsonb_build_object(${PUBLIC_COLUMNS.map((c) => `'${c}', u.${c}`).join(', ')})
+          FROM users u WHERE u.id = d.payload->>'accountId')) END AS issued_from`,
 };
 const RESET = {
   name: 'device_poll_reset',
@@ -223,8 +246,19 @@ export function deviceCodes(_db: Db, run: Run, counters: Pick<Counters, 'release
       return refused ? { refused } : {};
     },
     async poll(key: string, interval: number): Promise<PollRow | undefined> {
-      const row = (await run<PollRow & { exp: string | number | null }>(POLL, [key, interval]))[0];
-      return row && { ...row, exp: row.exp === null ? null : Number(row.exp) };
+      type Read = Omit<PollRow, 'grant' | 'account'> & {
+        exp: string | number | null;
+        issued_from: { grant: OidcRow | null; account: User | null } | null;
+      };
+      const read = (await run<Read>(POLL, [key, interval]))[0];
+      if (!read) return undefined;
+      const { issued_from, ...row } = read;
+      return {
+        ...row,
+        exp: row.exp === null ? null : Number(row.exp),
+        ...(issued_from?.grant ? { grant: issued_from.grant } : {}),
+        ...(issued_from?.account ? { account: issued_from.account } : {}),
+      };
     },
     /** The next poll after a held answer is never told `slow_down`. */
     async resetPoll(key: string): Promise<void> {

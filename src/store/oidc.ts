@@ -2,6 +2,7 @@ import type { AdapterPayload } from 'oidc-provider';
 import type { Db } from './db.js';
 import { combine } from './combine.js';
 import type { Run } from './sql.js';
+import { type User, userColumnsAs, userFromColumns } from './user-columns.js';
 
 /**
  * `oidc_store`: every model oidc-provider persists except clients, keyed by `(model, SHA-256 of the id)`. This
@@ -119,6 +120,13 @@ const FIND = {
   name: 'oidc_find',
   text: 'SELECT payload, consumed_at, key_hash FROM oidc_store WHERE model = $1 AND key_hash = $2',
 };
+/** A session with its account's user (the pages and `findAccount` of the same request need it: oidc/handed-rows.ts). */
+const SESSION = {
+  name: 'oidc_find_session',
+  text: `SELECT s.payload, s.consumed_at, s.key_hash, ${userColumnsAs('u', 'user_')}
+    FROM oidc_store s LEFT JOIN users u ON u.id = s.payload->>'accountId'
+    WHERE s.model = 'Session' AND s.key_hash = $1`,
+};
 const BY_USER_CODE = {
   name: 'oidc_by_user_code',
   text: 'SELECT payload, consumed_at, key_hash FROM oidc_store WHERE model = $1 AND user_code_hash = $2',
@@ -156,6 +164,13 @@ export function oidcRows(run: Run) {
     },
     async find(model: string, key: string): Promise<OidcRow | undefined> {
       return (await run<OidcRow>(FIND, [model, key]))[0];
+    },
+    /** A session's row, and the user it is signed in as (undefined when it is not, or the user is gone). */
+    async findSession(key: string): Promise<(OidcRow & { account?: User | undefined }) | undefined> {
+      const read = (await run<OidcRow & Record<string, unknown>>(SESSION, [key]))[0];
+      return (
+        read && { payload: read.payload, consumed_at: read.consumed_at, key_hash: read.key_hash, account: userFromColumns(read, 'user_') }
+      );
     },
     async findByUserCode(model: string, userCodeHash: string): Promise<OidcRow | undefined> {
       return (await run<OidcRow>(BY_USER_CODE, [model, userCodeHash]))[0];

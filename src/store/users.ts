@@ -1,20 +1,13 @@
 import type { Db } from './db.js';
+import { PUBLIC_COLUMNS, type User } from './user-columns.js';
+
+export type { User } from './user-columns.js';
 import { isStorableText } from './hash.js';
 import { deleteForAccount } from './oidc.js';
 import { type Run, retryDeadlocks } from './sql.js';
 
 /** `users`. Usernames are unique case-insensitively (ASCII; see accounts/users.ts); only scrypt hashes are stored. */
-export interface User {
-  id: string;
-  username: string;
-  name: string | null;
-  email: string | null;
-  /** Whether `email` was shown to belong to the user (a link mailed to it, an upstream's `email_verified`, an operator). */
-  email_verified: boolean;
-  created_at: string;
-}
 
-const PUBLIC_COLUMNS = ['id', 'username', 'name', 'email', 'email_verified', 'created_at'] as const;
 /** By id: oidc-provider's `findAccount`, on every approval and token (a fixed statement, see sql.ts). */
 const BY_ID = { name: 'user_by_id', text: `SELECT ${PUBLIC_COLUMNS.join(', ')} FROM users WHERE id = $1` };
 

@@ -31,9 +31,9 @@ describe('one reading of a device code per request', () => {
     const dc = await deviceAuthorization(server.publicUrl, 'tv', 'openid profile');
     const [page, open] = await statements(() => phone.request(dc.verification_uri_complete));
     assert.ok(page.html.includes('name="confirm"'), 'the confirmation page');
-    // The session, the guess (finds the code and marks it scanned, announcing it on PostgreSQL), the account named on
-    // the page, the session (its form's xsrf secret).
-    assert.equal(open, 4, 'statements of opening the link');
+    // The session (with the account the page names), the guess (finds the code and marks it scanned, announcing it on
+    // PostgreSQL), the session (its form's xsrf secret).
+    assert.equal(open, 3, 'statements of opening the link');
     const statusUri = (dc as typeof dc & { status_uri: string }).status_uri;
     const state = (await (await fetch(statusUri, { headers: { accept: 'application/json' } })).json()) as { state: string };
     assert.equal(state.state, 'scanned', 'the device learns its code was opened');
@@ -41,14 +41,14 @@ describe('one reading of a device code per request', () => {
     const [done, decision] = await statements(() => phone.submit(page, { confirm: 'yes' }));
     assert.equal(done.status, 200);
     assert.ok(done.html.includes('Alice Example'), 'the success page names the account');
-    // The guess (finds the code, counts nothing), the session, the library's in-flight mark, the account, the grant,
-    // the approved code with its approval and audit entry (and its announcement, on PostgreSQL), the session.
-    assert.equal(decision, 7, 'statements of the decision');
+    // The guess (finds the code, counts nothing), the session (with its account), the library's in-flight mark, the
+    // grant, the approved code with its approval and audit entry (and its announcement, on PostgreSQL), the session.
+    assert.equal(decision, 6, 'statements of the decision');
 
     const [tokens, redemption] = await statements(() => redeem(server.publicUrl, dc.device_code));
     assert.equal(tokens.status, 200, JSON.stringify(tokens.json));
-    // The poll (reads the decided code), the consume, the grant, the account, the token, the code marked answered.
-    assert.equal(redemption, 6, 'statements of the redemption');
+    // The poll (reads the decided code, its grant and its account), the consume, the token, the code marked answered.
+    assert.equal(redemption, 4, 'statements of the redemption');
     const me = await fetch(`${server.publicUrl}/me`, { headers: { authorization: `Bearer ${tokens.json.access_token}` } });
     assert.equal(me.status, 200);
     assert.equal((await redeem(server.publicUrl, dc.device_code)).json.error, 'invalid_grant', 'single use');
@@ -70,28 +70,29 @@ describe('one reading of a device code per request', () => {
     try {
       const dc = await deviceAuthorization(slow.publicUrl, 'tv', 'openid');
       await new Phone().approveDevice(dc.verification_uri_complete);
-      // Fault injection: the winner's account read (after the consume, before the tokens) takes 2.5 s.
-      const users = slow.store.users as { byId: (id: string) => Promise<unknown> };
-      const byId = users.byId.bind(users);
+      // Fault injection: the winner's issuance stalls 2.5 s after its consume, before the tokens are written.
+      const oidc = slow.store.oidc as { consume: (model: string, key: string) => Promise<boolean> };
+      const consume = oidc.consume.bind(oidc);
       let stalled: () => void = () => {};
       const consumed = new Promise<void>((r) => {
         stalled = r;
       });
       let once = true;
-      users.byId = async (id) => {
-        if (once) {
+      oidc.consume = async (model, key) => {
+        const won = await consume(model, key);
+        if (once && model === 'DeviceCode') {
           once = false;
           stalled();
           await new Promise((r) => setTimeout(r, 2500));
         }
-        return byId(id);
+        return won;
       };
       const winner = redeem(slow.publicUrl, dc.device_code);
       await consumed;
       await new Promise((r) => setTimeout(r, 1200));
       const loser = await redeem(slow.publicUrl, dc.device_code);
       const w = await winner;
-      users.byId = byId;
+      oidc.consume = consume;
       assert.equal(w.status, 200);
       assert.equal(loser.json.error, 'invalid_grant');
       const me = await fetch(`${slow.publicUrl}/me`, { headers: { authorization: `Bearer ${w.json.access_token}` } });
