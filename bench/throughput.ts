@@ -16,8 +16,10 @@ import {
 } from './lib.js';
 
 /**
- * Scenarios 1, 2, 3 and 6, each measured side by side in one invocation on three servers: the baseline
- * (oidc-provider, in-memory adapter, Handoff's configuration), Handoff on PostgreSQL, Handoff on PGlite.
+ * Scenarios 1, 2, 3 and 6, each measured side by side in one invocation on four servers: the baselines
+ * (oidc-provider with Handoff's configuration, with its in-memory adapter and with a plain PostgreSQL adapter), Handoff
+ * on PostgreSQL, Handoff on PGlite. The plain baseline and Handoff on PostgreSQL run at the same time and scenarios 1
+ * to 3 are measured on them in alternating rounds ({@link ROUNDS}); the others run alone, one after the other.
  *
  *   1. pending polls: `authorization_pending` answers per second, round-robin over pending codes: 500 on the
  *      baseline (its in-memory LRU store evicts beyond that), 2,000 on Handoff (so no code is polled sooner than its
@@ -61,64 +63,106 @@ async function flow(base: string, phone: Phone, scope: string): Promise<Record<s
 
 /** Which scenarios run (`BENCH_SCENARIOS=polls,auths` while working on one; all by default). */
 const ONLY = new Set((process.env.BENCH_SCENARIOS ?? 'polls,auths,flows,refresh,sessions').split(','));
+/**
+ * Rounds of scenarios 1 to 3 on the two PostgreSQL servers, taken in turn (plain baseline, Handoff, Handoff, plain
+ * baseline, ...): the machine's speed drifts over minutes (up to 40% on the 2-core VMs), and a drift that lands between
+ * one server's measurement and the other's lands in their ratio. Each round's ratio compares two measurements taken
+ * next to each other; the figures reported are the medians.
+ */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
-async function scenarios(name: string, instance: Instance, handoff: boolean, persistent = handoff): Promise<Row> {
+type Measured = { perSecond: number; other: number; nodeMsPerOp: number; pgMsPerOp: number };
+/** Scenarios 1 to 3 on one server, ready to be measured again and again (codes made, phones signed in). */
+interface Hot {
+  polls(): Promise<Measured>;
+  auths(): Promise<Measured>;
+  flows(): Promise<Measured>;
+  phones: Phone[];
+}
+
+async function hot(instance: Instance, persistent: boolean): Promise<Hot> {
   const base = instance.base;
-  if (handoff) await seed(instance);
-  await settle(1500);
-  const row: Row = { server: name, rssIdleMiB: round(instance.rssKiB() / 1024) };
   const pid = instance.child.pid ?? 0;
-
-  if (ONLY.has('polls')) {
-    process.stderr.write(`${name}: polls\n`);
-    // The in-memory store is an LRU of 500 entries; a database keeps every code, so 2,000 are polled round-robin.
-    const codes = await deviceCodes(base, persistent ? 2000 : 500);
-    let next = 0;
-    const polls = await withCpu(pid, () =>
-      measure(SECONDS, 32, async () => {
-        const code = codes[next++ % codes.length] as string;
-        const r = await postForm(`${base}/token`, { grant_type: DEVICE_GRANT, device_code: code, client_id: 'tv' });
-        return r.body.error === 'authorization_pending';
-      }),
-    );
-    row.pendingPollsPerSec = polls.perSecond;
-    row.pollsNotPending = polls.other;
-    row.pollNodeCpuMs = polls.nodeMsPerOp;
-    row.pollPgCpuMs = polls.pgMsPerOp;
-  }
-
-  if (ONLY.has('auths')) {
-    process.stderr.write(`${name}: auths\n`);
-    const auths = await withCpu(pid, () =>
-      measure(SECONDS, 32, async () => (await postForm(`${base}/device/auth`, { client_id: 'tv', scope: 'openid' })).status === 200),
-    );
-    row.deviceAuthsPerSec = auths.perSecond;
-    row.authNodeCpuMs = auths.nodeMsPerOp;
-    row.authPgCpuMs = auths.pgMsPerOp;
-  }
-  if (!ONLY.has('flows')) return row;
-
-  process.stderr.write(`${name}: flows\n`);
+  // The in-memory store is an LRU of 500 entries; a database keeps every code, so 2,000 are polled round-robin.
+  const codes = ONLY.has('polls') ? await deviceCodes(base, persistent ? 2000 : 500) : [];
+  let next = 0;
   const phones = Array.from({ length: 8 }, () => new Phone());
   for (const p of phones) await flow(base, p, 'openid profile offline_access');
-  const flows = await withCpu(pid, () =>
-    measure(SECONDS, phones.length, async (w) => (await flow(base, phones[w] as Phone, 'openid profile')) !== undefined),
-  );
-  row.flowsPerSec = flows.perSecond;
-  row.flowNodeCpuMs = flows.nodeMsPerOp;
-  row.flowPgCpuMs = flows.pgMsPerOp;
+  return {
+    phones,
+    polls: () =>
+      withCpu(pid, () =>
+        measure(SECONDS, 32, async () => {
+          const code = codes[next++ % codes.length] as string;
+          const r = await postForm(`${base}/token`, { grant_type: DEVICE_GRANT, device_code: code, client_id: 'tv' });
+          return r.body.error === 'authorization_pending';
+        }),
+      ),
+    auths: () =>
+      withCpu(pid, () =>
+        measure(SECONDS, 32, async () => (await postForm(`${base}/device/auth`, { client_id: 'tv', scope: 'openid' })).status === 200),
+      ),
+    flows: () =>
+      withCpu(pid, () =>
+        measure(SECONDS, phones.length, async (w) => (await flow(base, phones[w] as Phone, 'openid profile')) !== undefined),
+      ),
+  };
+}
 
-  process.stderr.write(`${name}: refresh\n`);
-  const refresh: string[] = [];
-  for (const p of phones.slice(0, 8)) refresh.push(String((await flow(base, p, 'openid offline_access'))?.refresh_token));
-  const refreshes = await measure(SECONDS, refresh.length, async (w) => {
-    const r = await postForm(`${base}/token`, { grant_type: 'refresh_token', refresh_token: refresh[w] as string, client_id: 'tv' });
-    if (r.status !== 200) return false;
-    if (typeof r.body.refresh_token === 'string') refresh[w] = r.body.refresh_token;
-    return true;
-  });
-  row.refreshPerSecPerCore = refreshes.perSecond;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+};
 
+/** Scenarios 1 to 3, each measured `rounds` times per server, the servers taken in turn; medians into each row. */
+async function sideBySide(servers: Array<{ row: Row; hot: Hot }>, rounds: number): Promise<void> {
+  const scenarios = [
+    ['polls', 'pendingPollsPerSec', 'poll'],
+    ['auths', 'deviceAuthsPerSec', 'auth'],
+    ['flows', 'flowsPerSec', 'flow'],
+  ] as const;
+  for (const [scenario, rate, cpu] of scenarios) {
+    if (!ONLY.has(scenario)) continue;
+    const runs: Measured[][] = servers.map(() => []);
+    for (let r = 0; r < rounds; r++) {
+      const order = servers.map((_, i) => i);
+      if (r % 2 === 1) order.reverse();
+      for (const i of order) {
+        const server = servers[i] as { row: Row; hot: Hot };
+        process.stderr.write(`${server.row.server}: ${scenario}, round ${r + 1} of ${rounds}\n`);
+        runs[i]?.push(await server.hot[scenario]());
+      }
+    }
+    const first = runs[0] as Measured[];
+    servers.forEach(({ row }, i) => {
+      const mine = runs[i] as Measured[];
+      row[rate] = round(median(mine.map((m) => m.perSecond)), 0);
+      row[`${cpu}NodeCpuMs`] = round(median(mine.map((m) => m.nodeMsPerOp)), 3);
+      row[`${cpu}PgCpuMs`] = round(median(mine.map((m) => m.pgMsPerOp)), 3);
+      if (rounds > 1) row[`${rate}Rounds`] = mine.map((m) => m.perSecond).join(' ');
+      if (scenario === 'polls') row.pollsNotPending = mine.reduce((n, m) => n + m.other, 0);
+      // Against the first server (the baseline): the median of the rounds' ratios, each of two neighbouring runs.
+      if (i > 0) row[`${rate}Ratio`] = round(median(mine.map((m, k) => m.perSecond / Math.max(1, first[k]?.perSecond ?? 1))), 2);
+    });
+  }
+}
+
+/** Refresh grants (scenario 6) and, for Handoff, memory after many phone sessions. */
+async function rest(row: Row, instance: Instance, phones: Phone[], handoff: boolean): Promise<void> {
+  const base = instance.base;
+  if (ONLY.has('refresh')) {
+    process.stderr.write(`${row.server}: refresh\n`);
+    const refresh: string[] = [];
+    for (const p of phones) refresh.push(String((await flow(base, p, 'openid offline_access'))?.refresh_token));
+    const refreshes = await measure(SECONDS, refresh.length, async (w) => {
+      const r = await postForm(`${base}/token`, { grant_type: 'refresh_token', refresh_token: refresh[w] as string, client_id: 'tv' });
+      if (r.status !== 200) return false;
+      if (typeof r.body.refresh_token === 'string') refresh[w] = r.body.refresh_token;
+      return true;
+    });
+    row.refreshPerSecPerCore = refreshes.perSecond;
+  }
   if (handoff && SESSIONS > 0 && ONLY.has('sessions')) {
     let made = 0;
     await Promise.all(
@@ -136,6 +180,16 @@ async function scenarios(name: string, instance: Instance, handoff: boolean, per
     row.rssAfterSessionsMiB = round(instance.rssKiB() / 1024);
     row.sessions = SESSIONS;
   }
+}
+
+/** One server alone: scenarios 1 to 3 measured once each, then the rest. */
+async function alone(name: string, instance: Instance, handoff: boolean): Promise<Row> {
+  if (handoff) await seed(instance);
+  await settle(1500);
+  const row: Row = { server: name, rssIdleMiB: round(instance.rssKiB() / 1024) };
+  const h = await hot(instance, handoff);
+  await sideBySide([{ row, hot: h }], 1);
+  await rest(row, instance, h.phones, handoff);
   return row;
 }
 
@@ -143,38 +197,48 @@ async function main() {
   const rows: Row[] = [];
   const baseline = await startInstance({}, { device: { pollInterval: 1 } }, 'baseline');
   try {
-    rows.push(await scenarios('baseline (oidc-provider, memory)', baseline, false));
+    rows.push(await alone('baseline (oidc-provider, memory)', baseline, false));
   } finally {
     await baseline.stop();
-  }
-  const plainDb = await freshPostgres();
-  if (plainDb) {
-    const plain = await startInstance({ BENCH_BASELINE_DATABASE_URL: plainDb.url }, { device: { pollInterval: 1 } }, 'baseline');
-    try {
-      rows.push(await scenarios('baseline (oidc-provider, plain PostgreSQL adapter)', plain, false, true));
-    } finally {
-      await plain.stop();
-      await plainDb.drop();
-    }
   }
   const cheap = {
     device: { ...BENCH_CONFIG.device, pollInterval: 1 },
     scrypt: { cost: 1024, blockSize: 8, parallelization: 1 },
   };
-  const pg = await freshPostgres();
-  if (pg) {
+  // The plain PostgreSQL baseline and Handoff on PostgreSQL run at the same time, measured in turn (ROUNDS).
+  const plainDb = await freshPostgres();
+  const pg = plainDb && (await freshPostgres());
+  if (plainDb && pg) {
+    const plain = await startInstance({ BENCH_BASELINE_DATABASE_URL: plainDb.url }, { device: { pollInterval: 1 } }, 'baseline');
     const onPg = await startInstance({ DATABASE_URL: pg.url }, cheap);
     try {
-      rows.push(await scenarios('Handoff, PostgreSQL', onPg, true));
+      await seed(onPg);
+      await settle(1500);
+      const plainRow: Row = { server: 'baseline (oidc-provider, plain PostgreSQL adapter)', rssIdleMiB: round(plain.rssKiB() / 1024) };
+      const pgRow: Row = { server: 'Handoff, PostgreSQL', rssIdleMiB: round(onPg.rssKiB() / 1024) };
+      const plainHot = await hot(plain, true);
+      const pgHot = await hot(onPg, true);
+      await sideBySide(
+        [
+          { row: plainRow, hot: plainHot },
+          { row: pgRow, hot: pgHot },
+        ],
+        ROUNDS,
+      );
+      await rest(plainRow, plain, plainHot.phones, false);
+      await rest(pgRow, onPg, pgHot.phones, true);
+      rows.push(plainRow, pgRow);
     } finally {
+      await plain.stop();
       await onPg.stop();
+      await plainDb.drop();
       await pg.drop();
     }
-  }
+  } else if (plainDb) await plainDb.drop();
   if (process.env.BENCH_PGLITE !== '0') {
     const onPglite = await startInstance({}, cheap, 'handoff', process.env.BENCH_TURBOFAN ? [] : START_NODE_FLAGS);
     try {
-      rows.push(await scenarios('Handoff, PGlite', onPglite, true));
+      rows.push(await alone('Handoff, PGlite', onPglite, true));
     } finally {
       await onPglite.stop();
     }
