@@ -18,8 +18,8 @@ import { perCount, type Run, type Statement } from './sql.js';
 import { PUBLIC_COLUMNS, type User } from './user-columns.js';
 
 /**
- * The device-flow columns of a device code's row (`oidc_store`, model `DeviceCode`): pacing (`last_polled_at`,
- * `poll_interval`), when a phone first opened it (`scanned_at`) and when its tokens were answered (`answered_at`).
+ * The device-flow columns of a device code's row (`oidc_store`, model `DeviceCode`): when a phone first opened it
+ * (`scanned_at`) and when its tokens were answered (`answered_at`); and its poll pacing (`device_pacing`).
  * The rules these statements apply are drawn in device/flow.ts.
  */
 export interface PollRow {
@@ -65,32 +65,42 @@ export interface HandoffRow {
  * One poll (RFC 8628 3.5), one statement: reads the code *and* decides `slow_down`. A poll is accepted when it is
  * the first, when at least `interval` seconds (less half a second of network jitter) passed since the last accepted
  * one, or when the code is already decided. An accepted poll moves `last_polled_at`; a refused one leaves it and
- * adds 5 seconds to this code's interval. It returns the few facts the decision needs, and the payload only of a
- * decided code (which oidc-provider goes on to load: the poll's read is handed to it, oidc/handed-rows.ts).
+ * adds 5 seconds to this code's interval. Pacing lives in its own unlogged table (`device_pacing`, see its migration):
+ * a pending poll writes no WAL; a decided code is not paced at all. It returns the few facts the decision needs, and
+ * only for a decided code its payload and, approved and not yet redeemed, its grant and account (which oidc-provider
+ * goes on to load: the poll's read is handed to it, oidc/handed-rows.ts).
  */
-const OK = `(payload ? 'accountId' OR payload ? 'error' OR consumed_at IS NOT NULL
-  OR last_polled_at IS NULL OR last_polled_at <= now() - make_interval(secs => COALESCE(poll_interval, $2::int) - 0.5))`;
+const PACED = `(p.last_polled_at IS NULL OR p.last_polled_at <= now() - make_interval(secs => COALESCE(p.poll_interval, $2::int) - 0.5))`;
 const POLL = {
   name: 'device_poll',
-  text: `UPDATE oidc_store d SET
-      last_polled_at = CASE WHEN ${OK} THEN now() ELSE last_polled_at END,
-      poll_interval = CASE WHEN ${OK} THEN poll_interval ELSE COALESCE(poll_interval, $2::int) + 5 END
-    WHERE model = 'DeviceCode' AND key_hash = $1
-    RETURNING payload->>'clientId' AS client_id, (payload->>'exp')::bigint AS exp,
-      payload ? 'accountId' AS approved, payload ? 'error' AS denied, consumed_at IS NOT NULL AS consumed,
-      last_polled_at = now() AS accepted,
-      (answered_at IS NOT NULL AND answered_at < now() - make_interval(secs => COALESCE(poll_interval, $2::int))) AS replay,
-      CASE WHEN payload ? 'accountId' OR payload ? 'error' THEN payload END AS payload, consumed_at,
-      CASE WHEN payload ? 'accountId' AND consumed_at IS NULL THEN jsonb_build_object(
+  text: `WITH code AS (
+      SELECT payload, consumed_at, answered_at,
+        payload ? 'accountId' OR payload ? 'error' OR consumed_at IS NOT NULL AS settled
+      FROM oidc_store WHERE model = 'DeviceCode' AND key_hash = $1),
+    pace AS (
+      INSERT INTO device_pacing AS p (key_hash, last_polled_at, expires_at)
+      SELECT $1, now(), COALESCE(to_timestamp((payload->>'exp')::bigint), now() + interval '1 day') FROM code WHERE NOT settled
+      ON CONFLICT (key_hash) DO UPDATE SET
+        last_polled_at = CASE WHEN ${PACED} THEN now() ELSE p.last_polled_at END,
+        poll_interval = CASE WHEN ${PACED} THEN p.poll_interval ELSE COALESCE(p.poll_interval, $2::int) + 5 END
+      RETURNING p.last_polled_at = now() AS accepted)
+    SELECT d.payload->>'clientId' AS client_id, (d.payload->>'exp')::bigint AS exp,
+      d.payload ? 'accountId' AS approved, d.payload ? 'error' AS denied, d.consumed_at IS NOT NULL AS consumed,
+      COALESCE((SELECT accepted FROM pace), true) AS accepted,
+      CASE WHEN d.answered_at IS NULL THEN false ELSE d.answered_at < now() - make_interval(secs => COALESCE(
+        (SELECT i.poll_interval FROM device_pacing i WHERE i.key_hash = $1), $2::int)) END AS replay,
+      CASE WHEN d.payload ? 'accountId' OR d.payload ? 'error' THEN d.payload END AS payload, d.consumed_at,
+      CASE WHEN d.payload ? 'accountId' AND d.consumed_at IS NULL THEN jsonb_build_object(
         'grant', (SELECT jsonb_build_object('payload', g.payload, 'consumed_at', g.consumed_at, 'key_hash', g.key_hash)
           FROM oidc_store g
           WHERE g.model = 'Grant' AND g.key_hash = encode(sha256(convert_to(d.payload->>'grantId', 'UTF8')), 'hex')),
         'account', (SELECT jsonb_build_object(${PUBLIC_COLUMNS.map((c) => `'${c}', u.${c}`).join(', ')})
-          FROM users u WHERE u.id = d.payload->>'accountId')) END AS issued_from`,
+          FROM users u WHERE u.id = d.payload->>'accountId')) END AS issued_from
+    FROM code d`,
 };
 const RESET = {
   name: 'device_poll_reset',
-  text: `UPDATE oidc_store SET last_polled_at = NULL WHERE model = 'DeviceCode' AND key_hash = $1`,
+  text: `UPDATE device_pacing SET last_polled_at = NULL WHERE key_hash = $1`,
 };
 /**
  * The winner's tokens were answered: from now on (after one poll interval) a presentation is a replay. Marked after

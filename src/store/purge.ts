@@ -17,6 +17,7 @@ export async function purgeExpired(db: Db, { batchSize, graceSeconds }: { batchS
     total += n;
     if (n < batchSize) break;
   }
+  await db.raw(`DELETE FROM device_pacing WHERE expires_at < now() - make_interval(secs => ?::int)`, [graceSeconds]);
   await db.raw(`DELETE FROM rate_counters WHERE window_start < now() - make_interval(secs => COALESCE(window_seconds, 86400))`);
   await db.raw(`DELETE FROM qr_tickets WHERE expires_at < now() - interval '1 hour'`);
   await db.raw(`DELETE FROM cookie_keys WHERE retire_after <= now()`);

@@ -59,6 +59,7 @@ const TABLES = [
   'signing_keys',
   'cookie_keys',
   'rate_counters',
+  'device_pacing',
   'device_approvals',
   'qr_tickets',
   'audit_events',

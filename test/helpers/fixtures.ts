@@ -42,9 +42,9 @@ export async function ageLimitWindows(db: Db, seconds: number): Promise<void> {
 
 /** Time, driven: the device code's last accepted poll was `seconds` ago. */
 export async function agePoll(db: Db, deviceCode: string, seconds: number): Promise<void> {
-  await db('oidc_store')
+  await db('device_pacing')
     .update({ last_polled_at: db.raw(`now() - make_interval(secs => ?::int)`, [seconds]) })
-    .where({ model: 'DeviceCode', key_hash: sha256(deviceCode) });
+    .where({ key_hash: sha256(deviceCode) });
 }
 
 /** A browser session ended (signed out elsewhere, or expired and purged): its row is gone, its cookie stays. */
