@@ -89,7 +89,10 @@ describe('device experience', () => {
     it('never refuses the first poll, refuses a fast one without moving the last accepted poll, and grows the interval by 5', async () => {
       const dc = await start();
       const row = () =>
-        server.db('device_pacing').first('last_polled_at', 'poll_interval').where({ key_hash: sha256(dc.device_code) });
+        server
+          .db('device_pacing')
+          .first('last_polled_at', 'poll_interval')
+          .where({ key_hash: sha256(dc.device_code) });
       assert.equal((await redeem(server.publicUrl, dc.device_code)).json.error, 'authorization_pending');
       // Advance time: the last accepted poll was 6 s ago.
       await agePoll(server.db, dc.device_code, 6);

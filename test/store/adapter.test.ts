@@ -95,6 +95,23 @@ describe('oidc-provider adapter on the store', () => {
     assert.ok(await adapter.find('live'));
   });
 
+  it("polls pace a live code only, and a code's pacing is purged with the code's lifetime", async () => {
+    const store = createStore(db);
+    const codes = factory()('DeviceCode');
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    await codes.upsert('dc-p', { jti: 'dc-p', userCode: 'BCDFGHJP', clientId: 'tv', exp }, 600);
+    assert.equal(await store.deviceCodes.poll(sha256('never-minted'), 5), undefined);
+    assert.equal(await db('device_pacing').first(), undefined, 'an unknown code paces nothing');
+    assert.equal((await store.deviceCodes.poll(sha256('dc-p'), 5))?.accepted, true, 'the first poll');
+    assert.equal((await store.deviceCodes.poll(sha256('dc-p'), 5))?.accepted, false, 'one sooner than the interval');
+    assert.equal((await db('device_pacing').first('poll_interval'))?.poll_interval, 10);
+    await purgeExpired(db, { batchSize: 10, graceSeconds: 3600 });
+    assert.ok(await db('device_pacing').first(), 'a live code keeps its pacing');
+    await db('device_pacing').update({ expires_at: db.raw(`now() - interval '2 hours'`) });
+    await purgeExpired(db, { batchSize: 10, graceSeconds: 3600 });
+    assert.equal(await db('device_pacing').first(), undefined, 'gone with the code');
+  });
+
   it('decides a device code once: a second claim, an approval over another, a decline over a claim or a decision are refused as "already used"', async () => {
     const codes = factory()('DeviceCode');
     const usedAlready = (err: unknown) => err instanceof Error && err.name === 'AlreadyUsedError';
